@@ -1,0 +1,9 @@
+/** Jest runs the TypeScript tests directly (ts-jest) in an environment whose typed-array classes
+ * are the ones native addons see (test/native-environment.js). */
+module.exports = {
+  testEnvironment: '<rootDir>/test/native-environment.js',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 300000,
+  maxWorkers: 1,
+};

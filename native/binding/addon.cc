@@ -1,0 +1,122 @@
+// Module entry: engine info and settings, safetensors I/O, and the UNet / Optimizer classes.
+#include <napi.h>
+
+#include "binding/convert.h"
+#include "binding/unet_binding.h"
+#include "core/gemm.h"
+#include "core/parallel.h"
+#include "cuda/device.h"
+#include "io/safetensors.h"
+
+namespace cxrl {
+
+Napi::Function init_optimizer_class(Napi::Env env);
+void init_rl_functions(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const CudaStatus cs = cuda_status();
+  Napi::Array backends = Napi::Array::New(env);
+  backends.Set(0u, "cpu");
+  if (cs.compiled) backends.Set(1u, "cuda");
+  o.Set("backends", backends);
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", cs.compiled);
+  cuda.Set("usable", cs.usable);
+  cuda.Set("deviceCount", cs.device_count);
+  cuda.Set("deviceName", cs.device_name);
+  cuda.Set("runtimeVersion", cs.runtime_version);
+  cuda.Set("reason", cs.reason);
+  o.Set("cuda", cuda);
+  o.Set("gemm", gemm_backend_name());
+  o.Set("openblasAvailable", openblas_available());
+  o.Set("threads", num_threads());
+  return o;
+}
+
+void SetNumThreads(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setNumThreads(n: number)");
+  set_num_threads(info[0].As<Napi::Number>().Int32Value());
+}
+
+void SetGemmBackend(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setGemmBackend('openblas'|'builtin')");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  try {
+    if (name == "openblas") set_gemm_backend(GemmBackend::kOpenBlas);
+    else if (name == "builtin") set_gemm_backend(GemmBackend::kBuiltin);
+    else throw std::invalid_argument("unknown GEMM backend '" + name + "' (openblas or builtin)");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+// readSafetensors(path) -> {tensors: {name: {data, shape}}, metadata: {k: v}}
+Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "readSafetensors(path)");
+  SafetensorsFile f;
+  try {
+    f = read_safetensors(info[0].As<Napi::String>().Utf8Value());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  Napi::Object tensors = Napi::Object::New(info.Env()), meta = Napi::Object::New(info.Env());
+  for (const auto& [k, t] : f.tensors) tensors.Set(k, tensor_to_js(info.Env(), t));
+  for (const auto& [k, v] : f.metadata) meta.Set(k, v);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("tensors", tensors);
+  o.Set("metadata", meta);
+  return o;
+}
+
+// writeSafetensors(path, {name: {data, shape}}, metadata?) — float32, atomic.
+void WriteSafetensors(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+    throw Napi::TypeError::New(info.Env(), "writeSafetensors(path, tensors, metadata?)");
+  Napi::Object obj = info[1].As<Napi::Object>();
+  Napi::Array keys = obj.GetPropertyNames();
+  std::map<std::string, Tensor> owned;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    owned[k] = tensor_from_js(obj.Get(k), k);
+  }
+  std::map<std::string, const Tensor*> refs;
+  for (const auto& [k, t] : owned) refs[k] = &t;
+  std::map<std::string, std::string> meta;
+  if (info.Length() > 2 && info[2].IsObject()) {
+    Napi::Object m = info[2].As<Napi::Object>();
+    Napi::Array mk = m.GetPropertyNames();
+    for (uint32_t i = 0; i < mk.Length(); ++i) {
+      const std::string k = mk.Get(i).As<Napi::String>().Utf8Value();
+      meta[k] = m.Get(k).ToString().Utf8Value();
+    }
+  }
+  try {
+    write_safetensors(info[0].As<Napi::String>().Utf8Value(), refs, meta);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+}  // namespace
+
+Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
+  exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend));
+  exports.Set("readSafetensors", Napi::Function::New(env, ReadSafetensors));
+  exports.Set("writeSafetensors", Napi::Function::New(env, WriteSafetensors));
+  exports.Set("UNet", UNetWrap::Init(env));
+  exports.Set("Optimizer", init_optimizer_class(env));
+  init_rl_functions(env, exports);
+  return exports;
+}
+
+}  // namespace cxrl
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return cxrl::init_addon(env, exports); }
+
+NODE_API_MODULE(cxrl_native, InitModule)

@@ -1,0 +1,23 @@
+// Conversions between JavaScript values and engine tensors. Every check throws a JS TypeError or
+// RangeError naming the argument, so bad input never reaches the engine.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace cxrl {
+
+Shape shape_from_js(const Napi::Value& v, const std::string& what);
+Napi::Array shape_to_js(Napi::Env env, const Shape& s);
+
+// {data: Float32Array, shape: number[]} -> Tensor (copied).
+Tensor tensor_from_js(const Napi::Value& v, const std::string& what);
+// Float32Array plus an explicit shape -> Tensor (copied).
+Tensor tensor_from_array(const Napi::Value& data, const Shape& shape, const std::string& what);
+// Tensor -> {data: Float32Array, shape: number[]}.
+Napi::Object tensor_to_js(Napi::Env env, const Tensor& t);
+Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t);
+
+}  // namespace cxrl

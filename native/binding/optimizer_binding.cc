@@ -1,0 +1,98 @@
+// JavaScript class Optimizer: AdamW (or Adam) over all parameters of a UNet, with gradient
+// clipping and checkpointable state.
+#include <napi.h>
+
+#include <memory>
+
+#include "binding/convert.h"
+#include "binding/unet_binding.h"
+#include "io/safetensors.h"
+#include "model/optimizer.h"
+
+namespace cxrl {
+
+class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Optimizer", {
+        InstanceMethod("step", &OptimizerWrap::Step),
+        InstanceMethod("clipGradNorm", &OptimizerWrap::ClipGradNorm),
+        InstanceMethod("setLr", &OptimizerWrap::SetLr),
+        InstanceMethod("steps", &OptimizerWrap::Steps),
+        InstanceMethod("saveState", &OptimizerWrap::SaveState),
+        InstanceMethod("loadState", &OptimizerWrap::LoadState),
+    });
+  }
+
+  // new Optimizer(unet, {lr, beta1, beta2, eps, weightDecay, decoupled})
+  explicit OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
+        !info[0].As<Napi::Object>().InstanceOf(UNetWrap::constructor.Value()))
+      throw Napi::TypeError::New(env, "new Optimizer(unet: UNet, options: object)");
+    unet_ = UNetWrap::Unwrap(info[0].As<Napi::Object>());
+    unet_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    Napi::Object o = info[1].As<Napi::Object>();
+    AdamConfig c;
+    auto num = [&](const char* k, float& dst) {
+      if (o.Has(k) && !o.Get(k).IsUndefined()) {
+        if (!o.Get(k).IsNumber()) throw Napi::TypeError::New(env, std::string("optimizer option ") + k + " must be a number");
+        dst = o.Get(k).As<Napi::Number>().FloatValue();
+      }
+    };
+    num("lr", c.lr);
+    num("beta1", c.beta1);
+    num("beta2", c.beta2);
+    num("eps", c.eps);
+    num("weightDecay", c.weight_decay);
+    if (o.Has("decoupled")) c.decoupled = o.Get("decoupled").ToBoolean();
+    std::vector<Param*> ps;
+    for (const auto& p : unet_->model().params().all()) ps.push_back(p.get());
+    opt_ = std::make_unique<AdamOptimizer>(ps, c);
+    params_ = ps;
+  }
+
+ private:
+  void Step(const Napi::CallbackInfo& info) {
+    unet_->check_idle(info.Env());
+    opt_->step();
+  }
+  Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
+    unet_->check_idle(info.Env());
+    const double max_norm = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    return Napi::Number::New(info.Env(), clip_grad_norm(params_, max_norm));
+  }
+  void SetLr(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setLr(lr: number)");
+    opt_->cfg().lr = info[0].As<Napi::Number>().FloatValue();
+  }
+  Napi::Value Steps(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)opt_->steps()); }
+  void SaveState(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "saveState(path)");
+    try {
+      write_safetensors(info[0].As<Napi::String>().Utf8Value(), opt_->state_tensors(),
+                        {{"steps", std::to_string(opt_->steps())}});
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  }
+  void LoadState(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "loadState(path)");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    try {
+      SafetensorsFile f = read_safetensors(path);
+      opt_->load_state(f.tensors, f.metadata.count("steps") ? std::stoll(f.metadata["steps"]) : 0);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), path + ": " + e.what());
+    }
+  }
+
+  UNetWrap* unet_ = nullptr;
+  Napi::ObjectReference unet_ref_;
+  std::unique_ptr<AdamOptimizer> opt_;
+  std::vector<Param*> params_;
+};
+
+Napi::Function init_optimizer_class(Napi::Env env) { return OptimizerWrap::Init(env); }
+
+}  // namespace cxrl

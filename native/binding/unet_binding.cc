@@ -1,0 +1,270 @@
+#include "binding/unet_binding.h"
+
+#include <set>
+
+#include "binding/convert.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+
+namespace cxrl {
+
+Napi::FunctionReference UNetWrap::constructor;
+
+namespace {
+
+struct ForwardArgs {
+  Tensor sample, timestep, context, mask;
+  bool has_mask = false;
+};
+
+// forward({sample, timestep, encoderHiddenStates, encoderAttentionMask?}), each {data, shape}.
+ForwardArgs forward_args(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw Napi::TypeError::New(info.Env(), "forward: expected {sample, timestep, encoderHiddenStates}");
+  Napi::Object o = info[0].As<Napi::Object>();
+  ForwardArgs a;
+  a.sample = tensor_from_js(o.Get("sample"), "sample");
+  a.timestep = tensor_from_js(o.Get("timestep"), "timestep");
+  a.context = tensor_from_js(o.Get("encoderHiddenStates"), "encoderHiddenStates");
+  if (o.Has("encoderAttentionMask") && !o.Get("encoderAttentionMask").IsUndefined() &&
+      !o.Get("encoderAttentionMask").IsNull()) {
+    a.mask = tensor_from_js(o.Get("encoderAttentionMask"), "encoderAttentionMask");
+    a.has_mask = true;
+  }
+  return a;
+}
+
+Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sample", tensor_to_js(env, g.sample));
+  o.Set("encoderHiddenStates", tensor_to_js(env, g.encoder_hidden_states));
+  return o;
+}
+
+}  // namespace
+
+// Runs a forward or backward pass on a worker thread and resolves a promise.
+class UNetWorker : public Napi::AsyncWorker {
+ public:
+  UNetWorker(Napi::Env env, UNetWrap* self, ForwardArgs fwd)
+      : Napi::AsyncWorker(env), self_(self), deferred_(Napi::Promise::Deferred::New(env)), fwd_(std::move(fwd)),
+        is_forward_(true) {
+    self_->Ref();
+  }
+  UNetWorker(Napi::Env env, UNetWrap* self, Tensor grad)
+      : Napi::AsyncWorker(env), self_(self), deferred_(Napi::Promise::Deferred::New(env)), grad_(std::move(grad)),
+        is_forward_(false) {
+    self_->Ref();
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      if (is_forward_) out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
+      else grads_ = self_->model().backward(grad_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    finish();
+    deferred_.Resolve(is_forward_ ? Napi::Value(tensor_to_js(Env(), out_)) : Napi::Value(grads_to_js(Env(), grads_)));
+  }
+  void OnError(const Napi::Error& e) override {
+    finish();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void finish() {
+    self_->busy_ = false;
+    self_->Unref();
+  }
+  UNetWrap* self_;
+  Napi::Promise::Deferred deferred_;
+  ForwardArgs fwd_;
+  Tensor grad_, out_;
+  UNetGrads grads_;
+  bool is_forward_;
+};
+
+Napi::Function UNetWrap::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "UNet", {
+      InstanceMethod("configJson", &UNetWrap::ConfigJson),
+      InstanceMethod("paramInfo", &UNetWrap::ParamInfo),
+      InstanceMethod("numParams", &UNetWrap::NumParams),
+      InstanceMethod("getParam", &UNetWrap::GetParam),
+      InstanceMethod("getGrad", &UNetWrap::GetGrad),
+      InstanceMethod("setParam", &UNetWrap::SetParam),
+      InstanceMethod("loadWeights", &UNetWrap::LoadWeights),
+      InstanceMethod("saveWeights", &UNetWrap::SaveWeights),
+      InstanceMethod("zeroGrad", &UNetWrap::ZeroGrad),
+      InstanceMethod("forward", &UNetWrap::Forward),
+      InstanceMethod("backward", &UNetWrap::Backward),
+      InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync),
+      InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync),
+  });
+  constructor = Napi::Persistent(f);
+  return f;
+}
+
+// new UNet(configJsonText, seed)
+UNetWrap::UNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UNetWrap>(info) {
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
+    throw Napi::TypeError::New(info.Env(), "new UNet(configJson: string, seed: number)");
+  try {
+    UNetConfig cfg = UNetConfig::from_json(Json::parse(info[0].As<Napi::String>().Utf8Value()));
+    model_ = std::make_unique<UNet2DCondition>(cfg, (uint64_t)info[1].As<Napi::Number>().Int64Value());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+void UNetWrap::check_idle(Napi::Env env) const {
+  if (busy_) throw Napi::Error::New(env, "UNet is busy with an asynchronous forward/backward");
+}
+
+Napi::Value UNetWrap::ConfigJson(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), model_->config().to_json().dump());
+}
+
+Napi::Value UNetWrap::ParamInfo(const Napi::CallbackInfo& info) {
+  const auto& ps = model_->params().all();
+  Napi::Array a = Napi::Array::New(info.Env(), ps.size());
+  for (size_t i = 0; i < ps.size(); ++i) {
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("name", ps[i]->name);
+    o.Set("shape", shape_to_js(info.Env(), ps[i]->value.shape));
+    a.Set((uint32_t)i, o);
+  }
+  return a;
+}
+
+Napi::Value UNetWrap::NumParams(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)model_->params().count());
+}
+
+static Param* param_arg(UNet2DCondition& m, const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected a parameter name");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  Param* p = m.params().find(name);
+  if (!p) throw Napi::RangeError::New(info.Env(), "no parameter named " + name);
+  return p;
+}
+
+Napi::Value UNetWrap::GetParam(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  return tensor_to_js(info.Env(), param_arg(*model_, info)->value);
+}
+
+Napi::Value UNetWrap::GetGrad(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  return tensor_to_js(info.Env(), param_arg(*model_, info)->grad);
+}
+
+void UNetWrap::SetParam(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  Param* p = param_arg(*model_, info);
+  if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "setParam(name, Float32Array)");
+  p->value = tensor_from_array(info[1], p->value.shape, p->name);
+}
+
+// loadWeights(path): every parameter must be present with its exact shape; extra keys are an
+// error too, so a wrong config never half-loads. Returns the metadata of the file.
+Napi::Value UNetWrap::LoadWeights(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "loadWeights(path)");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  SafetensorsFile f;
+  try {
+    f = read_safetensors(path);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  std::vector<std::string> missing, mismatched;
+  std::set<std::string> known;
+  for (const auto& p : model_->params().all()) {
+    known.insert(p->name);
+    auto it = f.tensors.find(p->name);
+    if (it == f.tensors.end()) missing.push_back(p->name);
+    else if (it->second.shape != p->value.shape)
+      mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) + ")");
+  }
+  std::vector<std::string> unexpected;
+  for (const auto& [name, t] : f.tensors)
+    if (!known.count(name)) unexpected.push_back(name);
+  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (size_t i = 0; i < v.size() && i < 5; ++i) s += (i ? ", " : "") + v[i];
+      if (v.size() > 5) s += ", ... (" + std::to_string(v.size()) + " in all)";
+      return s;
+    };
+    std::string msg = path + ": weights do not match the model config:";
+    if (!missing.empty()) msg += " missing " + list(missing) + ";";
+    if (!mismatched.empty()) msg += " wrong shape " + list(mismatched) + ";";
+    if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
+    throw Napi::Error::New(info.Env(), msg);
+  }
+  for (const auto& p : model_->params().all()) p->value = std::move(f.tensors[p->name]);
+  Napi::Object meta = Napi::Object::New(info.Env());
+  for (const auto& [k, v] : f.metadata) meta.Set(k, v);
+  return meta;
+}
+
+void UNetWrap::SaveWeights(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "saveWeights(path)");
+  std::map<std::string, const Tensor*> ts;
+  for (const auto& p : model_->params().all()) ts[p->name] = &p->value;
+  try {
+    write_safetensors(info[0].As<Napi::String>().Utf8Value(), ts, {{"format", "pt"}});
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+void UNetWrap::ZeroGrad(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  model_->params().zero_grad();
+}
+
+Napi::Value UNetWrap::Forward(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  ForwardArgs a = forward_args(info);
+  try {
+    return tensor_to_js(info.Env(), model_->forward(a.sample, a.timestep, a.context, a.has_mask ? &a.mask : nullptr));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+Napi::Value UNetWrap::Backward(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "backward(gradOutput: {data, shape})");
+  Tensor g = tensor_from_js(info[0], "gradOutput");
+  try {
+    return grads_to_js(info.Env(), model_->backward(g));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+Napi::Value UNetWrap::ForwardAsync(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  auto* w = new UNetWorker(info.Env(), this, forward_args(info));
+  busy_ = true;
+  w->Queue();
+  return w->promise();
+}
+
+Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "backwardAsync(gradOutput: {data, shape})");
+  auto* w = new UNetWorker(info.Env(), this, tensor_from_js(info[0], "gradOutput"));
+  busy_ = true;
+  w->Queue();
+  return w->promise();
+}
+
+}  // namespace cxrl

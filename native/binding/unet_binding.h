@@ -1,0 +1,42 @@
+// JavaScript class UNet: owns a UNet2DCondition. forward/backward run synchronously or, with the
+// *Async variants, on a libuv worker thread (the object is marked busy meanwhile).
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "model/unet.h"
+
+namespace cxrl {
+
+class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit UNetWrap(const Napi::CallbackInfo& info);
+  UNet2DCondition& model() { return *model_; }
+  void check_idle(Napi::Env env) const;
+
+  static Napi::FunctionReference constructor;
+
+ private:
+  Napi::Value ConfigJson(const Napi::CallbackInfo& info);
+  Napi::Value ParamInfo(const Napi::CallbackInfo& info);
+  Napi::Value NumParams(const Napi::CallbackInfo& info);
+  Napi::Value GetParam(const Napi::CallbackInfo& info);
+  Napi::Value GetGrad(const Napi::CallbackInfo& info);
+  void SetParam(const Napi::CallbackInfo& info);
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info);
+  void SaveWeights(const Napi::CallbackInfo& info);
+  void ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value ForwardAsync(const Napi::CallbackInfo& info);
+  Napi::Value BackwardAsync(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<UNet2DCondition> model_;
+  std::atomic<bool> busy_{false};
+  friend class UNetWorker;
+};
+
+}  // namespace cxrl

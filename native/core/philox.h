@@ -1,0 +1,52 @@
+// Philox-4x32-10 counter-based generator (Salmon et al., SC'11) and Box-Muller normals.
+// Counter-based: element i of a stream depends only on (seed, stream, i), so the CPU and CUDA
+// backends draw bit-identical noise without sharing state, and any element can be regenerated.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define CXRL_HD __host__ __device__ __forceinline__
+#else
+#define CXRL_HD inline
+#endif
+
+namespace cxrl {
+
+struct Philox4 {
+  uint32_t x[4];
+};
+
+CXRL_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
+  uint64_t p = static_cast<uint64_t>(a) * b;
+  *hi = static_cast<uint32_t>(p >> 32);
+  return static_cast<uint32_t>(p);
+}
+
+CXRL_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
+  for (int r = 0; r < 10; ++r) {
+    uint32_t hi0, hi1;
+    uint32_t lo0 = mulhilo32(0xD2511F53u, ctr.x[0], &hi0);
+    uint32_t lo1 = mulhilo32(0xCD9E8D57u, ctr.x[2], &hi1);
+    ctr = {{hi1 ^ ctr.x[1] ^ k0, lo1, hi0 ^ ctr.x[3] ^ k1, lo0}};
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  return ctr;
+}
+
+// Uniform in (0, 1], never 0 so that log() is safe.
+CXRL_HD float uint_to_unit(uint32_t u) { return (static_cast<float>(u >> 8) + 1.0f) * (1.0f / 16777216.0f); }
+
+// Standard normal number `index` of stream `stream` under `seed`.
+CXRL_HD float philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {
+  Philox4 c = {{static_cast<uint32_t>(index >> 1), static_cast<uint32_t>(index >> 33),
+                static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}};
+  Philox4 r = philox4x32_10(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+  float u1 = uint_to_unit(r.x[0]), u2 = uint_to_unit(r.x[1]);
+  float rad = sqrtf(-2.0f * logf(u1));
+  float ang = 6.283185307179586f * u2;
+  return (index & 1) ? rad * sinf(ang) : rad * cosf(ang);
+}
+
+}  // namespace cxrl

@@ -1,0 +1,82 @@
+#include "model/layers.h"
+
+#include "ops/activation.h"
+#include "ops/linear.h"
+
+namespace cxrl {
+
+Conv2d::Conv2d(ParamStore& ps, const std::string& name, int in, int out, int k, int stride, int pad) {
+  const int64_t fan_in = (int64_t)in * k * k;
+  w_ = ps.add(name + ".weight", {out, in, k, k}, Init::kUniformFanIn, fan_in);
+  b_ = ps.add(name + ".bias", {out}, Init::kUniformFanIn, fan_in);
+  geom_ = {stride, pad};
+}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  x_ = x;
+  return conv2d_forward(x, w_->value, &b_->value, geom_);
+}
+
+Tensor Conv2d::backward(const Tensor& gy) {
+  Tensor gx;
+  conv2d_backward(x_, w_->value, gy, geom_, &gx, &w_->grad, &b_->grad);
+  return gx;
+}
+
+Linear::Linear(ParamStore& ps, const std::string& name, int in, int out, bool bias) {
+  w_ = ps.add(name + ".weight", {out, in}, Init::kUniformFanIn, in);
+  if (bias) b_ = ps.add(name + ".bias", {out}, Init::kUniformFanIn, in);
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  x_ = x;
+  return linear_forward(x, w_->value, b_ ? &b_->value : nullptr);
+}
+
+Tensor Linear::backward(const Tensor& gy) {
+  Tensor gx;
+  linear_backward(x_, w_->value, gy, &gx, &w_->grad, b_ ? &b_->grad : nullptr);
+  return gx;
+}
+
+GroupNorm::GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps)
+    : groups_(groups), eps_(eps) {
+  gamma_ = ps.add(name + ".weight", {channels}, Init::kOnes, 0);
+  beta_ = ps.add(name + ".bias", {channels}, Init::kZeros, 0);
+}
+
+Tensor GroupNorm::forward(const Tensor& x) {
+  x_ = x;
+  return group_norm_forward(x, groups_, gamma_->value, beta_->value, eps_, &stats_);
+}
+
+Tensor GroupNorm::backward(const Tensor& gy) {
+  Tensor gx;
+  group_norm_backward(x_, groups_, gamma_->value, stats_, gy, &gx, &gamma_->grad, &beta_->grad);
+  return gx;
+}
+
+LayerNorm::LayerNorm(ParamStore& ps, const std::string& name, int dim, float eps) : eps_(eps) {
+  gamma_ = ps.add(name + ".weight", {dim}, Init::kOnes, 0);
+  beta_ = ps.add(name + ".bias", {dim}, Init::kZeros, 0);
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  x_ = x;
+  return layer_norm_forward(x, gamma_->value, beta_->value, eps_, &stats_);
+}
+
+Tensor LayerNorm::backward(const Tensor& gy) {
+  Tensor gx;
+  layer_norm_backward(x_, gamma_->value, stats_, gy, &gx, &gamma_->grad, &beta_->grad);
+  return gx;
+}
+
+Tensor SiLU::forward(const Tensor& x) {
+  x_ = x;
+  return silu_forward(x);
+}
+
+Tensor SiLU::backward(const Tensor& gy) { return silu_backward(x_, gy); }
+
+}  // namespace cxrl

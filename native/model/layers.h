@@ -1,0 +1,78 @@
+// Trainable layers built on the ops. Each forward caches what its backward needs; each backward
+// returns the input gradient and accumulates parameter gradients. A layer instance is used once
+// per forward pass (the UNet owns one instance per position), so one cache per layer suffices.
+#pragma once
+#include <string>
+
+#include "model/params.h"
+#include "ops/attention.h"
+#include "ops/conv2d.h"
+#include "ops/norm.h"
+
+namespace cxrl {
+
+class Conv2d {
+ public:
+  Conv2d() = default;
+  Conv2d(ParamStore& ps, const std::string& name, int in, int out, int k, int stride, int pad);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& gy);
+  int out_channels() const { return (int)w_->value.dim(0); }
+
+ private:
+  Param *w_ = nullptr, *b_ = nullptr;
+  Conv2dGeom geom_;
+  Tensor x_;
+};
+
+class Linear {
+ public:
+  Linear() = default;
+  Linear(ParamStore& ps, const std::string& name, int in, int out, bool bias);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& gy);
+
+ private:
+  Param *w_ = nullptr, *b_ = nullptr;
+  Tensor x_;
+};
+
+class GroupNorm {
+ public:
+  GroupNorm() = default;
+  GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& gy);
+
+ private:
+  Param *gamma_ = nullptr, *beta_ = nullptr;
+  int groups_ = 1;
+  float eps_ = 1e-5f;
+  Tensor x_;
+  NormStats stats_;
+};
+
+class LayerNorm {
+ public:
+  LayerNorm() = default;
+  LayerNorm(ParamStore& ps, const std::string& name, int dim, float eps);
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& gy);
+
+ private:
+  Param *gamma_ = nullptr, *beta_ = nullptr;
+  float eps_ = 1e-5f;
+  Tensor x_;
+  NormStats stats_;
+};
+
+class SiLU {
+ public:
+  Tensor forward(const Tensor& x);
+  Tensor backward(const Tensor& gy);
+
+ private:
+  Tensor x_;
+};
+
+}  // namespace cxrl

@@ -1,0 +1,41 @@
+// Adam and AdamW (decoupled weight decay, Loshchilov & Hutter) with PyTorch's bias correction,
+// and global gradient-norm clipping. Moment buffers are named after the parameters so that they
+// can be checkpointed ("exp_avg.<name>", "exp_avg_sq.<name>").
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/params.h"
+
+namespace cxrl {
+
+struct AdamConfig {
+  float lr = 1e-4f;
+  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 1e-2f;
+  bool decoupled = true;  // true: AdamW; false: Adam with L2 (grad += wd * p)
+};
+
+class AdamOptimizer {
+ public:
+  AdamOptimizer(std::vector<Param*> params, AdamConfig cfg);
+  void step();  // uses cfg().lr; one step for every parameter
+  AdamConfig& cfg() { return cfg_; }
+  int64_t steps() const { return t_; }
+
+  std::map<std::string, const Tensor*> state_tensors() const;
+  void load_state(const std::map<std::string, Tensor>& tensors, int64_t steps);  // throws on mismatch
+
+ private:
+  std::vector<Param*> params_;
+  std::vector<Tensor> m_, v_;
+  AdamConfig cfg_;
+  int64_t t_ = 0;
+};
+
+// Scales all gradients so their joint L2 norm is at most max_norm (if max_norm > 0). Returns the
+// norm before clipping.
+double clip_grad_norm(const std::vector<Param*>& params, double max_norm);
+
+}  // namespace cxrl

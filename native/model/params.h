@@ -1,0 +1,40 @@
+// Named parameters with gradients. Names are diffusers' state-dict keys, so a checkpoint maps
+// one-to-one onto a diffusers UNet2DConditionModel. Addresses are stable (modules keep pointers).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace cxrl {
+
+struct Param {
+  std::string name;
+  Tensor value;
+  Tensor grad;
+};
+
+enum class Init { kZeros, kOnes, kUniformFanIn };
+
+class ParamStore {
+ public:
+  // fan_in scales kUniformFanIn: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default for
+  // Linear/Conv weights and biases. Values come from Philox keyed by (seed, name), so adding a
+  // parameter never changes the others.
+  Param* add(const std::string& name, Shape shape, Init init, int64_t fan_in);
+  Param* find(const std::string& name);
+  const std::vector<std::unique_ptr<Param>>& all() const { return params_; }
+  void set_seed(uint64_t seed) { seed_ = seed; }
+  void zero_grad();
+  int64_t count() const;
+
+ private:
+  std::vector<std::unique_ptr<Param>> params_;
+  std::map<std::string, Param*> by_name_;
+  uint64_t seed_ = 0;
+};
+
+}  // namespace cxrl

@@ -1,0 +1,54 @@
+// UNet2DConditionModel: the trainable denoiser eps_theta(x_t, t, c), with diffusers' semantics and
+// state-dict names. forward() caches activations; backward() fills every parameter gradient and
+// returns the gradients for the input sample and for encoder_hidden_states (the latter is what the
+// RL stage turns into ACE token updates).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "model/resnet_block.h"
+#include "model/transformer.h"
+#include "model/unet_config.h"
+#include "ops/embedding.h"
+
+namespace cxrl {
+
+struct UNetGrads {
+  Tensor sample;                 // [B,C,H,W]
+  Tensor encoder_hidden_states;  // [B,L,D]
+};
+
+class UNet2DCondition {
+ public:
+  UNet2DCondition(const UNetConfig& cfg, uint64_t seed);
+  ~UNet2DCondition();
+
+  // sample [B,C,H,W], timestep [B], encoder_hidden_states [B,L,D], key mask [B,L] or null.
+  Tensor forward(const Tensor& sample, const Tensor& timestep, const Tensor& encoder_hidden_states,
+                 const Tensor* encoder_mask = nullptr);
+  // Accumulates parameter gradients (call params().zero_grad() to reset).
+  UNetGrads backward(const Tensor& grad_output);
+
+  ParamStore& params() { return params_; }
+  const UNetConfig& config() const { return cfg_; }
+
+ private:
+  struct Level;  // one down or up block
+  UNetConfig cfg_;
+  ParamStore params_;
+  Conv2d conv_in_, conv_out_;
+  Linear time_linear_1_, time_linear_2_;
+  SiLU time_act_, out_act_;
+  GroupNorm norm_out_;
+  TimestepEmbeddingSpec time_spec_;
+  std::vector<std::unique_ptr<Level>> down_, up_;
+  std::unique_ptr<ResnetBlock2D> mid_res0_, mid_res1_;
+  std::unique_ptr<Transformer2D> mid_attn_;
+  // Forward state needed by the backward.
+  Tensor context_, mask_;
+  bool has_mask_ = false;
+  std::vector<int64_t> skip_channels_;  // channels of each skip tensor, in push order
+  int64_t batch_ = 0;
+};
+
+}  // namespace cxrl

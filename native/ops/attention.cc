@@ -1,0 +1,96 @@
+#include "ops/attention.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+namespace cxrl {
+namespace {
+
+struct AttnDims {
+  int B, Lq, Lk, H, d, HD;
+};
+
+AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor& v, int heads) {
+  if (q.ndim() != 3 || k.ndim() != 3 || v.shape != k.shape || q.dim(0) != k.dim(0) || q.dim(2) != k.dim(2))
+    throw std::invalid_argument("attention: q " + shape_str(q.shape) + ", k " + shape_str(k.shape) + ", v " +
+                                shape_str(v.shape) + " do not fit");
+  if (heads <= 0 || q.dim(2) % heads) throw std::invalid_argument("attention: width not divisible by heads");
+  return AttnDims{(int)q.dim(0), (int)q.dim(1), (int)k.dim(1), heads, (int)(q.dim(2) / heads), (int)q.dim(2)};
+}
+
+}  // namespace
+
+// Each (batch, head) pair is independent; workers take pairs and use the single-threaded GEMM
+// (nested parallel_for runs inline), which keeps OpenBLAS out of concurrent calls.
+Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* key_mask,
+                         AttentionCache* cache) {
+  const AttnDims a = attn_dims(q, k, v, heads);
+  const float scale = 1.f / std::sqrt((float)a.d);
+  Tensor y(q.shape);
+  cache->probs = Tensor({a.B, a.H, a.Lq, a.Lk});
+  parallel_for((int64_t)a.B * a.H, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int b = (int)(p / a.H), h = (int)(p % a.H);
+      const float* Q = q.data() + (size_t)b * a.Lq * a.HD + h * a.d;
+      const float* K = k.data() + (size_t)b * a.Lk * a.HD + h * a.d;
+      const float* V = v.data() + (size_t)b * a.Lk * a.HD + h * a.d;
+      float* P = cache->probs.data() + (size_t)p * a.Lq * a.Lk;
+      sgemm_builtin(false, true, a.Lq, a.Lk, a.d, scale, Q, a.HD, K, a.HD, 0.f, P, a.Lk);
+      const float* mask = key_mask ? key_mask->data() + (size_t)b * a.Lk : nullptr;
+      for (int i = 0; i < a.Lq; ++i) {
+        float* row = P + (size_t)i * a.Lk;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j < a.Lk; ++j)
+          if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);
+        double sum = 0;
+        for (int j = 0; j < a.Lk; ++j) {
+          row[j] = (!mask || mask[j] != 0.f) ? std::exp(row[j] - mx) : 0.f;
+          sum += row[j];
+        }
+        const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;  // a fully masked row attends to nothing
+        for (int j = 0; j < a.Lk; ++j) row[j] *= inv;
+      }
+      sgemm_builtin(false, false, a.Lq, a.d, a.Lk, 1.f, P, a.Lk, V, a.HD, 0.f,
+                    y.data() + (size_t)b * a.Lq * a.HD + h * a.d, a.HD);
+    }
+  });
+  return y;
+}
+
+// dP = dY V^T; dV = P^T dY; dS = P * (dP - rowsum(dP * P)); dQ = scale dS K; dK = scale dS^T Q.
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const AttentionCache& cache,
+                        const Tensor& gy, Tensor* gq, Tensor* gk, Tensor* gv) {
+  const AttnDims a = attn_dims(q, k, v, heads);
+  const float scale = 1.f / std::sqrt((float)a.d);
+  *gq = Tensor(q.shape);
+  *gk = Tensor(k.shape);
+  *gv = Tensor(v.shape);
+  parallel_for((int64_t)a.B * a.H, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<float> dS((size_t)a.Lq * a.Lk);
+    for (int64_t p = p0; p < p1; ++p) {
+      const int b = (int)(p / a.H), h = (int)(p % a.H);
+      const size_t qoff = (size_t)b * a.Lq * a.HD + h * a.d, koff = (size_t)b * a.Lk * a.HD + h * a.d;
+      const float* P = cache.probs.data() + (size_t)p * a.Lq * a.Lk;
+      const float* dY = gy.data() + qoff;
+      sgemm_builtin(false, true, a.Lq, a.Lk, a.d, 1.f, dY, a.HD, v.data() + koff, a.HD, 0.f, dS.data(), a.Lk);
+      sgemm_builtin(true, false, a.Lk, a.d, a.Lq, 1.f, P, a.Lk, dY, a.HD, 0.f, gv->data() + koff, a.HD);
+      for (int i = 0; i < a.Lq; ++i) {
+        float* ds = dS.data() + (size_t)i * a.Lk;
+        const float* pr = P + (size_t)i * a.Lk;
+        double dot = 0;
+        for (int j = 0; j < a.Lk; ++j) dot += (double)ds[j] * pr[j];
+        for (int j = 0; j < a.Lk; ++j) ds[j] = pr[j] * (ds[j] - (float)dot);
+      }
+      sgemm_builtin(false, false, a.Lq, a.d, a.Lk, scale, dS.data(), a.Lk, k.data() + koff, a.HD, 0.f,
+                    gq->data() + qoff, a.HD);
+      sgemm_builtin(true, false, a.Lk, a.d, a.Lq, scale, dS.data(), a.Lk, q.data() + qoff, a.HD, 0.f,
+                    gk->data() + koff, a.HD);
+    }
+  });
+}
+
+}  // namespace cxrl

@@ -1,0 +1,140 @@
+#include "ops/conv2d.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "core/gemm.h"
+#include "core/parallel.h"
+
+namespace cxrl {
+namespace {
+
+struct ConvDims {
+  int B, Cin, H, W, Cout, k, Ho, Wo;
+  int64_t cols() const { return (int64_t)Ho * Wo; }
+  int64_t rows() const { return (int64_t)Cin * k * k; }
+  bool pointwise(Conv2dGeom g) const { return k == 1 && g.stride == 1 && g.pad == 0; }
+};
+
+ConvDims dims_of(const Tensor& x, const Tensor& w, Conv2dGeom g) {
+  if (x.ndim() != 4 || w.ndim() != 4 || w.dim(2) != w.dim(3) || w.dim(1) != x.dim(1))
+    throw std::invalid_argument("conv2d: x " + shape_str(x.shape) + " and weight " + shape_str(w.shape) +
+                                " do not fit (expected x [B,C,H,W], w [O,C,k,k])");
+  ConvDims d{(int)x.dim(0), (int)x.dim(1), (int)x.dim(2), (int)x.dim(3), (int)w.dim(0), (int)w.dim(2), 0, 0};
+  d.Ho = (d.H + 2 * g.pad - d.k) / g.stride + 1;
+  d.Wo = (d.W + 2 * g.pad - d.k) / g.stride + 1;
+  if (d.Ho <= 0 || d.Wo <= 0) throw std::invalid_argument("conv2d: output would be empty");
+  return d;
+}
+
+// col[(c*k + ky)*k + kx, oy*Wo + ox] = x[c, oy*s - p + ky, ox*s - p + kx] (0 outside).
+void im2col(const float* x, const ConvDims& d, Conv2dGeom g, float* col) {
+  parallel_for(d.rows(), 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
+      const float* xc = x + (size_t)c * d.H * d.W;
+      float* out = col + r * d.cols();
+      for (int oy = 0; oy < d.Ho; ++oy) {
+        const int iy = oy * g.stride - g.pad + ky;
+        float* o = out + (size_t)oy * d.Wo;
+        if (iy < 0 || iy >= d.H) { std::fill(o, o + d.Wo, 0.f); continue; }
+        const float* xr = xc + (size_t)iy * d.W;
+        for (int ox = 0; ox < d.Wo; ++ox) {
+          const int ix = ox * g.stride - g.pad + kx;
+          o[ox] = (ix >= 0 && ix < d.W) ? xr[ix] : 0.f;
+        }
+      }
+    }
+  });
+}
+
+// The adjoint of im2col: scatter-add columns back to the image. Parallel over input channels,
+// which own disjoint rows of col, so no two threads write the same pixel.
+void col2im(const float* col, const ConvDims& d, Conv2dGeom g, float* x) {
+  parallel_for(d.Cin, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float* xc = x + (size_t)c * d.H * d.W;
+      std::fill(xc, xc + (size_t)d.H * d.W, 0.f);
+      for (int ky = 0; ky < d.k; ++ky)
+        for (int kx = 0; kx < d.k; ++kx) {
+          const float* in = col + ((c * d.k + ky) * d.k + kx) * d.cols();
+          for (int oy = 0; oy < d.Ho; ++oy) {
+            const int iy = oy * g.stride - g.pad + ky;
+            if (iy < 0 || iy >= d.H) continue;
+            float* xr = xc + (size_t)iy * d.W;
+            const float* ir = in + (size_t)oy * d.Wo;
+            for (int ox = 0; ox < d.Wo; ++ox) {
+              const int ix = ox * g.stride - g.pad + kx;
+              if (ix >= 0 && ix < d.W) xr[ix] += ir[ox];
+            }
+          }
+        }
+    }
+  });
+}
+
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
+  const ConvDims d = dims_of(x, w, g);
+  Tensor y({d.B, d.Cout, d.Ho, d.Wo});
+  std::vector<float> col(d.pointwise(g) ? 0 : d.rows() * d.cols());
+  for (int n = 0; n < d.B; ++n) {
+    const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
+    const float* src = xn;
+    if (!d.pointwise(g)) { im2col(xn, d, g, col.data()); src = col.data(); }
+    float* yn = y.data() + (size_t)n * d.Cout * d.cols();
+    sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), src,
+          (int)d.cols(), 0.f, yn, (int)d.cols());
+    if (b) {
+      parallel_for(d.Cout, 4, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          float* row = yn + o * d.cols();
+          const float bias = b->v[o];
+          for (int64_t i = 0; i < d.cols(); ++i) row[i] += bias;
+        }
+      });
+    }
+  }
+  return y;
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx,
+                     Tensor* gw, Tensor* gb) {
+  const ConvDims d = dims_of(x, w, g);
+  if (gy.shape != Shape{d.B, d.Cout, d.Ho, d.Wo}) throw std::invalid_argument("conv2d_backward: bad grad shape");
+  if (gx) *gx = Tensor(x.shape);
+  std::vector<float> col(d.pointwise(g) ? 0 : d.rows() * d.cols());
+  std::vector<float> dcol(gx && !d.pointwise(g) ? d.rows() * d.cols() : 0);
+  for (int n = 0; n < d.B; ++n) {
+    const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
+    const float* gyn = gy.data() + (size_t)n * d.Cout * d.cols();
+    if (gw) {
+      const float* src = xn;
+      if (!d.pointwise(g)) { im2col(xn, d, g, col.data()); src = col.data(); }
+      // dW[Cout, rows] += gy[Cout, cols] * col[rows, cols]^T
+      sgemm(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gyn, (int)d.cols(), src, (int)d.cols(), 1.f,
+            gw->data(), (int)d.rows());
+    }
+    if (gb) {
+      parallel_for(d.Cout, 4, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          double s = 0;
+          const float* row = gyn + o * d.cols();
+          for (int64_t i = 0; i < d.cols(); ++i) s += row[i];
+          gb->v[o] += (float)s;
+        }
+      });
+    }
+    if (gx) {
+      float* gxn = gx->data() + (size_t)n * d.Cin * d.H * d.W;
+      // dcol[rows, cols] = W[Cout, rows]^T * gy[Cout, cols]
+      float* dst = d.pointwise(g) ? gxn : dcol.data();
+      sgemm(true, false, (int)d.rows(), (int)d.cols(), d.Cout, 1.f, w.data(), (int)d.rows(), gyn, (int)d.cols(), 0.f,
+            dst, (int)d.cols());
+      if (!d.pointwise(g)) col2im(dcol.data(), d, g, gxn);
+    }
+  }
+}
+
+}  // namespace cxrl

@@ -1,0 +1,66 @@
+#include "ops/embedding.h"
+
+#include <cmath>
+
+namespace cxrl {
+namespace {
+
+// Computed in float32 exactly as diffusers does, so timestep angles round the same way.
+float frequency(const TimestepEmbeddingSpec& s, int j) {
+  const float half = (float)(s.dim / 2);
+  const float exponent = -std::log(s.max_period) * (float)j / (half - s.freq_shift);
+  return std::exp(exponent);
+}
+
+}  // namespace
+
+Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& s) {
+  const int64_t B = t.numel();
+  const int half = s.dim / 2;
+  Tensor y({B, s.dim});
+  for (int64_t b = 0; b < B; ++b)
+    for (int j = 0; j < half; ++j) {
+      // diffusers computes the angle in float32; keep the same rounding.
+      const float ang = t.v[b] * frequency(s, j);
+      const float sn = std::sin(ang), cs = std::cos(ang);
+      y.v[b * s.dim + j] = s.flip_sin_to_cos ? cs : sn;
+      y.v[b * s.dim + half + j] = s.flip_sin_to_cos ? sn : cs;
+    }
+  return y;
+}
+
+Tensor timestep_embedding_backward(const Tensor& t, const TimestepEmbeddingSpec& s, const Tensor& gy) {
+  const int64_t B = t.numel();
+  const int half = s.dim / 2;
+  Tensor gt({B});
+  for (int64_t b = 0; b < B; ++b) {
+    double acc = 0;
+    for (int j = 0; j < half; ++j) {
+      const double f = frequency(s, j), ang = (double)t.v[b] * f;
+      const double dsin = std::cos(ang) * f, dcos = -std::sin(ang) * f;
+      const double g_first = gy.v[b * s.dim + j], g_second = gy.v[b * s.dim + half + j];
+      acc += s.flip_sin_to_cos ? g_first * dcos + g_second * dsin : g_first * dsin + g_second * dcos;
+    }
+    gt.v[b] = (float)acc;
+  }
+  return gt;
+}
+
+double mse_loss_forward(const Tensor& pred, const Tensor& target) {
+  check_same_shape(pred, target, "mse_loss");
+  double s = 0;
+  for (int64_t i = 0; i < pred.numel(); ++i) {
+    const double d = (double)pred.v[i] - target.v[i];
+    s += d * d;
+  }
+  return s / pred.numel();
+}
+
+Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_loss) {
+  Tensor g(pred.shape);
+  const float k = 2.f * grad_loss / pred.numel();
+  for (int64_t i = 0; i < pred.numel(); ++i) g.v[i] = k * (pred.v[i] - target.v[i]);
+  return g;
+}
+
+}  // namespace cxrl

@@ -1,0 +1,23 @@
+// Sinusoidal timestep embedding as diffusers' get_timestep_embedding:
+// freq_j = exp(-ln(max_period) * j / (half - freq_shift)), emb = [sin(t f), cos(t f)]
+// (or [cos, sin] with flip_sin_to_cos); odd dims get a zero last column.
+#pragma once
+#include "core/tensor.h"
+
+namespace cxrl {
+
+struct TimestepEmbeddingSpec {
+  int dim = 0;
+  bool flip_sin_to_cos = true;
+  float freq_shift = 0.f;
+  float max_period = 10000.f;
+};
+
+Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& s);  // [B] -> [B, dim]
+Tensor timestep_embedding_backward(const Tensor& t, const TimestepEmbeddingSpec& s, const Tensor& gy);  // -> [B]
+
+// Mean squared error over all elements; the backward returns d loss / d pred.
+double mse_loss_forward(const Tensor& pred, const Tensor& target);
+Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_loss);
+
+}  // namespace cxrl

@@ -1,0 +1,127 @@
+#include "ops/norm.h"
+
+#include <cmath>
+#include <mutex>
+
+#include "core/parallel.h"
+
+namespace cxrl {
+namespace {
+
+// Shared core. The tensor is viewed as R rows of `len` elements; element j of row r has the affine
+// channel channel_of(r, j). For GroupNorm a row is one (batch, group) with channels contiguous in
+// runs of `spatial`; for LayerNorm a row is one token and the channel is j.
+struct RowLayout {
+  int64_t rows, len, spatial;  // spatial = 1 for LayerNorm
+  int64_t chan_per_row;        // channels in one row
+  int64_t groups;              // rows per batch item (GroupNorm) or 1
+  int64_t channel(int64_t r, int64_t j) const {
+    return spatial == 1 && groups == 1 ? j : (r % groups) * chan_per_row + j / spatial;
+  }
+};
+
+Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, const Tensor& beta, float eps,
+                    NormStats* st) {
+  Tensor y(x.shape);
+  st->mean.assign(L.rows, 0.f);
+  st->rstd.assign(L.rows, 0.f);
+  parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x.data() + r * L.len;
+      double s = 0, s2 = 0;
+      for (int64_t j = 0; j < L.len; ++j) s += xr[j];
+      const double mu = s / L.len;
+      for (int64_t j = 0; j < L.len; ++j) { double dlt = xr[j] - mu; s2 += dlt * dlt; }
+      const float rstd = (float)(1.0 / std::sqrt(s2 / L.len + eps));
+      st->mean[r] = (float)mu;
+      st->rstd[r] = rstd;
+      float* yr = y.data() + r * L.len;
+      for (int64_t j = 0; j < L.len; ++j) {
+        const int64_t c = L.channel(r, j);
+        yr[j] = ((xr[j] - (float)mu) * rstd) * gamma.v[c] + beta.v[c];
+      }
+    }
+  });
+  return y;
+}
+
+// dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = gy * gamma.
+void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, const NormStats& st, const Tensor& gy,
+                   Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
+  if (gx) *gx = Tensor(x.shape);
+  const int64_t C = gamma.numel();
+  std::mutex acc_mutex;
+  parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<double> dg(C, 0.0), db(C, 0.0);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x.data() + r * L.len;
+      const float* gr = gy.data() + r * L.len;
+      const float mu = st.mean[r], rstd = st.rstd[r];
+      double m1 = 0, m2 = 0;
+      for (int64_t j = 0; j < L.len; ++j) {
+        const int64_t c = L.channel(r, j);
+        const double xhat = (xr[j] - mu) * rstd;
+        const double dxhat = (double)gr[j] * gamma.v[c];
+        m1 += dxhat;
+        m2 += dxhat * xhat;
+        dg[c] += gr[j] * xhat;
+        db[c] += gr[j];
+      }
+      m1 /= L.len;
+      m2 /= L.len;
+      if (gx) {
+        float* gxr = gx->data() + r * L.len;
+        for (int64_t j = 0; j < L.len; ++j) {
+          const int64_t c = L.channel(r, j);
+          const double xhat = (xr[j] - mu) * rstd;
+          gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lk(acc_mutex);
+    for (int64_t c = 0; c < C; ++c) {
+      if (ggamma) ggamma->v[c] += (float)dg[c];
+      if (gbeta) gbeta->v[c] += (float)db[c];
+    }
+  });
+}
+
+RowLayout group_layout(const Tensor& x, int groups, const Tensor& gamma) {
+  if (x.ndim() < 2) throw std::invalid_argument("group_norm: input needs [B,C,...], got " + shape_str(x.shape));
+  const int64_t B = x.dim(0), C = x.dim(1);
+  if (groups <= 0 || C % groups != 0)
+    throw std::invalid_argument("group_norm: " + std::to_string(C) + " channels not divisible into " +
+                                std::to_string(groups) + " groups");
+  if (gamma.numel() != C) throw std::invalid_argument("group_norm: gamma size differs from channels");
+  const int64_t spatial = x.numel() / (B * C);
+  return RowLayout{B * groups, C / groups * spatial, spatial, C / groups, groups};
+}
+
+RowLayout layer_layout(const Tensor& x, const Tensor& gamma) {
+  const int64_t D = x.dim(-1);
+  if (gamma.numel() != D) throw std::invalid_argument("layer_norm: gamma size differs from last dim");
+  return RowLayout{x.numel() / D, D, 1, D, 1};
+}
+
+}  // namespace
+
+Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
+                          NormStats* stats) {
+  return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats);
+}
+
+void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats,
+                         const Tensor& gy, Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
+  norm_backward(x, group_layout(x, groups, gamma), gamma, stats, gy, gx, ggamma, gbeta);
+}
+
+Tensor layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, NormStats* stats) {
+  return norm_forward(x, layer_layout(x, gamma), gamma, beta, eps, stats);
+}
+
+void layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormStats& stats, const Tensor& gy, Tensor* gx,
+                         Tensor* ggamma, Tensor* gbeta) {
+  norm_backward(x, layer_layout(x, gamma), gamma, stats, gy, gx, ggamma, gbeta);
+}
+
+}  // namespace cxrl

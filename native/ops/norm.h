@@ -1,0 +1,24 @@
+// GroupNorm over NC* tensors and LayerNorm over the last dimension, both with affine parameters.
+// The forward saves per-group mean and reciprocal std for the backward.
+#pragma once
+#include "core/tensor.h"
+
+namespace cxrl {
+
+struct NormStats {
+  std::vector<float> mean, rstd;  // one per normalised group / row
+};
+
+// x [B,C,...] -> y, groups of C/G channels; gamma, beta [C].
+Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
+                          NormStats* stats);
+// gx overwritten; ggamma, gbeta accumulated.
+void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats,
+                         const Tensor& gy, Tensor* gx, Tensor* ggamma, Tensor* gbeta);
+
+// x [..., D]; gamma, beta [D].
+Tensor layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, NormStats* stats);
+void layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormStats& stats, const Tensor& gy, Tensor* gx,
+                         Tensor* ggamma, Tensor* gbeta);
+
+}  // namespace cxrl

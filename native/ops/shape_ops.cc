@@ -1,0 +1,106 @@
+#include "ops/shape_ops.h"
+
+#include <cstring>
+
+#include "core/parallel.h"
+
+namespace cxrl {
+
+Tensor upsample_nearest2x_forward(const Tensor& x) {
+  const int64_t BC = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
+  Tensor y({x.dim(0), x.dim(1), 2 * H, 2 * W});
+  parallel_for(BC, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < 2 * H; ++i) {
+        const float* src = x.data() + (c * H + i / 2) * W;
+        float* dst = y.data() + (c * 2 * H + i) * 2 * W;
+        for (int64_t j = 0; j < 2 * W; ++j) dst[j] = src[j / 2];
+      }
+  });
+  return y;
+}
+
+Tensor upsample_nearest2x_backward(const Tensor& gy) {
+  const int64_t BC = gy.dim(0) * gy.dim(1), H = gy.dim(2) / 2, W = gy.dim(3) / 2;
+  Tensor gx({gy.dim(0), gy.dim(1), H, W});
+  parallel_for(BC, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < H; ++i)
+        for (int64_t j = 0; j < W; ++j) {
+          const float* g = gy.data() + (c * 2 * H + 2 * i) * 2 * W + 2 * j;
+          gx.v[(c * H + i) * W + j] = g[0] + g[1] + g[2 * W] + g[2 * W + 1];
+        }
+  });
+  return gx;
+}
+
+Tensor concat_channels_forward(const Tensor& a, const Tensor& b) {
+  if (a.ndim() != b.ndim() || a.dim(0) != b.dim(0) || a.numel() / a.dim(1) != b.numel() / b.dim(1))
+    throw std::invalid_argument("concat: " + shape_str(a.shape) + " and " + shape_str(b.shape) + " do not fit");
+  Shape s = a.shape;
+  s[1] = a.dim(1) + b.dim(1);
+  Tensor y(s);
+  const int64_t B = a.dim(0), na = a.numel() / B, nb = b.numel() / B;
+  for (int64_t n = 0; n < B; ++n) {
+    std::memcpy(y.data() + n * (na + nb), a.data() + n * na, na * sizeof(float));
+    std::memcpy(y.data() + n * (na + nb) + na, b.data() + n * nb, nb * sizeof(float));
+  }
+  return y;
+}
+
+void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, Tensor* gb) {
+  const int64_t B = gy.dim(0), per_c = gy.numel() / (B * gy.dim(1));
+  Shape sa = gy.shape, sb = gy.shape;
+  sa[1] = channels_a;
+  sb[1] = gy.dim(1) - channels_a;
+  *ga = Tensor(sa);
+  *gb = Tensor(sb);
+  const int64_t na = channels_a * per_c, nb = sb[1] * per_c;
+  for (int64_t n = 0; n < B; ++n) {
+    std::memcpy(ga->data() + n * na, gy.data() + n * (na + nb), na * sizeof(float));
+    std::memcpy(gb->data() + n * nb, gy.data() + n * (na + nb) + na, nb * sizeof(float));
+  }
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check_same_shape(a, b, "add");
+  Tensor y(a.shape);
+  parallel_for(a.numel(), 8192, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) y.v[i] = a.v[i] + b.v[i];
+  });
+  return y;
+}
+
+void add_inplace(Tensor* acc, const Tensor& b) {
+  check_same_shape(*acc, b, "add_inplace");
+  parallel_for(b.numel(), 8192, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) acc->v[i] += b.v[i];
+  });
+}
+
+Tensor nchw_to_tokens(const Tensor& x) {
+  const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
+  Tensor t({B, HW, C});
+  parallel_for(B * HW, 64, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {
+      const int64_t n = r / HW, p = r % HW;
+      for (int64_t c = 0; c < C; ++c) t.v[r * C + c] = x.v[(n * C + c) * HW + p];
+    }
+  });
+  return t;
+}
+
+Tensor tokens_to_nchw(const Tensor& t, int64_t H, int64_t W) {
+  const int64_t B = t.dim(0), HW = t.dim(1), C = t.dim(2);
+  if (HW != H * W) throw std::invalid_argument("tokens_to_nchw: token count differs from H*W");
+  Tensor x({B, C, H, W});
+  parallel_for(B * C, 1, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {
+      const int64_t n = r / C, c = r % C;
+      for (int64_t p = 0; p < HW; ++p) x.v[r * HW + p] = t.v[(n * HW + p) * C + c];
+    }
+  });
+  return x;
+}
+
+}  // namespace cxrl

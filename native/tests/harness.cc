@@ -1,0 +1,94 @@
+#include "tests/harness.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace cxrl::test {
+
+std::vector<Case>& registry() {
+  static std::vector<Case> r;
+  return r;
+}
+
+static int g_failures_in_case = 0;
+
+void fail(const std::string& msg) {
+  ++g_failures_in_case;
+  std::printf("    FAIL: %s\n", msg.c_str());
+}
+
+std::mt19937_64& rng() {
+  static std::mt19937_64 r;
+  return r;
+}
+
+Tensor randn(Shape s, float scale) {
+  Tensor t(std::move(s));
+  std::normal_distribution<float> n(0.f, scale);
+  for (float& x : t.v) x = n(rng());
+  return t;
+}
+
+static double weighted_sum(const Tensor& y, const Tensor& w) {
+  double s = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) s += (double)y.v[i] * w.v[i];
+  return s;
+}
+
+double fd_check(const std::string& label, std::vector<Tensor> inputs,
+                const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                double tol, float eps, int probes, double floor_frac) {
+  const Tensor y = fwd(inputs);
+  const Tensor w = randn(y.shape);
+  const std::vector<Tensor> grads = bwd(inputs, w);
+  double worst = 0;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    float gmax = 0;
+    for (float g : grads[k].v) gmax = std::max(gmax, std::fabs(g));
+    std::uniform_int_distribution<int64_t> pick(0, inputs[k].numel() - 1);
+    const int n = (int)std::min<int64_t>(probes, inputs[k].numel());
+    for (int p = 0; p < n; ++p) {
+      const int64_t i = n == inputs[k].numel() ? p : pick(rng());
+      const float orig = inputs[k].v[i];
+      inputs[k].v[i] = orig + eps;
+      const double lp = weighted_sum(fwd(inputs), w);
+      inputs[k].v[i] = orig - eps;
+      const double lm = weighted_sum(fwd(inputs), w);
+      inputs[k].v[i] = orig;
+      const double fd = (lp - lm) / (2.0 * eps), an = grads[k].v[i];
+      const double denom = std::max({std::fabs(fd), std::fabs(an), floor_frac * gmax, 1e-6});
+      worst = std::max(worst, std::fabs(fd - an) / denom);
+    }
+  }
+  std::printf("    %-52s fd max rel err %.2e\n", label.c_str(), worst);
+  if (!(worst < tol)) fail(label + ": finite-difference mismatch " + std::to_string(worst));
+  return worst;
+}
+
+}  // namespace cxrl::test
+
+int main(int argc, char** argv) {
+  using namespace cxrl::test;
+  const char* filter = argc > 1 ? argv[1] : nullptr;
+  uint64_t seed = std::random_device{}();
+  if (const char* s = std::getenv("CXRL_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);
+  std::printf("cxrl engine tests, seed %llu (set CXRL_TEST_SEED to repeat)\n", (unsigned long long)seed);
+  int passed = 0, failed = 0;
+  for (const auto& c : registry()) {
+    if (filter && !std::strstr(c.name, filter)) continue;
+    rng().seed(seed ^ std::hash<std::string>{}(c.name));
+    g_failures_in_case = 0;
+    std::printf("[ RUN  ] %s\n", c.name);
+    std::fflush(stdout);
+    try {
+      c.fn();
+    } catch (const std::exception& e) {
+      fail(std::string("exception: ") + e.what());
+    }
+    if (g_failures_in_case) { ++failed; std::printf("[ FAIL ] %s\n", c.name); }
+    else { ++passed; std::printf("[  OK  ] %s\n", c.name); }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

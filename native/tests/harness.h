@@ -1,0 +1,48 @@
+// A tiny test harness: TEST(name) registers a function; CHECK records failures; main() runs all
+// (optionally filtered by a substring) and prints "N passed, N failed".
+#pragma once
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace cxrl::test {
+
+struct Case {
+  const char* name;
+  std::function<void()> fn;
+};
+std::vector<Case>& registry();
+struct Registrar {
+  Registrar(const char* n, std::function<void()> f) { registry().push_back({n, std::move(f)}); }
+};
+void fail(const std::string& msg);
+
+#define TEST(name)                                                        \
+  static void name();                                                     \
+  static ::cxrl::test::Registrar reg_##name(#name, name);                 \
+  static void name()
+
+#define CHECK(cond, msg)                                                  \
+  do {                                                                    \
+    if (!(cond)) ::cxrl::test::fail(std::string(msg) + " [" #cond "]");   \
+  } while (0)
+
+std::mt19937_64& rng();
+Tensor randn(Shape s, float scale = 1.f);
+
+// Finite-difference check of an op's backward. The scalar is L = sum(w * f(inputs)) with random
+// w; analytic gradients come from bwd(inputs, w). Central differences on up to `probes` random
+// elements of each input. Prints and returns the max relative error (relative to the larger of
+// |fd|, |analytic| and floor_frac times the input's largest analytic gradient: float32 forward
+// passes make the differences noisy in absolute terms, so near-zero entries need that floor).
+double fd_check(const std::string& label, std::vector<Tensor> inputs,
+                const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                double tol = 1e-2, float eps = 1e-2f, int probes = 24, double floor_frac = 1e-2);
+
+}  // namespace cxrl::test

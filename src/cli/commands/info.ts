@@ -1,0 +1,33 @@
+import type { Argv } from 'yargs';
+import { loadAddon } from '../../engine/native';
+import { packageVersion } from '../../util/paths';
+
+export function registerInfo(y: Argv): Argv {
+  return y.command(
+    'info',
+    'Show the version, compiled backends, CUDA availability, GEMM and threads',
+    (a) => a.option('json', { type: 'boolean', default: false, describe: 'print machine-readable JSON' }),
+    (args) => {
+      const info = loadAddon().info();
+      const report = {
+        version: packageVersion(),
+        backends: info.backends,
+        cuda: info.cuda,
+        gemm: info.gemm,
+        openblasAvailable: info.openblasAvailable,
+        threads: info.threads,
+      };
+      if (args.json) {
+        console.log(JSON.stringify(report, null, 2));
+        return;
+      }
+      console.log(`cxrl-native ${report.version}`);
+      console.log(`backends compiled: ${report.backends.join(', ')}`);
+      console.log(info.cuda.usable
+        ? `CUDA: usable (${info.cuda.deviceCount} device(s), ${info.cuda.deviceName})`
+        : `CUDA: not usable: ${info.cuda.reason}`);
+      console.log(`GEMM: ${report.gemm}${report.openblasAvailable ? '' : ' (OpenBLAS not compiled in)'}`);
+      console.log(`threads: ${report.threads}`);
+    },
+  );
+}

@@ -1,0 +1,20 @@
+import type { Argv } from 'yargs';
+import { UserError } from '../../util/errors';
+
+/** Commands of the design that are not implemented yet: listed in --help, and say so plainly. */
+const PLANNED: [string, string][] = [
+  ['train', 'Pretrain a report-to-CXR diffusion model or RL-fine-tune it with CXRL (not built yet)'],
+  ['generate', 'Generate chest X-rays from report text (not built yet)'],
+  ['eval', 'Evaluate generated images: --fid, MS-SSIM, AUROC (not built yet)'],
+  ['data', 'Synthesise a MIMIC-CXR-JPG-layout dataset, inspect a dataset (not built yet)'],
+  ['reward', 'Fit and score the ONNX reward models (not built yet)'],
+];
+
+export function registerPlanned(y: Argv): Argv {
+  for (const [name, describe] of PLANNED) {
+    y = y.command(`${name} [args..]`, describe, (a) => a.strict(false), () => {
+      throw new UserError(`'${name}' is not built yet in this version of cxrl-native; see the README for what works today`);
+    });
+  }
+  return y;
+}

@@ -1,0 +1,115 @@
+/**
+ * Loads the C++ addon (built by cmake-js, or by node-gyp from binding.gyp) and types its surface.
+ * Everything else in src/ goes through this facade, never through the raw module.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { TensorData } from './tensor';
+import { projectRoot } from '../util/paths';
+
+export interface CudaInfo {
+  compiled: boolean;
+  usable: boolean;
+  deviceCount: number;
+  deviceName: string;
+  runtimeVersion: number;
+  reason: string;
+}
+
+export interface EngineInfo {
+  backends: string[];
+  cuda: CudaInfo;
+  gemm: 'openblas' | 'builtin';
+  openblasAvailable: boolean;
+  threads: number;
+}
+
+export interface UNetForwardInput {
+  sample: TensorData;
+  timestep: TensorData;
+  encoderHiddenStates: TensorData;
+  encoderAttentionMask?: TensorData | null;
+}
+
+export interface UNetInputGrads {
+  sample: TensorData;
+  encoderHiddenStates: TensorData;
+}
+
+export interface NativeUNet {
+  configJson(): string;
+  paramInfo(): { name: string; shape: number[] }[];
+  numParams(): number;
+  getParam(name: string): TensorData;
+  getGrad(name: string): TensorData;
+  setParam(name: string, data: Float32Array): void;
+  loadWeights(path: string): Record<string, string>;
+  saveWeights(path: string): void;
+  zeroGrad(): void;
+  forward(input: UNetForwardInput): TensorData;
+  backward(gradOutput: TensorData): UNetInputGrads;
+  forwardAsync(input: UNetForwardInput): Promise<TensorData>;
+  backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+}
+
+export interface AdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** true: AdamW (decoupled weight decay); false: Adam with L2 regularisation. */
+  decoupled?: boolean;
+}
+
+export interface NativeOptimizer {
+  step(): void;
+  clipGradNorm(maxNorm: number): number;
+  setLr(lr: number): void;
+  steps(): number;
+  saveState(path: string): void;
+  loadState(path: string): void;
+}
+
+export interface SafetensorsContents {
+  tensors: Record<string, TensorData>;
+  metadata: Record<string, string>;
+}
+
+export interface NativeAddon {
+  info(): EngineInfo;
+  setNumThreads(n: number): void;
+  setGemmBackend(name: 'openblas' | 'builtin'): void;
+  readSafetensors(path: string): SafetensorsContents;
+  writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
+  UNet: new (configJson: string, seed: number) => NativeUNet;
+  Optimizer: new (unet: NativeUNet, options: AdamOptions) => NativeOptimizer;
+  [rlKernel: string]: unknown;
+}
+
+/** Where the addon may be: CXRL_ADDON, then the cmake-js / node-gyp output folder. */
+export function addonCandidates(): string[] {
+  const list: string[] = [];
+  if (process.env.CXRL_ADDON) list.push(path.resolve(process.env.CXRL_ADDON));
+  list.push(path.join(projectRoot(), 'build', 'Release', 'cxrl_native.node'));
+  return list;
+}
+
+let cached: NativeAddon | null = null;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const tried: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file} (missing)`);
+      continue;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    cached = require(file) as NativeAddon;
+    return cached;
+  }
+  throw new Error(
+    `the native engine is not built; looked for ${tried.join(', ')}. Run the set-up command from the README (bash scripts/setup.sh) or npm run build:native.`,
+  );
+}

@@ -1,0 +1,5 @@
+export * from './engine/native';
+export * from './engine/tensor';
+export * from './engine/unet';
+export * from './engine/unet-config';
+export * from './io/safetensors';

@@ -1,0 +1,43 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import type { TensorData } from '../src/engine/tensor';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const PYTHON = '/usr/bin/python3';
+
+export function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `cxrl-${prefix}-`));
+}
+
+/** Runs the CLI as a user would; returns its exit status and output. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'cxrl-native'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function runPython(script: string, args: string[]) {
+  const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'reference', script), ...args], {
+    encoding: 'utf8',
+    cwd: path.join(ROOT, 'test', 'reference'),
+    env: { ...process.env, OMP_NUM_THREADS: '2' },
+  });
+  if (r.status !== 0) throw new Error(`${script} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+/** Normwise relative error: max |a - b| over max |b| (elementwise ratios are meaningless near 0). */
+export function relError(a: TensorData, b: TensorData): { maxAbs: number; rel: number } {
+  if (a.shape.join(',') !== b.shape.join(',')) throw new Error(`shape [${a.shape}] vs [${b.shape}]`);
+  let maxAbs = 0;
+  let maxRef = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(a.data[i] - b.data[i]));
+    maxRef = Math.max(maxRef, Math.abs(b.data[i]));
+  }
+  return { maxAbs, rel: maxRef > 0 ? maxAbs / maxRef : maxAbs };
+}
