@@ -5,6 +5,7 @@
 #include "binding/unet_binding.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "core/scratch.h"
 #include "cuda/device.h"
 #include "io/safetensors.h"
 
@@ -104,6 +105,7 @@ void WriteSafetensors(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
+  configure_allocator();
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend));

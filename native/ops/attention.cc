@@ -22,41 +22,60 @@ AttnDims attn_dims(const Tensor& q, const Tensor& k, const Tensor& v, int heads)
   return AttnDims{(int)q.dim(0), (int)q.dim(1), (int)k.dim(1), heads, (int)(q.dim(2) / heads), (int)q.dim(2)};
 }
 
+using GemmFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+
+// Each (batch, head) pair is independent. Small maps: workers take pairs and use the
+// single-threaded built-in GEMM (nested parallel_for runs inline, and OpenBLAS stays out of
+// concurrent calls). Large maps: pairs run in turn, each GEMM and softmax threaded.
+template <typename PairFn>
+void for_each_pair(const AttnDims& a, const PairFn& fn) {
+  const bool large = (int64_t)a.Lq * a.Lk >= (1 << 16);
+  if (large) {
+    for (int64_t p = 0; p < (int64_t)a.B * a.H; ++p) fn(p, &sgemm, true);
+  } else {
+    parallel_for((int64_t)a.B * a.H, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) fn(p, &sgemm_builtin, false);
+    });
+  }
+}
+
+// Rows [0, rows) of a row-major matrix, optionally in parallel.
+template <typename RowFn>
+void for_rows(int rows, bool parallel, const RowFn& fn) {
+  if (parallel) parallel_for(rows, 16, [&](int64_t r0, int64_t r1) { for (int64_t i = r0; i < r1; ++i) fn((int)i); });
+  else for (int i = 0; i < rows; ++i) fn(i);
+}
+
 }  // namespace
 
-// Each (batch, head) pair is independent; workers take pairs and use the single-threaded GEMM
-// (nested parallel_for runs inline), which keeps OpenBLAS out of concurrent calls.
 Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* key_mask,
                          AttentionCache* cache) {
   const AttnDims a = attn_dims(q, k, v, heads);
   const float scale = 1.f / std::sqrt((float)a.d);
   Tensor y(q.shape);
   cache->probs = Tensor({a.B, a.H, a.Lq, a.Lk});
-  parallel_for((int64_t)a.B * a.H, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int b = (int)(p / a.H), h = (int)(p % a.H);
-      const float* Q = q.data() + (size_t)b * a.Lq * a.HD + h * a.d;
-      const float* K = k.data() + (size_t)b * a.Lk * a.HD + h * a.d;
-      const float* V = v.data() + (size_t)b * a.Lk * a.HD + h * a.d;
-      float* P = cache->probs.data() + (size_t)p * a.Lq * a.Lk;
-      sgemm_builtin(false, true, a.Lq, a.Lk, a.d, scale, Q, a.HD, K, a.HD, 0.f, P, a.Lk);
-      const float* mask = key_mask ? key_mask->data() + (size_t)b * a.Lk : nullptr;
-      for (int i = 0; i < a.Lq; ++i) {
-        float* row = P + (size_t)i * a.Lk;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j < a.Lk; ++j)
-          if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);
-        double sum = 0;
-        for (int j = 0; j < a.Lk; ++j) {
-          row[j] = (!mask || mask[j] != 0.f) ? std::exp(row[j] - mx) : 0.f;
-          sum += row[j];
-        }
-        const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;  // a fully masked row attends to nothing
-        for (int j = 0; j < a.Lk; ++j) row[j] *= inv;
+  for_each_pair(a, [&](int64_t p, GemmFn gemm, bool parallel_rows) {
+    const int b = (int)(p / a.H), h = (int)(p % a.H);
+    const float* Q = q.data() + (size_t)b * a.Lq * a.HD + h * a.d;
+    const float* K = k.data() + (size_t)b * a.Lk * a.HD + h * a.d;
+    const float* V = v.data() + (size_t)b * a.Lk * a.HD + h * a.d;
+    float* P = cache->probs.data() + (size_t)p * a.Lq * a.Lk;
+    gemm(false, true, a.Lq, a.Lk, a.d, scale, Q, a.HD, K, a.HD, 0.f, P, a.Lk);
+    const float* mask = key_mask ? key_mask->data() + (size_t)b * a.Lk : nullptr;
+    for_rows(a.Lq, parallel_rows, [&](int i) {
+      float* row = P + (size_t)i * a.Lk;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int j = 0; j < a.Lk; ++j)
+        if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);
+      double sum = 0;
+      for (int j = 0; j < a.Lk; ++j) {
+        row[j] = (!mask || mask[j] != 0.f) ? std::exp(row[j] - mx) : 0.f;
+        sum += row[j];
       }
-      sgemm_builtin(false, false, a.Lq, a.d, a.Lk, 1.f, P, a.Lk, V, a.HD, 0.f,
-                    y.data() + (size_t)b * a.Lq * a.HD + h * a.d, a.HD);
-    }
+      const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;  // a fully masked row attends to nothing
+      for (int j = 0; j < a.Lk; ++j) row[j] *= inv;
+    });
+    gemm(false, false, a.Lq, a.d, a.Lk, 1.f, P, a.Lk, V, a.HD, 0.f, y.data() + (size_t)b * a.Lq * a.HD + h * a.d, a.HD);
   });
   return y;
 }
@@ -69,27 +88,24 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int h
   *gq = Tensor(q.shape);
   *gk = Tensor(k.shape);
   *gv = Tensor(v.shape);
-  parallel_for((int64_t)a.B * a.H, 1, [&](int64_t p0, int64_t p1) {
-    std::vector<float> dS((size_t)a.Lq * a.Lk);
-    for (int64_t p = p0; p < p1; ++p) {
-      const int b = (int)(p / a.H), h = (int)(p % a.H);
-      const size_t qoff = (size_t)b * a.Lq * a.HD + h * a.d, koff = (size_t)b * a.Lk * a.HD + h * a.d;
-      const float* P = cache.probs.data() + (size_t)p * a.Lq * a.Lk;
-      const float* dY = gy.data() + qoff;
-      sgemm_builtin(false, true, a.Lq, a.Lk, a.d, 1.f, dY, a.HD, v.data() + koff, a.HD, 0.f, dS.data(), a.Lk);
-      sgemm_builtin(true, false, a.Lk, a.d, a.Lq, 1.f, P, a.Lk, dY, a.HD, 0.f, gv->data() + koff, a.HD);
-      for (int i = 0; i < a.Lq; ++i) {
-        float* ds = dS.data() + (size_t)i * a.Lk;
-        const float* pr = P + (size_t)i * a.Lk;
-        double dot = 0;
-        for (int j = 0; j < a.Lk; ++j) dot += (double)ds[j] * pr[j];
-        for (int j = 0; j < a.Lk; ++j) ds[j] = pr[j] * (ds[j] - (float)dot);
-      }
-      sgemm_builtin(false, false, a.Lq, a.d, a.Lk, scale, dS.data(), a.Lk, k.data() + koff, a.HD, 0.f,
-                    gq->data() + qoff, a.HD);
-      sgemm_builtin(true, false, a.Lk, a.d, a.Lq, scale, dS.data(), a.Lk, q.data() + qoff, a.HD, 0.f,
-                    gk->data() + koff, a.HD);
-    }
+  for_each_pair(a, [&](int64_t p, GemmFn gemm, bool parallel_rows) {
+    thread_local std::vector<float> dS;
+    dS.resize((size_t)a.Lq * a.Lk);
+    const int b = (int)(p / a.H), h = (int)(p % a.H);
+    const size_t qoff = (size_t)b * a.Lq * a.HD + h * a.d, koff = (size_t)b * a.Lk * a.HD + h * a.d;
+    const float* P = cache.probs.data() + (size_t)p * a.Lq * a.Lk;
+    const float* dY = gy.data() + qoff;
+    gemm(false, true, a.Lq, a.Lk, a.d, 1.f, dY, a.HD, v.data() + koff, a.HD, 0.f, dS.data(), a.Lk);
+    gemm(true, false, a.Lk, a.d, a.Lq, 1.f, P, a.Lk, dY, a.HD, 0.f, gv->data() + koff, a.HD);
+    for_rows(a.Lq, parallel_rows, [&](int i) {
+      float* ds = dS.data() + (size_t)i * a.Lk;
+      const float* pr = P + (size_t)i * a.Lk;
+      double dot = 0;
+      for (int j = 0; j < a.Lk; ++j) dot += (double)ds[j] * pr[j];
+      for (int j = 0; j < a.Lk; ++j) ds[j] = pr[j] * (ds[j] - (float)dot);
+    });
+    gemm(false, false, a.Lq, a.d, a.Lk, scale, dS.data(), a.Lk, k.data() + koff, a.HD, 0.f, gq->data() + qoff, a.HD);
+    gemm(true, false, a.Lk, a.d, a.Lq, scale, dS.data(), a.Lk, q.data() + qoff, a.HD, 0.f, gk->data() + koff, a.HD);
   });
 }
 

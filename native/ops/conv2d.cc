@@ -5,6 +5,7 @@
 
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "core/scratch.h"
 
 namespace cxrl {
 namespace {
@@ -78,11 +79,11 @@ void col2im(const float* col, const ConvDims& d, Conv2dGeom g, float* x) {
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
   Tensor y({d.B, d.Cout, d.Ho, d.Wo});
-  std::vector<float> col(d.pointwise(g) ? 0 : d.rows() * d.cols());
+  float* col = d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * d.cols());
   for (int n = 0; n < d.B; ++n) {
     const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
     const float* src = xn;
-    if (!d.pointwise(g)) { im2col(xn, d, g, col.data()); src = col.data(); }
+    if (!d.pointwise(g)) { im2col(xn, d, g, col); src = col; }
     float* yn = y.data() + (size_t)n * d.Cout * d.cols();
     sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), src,
           (int)d.cols(), 0.f, yn, (int)d.cols());
@@ -104,14 +105,14 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
   const ConvDims d = dims_of(x, w, g);
   if (gy.shape != Shape{d.B, d.Cout, d.Ho, d.Wo}) throw std::invalid_argument("conv2d_backward: bad grad shape");
   if (gx) *gx = Tensor(x.shape);
-  std::vector<float> col(d.pointwise(g) ? 0 : d.rows() * d.cols());
-  std::vector<float> dcol(gx && !d.pointwise(g) ? d.rows() * d.cols() : 0);
+  float* col = gw && !d.pointwise(g) ? scratch_buffer(kScratchColumns, d.rows() * d.cols()) : nullptr;
+  float* dcol = gx && !d.pointwise(g) ? scratch_buffer(kScratchColumnGrads, d.rows() * d.cols()) : nullptr;
   for (int n = 0; n < d.B; ++n) {
     const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
     const float* gyn = gy.data() + (size_t)n * d.Cout * d.cols();
     if (gw) {
       const float* src = xn;
-      if (!d.pointwise(g)) { im2col(xn, d, g, col.data()); src = col.data(); }
+      if (!d.pointwise(g)) { im2col(xn, d, g, col); src = col; }
       // dW[Cout, rows] += gy[Cout, cols] * col[rows, cols]^T
       sgemm(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gyn, (int)d.cols(), src, (int)d.cols(), 1.f,
             gw->data(), (int)d.rows());
@@ -129,10 +130,10 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
     if (gx) {
       float* gxn = gx->data() + (size_t)n * d.Cin * d.H * d.W;
       // dcol[rows, cols] = W[Cout, rows]^T * gy[Cout, cols]
-      float* dst = d.pointwise(g) ? gxn : dcol.data();
+      float* dst = d.pointwise(g) ? gxn : dcol;
       sgemm(true, false, (int)d.rows(), (int)d.cols(), d.Cout, 1.f, w.data(), (int)d.rows(), gyn, (int)d.cols(), 0.f,
             dst, (int)d.cols());
-      if (!d.pointwise(g)) col2im(dcol.data(), d, g, gxn);
+      if (!d.pointwise(g)) col2im(dcol, d, g, gxn);
     }
   }
 }

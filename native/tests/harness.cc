@@ -1,5 +1,7 @@
 #include "tests/harness.h"
 
+#include "core/scratch.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -70,6 +72,7 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
 
 int main(int argc, char** argv) {
   using namespace cxrl::test;
+  cxrl::configure_allocator();
   const char* filter = argc > 1 ? argv[1] : nullptr;
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("CXRL_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);

@@ -51,7 +51,7 @@ TEST(group_norm_backward_fd) {
 }
 
 TEST(layer_norm_backward_fd) {
-  for (int D : {1 + rand_int(1, 4), 16, 33}) {
+  for (int D : {rand_int(4, 7), 16, 33}) {  // D = 2 is degenerate: the output is +-1
     const int N = rand_int(1, 4), L = rand_int(1, 5);
     fd_check("layer_norm D " + std::to_string(D) + " x" + shape_str({N, L, D}),
              {randn({N, L, D}, 2.f), randn({D}), randn({D})},

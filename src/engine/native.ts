@@ -105,6 +105,9 @@ export function loadAddon(): NativeAddon {
       tried.push(`${file} (missing)`);
       continue;
     }
+    // OpenBLAS reads this when the addon loads it: idle BLAS threads then stop spinning quickly
+    // instead of competing with the engine's own worker pool for the cores.
+    process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     cached = require(file) as NativeAddon;
     return cached;
