@@ -9,7 +9,8 @@
         "<!@(node -p \"require('fs').readdirSync('native/rl').filter(f=>f.endsWith('.cc')).map(f=>'native/rl/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/io').filter(f=>f.endsWith('.cc')).map(f=>'native/io/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/binding').filter(f=>f.endsWith('.cc')).map(f=>'native/binding/'+f).join(' ')\")",
-        "native/cuda/device_stub.cc"
+        "native/cuda/device_stub.cc",
+        "native/cuda/rl_cuda_stub.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

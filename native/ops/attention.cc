@@ -89,23 +89,26 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int h
   *gk = Tensor(k.shape);
   *gv = Tensor(v.shape);
   for_each_pair(a, [&](int64_t p, GemmFn gemm, bool parallel_rows) {
-    thread_local std::vector<float> dS;
-    dS.resize((size_t)a.Lq * a.Lk);
+    // Per-thread scratch; take its address here: a lambda run on a worker thread would name that
+    // worker's own (empty) thread_local instead.
+    thread_local std::vector<float> dS_storage;
+    dS_storage.resize((size_t)a.Lq * a.Lk);
+    float* const dS = dS_storage.data();
     const int b = (int)(p / a.H), h = (int)(p % a.H);
     const size_t qoff = (size_t)b * a.Lq * a.HD + h * a.d, koff = (size_t)b * a.Lk * a.HD + h * a.d;
     const float* P = cache.probs.data() + (size_t)p * a.Lq * a.Lk;
     const float* dY = gy.data() + qoff;
-    gemm(false, true, a.Lq, a.Lk, a.d, 1.f, dY, a.HD, v.data() + koff, a.HD, 0.f, dS.data(), a.Lk);
+    gemm(false, true, a.Lq, a.Lk, a.d, 1.f, dY, a.HD, v.data() + koff, a.HD, 0.f, dS, a.Lk);
     gemm(true, false, a.Lk, a.d, a.Lq, 1.f, P, a.Lk, dY, a.HD, 0.f, gv->data() + koff, a.HD);
     for_rows(a.Lq, parallel_rows, [&](int i) {
-      float* ds = dS.data() + (size_t)i * a.Lk;
+      float* ds = dS + (size_t)i * a.Lk;
       const float* pr = P + (size_t)i * a.Lk;
       double dot = 0;
       for (int j = 0; j < a.Lk; ++j) dot += (double)ds[j] * pr[j];
       for (int j = 0; j < a.Lk; ++j) ds[j] = pr[j] * (ds[j] - (float)dot);
     });
-    gemm(false, false, a.Lq, a.d, a.Lk, scale, dS.data(), a.Lk, k.data() + koff, a.HD, 0.f, gq->data() + qoff, a.HD);
-    gemm(true, false, a.Lk, a.d, a.Lq, scale, dS.data(), a.Lk, q.data() + qoff, a.HD, 0.f, gk->data() + koff, a.HD);
+    gemm(false, false, a.Lq, a.d, a.Lk, scale, dS, a.Lk, k.data() + koff, a.HD, 0.f, gq->data() + qoff, a.HD);
+    gemm(true, false, a.Lk, a.d, a.Lq, scale, dS, a.Lk, q.data() + qoff, a.HD, 0.f, gk->data() + koff, a.HD);
   });
 }
 

@@ -123,6 +123,26 @@ TEST(attention_backward_fd) {
   }
 }
 
+TEST(attention_large_map_path_fd) {
+  // Lq * Lk >= 2^16 takes the path that runs (batch, head) pairs in turn with threaded GEMMs and
+  // row-parallel softmax; check it separately.
+  const int B = 2, H = 2, d = 3, Lq = 260, Lk = 256;
+  Tensor mask({B, Lk}, 1.f);
+  for (int j = 0; j < Lk; j += 7) mask.v[Lk + j] = 0.f;
+  fd_check("attention large map Lq 260 Lk 256 masked", {randn({B, Lq, H * d}), randn({B, Lk, H * d}), randn({B, Lk, H * d})},
+           [&](const Inputs& i) {
+             AttentionCache cache;
+             return attention_forward(i[0], i[1], i[2], H, &mask, &cache);
+           },
+           [&](const Inputs& i, const Tensor& gy) {
+             AttentionCache cache;
+             attention_forward(i[0], i[1], i[2], H, &mask, &cache);
+             Tensor gq, gk, gv;
+             attention_backward(i[0], i[1], i[2], H, cache, gy, &gq, &gk, &gv);
+             return Inputs{gq, gk, gv};
+           }, 1e-2, 1e-2f, 8);
+}
+
 TEST(attention_mask_excludes_keys) {
   // Changing a masked key or value must not change the output.
   Tensor q = randn({1, 3, 4}), k = randn({1, 5, 4}), v = randn({1, 5, 4}), mask({1, 5}, 1.f);

@@ -1,0 +1,23 @@
+// CUDA versions of the DDIM-step and PPO kernels. The *_device functions take device pointers
+// (the engine's resident tensors); the host-pointer wrappers copy in and out, for tests, the
+// debug command and benchmarks. All throw std::runtime_error when CUDA is unavailable.
+#pragma once
+#include "rl/ddim_step.h"
+#include "rl/ppo.h"
+
+namespace cxrl {
+
+// Same semantics as ddim_step_cpu / ddim_step_backward_cpu / ppo_loss_cpu; host pointers.
+void ddim_step_cuda_host(const DdimStepArgs& a, float* prev_sample_out, double* log_prob_out);
+void ddim_step_backward_cuda_host(const DdimStepArgs& a, const double* grad_log_prob, float* grad_model_output,
+                                  float* grad_model_output_uncond);
+PpoStats ppo_loss_cuda_host(const PpoArgs& a, double* grad_log_prob);
+
+// Timing of the fused step on device-resident buffers: returns seconds per step (CUDA events),
+// and the device-to-device copy time of the same number of bytes, for the bandwidth comparison.
+struct StepTiming {
+  double step_seconds = 0, copy_seconds = 0, bytes_moved = 0;
+};
+StepTiming time_ddim_step_cuda(int64_t batch, int64_t per_sample, bool guidance, NoiseSource source, int iters);
+
+}  // namespace cxrl

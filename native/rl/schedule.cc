@@ -1,0 +1,61 @@
+#include "rl/schedule.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace cxrl {
+
+NoiseSchedule make_noise_schedule(const ScheduleConfig& c) {
+  const int T = c.num_train_timesteps;
+  if (T < 2) throw std::invalid_argument("num_train_timesteps must be at least 2");
+  NoiseSchedule s;
+  s.num_train_timesteps = T;
+  s.betas.resize(T);
+  if (c.beta_schedule == "linear") {
+    for (int i = 0; i < T; ++i) s.betas[i] = c.beta_start + (c.beta_end - (double)c.beta_start) * i / (T - 1);
+  } else if (c.beta_schedule == "scaled_linear") {
+    const double a = std::sqrt((double)c.beta_start), b = std::sqrt((double)c.beta_end);
+    for (int i = 0; i < T; ++i) {
+      const double r = a + (b - a) * i / (T - 1);
+      s.betas[i] = r * r;
+    }
+  } else if (c.beta_schedule == "squaredcos_cap_v2") {
+    // Nichol & Dhariwal's cosine schedule, betas capped at 0.999 (diffusers' betas_for_alpha_bar).
+    auto alpha_bar = [](double t) { const double v = std::cos((t + 0.008) / 1.008 * M_PI / 2); return v * v; };
+    for (int i = 0; i < T; ++i)
+      s.betas[i] = std::min(1.0 - alpha_bar((i + 1.0) / T) / alpha_bar((double)i / T), 0.999);
+  } else {
+    throw std::invalid_argument("unknown beta_schedule '" + c.beta_schedule +
+                                "' (linear, scaled_linear, squaredcos_cap_v2)");
+  }
+  s.alphas_cumprod.resize(T);
+  double prod = 1.0;
+  for (int i = 0; i < T; ++i) {
+    prod *= 1.0 - s.betas[i];
+    s.alphas_cumprod[i] = prod;
+  }
+  s.final_alpha_cumprod = c.set_alpha_to_one ? 1.0 : s.alphas_cumprod[0];
+  return s;
+}
+
+std::vector<int> ddim_timesteps(const ScheduleConfig& c, int steps) {
+  const int T = c.num_train_timesteps;
+  if (steps < 1 || steps > T)
+    throw std::invalid_argument("num_inference_steps must be in [1, " + std::to_string(T) + "], got " + std::to_string(steps));
+  std::vector<int> ts(steps);
+  if (c.timestep_spacing == "leading") {
+    const int ratio = T / steps;
+    for (int i = 0; i < steps; ++i) ts[i] = (steps - 1 - i) * ratio + c.steps_offset;
+  } else if (c.timestep_spacing == "trailing") {
+    const double ratio = (double)T / steps;
+    for (int i = 0; i < steps; ++i) ts[i] = (int)std::round(T - i * ratio) - 1;
+  } else if (c.timestep_spacing == "linspace") {
+    for (int i = 0; i < steps; ++i) ts[i] = (int)std::round((T - 1) * (double)(steps - 1 - i) / std::max(1, steps - 1));
+  } else {
+    throw std::invalid_argument("unknown timestep_spacing '" + c.timestep_spacing + "' (leading, trailing, linspace)");
+  }
+  return ts;
+}
+
+}  // namespace cxrl
