@@ -189,8 +189,8 @@ Napi::Value PpoLoss(const Napi::CallbackInfo& info) {
 ScheduleConfig schedule_config(const Napi::Object& o) {
   ScheduleConfig c;
   c.num_train_timesteps = (int)num_opt(o, "numTrainTimesteps", c.num_train_timesteps);
-  c.beta_start = (float)num_opt(o, "betaStart", c.beta_start);
-  c.beta_end = (float)num_opt(o, "betaEnd", c.beta_end);
+  c.beta_start = num_opt(o, "betaStart", c.beta_start);
+  c.beta_end = num_opt(o, "betaEnd", c.beta_end);
   if (o.Has("betaSchedule") && !o.Get("betaSchedule").IsUndefined()) c.beta_schedule = o.Get("betaSchedule").ToString().Utf8Value();
   c.set_alpha_to_one = bool_opt(o, "setAlphaToOne", c.set_alpha_to_one);
   c.steps_offset = (int)num_opt(o, "stepsOffset", c.steps_offset);

@@ -38,15 +38,25 @@ CXRL_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
 // Uniform in (0, 1], never 0 so that log() is safe.
 CXRL_HD float uint_to_unit(uint32_t u) { return (static_cast<float>(u >> 8) + 1.0f) * (1.0f / 16777216.0f); }
 
-// Standard normal number `index` of stream `stream` under `seed`.
-CXRL_HD float philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {
-  Philox4 c = {{static_cast<uint32_t>(index >> 1), static_cast<uint32_t>(index >> 33),
+// Standard normals 4g .. 4g+3 of stream `stream` under `seed`: one Philox block gives two
+// Box-Muller pairs. Element i of a stream is out[i % 4] of group i / 4.
+CXRL_HD void philox_normal4(uint64_t seed, uint64_t stream, uint64_t group, float out[4]) {
+  Philox4 c = {{static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32),
                 static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}};
   Philox4 r = philox4x32_10(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-  float u1 = uint_to_unit(r.x[0]), u2 = uint_to_unit(r.x[1]);
-  float rad = sqrtf(-2.0f * logf(u1));
-  float ang = 6.283185307179586f * u2;
-  return (index & 1) ? rad * sinf(ang) : rad * cosf(ang);
+  for (int p = 0; p < 2; ++p) {
+    const float rad = sqrtf(-2.0f * logf(uint_to_unit(r.x[2 * p])));
+    const float ang = 6.283185307179586f * uint_to_unit(r.x[2 * p + 1]);
+    out[2 * p] = rad * cosf(ang);
+    out[2 * p + 1] = rad * sinf(ang);
+  }
+}
+
+// Standard normal number `index` of stream `stream` under `seed` (same values as philox_normal4).
+CXRL_HD float philox_normal(uint64_t seed, uint64_t stream, uint64_t index) {
+  float v[4];
+  philox_normal4(seed, stream, index >> 2, v);
+  return v[index & 3];
 }
 
 }  // namespace cxrl

@@ -40,17 +40,23 @@ __global__ void ddim_step_kernel(DeviceStep s, float* prev_out, double* partial)
   const long long i0 = chunk * kStepChunk, i1 = min(s.N, i0 + kStepChunk);
   const StepCoefficients c = s.coef[b];
   double acc = 0;
-  for (long long i = i0 + threadIdx.x; i < i1; i += blockDim.x) {
-    const long long k = b * s.N + i;
-    const float m = combined_output(s.m, s.mu_in, s.w, k);
-    const double mu = ddim_element(s.x[k], m, c, s.kind, s.clip, s.r, s.use_clipped).mu;
-    float prev;
-    if (s.source == (int)NoiseSource::kGivenPrevSample) prev = s.prev_in[k];
-    else if (s.source == (int)NoiseSource::kGivenNoise) prev = (float)(mu + c.std * s.noise[k]);
-    else prev = (float)(mu + c.std * philox_normal(s.seed, s.stream_offset + b, i));
-    if (prev_out) prev_out[k] = prev;
-    const double d = (double)prev - mu;
-    acc += d * d;
+  // Each thread takes groups of 4 consecutive elements (one Philox block of noise).
+  for (long long g = i0 + 4 * threadIdx.x; g < i1; g += 4 * blockDim.x) {
+    float z[4] = {0.f, 0.f, 0.f, 0.f};
+    if (s.source == (int)NoiseSource::kSeeded) philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
+    const long long gend = min(i1, g + 4);
+    for (long long i = g; i < gend; ++i) {
+      const long long k = b * s.N + i;
+      const double m = combined_output(s.m, s.mu_in, s.w, k);
+      const double mu = ddim_element(s.x[k], m, c, s.kind, s.clip, s.r, s.use_clipped).mu;
+      float prev;
+      if (s.source == (int)NoiseSource::kGivenPrevSample) prev = s.prev_in[k];
+      else if (s.source == (int)NoiseSource::kGivenNoise) prev = (float)(mu + c.std * s.noise[k]);
+      else prev = (float)(mu + c.std * z[i - g]);
+      if (prev_out) prev_out[k] = prev;
+      const double d = (double)prev - mu;
+      acc += d * d;
+    }
   }
   __shared__ double red[kThreads];
   red[threadIdx.x] = acc;
@@ -78,7 +84,7 @@ __global__ void ddim_step_backward_kernel(DeviceStep s, long long total, const d
     const StepCoefficients c = s.coef[b];
     double g = 0;
     if (c.std > 0) {
-      const float m = combined_output(s.m, s.mu_in, s.w, k);
+      const double m = combined_output(s.m, s.mu_in, s.w, k);
       const ElementTerms t = ddim_element(s.x[k], m, c, s.kind, s.clip, s.r, s.use_clipped);
       g = grad_lp[b] * ((double)s.prev_in[k] - t.mu) / (c.std * c.std * s.N) * t.dmu_dm;
     }

@@ -1,5 +1,6 @@
 #include "rl/ddim_step.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -40,9 +41,45 @@ std::vector<StepCoefficients> step_coefficients(const DdimStepArgs& a) {
     const double var = (1 - ap) / (1 - at) * (1 - at / ap);
     const double std = a.eta * std::sqrt(std::max(0.0, var));
     const double dir2 = 1 - ap - std * std;
-    out[b] = {std::sqrt(at), std::sqrt(1 - at), std::sqrt(ap), std::sqrt(std::max(0.0, dir2)), std};
+    const double sa = std::sqrt(at), s1a = std::sqrt(1 - at);
+    out[b] = {sa, s1a, std::sqrt(ap), std::sqrt(std::max(0.0, dir2)), std, 1.0 / sa, s1a > 0 ? 1.0 / s1a : 0.0};
   }
   return out;
+}
+
+// Sum of squared residuals over elements [i0, i1) of sample b, writing x_prev. Specialised on the
+// prediction type and the noise source so that the inner loop has no branches on them.
+template <int kKind, NoiseSource kSource>
+double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1, float* prev_out) {
+  const int64_t base = b * a.per_sample;
+  double acc = 0;
+  for (int64_t g = i0; g < i1; g += 4) {
+    float z[4] = {0.f, 0.f, 0.f, 0.f};
+    if (kSource == NoiseSource::kSeeded) philox_normal4(a.seed, a.stream_offset + b, (uint64_t)g >> 2, z);
+    const int64_t gend = std::min(i1, g + 4);
+    for (int64_t i = g; i < gend; ++i) {
+      const int64_t k = base + i;
+      const double m = combined_output(a.model_output, a.model_output_uncond, a.guidance_scale, k);
+      const double mu = ddim_element(a.sample[k], m, c, kKind, a.clip_sample, a.clip_range, a.use_clipped_model_output).mu;
+      float prev;
+      if (kSource == NoiseSource::kGivenPrevSample) prev = a.prev_sample_in[k];
+      else if (kSource == NoiseSource::kGivenNoise) prev = (float)(mu + c.std * a.noise[k]);
+      else prev = (float)(mu + c.std * z[i - g]);
+      if (prev_out) prev_out[k] = prev;
+      const double diff = (double)prev - mu;
+      acc += diff * diff;
+    }
+  }
+  return acc;
+}
+
+template <int kKind>
+double step_chunk_for_source(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1, float* prev) {
+  switch (a.noise_source) {
+    case NoiseSource::kGivenPrevSample: return step_chunk<kKind, NoiseSource::kGivenPrevSample>(a, c, b, i0, i1, prev);
+    case NoiseSource::kGivenNoise: return step_chunk<kKind, NoiseSource::kGivenNoise>(a, c, b, i0, i1, prev);
+    default: return step_chunk<kKind, NoiseSource::kSeeded>(a, c, b, i0, i1, prev);
+  }
 }
 
 void ddim_step_cpu(const DdimStepArgs& a, float* prev_out, double* log_prob_out) {
@@ -53,24 +90,9 @@ void ddim_step_cpu(const DdimStepArgs& a, float* prev_out, double* log_prob_out)
   parallel_for(a.batch * chunks, 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / chunks, i0 = (j % chunks) * kStepChunk, i1 = std::min(N, i0 + kStepChunk);
-      const StepCoefficients& c = coef[b];
-      const int64_t base = b * N;
-      double acc = 0;
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t k = base + i;
-        const float m = combined_output(a.model_output, a.model_output_uncond, a.guidance_scale, k);
-        const double mu = ddim_element(a.sample[k], m, c, kind, a.clip_sample, a.clip_range, a.use_clipped_model_output).mu;
-        float prev;
-        switch (a.noise_source) {
-          case NoiseSource::kGivenPrevSample: prev = a.prev_sample_in[k]; break;
-          case NoiseSource::kGivenNoise: prev = (float)(mu + c.std * a.noise[k]); break;
-          default: prev = (float)(mu + c.std * philox_normal(a.seed, a.stream_offset + b, i));
-        }
-        if (prev_out) prev_out[k] = prev;
-        const double diff = (double)prev - mu;
-        acc += diff * diff;
-      }
-      partial[j] = acc;
+      partial[j] = kind == 0 ? step_chunk_for_source<0>(a, coef[b], b, i0, i1, prev_out)
+                 : kind == 1 ? step_chunk_for_source<1>(a, coef[b], b, i0, i1, prev_out)
+                             : step_chunk_for_source<2>(a, coef[b], b, i0, i1, prev_out);
     }
   });
   for (int64_t b = 0; b < a.batch; ++b) {
@@ -95,7 +117,7 @@ void ddim_step_backward_cpu(const DdimStepArgs& a, const double* grad_lp, float*
       const StepCoefficients& c = coef[b];
       double g = 0;
       if (c.std > 0) {
-        const float m = combined_output(a.model_output, a.model_output_uncond, w, k);
+        const double m = combined_output(a.model_output, a.model_output_uncond, w, k);
         const ElementTerms t = ddim_element(a.sample[k], m, c, kind, a.clip_sample, a.clip_range, a.use_clipped_model_output);
         // d lp / d mu = (x_prev - mu) / (std^2 N)
         g = grad_lp[b] * ((double)a.prev_sample_in[k] - t.mu) / (c.std * c.std * N) * t.dmu_dm;

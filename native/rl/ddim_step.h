@@ -37,12 +37,12 @@ struct DdimStepArgs {
 
 // Per-sample constants, computed once in double.
 struct StepCoefficients {
-  double sqrt_a, sqrt_1ma, sqrt_ap, dir, std;
+  double sqrt_a, sqrt_1ma, sqrt_ap, dir, std, inv_sqrt_a, inv_sqrt_1ma;
 };
 std::vector<StepCoefficients> step_coefficients(const DdimStepArgs& a);  // validates alpha-bars
 
-// Deterministic partial sums: each sample is cut into chunks of kStepChunk elements; chunk sums
-// are added in order, whatever the thread count or device.
+// Deterministic partial sums: each sample is cut into chunks of kStepChunk elements (a multiple
+// of 4, the Philox group); chunk sums are added in order, whatever the thread count or device.
 constexpr int64_t kStepChunk = 16384;
 
 // Writes prev_sample_out [B, N] (may alias nothing) and log_prob_out [B].

@@ -11,20 +11,20 @@ struct ElementTerms {
   double dmu_dm;    // d mu / d (combined model output)
 };
 
-// kind: 0 epsilon, 1 sample, 2 v_prediction.
-CXRL_HD ElementTerms ddim_element(float x, float m, const StepCoefficients& c, int kind, bool clip, double r,
+// kind: 0 epsilon, 1 sample, 2 v_prediction. Divisions use the per-sample reciprocals.
+CXRL_HD ElementTerms ddim_element(float x, double m, const StepCoefficients& c, int kind, bool clip, double r,
                                   bool use_clipped) {
   double x0, e, dx0, de;
   if (kind == 0) {
     e = m;
-    x0 = (x - c.sqrt_1ma * e) / c.sqrt_a;
-    dx0 = -c.sqrt_1ma / c.sqrt_a;
+    x0 = (x - c.sqrt_1ma * e) * c.inv_sqrt_a;
+    dx0 = -c.sqrt_1ma * c.inv_sqrt_a;
     de = 1.0;
   } else if (kind == 1) {
     x0 = m;
-    e = (x - c.sqrt_a * x0) / c.sqrt_1ma;
+    e = (x - c.sqrt_a * x0) * c.inv_sqrt_1ma;
     dx0 = 1.0;
-    de = -c.sqrt_a / c.sqrt_1ma;
+    de = -c.sqrt_a * c.inv_sqrt_1ma;
   } else {
     x0 = c.sqrt_a * x - c.sqrt_1ma * m;
     e = c.sqrt_a * m + c.sqrt_1ma * x;
@@ -36,14 +36,16 @@ CXRL_HD ElementTerms ddim_element(float x, float m, const StepCoefficients& c, i
     x0 = x0 < -r ? -r : (x0 > r ? r : x0);
   }
   if (use_clipped) {  // eps recomputed from the clipped x0
-    e = (x - c.sqrt_a * x0) / c.sqrt_1ma;
-    de = -c.sqrt_a / c.sqrt_1ma * dx0;
+    e = (x - c.sqrt_a * x0) * c.inv_sqrt_1ma;
+    de = -c.sqrt_a * c.inv_sqrt_1ma * dx0;
   }
   return {c.sqrt_ap * x0 + c.dir * e, c.sqrt_ap * dx0 + c.dir * de};
 }
 
-CXRL_HD float combined_output(const float* cond, const float* uncond, float w, int64_t i) {
-  return uncond ? uncond[i] + w * (cond[i] - uncond[i]) : cond[i];
+// Guidance combination in double: with w = 5 the float32 difference would lose bits that matter
+// at small noise levels. Free in a memory-bound kernel.
+CXRL_HD double combined_output(const float* cond, const float* uncond, float w, int64_t i) {
+  return uncond ? (double)uncond[i] + (double)w * ((double)cond[i] - (double)uncond[i]) : (double)cond[i];
 }
 
 }  // namespace cxrl

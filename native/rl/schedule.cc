@@ -13,9 +13,9 @@ NoiseSchedule make_noise_schedule(const ScheduleConfig& c) {
   s.num_train_timesteps = T;
   s.betas.resize(T);
   if (c.beta_schedule == "linear") {
-    for (int i = 0; i < T; ++i) s.betas[i] = c.beta_start + (c.beta_end - (double)c.beta_start) * i / (T - 1);
+    for (int i = 0; i < T; ++i) s.betas[i] = c.beta_start + (c.beta_end - c.beta_start) * i / (T - 1);
   } else if (c.beta_schedule == "scaled_linear") {
-    const double a = std::sqrt((double)c.beta_start), b = std::sqrt((double)c.beta_end);
+    const double a = std::sqrt(c.beta_start), b = std::sqrt(c.beta_end);
     for (int i = 0; i < T; ++i) {
       const double r = a + (b - a) * i / (T - 1);
       s.betas[i] = r * r;

@@ -2,6 +2,7 @@ import yargs from 'yargs';
 import { registerInfo } from './commands/info';
 import { registerUNet } from './commands/unet';
 import { registerPlanned } from './commands/planned';
+import { registerDebug } from './commands/debug';
 import { UserError } from '../util/errors';
 import { packageVersion } from '../util/paths';
 
@@ -16,6 +17,7 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns || 110));
   y = registerInfo(y);
   y = registerUNet(y);
+  y = registerDebug(y);
   y = registerPlanned(y);
   return y.fail((msg, err) => {
     if (err) throw err;
