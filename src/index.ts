@@ -5,3 +5,8 @@ export * from './engine/unet-config';
 export * from './io/safetensors';
 export * from './engine/scheduler';
 export * from './engine/rl';
+export * from './data/labels';
+export * from './data/mimic';
+export * from './data/images';
+export * from './data/report-parser';
+export * from './data/synth';

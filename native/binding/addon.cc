@@ -13,6 +13,7 @@ namespace cxrl {
 
 Napi::Function init_optimizer_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
+void init_phantom_functions(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -114,6 +115,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("UNet", UNetWrap::Init(env));
   exports.Set("Optimizer", init_optimizer_class(env));
   init_rl_functions(env, exports);
+  init_phantom_functions(env, exports);
   return exports;
 }
 

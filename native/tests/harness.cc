@@ -68,6 +68,37 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
   return worst;
 }
 
+double fd_directional_check(const std::string& label, std::vector<Tensor> inputs,
+                            const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                            const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                            double tol, float eps) {
+  const Tensor y = fwd(inputs);
+  const Tensor w = randn(y.shape);
+  const std::vector<Tensor> grads = bwd(inputs, w);
+  double worst = 0;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor r = grads[k];
+    double norm = 0;
+    for (float v : r.v) norm += (double)v * v;
+    if (norm == 0) continue;
+    for (float& v : r.v) v = (float)(v / std::sqrt(norm));
+    double analytic = 0;
+    for (int64_t i = 0; i < r.numel(); ++i) analytic += (double)grads[k].v[i] * r.v[i];
+    const Tensor orig = inputs[k];
+    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] + eps * r.v[i];
+    const double lp = weighted_sum(fwd(inputs), w);
+    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] - eps * r.v[i];
+    const double lm = weighted_sum(fwd(inputs), w);
+    inputs[k] = orig;
+    const double fd = (lp - lm) / (2.0 * eps);
+    const double err = std::fabs(fd - analytic) / std::max({std::fabs(fd), std::fabs(analytic), 1e-6});
+    worst = std::max(worst, err);
+  }
+  std::printf("    %-52s directional fd max rel err %.2e\n", label.c_str(), worst);
+  if (!(worst < tol)) fail(label + ": directional finite-difference mismatch " + std::to_string(worst));
+  return worst;
+}
+
 }  // namespace cxrl::test
 
 int main(int argc, char** argv) {

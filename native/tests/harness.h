@@ -45,4 +45,14 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
                 const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
                 double tol = 1e-2, float eps = 1e-2f, int probes = 24, double floor_frac = 1e-2);
 
+// Directional finite-difference check for whole networks: for each input, the direction r is the
+// analytic gradient normalised, and (L(x + eps r) - L(x - eps r)) / 2 eps must equal <grad, r> =
+// |grad|. Along the gradient the difference signal is |grad| (up to sqrt(n) times any single
+// entry), so float32 round-off no longer dominates; a gradient wrong in size or direction fails
+// (the difference measures <true grad, r> = cos * |true grad|). Returns the max relative error.
+double fd_directional_check(const std::string& label, std::vector<Tensor> inputs,
+                            const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                            const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                            double tol, float eps);
+
 }  // namespace cxrl::test

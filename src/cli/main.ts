@@ -3,6 +3,7 @@ import { registerInfo } from './commands/info';
 import { registerUNet } from './commands/unet';
 import { registerPlanned } from './commands/planned';
 import { registerDebug } from './commands/debug';
+import { registerData } from './commands/data';
 import { UserError } from '../util/errors';
 import { packageVersion } from '../util/paths';
 
@@ -18,6 +19,7 @@ export function buildCli(argv: string[]) {
   y = registerInfo(y);
   y = registerUNet(y);
   y = registerDebug(y);
+  y = registerData(y);
   y = registerPlanned(y);
   return y.fail((msg, err) => {
     if (err) throw err;

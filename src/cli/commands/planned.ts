@@ -6,7 +6,6 @@ const PLANNED: [string, string][] = [
   ['train', 'Pretrain a report-to-CXR diffusion model or RL-fine-tune it with CXRL (not built yet)'],
   ['generate', 'Generate chest X-rays from report text (not built yet)'],
   ['eval', 'Evaluate generated images: --fid, MS-SSIM, AUROC (not built yet)'],
-  ['data', 'Synthesise a MIMIC-CXR-JPG-layout dataset, inspect a dataset (not built yet)'],
   ['reward', 'Fit and score the ONNX reward models (not built yet)'],
 ];
 

@@ -1,0 +1,228 @@
+/**
+ * Loader for MIMIC-CXR-JPG (2.0.0 / 2.1.0) and the MIMIC-CXR reports, as laid out on disk. CSVs are
+ * read gzipped or plain, columns by name (extra columns tolerated, order irrelevant); images,
+ * studies, labels and splits are joined; reports come from the per-study .txt files or from a
+ * pre-sectioned mimic_cxr_sectioned.csv. Problems with single rows or files are counted and the
+ * item skipped; with `strict` the first one is fatal. Missing top-level files are always fatal.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { UserError } from '../util/errors';
+import { columnIndex, CsvTable, readCsv } from './csv';
+import { imagePath, isDicomId, isStudyId, isSubjectId, reportPath } from './ids';
+import { CHEXPERT_LABELS, emptyLabels, parseLabelCell } from './labels';
+import { conditioningText, parseReport, TextSource } from './report-parser';
+
+export type Split = 'train' | 'validate' | 'test';
+
+export interface LoaderOptions {
+  root: string;
+  /** ViewPosition values to keep (default PA and AP); [] keeps every view. */
+  views?: string[];
+  splits?: Split[];
+  labelSource?: 'chexpert' | 'negbio';
+  /** Report text source: per-study .txt files (default) or a mimic_cxr_sectioned.csv path. */
+  sectionedCsv?: string;
+  /** Section to condition on first (the other is the fallback, then the last paragraph). */
+  textSection?: 'impression' | 'findings';
+  strict?: boolean;
+  /** Check that every selected image file exists (costs a stat per image). */
+  checkImages?: boolean;
+  /** Do not read reports (label-only uses such as classifier training, or timing the tables). */
+  skipReports?: boolean;
+}
+
+export interface MimicRecord {
+  dicomId: string;
+  subjectId: string;
+  studyId: string;
+  view: string;
+  split: Split;
+  rows: number;
+  columns: number;
+  imageFile: string;
+  /** CHEXPERT_LABELS order; codes 1 positive, 0 negative, -1 uncertain, -2 not mentioned. */
+  labels: Int8Array;
+  hasLabelRow: boolean;
+  text: string;
+  textSource: TextSource | 'none';
+}
+
+export interface Problem {
+  file: string;
+  line?: number;
+  message: string;
+}
+
+export interface LoadResult {
+  records: MimicRecord[];
+  problems: Problem[];
+  /** Image rows read from the metadata (before filters). */
+  metadataRows: number;
+  /** Counts per split and view over all well-formed image rows (before the view/split filters). */
+  byView: Record<string, number>;
+  bySplit: Record<string, number>;
+  sectionCoverage: Record<TextSource | 'missing', number>;
+}
+
+const TABLES = {
+  metadata: 'mimic-cxr-2.0.0-metadata',
+  split: 'mimic-cxr-2.0.0-split',
+  chexpert: 'mimic-cxr-2.0.0-chexpert',
+  negbio: 'mimic-cxr-2.0.0-negbio',
+};
+
+/** Finds TABLE.csv.gz or TABLE.csv under root; a clear error when neither is there. */
+export function findTable(root: string, base: string): string {
+  for (const ext of ['.csv.gz', '.csv']) {
+    const f = path.join(root, base + ext);
+    if (fs.existsSync(f)) return f;
+  }
+  throw new UserError(`${root}: missing ${base}.csv.gz (or ${base}.csv); is this a MIMIC-CXR-JPG root?`);
+}
+
+class ProblemLog {
+  readonly problems: Problem[] = [];
+  constructor(private readonly strict: boolean) {}
+  add(file: string, message: string, line?: number): void {
+    const p = { file, line, message };
+    if (this.strict) throw new UserError(`${file}${line ? `: line ${line}` : ''}: ${message}`);
+    this.problems.push(p);
+  }
+}
+
+function wellFormedRows(t: CsvTable, log: ProblemLog): number[] {
+  const ok: number[] = [];
+  for (let r = 0; r < t.rows.length; r++) {
+    if (t.rows[r].length !== t.header.length) log.add(t.file, `malformed row: ${t.rows[r].length} fields, header has ${t.header.length}`, t.lines[r]);
+    else ok.push(r);
+  }
+  return ok;
+}
+
+function readLabels(file: string, log: ProblemLog): Map<string, Int8Array> {
+  const t = readCsv(file);
+  const col = columnIndex(t, ['subject_id', 'study_id', ...CHEXPERT_LABELS]);
+  const out = new Map<string, Int8Array>();
+  for (const r of wellFormedRows(t, log)) {
+    const row = t.rows[r];
+    const labels = emptyLabels();
+    let bad = false;
+    CHEXPERT_LABELS.forEach((name, k) => {
+      const code = parseLabelCell(row[col[name]]);
+      if (code === null) {
+        log.add(file, `bad value ${JSON.stringify(row[col[name]])} for "${name}" (expected 1.0, 0.0, -1.0 or empty)`, t.lines[r]);
+        bad = true;
+      } else labels[k] = code;
+    });
+    if (!bad) out.set(`${row[col.subject_id]}/${row[col.study_id]}`, labels);
+  }
+  return out;
+}
+
+function readSectioned(file: string, log: ProblemLog): Map<string, { impression: string; findings: string; last: string }> {
+  const t = readCsv(file);
+  const col = columnIndex(t, ['study', 'impression', 'findings', 'last_paragraph']);
+  const out = new Map<string, { impression: string; findings: string; last: string }>();
+  for (const r of wellFormedRows(t, log)) {
+    const row = t.rows[r];
+    const study = row[col.study].replace(/^s/, '');
+    if (!isStudyId(study)) {
+      log.add(file, `bad study ${JSON.stringify(row[col.study])} (expected s5xxxxxxx)`, t.lines[r]);
+      continue;
+    }
+    out.set(study, { impression: row[col.impression], findings: row[col.findings], last: row[col.last_paragraph] });
+  }
+  return out;
+}
+
+export function loadMimic(o: LoaderOptions): LoadResult {
+  if (!fs.existsSync(o.root)) throw new UserError(`${o.root}: no such folder`);
+  const log = new ProblemLog(!!o.strict);
+  const views = o.views ?? ['PA', 'AP'];
+  const splits = new Set<Split>(o.splits ?? ['train', 'validate', 'test']);
+  const prefer = o.textSection ?? 'impression';
+
+  const metaFile = findTable(o.root, TABLES.metadata);
+  const meta = readCsv(metaFile);
+  const mc = columnIndex(meta, ['dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'Rows', 'Columns']);
+  const splitFile = findTable(o.root, TABLES.split);
+  const st = readCsv(splitFile);
+  const sc = columnIndex(st, ['dicom_id', 'split']);
+  const splitOf = new Map<string, string>();
+  for (const r of wellFormedRows(st, log)) splitOf.set(st.rows[r][sc.dicom_id], st.rows[r][sc.split]);
+  const labelFile = findTable(o.root, o.labelSource === 'negbio' ? TABLES.negbio : TABLES.chexpert);
+  const labels = readLabels(labelFile, log);
+  const sectioned = o.sectionedCsv ? readSectioned(o.sectionedCsv, log) : null;
+
+  const byView: Record<string, number> = {};
+  const bySplit: Record<string, number> = {};
+  const coverage: Record<TextSource | 'missing', number> = { impression: 0, findings: 0, last_paragraph: 0, missing: 0 };
+  const textCache = new Map<string, { text: string; source: TextSource } | null>();
+  const records: MimicRecord[] = [];
+
+  const studyText = (subject: string, study: string): { text: string; source: TextSource } | null => {
+    const key = `${subject}/${study}`;
+    if (textCache.has(key)) return textCache.get(key)!;
+    let result: { text: string; source: TextSource } | null = null;
+    if (sectioned) {
+      const s = sectioned.get(study);
+      if (!s) log.add(o.sectionedCsv!, `no row for study s${study}`);
+      else {
+        const order: [string, TextSource][] = prefer === 'impression' ? [[s.impression, 'impression'], [s.findings, 'findings']] : [[s.findings, 'findings'], [s.impression, 'impression']];
+        const hit = order.find(([t]) => t.trim().length > 0);
+        result = hit ? { text: hit[0].replace(/\s+/g, ' ').trim(), source: hit[1] } : { text: s.last.replace(/\s+/g, ' ').trim(), source: 'last_paragraph' };
+      }
+    } else {
+      const file = path.join(o.root, reportPath(subject, study));
+      let raw: string | null = null;
+      try {
+        raw = fs.readFileSync(file, 'utf8');
+      } catch {
+        log.add(file, 'missing report');
+      }
+      if (raw !== null) result = conditioningText(parseReport(raw), prefer);
+    }
+    if (result && !result.text) result = null;
+    coverage[result ? result.source : 'missing']++;
+    textCache.set(key, result);
+    return result;
+  };
+
+  for (const r of wellFormedRows(meta, log)) {
+    const row = meta.rows[r];
+    const dicomId = row[mc.dicom_id], subjectId = row[mc.subject_id], studyId = row[mc.study_id];
+    if (!isDicomId(dicomId) || !isSubjectId(subjectId) || !isStudyId(studyId)) {
+      log.add(metaFile, `bad identifiers (dicom_id ${JSON.stringify(dicomId)}, subject_id ${JSON.stringify(subjectId)}, study_id ${JSON.stringify(studyId)})`, meta.lines[r]);
+      continue;
+    }
+    const rows = Number(row[mc.Rows]), columns = Number(row[mc.Columns]);
+    if (!Number.isInteger(rows) || !Number.isInteger(columns) || rows <= 0 || columns <= 0) {
+      log.add(metaFile, `bad Rows/Columns ${JSON.stringify(row[mc.Rows])}/${JSON.stringify(row[mc.Columns])}`, meta.lines[r]);
+      continue;
+    }
+    const view = row[mc.ViewPosition].trim();
+    const split = splitOf.get(dicomId);
+    if (!split || !['train', 'validate', 'test'].includes(split)) {
+      log.add(splitFile, split ? `bad split ${JSON.stringify(split)} for ${dicomId}` : `no split for ${dicomId}`);
+      continue;
+    }
+    byView[view || '(empty)'] = (byView[view || '(empty)'] ?? 0) + 1;
+    bySplit[split] = (bySplit[split] ?? 0) + 1;
+    if (views.length && !views.includes(view)) continue;
+    if (!splits.has(split as Split)) continue;
+    const text = o.skipReports ? { text: '', source: 'none' as const } : studyText(subjectId, studyId);
+    if (!text) continue;
+    const imageFile = path.join(o.root, imagePath(subjectId, studyId, dicomId));
+    if (o.checkImages && !fs.existsSync(imageFile)) {
+      log.add(imageFile, 'missing image');
+      continue;
+    }
+    const lab = labels.get(`${subjectId}/${studyId}`);
+    records.push({
+      dicomId, subjectId, studyId, view, split: split as Split, rows, columns, imageFile,
+      labels: lab ?? emptyLabels(), hasLabelRow: !!lab, text: text.text, textSource: text.source,
+    });
+  }
+  return { records, problems: log.problems, metadataRows: meta.rows.length, byView, bySplit, sectionCoverage: coverage };
+}
