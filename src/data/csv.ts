@@ -32,10 +32,20 @@ export function readMaybeGzip(file: string): string {
   return buf.toString('utf8');
 }
 
-/** Parses CSV text. Rows with a different number of cells than the header are kept; callers check. */
-export function parseCsv(text: string, file: string): CsvTable {
-  const rows: string[][] = [];
-  const lines: number[] = [];
+/**
+ * Visits the rows of CSV text: the first row goes to onHeader (trimmed), every later one to onRow
+ * with the 1-based line where it starts. Rows are not kept, so a large table never has all of its
+ * cells in memory at once. Rows with a different number of cells than the header are passed on;
+ * callers check.
+ */
+export function visitCsv(text: string, file: string, onHeader: (header: string[]) => void, onRow: (cells: string[], line: number) => void): void {
+  let header: string[] | null = null;
+  const emit = (r: string[], ln: number) => {
+    if (header === null) {
+      header = r.map((h) => h.trim());
+      onHeader(header);
+    } else onRow(r, ln);
+  };
   let row: string[] = [];
   let cell = '';
   let i = 0;
@@ -74,10 +84,7 @@ export function parseCsv(text: string, file: string): CsvTable {
     } else if (c === 10 || c === 13) {
       row.push(cell);
       cell = '';
-      if (!(row.length === 1 && row[0] === '')) {
-        rows.push(row);
-        lines.push(rowLine);
-      }
+      if (!(row.length === 1 && row[0] === '')) emit(row, rowLine);
       row = [];
       if (c === 13 && text.charCodeAt(i + 1) === 10) i++;
       i++;
@@ -97,17 +104,45 @@ export function parseCsv(text: string, file: string): CsvTable {
   }
   if (cell.length > 0 || row.length > 0) {
     row.push(cell);
-    rows.push(row);
-    lines.push(rowLine);
+    emit(row, rowLine);
   }
-  if (rows.length === 0) throw new UserError(`${file}: empty file (no header row)`);
-  const header = rows.shift()!.map((h) => h.trim());
-  lines.shift();
-  return { file, header, rows, lines };
+  if (header === null) throw new UserError(`${file}: empty file (no header row)`);
+}
+
+/** Parses CSV text into a table (all rows kept: for small tables). */
+export function parseCsv(text: string, file: string): CsvTable {
+  const table: CsvTable = { file, header: [], rows: [], lines: [] };
+  visitCsv(text, file, (h) => { table.header = h; }, (r, ln) => { table.rows.push(r); table.lines.push(ln); });
+  return table;
 }
 
 export function readCsv(file: string): CsvTable {
   return parseCsv(readMaybeGzip(file), file);
+}
+
+/**
+ * Streams the rows of a (possibly gzipped) CSV file, resolving the named columns first; rows with
+ * the wrong number of cells go to onMalformed. Returns the number of data rows.
+ */
+export function forEachCsvRow(file: string, columns: readonly string[], onRow: (get: (name: string) => string, line: number) => void,
+  onMalformed: (message: string, line: number) => void): number {
+  let idx: Record<string, number> = {};
+  let width = 0, count = 0;
+  let cells: string[] = [];
+  const get = (name: string) => cells[idx[name]];
+  visitCsv(readMaybeGzip(file), file, (header) => {
+    idx = columnIndex({ file, header, rows: [], lines: [] }, columns);
+    width = header.length;
+  }, (r, line) => {
+    count++;
+    if (r.length !== width) {
+      onMalformed(`malformed row: ${r.length} fields, header has ${width}`, line);
+      return;
+    }
+    cells = r;
+    onRow(get, line);
+  });
+  return count;
 }
 
 /** Column indices by name; a missing required column is an error naming the file and column. */

@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../util/errors';
-import { columnIndex, CsvTable, readCsv } from './csv';
+import { columnIndex, CsvTable, forEachCsvRow, readCsv } from './csv';
 import { imagePath, isDicomId, isStudyId, isSubjectId, reportPath } from './ids';
 import { CHEXPERT_LABELS, emptyLabels, parseLabelCell } from './labels';
 import { conditioningText, parseReport, TextSource } from './report-parser';
@@ -101,22 +101,19 @@ function wellFormedRows(t: CsvTable, log: ProblemLog): number[] {
 }
 
 function readLabels(file: string, log: ProblemLog): Map<string, Int8Array> {
-  const t = readCsv(file);
-  const col = columnIndex(t, ['subject_id', 'study_id', ...CHEXPERT_LABELS]);
   const out = new Map<string, Int8Array>();
-  for (const r of wellFormedRows(t, log)) {
-    const row = t.rows[r];
+  forEachCsvRow(file, ['subject_id', 'study_id', ...CHEXPERT_LABELS], (get, line) => {
     const labels = emptyLabels();
     let bad = false;
     CHEXPERT_LABELS.forEach((name, k) => {
-      const code = parseLabelCell(row[col[name]]);
+      const code = parseLabelCell(get(name));
       if (code === null) {
-        log.add(file, `bad value ${JSON.stringify(row[col[name]])} for "${name}" (expected 1.0, 0.0, -1.0 or empty)`, t.lines[r]);
+        log.add(file, `bad value ${JSON.stringify(get(name))} for "${name}" (expected 1.0, 0.0, -1.0 or empty)`, line);
         bad = true;
       } else labels[k] = code;
     });
-    if (!bad) out.set(`${row[col.subject_id]}/${row[col.study_id]}`, labels);
-  }
+    if (!bad) out.set(`${get('subject_id')}/${get('study_id')}`, labels);
+  }, (m, line) => log.add(file, m, line));
   return out;
 }
 
@@ -144,13 +141,9 @@ export function loadMimic(o: LoaderOptions): LoadResult {
   const prefer = o.textSection ?? 'impression';
 
   const metaFile = findTable(o.root, TABLES.metadata);
-  const meta = readCsv(metaFile);
-  const mc = columnIndex(meta, ['dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'Rows', 'Columns']);
   const splitFile = findTable(o.root, TABLES.split);
-  const st = readCsv(splitFile);
-  const sc = columnIndex(st, ['dicom_id', 'split']);
   const splitOf = new Map<string, string>();
-  for (const r of wellFormedRows(st, log)) splitOf.set(st.rows[r][sc.dicom_id], st.rows[r][sc.split]);
+  forEachCsvRow(splitFile, ['dicom_id', 'split'], (get) => splitOf.set(get('dicom_id'), get('split')), (m, line) => log.add(splitFile, m, line));
   const labelFile = findTable(o.root, o.labelSource === 'negbio' ? TABLES.negbio : TABLES.chexpert);
   const labels = readLabels(labelFile, log);
   const sectioned = o.sectionedCsv ? readSectioned(o.sectionedCsv, log) : null;
@@ -189,40 +182,39 @@ export function loadMimic(o: LoaderOptions): LoadResult {
     return result;
   };
 
-  for (const r of wellFormedRows(meta, log)) {
-    const row = meta.rows[r];
-    const dicomId = row[mc.dicom_id], subjectId = row[mc.subject_id], studyId = row[mc.study_id];
+  const metadataRows = forEachCsvRow(metaFile, ['dicom_id', 'subject_id', 'study_id', 'ViewPosition', 'Rows', 'Columns'], (get, line) => {
+    const dicomId = get('dicom_id'), subjectId = get('subject_id'), studyId = get('study_id');
     if (!isDicomId(dicomId) || !isSubjectId(subjectId) || !isStudyId(studyId)) {
-      log.add(metaFile, `bad identifiers (dicom_id ${JSON.stringify(dicomId)}, subject_id ${JSON.stringify(subjectId)}, study_id ${JSON.stringify(studyId)})`, meta.lines[r]);
-      continue;
+      log.add(metaFile, `bad identifiers (dicom_id ${JSON.stringify(dicomId)}, subject_id ${JSON.stringify(subjectId)}, study_id ${JSON.stringify(studyId)})`, line);
+      return;
     }
-    const rows = Number(row[mc.Rows]), columns = Number(row[mc.Columns]);
+    const rows = Number(get('Rows')), columns = Number(get('Columns'));
     if (!Number.isInteger(rows) || !Number.isInteger(columns) || rows <= 0 || columns <= 0) {
-      log.add(metaFile, `bad Rows/Columns ${JSON.stringify(row[mc.Rows])}/${JSON.stringify(row[mc.Columns])}`, meta.lines[r]);
-      continue;
+      log.add(metaFile, `bad Rows/Columns ${JSON.stringify(get('Rows'))}/${JSON.stringify(get('Columns'))}`, line);
+      return;
     }
-    const view = row[mc.ViewPosition].trim();
+    const view = get('ViewPosition').trim();
     const split = splitOf.get(dicomId);
     if (!split || !['train', 'validate', 'test'].includes(split)) {
       log.add(splitFile, split ? `bad split ${JSON.stringify(split)} for ${dicomId}` : `no split for ${dicomId}`);
-      continue;
+      return;
     }
     byView[view || '(empty)'] = (byView[view || '(empty)'] ?? 0) + 1;
     bySplit[split] = (bySplit[split] ?? 0) + 1;
-    if (views.length && !views.includes(view)) continue;
-    if (!splits.has(split as Split)) continue;
+    if (views.length && !views.includes(view)) return;
+    if (!splits.has(split as Split)) return;
     const text = o.skipReports ? { text: '', source: 'none' as const } : studyText(subjectId, studyId);
-    if (!text) continue;
+    if (!text) return;
     const imageFile = path.join(o.root, imagePath(subjectId, studyId, dicomId));
     if (o.checkImages && !fs.existsSync(imageFile)) {
       log.add(imageFile, 'missing image');
-      continue;
+      return;
     }
     const lab = labels.get(`${subjectId}/${studyId}`);
     records.push({
       dicomId, subjectId, studyId, view, split: split as Split, rows, columns, imageFile,
       labels: lab ?? emptyLabels(), hasLabelRow: !!lab, text: text.text, textSource: text.source,
     });
-  }
-  return { records, problems: log.problems, metadataRows: meta.rows.length, byView, bySplit, sectionCoverage: coverage };
+  }, (m, line) => log.add(metaFile, m, line));
+  return { records, problems: log.problems, metadataRows, byView, bySplit, sectionCoverage: coverage };
 }

@@ -129,7 +129,6 @@ export function reportSentences(f: StudyFacts, rng: Rng): { findings: string[]; 
 
 /** Wraps sentences (joined by two spaces) into lines shorter than 80 characters, each with a leading space. */
 export function wrapParagraph(sentences: string[], width = 78): string[] {
-  const words = sentences.join('  ').split(/(?<= ) ?/);
   const text = sentences.join('  ');
   const lines: string[] = [];
   let cur = '';
@@ -143,7 +142,6 @@ export function wrapParagraph(sentences: string[], width = 78): string[] {
     }
   }
   if (cur.trim().length) lines.push(' ' + cur.trimEnd());
-  void words;
   return lines;
 }
 
