@@ -1,6 +1,7 @@
 #include "core/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -119,11 +120,10 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
            const float* B, int ldb, float beta, float* C, int ldc) {
 #ifdef CXRL_WITH_OPENBLAS
   if (g_backend == GemmBackend::kOpenBlas) {
-    static int configured_threads = -1;
-    if (configured_threads != num_threads()) {
-      configured_threads = num_threads();
-      openblas_set_num_threads(configured_threads);
-    }
+    // Callers may be the JS thread or a libuv worker (async UNet passes): keep the cache atomic.
+    static std::atomic<int> configured_threads{-1};
+    const int want = num_threads();
+    if (configured_threads.exchange(want) != want) openblas_set_num_threads(want);
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
