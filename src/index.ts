@@ -10,3 +10,5 @@ export * from './data/mimic';
 export * from './data/images';
 export * from './data/report-parser';
 export * from './data/synth';
+export * from './engine/text-encoder';
+export * from './text/tokenizer';

@@ -12,6 +12,7 @@
 namespace cxrl {
 
 Napi::Function init_optimizer_class(Napi::Env env);
+Napi::Function init_text_encoder_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
 
@@ -113,6 +114,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("readSafetensors", Napi::Function::New(env, ReadSafetensors));
   exports.Set("writeSafetensors", Napi::Function::New(env, WriteSafetensors));
   exports.Set("UNet", UNetWrap::Init(env));
+  exports.Set("TextEncoder", init_text_encoder_class(env));
   exports.Set("Optimizer", init_optimizer_class(env));
   init_rl_functions(env, exports);
   init_phantom_functions(env, exports);

@@ -1,11 +1,11 @@
-// JavaScript class Optimizer: AdamW (or Adam) over all parameters of a UNet, with gradient
-// clipping and checkpointable state.
+// JavaScript class Optimizer: AdamW (or Adam) over all parameters of a model (UNet or
+// TextEncoder), with gradient clipping and checkpointable state.
 #include <napi.h>
 
 #include <memory>
 
 #include "binding/convert.h"
-#include "binding/unet_binding.h"
+#include "binding/param_methods.h"
 #include "io/safetensors.h"
 #include "model/optimizer.h"
 
@@ -24,14 +24,12 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     });
   }
 
-  // new Optimizer(unet, {lr, beta1, beta2, eps, weightDecay, decoupled})
+  // new Optimizer(model: UNet | TextEncoder, {lr, beta1, beta2, eps, weightDecay, decoupled})
   explicit OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsObject() ||
-        !info[0].As<Napi::Object>().InstanceOf(UNetWrap::constructor.Value()))
-      throw Napi::TypeError::New(env, "new Optimizer(unet: UNet, options: object)");
-    unet_ = UNetWrap::Unwrap(info[0].As<Napi::Object>());
-    unet_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    model_ = info.Length() >= 2 && info[1].IsObject() ? unwrap_trainable(info[0]) : nullptr;
+    if (!model_) throw Napi::TypeError::New(env, "new Optimizer(model: UNet | TextEncoder, options: object)");
+    model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
     Napi::Object o = info[1].As<Napi::Object>();
     AdamConfig c;
     auto num = [&](const char* k, float& dst) {
@@ -47,18 +45,18 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     num("weightDecay", c.weight_decay);
     if (o.Has("decoupled")) c.decoupled = o.Get("decoupled").ToBoolean();
     std::vector<Param*> ps;
-    for (const auto& p : unet_->model().params().all()) ps.push_back(p.get());
+    for (const auto& p : model_->param_store().all()) ps.push_back(p.get());
     opt_ = std::make_unique<AdamOptimizer>(ps, c);
     params_ = ps;
   }
 
  private:
   void Step(const Napi::CallbackInfo& info) {
-    unet_->check_idle(info.Env());
+    model_->check_idle(info.Env());
     opt_->step();
   }
   Napi::Value ClipGradNorm(const Napi::CallbackInfo& info) {
-    unet_->check_idle(info.Env());
+    model_->check_idle(info.Env());
     const double max_norm = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
     return Napi::Number::New(info.Env(), clip_grad_norm(params_, max_norm));
   }
@@ -87,8 +85,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     }
   }
 
-  UNetWrap* unet_ = nullptr;
-  Napi::ObjectReference unet_ref_;
+  TrainableWrap* model_ = nullptr;  // the model whose parameters are optimised
+  Napi::ObjectReference model_ref_;
   std::unique_ptr<AdamOptimizer> opt_;
   std::vector<Param*> params_;
 };

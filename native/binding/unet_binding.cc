@@ -1,7 +1,5 @@
 #include "binding/unet_binding.h"
 
-#include <set>
-
 #include "binding/convert.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -89,27 +87,19 @@ class UNetWorker : public Napi::AsyncWorker {
 };
 
 Napi::Function UNetWrap::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "UNet", {
-      InstanceMethod("configJson", &UNetWrap::ConfigJson),
-      InstanceMethod("paramInfo", &UNetWrap::ParamInfo),
-      InstanceMethod("numParams", &UNetWrap::NumParams),
-      InstanceMethod("getParam", &UNetWrap::GetParam),
-      InstanceMethod("getGrad", &UNetWrap::GetGrad),
-      InstanceMethod("setParam", &UNetWrap::SetParam),
-      InstanceMethod("loadWeights", &UNetWrap::LoadWeights),
-      InstanceMethod("saveWeights", &UNetWrap::SaveWeights),
-      InstanceMethod("zeroGrad", &UNetWrap::ZeroGrad),
-      InstanceMethod("forward", &UNetWrap::Forward),
-      InstanceMethod("backward", &UNetWrap::Backward),
-      InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync),
-      InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync),
-  });
+  std::vector<Napi::ClassPropertyDescriptor<UNetWrap>> methods = param_methods();
+  methods.push_back(InstanceMethod("configJson", &UNetWrap::ConfigJson));
+  methods.push_back(InstanceMethod("forward", &UNetWrap::Forward));
+  methods.push_back(InstanceMethod("backward", &UNetWrap::Backward));
+  methods.push_back(InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync));
+  methods.push_back(InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync));
+  Napi::Function f = DefineClass(env, "UNet", methods);
   constructor = Napi::Persistent(f);
   return f;
 }
 
 // new UNet(configJsonText, seed)
-UNetWrap::UNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UNetWrap>(info) {
+UNetWrap::UNetWrap(const Napi::CallbackInfo& info) : ParamMethods<UNetWrap>(info) {
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
     throw Napi::TypeError::New(info.Env(), "new UNet(configJson: string, seed: number)");
   try {
@@ -126,107 +116,6 @@ void UNetWrap::check_idle(Napi::Env env) const {
 
 Napi::Value UNetWrap::ConfigJson(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), model_->config().to_json().dump());
-}
-
-Napi::Value UNetWrap::ParamInfo(const Napi::CallbackInfo& info) {
-  const auto& ps = model_->params().all();
-  Napi::Array a = Napi::Array::New(info.Env(), ps.size());
-  for (size_t i = 0; i < ps.size(); ++i) {
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("name", ps[i]->name);
-    o.Set("shape", shape_to_js(info.Env(), ps[i]->value.shape));
-    a.Set((uint32_t)i, o);
-  }
-  return a;
-}
-
-Napi::Value UNetWrap::NumParams(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), (double)model_->params().count());
-}
-
-static Param* param_arg(UNet2DCondition& m, const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected a parameter name");
-  const std::string name = info[0].As<Napi::String>().Utf8Value();
-  Param* p = m.params().find(name);
-  if (!p) throw Napi::RangeError::New(info.Env(), "no parameter named " + name);
-  return p;
-}
-
-Napi::Value UNetWrap::GetParam(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  return tensor_to_js(info.Env(), param_arg(*model_, info)->value);
-}
-
-Napi::Value UNetWrap::GetGrad(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  return tensor_to_js(info.Env(), param_arg(*model_, info)->grad);
-}
-
-void UNetWrap::SetParam(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  Param* p = param_arg(*model_, info);
-  if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "setParam(name, Float32Array)");
-  p->value = tensor_from_array(info[1], p->value.shape, p->name);
-}
-
-// loadWeights(path): every parameter must be present with its exact shape; extra keys are an
-// error too, so a wrong config never half-loads. Returns the metadata of the file.
-Napi::Value UNetWrap::LoadWeights(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "loadWeights(path)");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  SafetensorsFile f;
-  try {
-    f = read_safetensors(path);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-  std::vector<std::string> missing, mismatched;
-  std::set<std::string> known;
-  for (const auto& p : model_->params().all()) {
-    known.insert(p->name);
-    auto it = f.tensors.find(p->name);
-    if (it == f.tensors.end()) missing.push_back(p->name);
-    else if (it->second.shape != p->value.shape)
-      mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) + ")");
-  }
-  std::vector<std::string> unexpected;
-  for (const auto& [name, t] : f.tensors)
-    if (!known.count(name)) unexpected.push_back(name);
-  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
-    auto list = [](const std::vector<std::string>& v) {
-      std::string s;
-      for (size_t i = 0; i < v.size() && i < 5; ++i) s += (i ? ", " : "") + v[i];
-      if (v.size() > 5) s += ", ... (" + std::to_string(v.size()) + " in all)";
-      return s;
-    };
-    std::string msg = path + ": weights do not match the model config:";
-    if (!missing.empty()) msg += " missing " + list(missing) + ";";
-    if (!mismatched.empty()) msg += " wrong shape " + list(mismatched) + ";";
-    if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
-    throw Napi::Error::New(info.Env(), msg);
-  }
-  for (const auto& p : model_->params().all()) p->value = std::move(f.tensors[p->name]);
-  Napi::Object meta = Napi::Object::New(info.Env());
-  for (const auto& [k, v] : f.metadata) meta.Set(k, v);
-  return meta;
-}
-
-void UNetWrap::SaveWeights(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "saveWeights(path)");
-  std::map<std::string, const Tensor*> ts;
-  for (const auto& p : model_->params().all()) ts[p->name] = &p->value;
-  try {
-    write_safetensors(info[0].As<Napi::String>().Utf8Value(), ts, {{"format", "pt"}});
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-}
-
-void UNetWrap::ZeroGrad(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  model_->params().zero_grad();
 }
 
 Napi::Value UNetWrap::Forward(const Napi::CallbackInfo& info) {

@@ -6,29 +6,23 @@
 #include <atomic>
 #include <memory>
 
+#include "binding/param_methods.h"
 #include "model/unet.h"
 
 namespace cxrl {
 
-class UNetWrap : public Napi::ObjectWrap<UNetWrap> {
+class UNetWrap : public ParamMethods<UNetWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit UNetWrap(const Napi::CallbackInfo& info);
   UNet2DCondition& model() { return *model_; }
-  void check_idle(Napi::Env env) const;
+  ParamStore& param_store() override { return model_->params(); }
+  void check_idle(Napi::Env env) const override;
 
   static Napi::FunctionReference constructor;
 
  private:
   Napi::Value ConfigJson(const Napi::CallbackInfo& info);
-  Napi::Value ParamInfo(const Napi::CallbackInfo& info);
-  Napi::Value NumParams(const Napi::CallbackInfo& info);
-  Napi::Value GetParam(const Napi::CallbackInfo& info);
-  Napi::Value GetGrad(const Napi::CallbackInfo& info);
-  void SetParam(const Napi::CallbackInfo& info);
-  Napi::Value LoadWeights(const Napi::CallbackInfo& info);
-  void SaveWeights(const Napi::CallbackInfo& info);
-  void ZeroGrad(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
   Napi::Value ForwardAsync(const Napi::CallbackInfo& info);

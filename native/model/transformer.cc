@@ -18,7 +18,7 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor* context, const Ten
   q_ = to_q_.forward(x);
   k_ = to_k_.forward(ctx);
   v_ = to_v_.forward(ctx);
-  return to_out_.forward(attention_forward(q_, k_, v_, heads_, self_ ? nullptr : key_mask, &cache_));
+  return to_out_.forward(attention_forward(q_, k_, v_, heads_, key_mask, &cache_));
 }
 
 Tensor AttentionLayer::backward(const Tensor& gy, Tensor* gcontext) {
@@ -53,7 +53,7 @@ BasicTransformerBlock::BasicTransformerBlock(ParamStore& ps, const std::string& 
       ff_(ps, n + ".ff", dim) {}
 
 Tensor BasicTransformerBlock::forward(const Tensor& x, const Tensor& context, const Tensor* key_mask) {
-  Tensor h = add(attn1_.forward(norm1_.forward(x), nullptr, nullptr), x);
+  Tensor h = add(attn1_.forward(norm1_.forward(x), nullptr, nullptr), x);  // self-attention over pixels: no mask
   h = add(attn2_.forward(norm2_.forward(h), &context, key_mask), h);
   return add(ff_.forward(norm3_.forward(h)), h);
 }

@@ -12,7 +12,7 @@ namespace cxrl {
 class AttentionLayer {
  public:
   AttentionLayer(ParamStore& ps, const std::string& name, int query_dim, int context_dim, int heads);
-  // context == nullptr means self-attention.
+  // context == nullptr means self-attention; key_mask [B, Lk] (or null) hides padding keys.
   Tensor forward(const Tensor& x, const Tensor* context, const Tensor* key_mask);
   // Returns d/dx; for cross-attention adds d/dcontext into *gcontext.
   Tensor backward(const Tensor& gy, Tensor* gcontext);

@@ -84,13 +84,14 @@ double fd_directional_check(const std::string& label, std::vector<Tensor> inputs
     for (float& v : r.v) v = (float)(v / std::sqrt(norm));
     double analytic = 0;
     for (int64_t i = 0; i < r.numel(); ++i) analytic += (double)grads[k].v[i] * r.v[i];
+    const float step = eps;
     const Tensor orig = inputs[k];
-    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] + eps * r.v[i];
+    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] + step * r.v[i];
     const double lp = weighted_sum(fwd(inputs), w);
-    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] - eps * r.v[i];
+    for (int64_t i = 0; i < r.numel(); ++i) inputs[k].v[i] = orig.v[i] - step * r.v[i];
     const double lm = weighted_sum(fwd(inputs), w);
     inputs[k] = orig;
-    const double fd = (lp - lm) / (2.0 * eps);
+    const double fd = (lp - lm) / (2.0 * (double)step);
     const double err = std::fabs(fd - analytic) / std::max({std::fabs(fd), std::fabs(analytic), 1e-6});
     worst = std::max(worst, err);
   }

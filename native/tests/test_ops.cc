@@ -4,6 +4,7 @@
 #include "ops/conv2d.h"
 #include "ops/embedding.h"
 #include "ops/linear.h"
+#include "ops/lookup.h"
 #include "ops/norm.h"
 #include "ops/shape_ops.h"
 #include "tests/harness.h"
@@ -201,4 +202,24 @@ TEST(timestep_embedding_and_mse_fd) {
            [&](const Inputs& i) { return Tensor({1}, std::vector<float>{(float)mse_loss_forward(i[0], target)}); },
            [&](const Inputs& i, const Tensor& gy) { return Inputs{mse_loss_backward(i[0], target, gy.v[0])}; },
            1e-2, 1e-3f);
+}
+
+TEST(embedding_lookup_backward_fd) {
+  const int V = rand_int(3, 9), D = rand_int(2, 6);
+  std::vector<int32_t> ids = {0, V - 1, 1, 1, V - 1};  // repeats accumulate
+  fd_check("embedding lookup V " + std::to_string(V) + " D " + std::to_string(D), {randn({V, D})},
+           [&](const Inputs& i) { return embedding_lookup_forward(ids.data(), (int64_t)ids.size(), i[0]); },
+           [&](const Inputs& i, const Tensor& gy) {
+             Tensor g(i[0].shape);
+             embedding_lookup_backward(ids.data(), (int64_t)ids.size(), gy, &g);
+             return Inputs{g};
+           }, 1e-2, 1e-2f, 40);
+  bool threw = false;
+  try {
+    int32_t bad = V;
+    embedding_lookup_forward(&bad, 1, randn({V, D}));
+  } catch (const std::invalid_argument& e) {
+    threw = std::string(e.what()).find("outside the vocabulary") != std::string::npos;
+  }
+  CHECK(threw, "out-of-range token id not reported");
 }

@@ -36,8 +36,8 @@ export interface UNetInputGrads {
   encoderHiddenStates: TensorData;
 }
 
-export interface NativeUNet {
-  configJson(): string;
+/** Parameter access common to every trainable engine model (UNet, TextEncoder). */
+export interface NativeTrainable {
   paramInfo(): { name: string; shape: number[] }[];
   numParams(): number;
   getParam(name: string): TensorData;
@@ -46,6 +46,10 @@ export interface NativeUNet {
   loadWeights(path: string): Record<string, string>;
   saveWeights(path: string): void;
   zeroGrad(): void;
+}
+
+export interface NativeUNet extends NativeTrainable {
+  configJson(): string;
   forward(input: UNetForwardInput): TensorData;
   backward(gradOutput: TensorData): UNetInputGrads;
   forwardAsync(input: UNetForwardInput): Promise<TensorData>;
@@ -83,7 +87,7 @@ export interface NativeAddon {
   readSafetensors(path: string): SafetensorsContents;
   writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
   UNet: new (configJson: string, seed: number) => NativeUNet;
-  Optimizer: new (unet: NativeUNet, options: AdamOptions) => NativeOptimizer;
+  Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
   [rlKernel: string]: unknown;
 }
 

@@ -1,0 +1,149 @@
+// Parameter access shared by every trainable model class exposed to JavaScript (UNet,
+// TextEncoder): listing, reading, writing, gradients, zeroing, and safetensors load/save with
+// exact name and shape matching. A model wrap derives from ParamMethods<Wrap> and provides
+// `ParamStore& param_store()` and `void check_idle(Napi::Env) const`.
+#pragma once
+#include <napi.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "binding/convert.h"
+#include "io/safetensors.h"
+#include "model/params.h"
+
+namespace cxrl {
+
+// Every model wrap registers with the optimizer through this interface.
+class TrainableWrap {
+ public:
+  virtual ~TrainableWrap() = default;
+  virtual ParamStore& param_store() = 0;
+  virtual void check_idle(Napi::Env env) const = 0;
+};
+
+template <class Wrap>
+class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
+ public:
+  explicit ParamMethods(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wrap>(info) {}
+
+  static std::vector<Napi::ClassPropertyDescriptor<Wrap>> param_methods() {
+    return {
+        Napi::ObjectWrap<Wrap>::InstanceMethod("paramInfo", &ParamMethods::ParamInfo),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("numParams", &ParamMethods::NumParams),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("getParam", &ParamMethods::GetParam),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("getGrad", &ParamMethods::GetGrad),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("setParam", &ParamMethods::SetParam),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("loadWeights", &ParamMethods::LoadWeights),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("saveWeights", &ParamMethods::SaveWeights),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("zeroGrad", &ParamMethods::ZeroGrad),
+    };
+  }
+
+ private:
+  Param* param_arg(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected a parameter name");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    Param* p = this->param_store().find(name);
+    if (!p) throw Napi::RangeError::New(info.Env(), "no parameter named " + name);
+    return p;
+  }
+
+  Napi::Value ParamInfo(const Napi::CallbackInfo& info) {
+    const auto& ps = this->param_store().all();
+    Napi::Array a = Napi::Array::New(info.Env(), ps.size());
+    for (size_t i = 0; i < ps.size(); ++i) {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("name", ps[i]->name);
+      o.Set("shape", shape_to_js(info.Env(), ps[i]->value.shape));
+      a.Set((uint32_t)i, o);
+    }
+    return a;
+  }
+
+  Napi::Value NumParams(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), (double)this->param_store().count());
+  }
+
+  Napi::Value GetParam(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    return tensor_to_js(info.Env(), param_arg(info)->value);
+  }
+
+  Napi::Value GetGrad(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    return tensor_to_js(info.Env(), param_arg(info)->grad);
+  }
+
+  void SetParam(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    Param* p = param_arg(info);
+    if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "setParam(name, Float32Array)");
+    p->value = tensor_from_array(info[1], p->value.shape, p->name);
+  }
+
+  void ZeroGrad(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    this->param_store().zero_grad();
+  }
+
+  // loadWeights(path): every parameter must be present with its exact shape; extra keys are an
+  // error too, so a wrong config never half-loads. Returns the file's metadata.
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "loadWeights(path)");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    SafetensorsFile f;
+    try {
+      f = read_safetensors(path);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+    std::vector<std::string> missing, mismatched, unexpected;
+    std::set<std::string> known;
+    for (const auto& p : this->param_store().all()) {
+      known.insert(p->name);
+      auto it = f.tensors.find(p->name);
+      if (it == f.tensors.end()) missing.push_back(p->name);
+      else if (it->second.shape != p->value.shape)
+        mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) + ")");
+    }
+    for (const auto& [name, t] : f.tensors)
+      if (!known.count(name)) unexpected.push_back(name);
+    if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+      auto list = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (size_t i = 0; i < v.size() && i < 5; ++i) s += (i ? ", " : "") + v[i];
+        if (v.size() > 5) s += ", ... (" + std::to_string(v.size()) + " in all)";
+        return s;
+      };
+      std::string msg = path + ": weights do not match the model config:";
+      if (!missing.empty()) msg += " missing " + list(missing) + ";";
+      if (!mismatched.empty()) msg += " wrong shape " + list(mismatched) + ";";
+      if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
+      throw Napi::Error::New(info.Env(), msg);
+    }
+    for (const auto& p : this->param_store().all()) p->value = std::move(f.tensors[p->name]);
+    Napi::Object meta = Napi::Object::New(info.Env());
+    for (const auto& [k, v] : f.metadata) meta.Set(k, v);
+    return meta;
+  }
+
+  void SaveWeights(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "saveWeights(path)");
+    std::map<std::string, const Tensor*> ts;
+    for (const auto& p : this->param_store().all()) ts[p->name] = &p->value;
+    try {
+      write_safetensors(info[0].As<Napi::String>().Utf8Value(), ts, {{"format", "pt"}});
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  }
+};
+
+// The model behind a JS object of any trainable class, or null.
+TrainableWrap* unwrap_trainable(const Napi::Value& v);
+
+}  // namespace cxrl

@@ -1,0 +1,36 @@
+/** The built-in text encoder (native) with its tokenizer: report text -> [B, L, D] context. */
+import { loadAddon, NativeTrainable } from './native';
+import type { TensorData } from './tensor';
+import { WordTokenizer } from '../text/tokenizer';
+import { UserError } from '../util/errors';
+
+export interface TextEncoderConfig {
+  vocab_size: number;
+  max_length: number;
+  width: number;
+  layers: number;
+  heads: number;
+  mlp_ratio?: number;
+}
+
+export interface NativeTextEncoder extends NativeTrainable {
+  configJson(): string;
+  forward(input: { ids: Int32Array; shape: number[]; mask: Float32Array }): TensorData;
+  backward(gradOutput: TensorData): void;
+}
+
+export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTextEncoder {
+  const { TextEncoder } = loadAddon() as unknown as { TextEncoder: new (json: string, seed: number) => NativeTextEncoder };
+  try {
+    return new TextEncoder(JSON.stringify(config), seed);
+  } catch (e) {
+    throw new UserError(`text encoder config: ${(e as Error).message}`);
+  }
+}
+
+/** Encodes report texts: returns the context [B, L, D] and the key mask [B, L] for cross-attention. */
+export function encodeTexts(enc: NativeTextEncoder, tok: WordTokenizer, texts: string[], length: number): { context: TensorData; mask: TensorData } {
+  const { ids, mask } = tok.encodeBatch(texts, length);
+  const context = enc.forward({ ids, shape: [texts.length, length], mask });
+  return { context, mask: { data: mask, shape: [texts.length, length] } };
+}
