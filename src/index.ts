@@ -12,3 +12,4 @@ export * from './data/report-parser';
 export * from './data/synth';
 export * from './engine/text-encoder';
 export * from './text/tokenizer';
+export * from './engine/sampler';

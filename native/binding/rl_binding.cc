@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "cuda/rl_cuda.h"
 #include "rl/ddim_step.h"
+#include "rl/noising.h"
 #include "rl/ppo.h"
 #include "rl/schedule.h"
 
@@ -286,6 +287,33 @@ Napi::Value BenchDdimStepCuda(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// randn({seed, streamOffset, batch, perSample}) -> Float32Array of standard normals (Philox).
+Napi::Value Randn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(env, "randn({seed, streamOffset, batch, perSample})");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int64_t B = (int64_t)num_opt(o, "batch", 0), N = (int64_t)num_opt(o, "perSample", 0);
+  if (B <= 0 || N <= 0) throw type_error(env, "randn: batch and perSample must be positive integers");
+  Napi::Float32Array out = Napi::Float32Array::New(env, B * N);
+  gaussian_noise((uint64_t)num_opt(o, "seed", 0), (uint64_t)num_opt(o, "streamOffset", 0), B, N, out.Data());
+  return out;
+}
+
+// addNoise({sample, noise, alphaBar, batch, perSample}) -> x_t
+Napi::Value AddNoise(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(env, "addNoise({sample, noise, alphaBar, batch, perSample})");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const int64_t B = (int64_t)num_opt(o, "batch", 0), N = (int64_t)num_opt(o, "perSample", 0);
+  if (B <= 0 || N <= 0) throw type_error(env, "addNoise: batch and perSample must be positive integers");
+  const float* x0 = f32_arg(o, "sample", B * N, true);
+  const float* eps = f32_arg(o, "noise", B * N, true);
+  const std::vector<double> abar = per_sample(o, "alphaBar", B);
+  Napi::Float32Array out = Napi::Float32Array::New(env, B * N);
+  rethrow(env, [&] { add_noise(x0, eps, abar, B, N, out.Data()); return 0; });
+  return out;
+}
+
 }  // namespace
 
 void init_rl_functions(Napi::Env env, Napi::Object exports) {
@@ -294,6 +322,8 @@ void init_rl_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("ddimStep", Napi::Function::New(env, DdimStep));
   exports.Set("ddimStepBackward", Napi::Function::New(env, DdimStepBackward));
   exports.Set("ppoLoss", Napi::Function::New(env, PpoLoss));
+  exports.Set("randn", Napi::Function::New(env, Randn));
+  exports.Set("addNoise", Napi::Function::New(env, AddNoise));
   exports.Set("benchDdimStepCpu", Napi::Function::New(env, BenchDdimStepCpu));
   exports.Set("benchDdimStepCuda", Napi::Function::New(env, BenchDdimStepCuda));
 }
