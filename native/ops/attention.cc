@@ -53,7 +53,10 @@ Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int 
   const AttnDims a = attn_dims(q, k, v, heads);
   const float scale = 1.f / std::sqrt((float)a.d);
   Tensor y(q.shape);
-  cache->probs = Tensor({a.B, a.H, a.Lq, a.Lk});
+  // The probabilities are fully overwritten below: keep the layer's buffer when the shape is the
+  // same (at 32x32 tokens it is B*H*4 MiB, and a fresh one costs page faults and zeroing).
+  const Shape probs_shape{a.B, a.H, a.Lq, a.Lk};
+  if (cache->probs.shape != probs_shape) cache->probs = Tensor(probs_shape);
   for_each_pair(a, [&](int64_t p, GemmFn gemm, bool parallel_rows) {
     const int b = (int)(p / a.H), h = (int)(p % a.H);
     const float* Q = q.data() + (size_t)b * a.Lq * a.HD + h * a.d;
