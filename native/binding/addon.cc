@@ -15,6 +15,7 @@ Napi::Function init_optimizer_class(Napi::Env env);
 Napi::Function init_text_encoder_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
+void init_loss_functions(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -118,6 +119,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("Optimizer", init_optimizer_class(env));
   init_rl_functions(env, exports);
   init_phantom_functions(env, exports);
+  init_loss_functions(env, exports);
   return exports;
 }
 

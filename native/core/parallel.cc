@@ -132,4 +132,23 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   });
 }
 
+std::vector<double> parallel_reduce(int64_t n, int64_t grain, size_t width,
+                                    const std::function<void(int64_t, int64_t, std::vector<double>&)>& fn) {
+  grain = std::max<int64_t>(1, grain);
+  // Fixed chunking (independent of scheduling): at most 4 chunks per thread.
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>((n + grain - 1) / grain, num_threads() * 4));
+  const int64_t per = (n + chunks - 1) / chunks;
+  std::vector<std::vector<double>> partial(chunks, std::vector<double>(width, 0.0));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t b = c * per, e = std::min(n, b + per);
+      if (b < e) fn(b, e, partial[c]);
+    }
+  });
+  std::vector<double> total(width, 0.0);
+  for (const auto& p : partial)
+    for (size_t i = 0; i < width; ++i) total[i] += p[i];
+  return total;
+}
+
 }  // namespace cxrl

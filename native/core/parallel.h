@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace cxrl {
 
@@ -12,5 +13,11 @@ void set_num_threads(int n);
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n). Chunks hold at least `grain` items.
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Deterministic parallel sum of per-chunk vectors: fn(begin, end, partial) fills a zeroed
+// partial of `width` doubles for its chunk; partials are then added in chunk order, so the result
+// does not depend on which thread finished first (bitwise reproducible for a given thread count).
+std::vector<double> parallel_reduce(int64_t n, int64_t grain, size_t width,
+                                    const std::function<void(int64_t, int64_t, std::vector<double>&)>& fn);
 
 }  // namespace cxrl

@@ -1,6 +1,5 @@
 #include "ops/linear.h"
 
-#include <mutex>
 
 #include "core/gemm.h"
 #include "core/parallel.h"
@@ -34,14 +33,11 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Tensor*
   }
   if (gw) sgemm(true, false, out, in, N, 1.f, gy.data(), out, x.data(), in, 1.f, gw->data(), in);
   if (gb) {
-    std::mutex m;
-    parallel_for(N, 256, [&](int64_t r0, int64_t r1) {
-      std::vector<double> s(out, 0.0);
+    const std::vector<double> s = parallel_reduce(N, 256, out, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
       for (int64_t r = r0; r < r1; ++r)
-        for (int o = 0; o < out; ++o) s[o] += gy.v[r * out + o];
-      std::lock_guard<std::mutex> lk(m);
-      for (int o = 0; o < out; ++o) gb->v[o] += (float)s[o];
+        for (int o = 0; o < out; ++o) partial[o] += gy.v[r * out + o];
     });
+    for (int o = 0; o < out; ++o) gb->v[o] += (float)s[o];
   }
 }
 

@@ -1,7 +1,6 @@
 #include "ops/norm.h"
 
 #include <cmath>
-#include <mutex>
 
 #include "core/parallel.h"
 
@@ -50,9 +49,10 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
                    Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
   if (gx) *gx = Tensor(x.shape);
   const int64_t C = gamma.numel();
-  std::mutex acc_mutex;
-  parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<double> dg(C, 0.0), db(C, 0.0);
+  // partial[0..C) accumulates d gamma, partial[C..2C) d beta; summed in chunk order.
+  const std::vector<double> sums = parallel_reduce(L.rows, 1, 2 * C, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
+    double* dg = partial.data();
+    double* db = partial.data() + C;
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x.data() + r * L.len;
       const float* gr = gy.data() + r * L.len;
@@ -78,12 +78,11 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
         }
       }
     }
-    std::lock_guard<std::mutex> lk(acc_mutex);
-    for (int64_t c = 0; c < C; ++c) {
-      if (ggamma) ggamma->v[c] += (float)dg[c];
-      if (gbeta) gbeta->v[c] += (float)db[c];
-    }
   });
+  for (int64_t c = 0; c < C; ++c) {
+    if (ggamma) ggamma->v[c] += (float)sums[c];
+    if (gbeta) gbeta->v[c] += (float)sums[C + c];
+  }
 }
 
 RowLayout group_layout(const Tensor& x, int groups, const Tensor& gamma) {
