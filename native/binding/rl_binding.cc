@@ -63,6 +63,23 @@ bool bool_opt(const Napi::Object& o, const char* key, bool dflt) {
   return o.Has(key) && !o.Get(key).IsUndefined() ? o.Get(key).ToBoolean().Value() : dflt;
 }
 
+// The call's single options object, or a TypeError showing the usage.
+Napi::Object options_arg(const Napi::CallbackInfo& info, const char* usage) {
+  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(info.Env(), usage);
+  return info[0].As<Napi::Object>();
+}
+
+struct BatchDims {
+  int64_t batch, per_sample;
+};
+
+// {batch, perSample}: both positive integers, or a TypeError naming the function.
+BatchDims batch_dims(const Napi::Object& o, const char* fn) {
+  const BatchDims d{(int64_t)num_opt(o, "batch", 0), (int64_t)num_opt(o, "perSample", 0)};
+  if (d.batch <= 0 || d.per_sample <= 0) throw type_error(o.Env(), std::string(fn) + ": batch and perSample must be positive integers");
+  return d;
+}
+
 bool use_cuda(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || info[index].IsUndefined()) return false;
   const std::string d = info[index].ToString().Utf8Value();
@@ -73,9 +90,9 @@ bool use_cuda(const Napi::CallbackInfo& info, size_t index) {
 DdimStepArgs step_args(const Napi::Object& o) {
   Napi::Env env = o.Env();
   DdimStepArgs a;
-  a.batch = (int64_t)num_opt(o, "batch", 0);
-  a.per_sample = (int64_t)num_opt(o, "perSample", 0);
-  if (a.batch <= 0 || a.per_sample <= 0) throw type_error(env, "batch and perSample must be positive integers");
+  const BatchDims dims = batch_dims(o, "ddim step");
+  a.batch = dims.batch;
+  a.per_sample = dims.per_sample;
   const size_t n = (size_t)(a.batch * a.per_sample);
   a.sample = f32_arg(o, "sample", n, true);
   a.model_output = f32_arg(o, "modelOutput", n, true);
@@ -289,23 +306,19 @@ Napi::Value BenchDdimStepCuda(const Napi::CallbackInfo& info) {
 
 // randn({seed, streamOffset, batch, perSample}) -> Float32Array of standard normals (Philox).
 Napi::Value Randn(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(env, "randn({seed, streamOffset, batch, perSample})");
-  Napi::Object o = info[0].As<Napi::Object>();
-  const int64_t B = (int64_t)num_opt(o, "batch", 0), N = (int64_t)num_opt(o, "perSample", 0);
-  if (B <= 0 || N <= 0) throw type_error(env, "randn: batch and perSample must be positive integers");
-  Napi::Float32Array out = Napi::Float32Array::New(env, B * N);
-  gaussian_noise((uint64_t)num_opt(o, "seed", 0), (uint64_t)num_opt(o, "streamOffset", 0), B, N, out.Data());
+  const Napi::Object o = options_arg(info, "randn({seed, streamOffset, batch, perSample})");
+  const BatchDims d = batch_dims(o, "randn");
+  Napi::Float32Array out = Napi::Float32Array::New(info.Env(), d.batch * d.per_sample);
+  gaussian_noise((uint64_t)num_opt(o, "seed", 0), (uint64_t)num_opt(o, "streamOffset", 0), d.batch, d.per_sample, out.Data());
   return out;
 }
 
 // addNoise({sample, noise, alphaBar, batch, perSample}) -> x_t
 Napi::Value AddNoise(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(env, "addNoise({sample, noise, alphaBar, batch, perSample})");
-  Napi::Object o = info[0].As<Napi::Object>();
-  const int64_t B = (int64_t)num_opt(o, "batch", 0), N = (int64_t)num_opt(o, "perSample", 0);
-  if (B <= 0 || N <= 0) throw type_error(env, "addNoise: batch and perSample must be positive integers");
+  const Napi::Object o = options_arg(info, "addNoise({sample, noise, alphaBar, batch, perSample})");
+  const BatchDims d = batch_dims(o, "addNoise");
+  const int64_t B = d.batch, N = d.per_sample;
   const float* x0 = f32_arg(o, "sample", B * N, true);
   const float* eps = f32_arg(o, "noise", B * N, true);
   const std::vector<double> abar = per_sample(o, "alphaBar", B);
