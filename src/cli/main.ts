@@ -4,6 +4,8 @@ import { registerUNet } from './commands/unet';
 import { registerPlanned } from './commands/planned';
 import { registerDebug } from './commands/debug';
 import { registerData } from './commands/data';
+import { registerTrain } from './commands/train';
+import { registerGenerate } from './commands/generate';
 import { UserError } from '../util/errors';
 import { packageVersion } from '../util/paths';
 
@@ -20,6 +22,8 @@ export function buildCli(argv: string[]) {
   y = registerUNet(y);
   y = registerDebug(y);
   y = registerData(y);
+  y = registerTrain(y);
+  y = registerGenerate(y);
   y = registerPlanned(y);
   return y.fail((msg, err) => {
     if (err) throw err;

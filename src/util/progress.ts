@@ -4,13 +4,14 @@ export class Progress {
   private lastDecile = -1;
   private lastDraw = 0;
 
-  constructor(private readonly label: string, private readonly total: number, private readonly unit = 'items') {}
+  /** `startCount`: work already done before this run (a resumed run), left out of the rate. */
+  constructor(private readonly label: string, private readonly total: number, private readonly unit = 'items', private readonly startCount = 0) {}
 
   update(done: number, extra = ''): void {
     const now = Date.now();
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const secs = (now - this.start) / 1000;
-    const rate = secs > 0 ? done / secs : 0;
+    const rate = secs > 0 ? (done - this.startCount) / secs : 0;
     const eta = rate > 0 ? (this.total - done) / rate : 0;
     const text = `${this.label} ${done}/${this.total} ${this.unit} (${(frac * 100).toFixed(0)}%) ${rate.toFixed(1)}/s ETA ${eta.toFixed(0)}s${extra ? ' ' + extra : ''}`;
     if (process.stderr.isTTY) {

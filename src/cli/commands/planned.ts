@@ -3,8 +3,6 @@ import { UserError } from '../../util/errors';
 
 /** Commands of the design that are not implemented yet: listed in --help, and say so plainly. */
 const PLANNED: [string, string][] = [
-  ['train', 'Pretrain a report-to-CXR diffusion model or RL-fine-tune it with CXRL (not built yet)'],
-  ['generate', 'Generate chest X-rays from report text (not built yet)'],
   ['eval', 'Evaluate generated images: --fid, MS-SSIM, AUROC (not built yet)'],
   ['reward', 'Fit and score the ONNX reward models (not built yet)'],
 ];

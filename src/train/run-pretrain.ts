@@ -1,0 +1,109 @@
+/**
+ * `cxrl-native train --stage pretrain`: data (a MIMIC-CXR-JPG root, or the embedded default: a
+ * synthetic dataset made once into the cache folder), the Pretrainer, metrics.jsonl, a progress
+ * bar, periodic checkpoints and sample grids, and Ctrl-C that saves before exiting.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ImageLoader } from '../data/images';
+import { loadMimic } from '../data/mimic';
+import { synthesizeDataset } from '../data/synth';
+import { schedulerConfig } from '../engine/scheduler';
+import { PRESETS, readUNetConfig } from '../engine/unet-config';
+import { WordTokenizer } from '../text/tokenizer';
+import { UserError } from '../util/errors';
+import { Progress } from '../util/progress';
+import { Pretrainer, PretrainSettings, trainSteps } from './pretrain';
+import { writeSampleGrid } from './samples';
+
+export interface PretrainArgs {
+  data?: string;
+  out: string;
+  resume: boolean;
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  warmup: number;
+  imageSize: number;
+  preset: string;
+  seed: number;
+  saveEvery: number;
+  sampleEvery: number;
+  textLength: number;
+  synthStudies: number;
+}
+
+export function cacheRoot(): string {
+  return process.env.CXRL_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cxrl-native');
+}
+
+/** The embedded default dataset, made once (atomically) into the cache folder. */
+export async function embeddedDataset(studies: number, seed: number): Promise<string> {
+  const dir = path.join(cacheRoot(), `synth-n${studies}-s${seed}-px256`);
+  if (fs.existsSync(path.join(dir, 'IMAGE_FILENAMES'))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const bar = new Progress('making the embedded synthetic dataset', studies, 'studies');
+  await synthesizeDataset({ out: tmp, studies, seed, size: 256, onProgress: (d) => bar.update(d) });
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+  return dir;
+}
+
+export async function runPretrain(a: PretrainArgs): Promise<void> {
+  const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
+  const records = loadMimic({ root, splits: ['train'] }).records;
+  if (records.length < a.batchSize) throw new UserError(`${root}: only ${records.length} training images with report text; need at least --batch-size ${a.batchSize}`);
+  const ckpt = path.join(a.out, 'checkpoint');
+  let trainer: Pretrainer;
+  if (a.resume) {
+    if (!fs.existsSync(path.join(ckpt, 'state.json'))) throw new UserError(`${ckpt}: no checkpoint to resume from`);
+    trainer = Pretrainer.load(ckpt);
+    console.error(`resuming from ${ckpt} at step ${trainer.state.step}`);
+  } else {
+    if (fs.existsSync(ckpt)) throw new UserError(`${ckpt} already exists: add --resume to continue it, or choose another --out (nothing was overwritten)`);
+    const unet = { ...(PRESETS[a.preset] ? structuredClone(PRESETS[a.preset]) : readUNetConfig(a.preset)), sample_size: a.imageSize };
+    const settings: PretrainSettings = {
+      batchSize: a.batchSize, gradAccum: a.gradAccum, lr: a.lr, textLr: a.lr, warmupSteps: a.warmup, weightDecay: 1e-4,
+      maxGradNorm: 1, condDropout: 0.1, seed: a.seed, imageSize: a.imageSize, textLength: a.textLength,
+    };
+    const tok = WordTokenizer.build(records.map((r) => r.text), { minCount: 2 });
+    trainer = Pretrainer.create(unet, { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 }, tok, schedulerConfig(), settings);
+  }
+  fs.mkdirSync(a.out, { recursive: true });
+  const rootKey = crypto.createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12);
+  const loader = new ImageLoader({ size: trainer.settings.imageSize }, path.join(cacheRoot(), 'images', rootKey));
+  const metrics = fs.openSync(path.join(a.out, 'metrics.jsonl'), 'a');
+  const samplePrompts = [...new Set(records.map((r) => r.text))].slice(0, 4);
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    console.error('\ninterrupted: saving a checkpoint at the end of this step (Ctrl-C again to quit without saving)');
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new Progress('pretrain', a.steps, 'steps', trainer.state.step);
+  const t0 = Date.now();
+  try {
+    await trainSteps(trainer, records, loader, a.steps, {
+      shouldStop: () => stop,
+      onStep: async (m) => {
+        fs.writeSync(metrics, JSON.stringify({ ...m, epoch: trainer.state.epoch, seconds: (Date.now() - t0) / 1000 }) + '\n');
+        bar.update(m.step, `loss ${m.loss.toFixed(4)}`);
+        if (m.step % a.saveEvery === 0) trainer.save(ckpt);
+        if (a.sampleEvery > 0 && m.step % a.sampleEvery === 0) {
+          await writeSampleGrid(trainer.unet, trainer.text, trainer.tokenizer, trainer.scheduler, samplePrompts, trainer.settings, path.join(a.out, 'samples', `step-${m.step}.png`));
+        }
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    fs.closeSync(metrics);
+  }
+  trainer.save(ckpt);
+  console.log(`pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`);
+  if (stop) process.exitCode = 130;
+}
