@@ -7,8 +7,6 @@
 import * as os from 'os';
 import { loadAddon } from '../src/engine/native';
 
-interface Timing { fusedSeconds: number; unfusedSeconds?: number; copySeconds: number; bytesMoved: number }
-
 const CASES = [
   { label: 'B=8, 1x64x64, guided, Philox noise', batch: 8, perSample: 4096, guidance: true, source: 'seeded' },
   { label: 'B=16, 4x64x64 (SD latents), guided, given x_prev', batch: 16, perSample: 16384, guidance: true, source: 'prev' },
@@ -17,11 +15,7 @@ const CASES = [
 ];
 
 function main() {
-  const addon = loadAddon() as unknown as {
-    benchDdimStepCpu(o: object): Timing;
-    benchDdimStepCuda(o: object): Timing;
-    info(): { cuda: { usable: boolean; deviceName: string; reason: string }; threads: number };
-  };
+  const addon = loadAddon();
   const info = addon.info();
   console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores; ${info.threads} engine threads; ${new Date().toISOString().slice(0, 10)}`);
   console.log('| case | elements | bytes/elem (fused) | fused ms | unfused ms | speed-up | fused GB/s | memcpy GB/s | fused / memcpy |');

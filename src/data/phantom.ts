@@ -72,5 +72,5 @@ export function phantomParams(f: StudyFacts, view: string, width: number, height
 }
 
 export function renderPhantom(p: PhantomParams): Uint8Array {
-  return (loadAddon() as unknown as { renderPhantom(p: PhantomParams): Uint8Array }).renderPhantom(p);
+  return loadAddon().renderPhantom(p);
 }

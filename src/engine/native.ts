@@ -5,6 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { TensorData } from './tensor';
+import type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './rl';
+import type { NativeTextEncoder } from './text-encoder';
+import type { PhantomParams } from '../data/phantom';
 import { projectRoot } from '../util/paths';
 
 export interface CudaInfo {
@@ -80,6 +83,33 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
+/** Noise-schedule arguments in the engine's (camelCase) form; see scheduler.ts. */
+export interface NativeScheduleArgs {
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  betaSchedule: string;
+  setAlphaToOne: boolean;
+  stepsOffset: number;
+  timestepSpacing: string;
+}
+
+export interface StepTiming {
+  fusedSeconds: number;
+  unfusedSeconds?: number;
+  copySeconds: number;
+  bytesMoved: number;
+}
+
+export interface StepBenchOptions {
+  batch: number;
+  perSample: number;
+  guidance: boolean;
+  source: string;
+  iters: number;
+}
+
+/** Every function and class the addon exports; the rest of src/ uses only this. */
 export interface NativeAddon {
   info(): EngineInfo;
   setNumThreads(n: number): void;
@@ -87,8 +117,22 @@ export interface NativeAddon {
   readSafetensors(path: string): SafetensorsContents;
   writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
   UNet: new (configJson: string, seed: number) => NativeUNet;
+  TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
-  [rlKernel: string]: unknown;
+  // Schedules and RL kernels
+  noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
+  ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;
+  ddimStep(a: DdimStepInput, device: Device): DdimStepOutput;
+  ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
+  ppoLoss(a: PpoInput, device: Device): PpoOutput;
+  randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
+  addNoise(o: { sample: Float32Array; noise: Float32Array; alphaBar: number | ArrayLike<number>; batch: number; perSample: number }): Float32Array;
+  mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
+  // Synthetic data
+  renderPhantom(p: PhantomParams): Uint8Array;
+  // Benchmarks
+  benchDdimStepCpu(o: StepBenchOptions): StepTiming;
+  benchDdimStepCuda(o: StepBenchOptions): StepTiming;
 }
 
 /** Where the addon may be: CXRL_ADDON, then the cmake-js / node-gyp output folder. */

@@ -59,16 +59,6 @@ export interface PpoOutput {
   gradLogProb: Float64Array;
 }
 
-interface RlNative {
-  ddimStep(a: DdimStepInput, device: Device): DdimStepOutput;
-  ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
-  ppoLoss(a: PpoInput, device: Device): PpoOutput;
-}
-
-function native(): RlNative {
-  return loadAddon() as unknown as RlNative;
-}
-
 function wrap<T>(fn: () => T): T {
   try {
     return fn();
@@ -78,15 +68,15 @@ function wrap<T>(fn: () => T): T {
 }
 
 export function ddimStep(input: DdimStepInput, device: Device = 'cpu'): DdimStepOutput {
-  return wrap(() => native().ddimStep(input, device));
+  return wrap(() => loadAddon().ddimStep(input, device));
 }
 
 /** d(sum_b gradLogProb[b] * logProb[b]) / d(model output); input.prevSample must be the step's x_prev. */
 export function ddimStepBackward(input: DdimStepInput, gradLogProb: Float64Array, device: Device = 'cpu'): DdimStepGrads {
   if (!input.prevSample) throw new UserError('ddimStepBackward: prevSample (the x_prev of the step) is required');
-  return wrap(() => native().ddimStepBackward(input, gradLogProb, device));
+  return wrap(() => loadAddon().ddimStepBackward(input, gradLogProb, device));
 }
 
 export function ppoLoss(input: PpoInput, device: Device = 'cpu'): PpoOutput {
-  return wrap(() => native().ppoLoss(input, device));
+  return wrap(() => loadAddon().ppoLoss(input, device));
 }

@@ -44,10 +44,6 @@ export interface SampleResult {
   trajectory?: Trajectory;
 }
 
-interface NoiseNative {
-  randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
-}
-
 /** Repeats a [1, ...] tensor along the batch, or checks a [B, ...] one. */
 function toBatch(t: TensorData, B: number, what: string): TensorData {
   if (t.shape[0] === B) return t;
@@ -76,7 +72,7 @@ export async function sampleDdim(unet: NativeUNet, cond: Conditioning, uncond: C
   const modelMask = guided ? concatBatch(toBatch(uncond!.mask, B, 'unconditional mask'), mask) : mask;
   const rows = guided ? 2 * B : B;
 
-  let x = (loadAddon() as unknown as NoiseNative).randn({ seed: o.seed, streamOffset: 0, batch: B, perSample });
+  let x = loadAddon().randn({ seed: o.seed, streamOffset: 0, batch: B, perSample });
   const traj: Trajectory | undefined = o.keepTrajectory ? { latents: [x], timesteps: [], logProbs: [] } : undefined;
   for (let i = 0; i < o.steps; i++) {
     const { t, alphaBarT, alphaBarPrev } = sched.step(i);

@@ -3,7 +3,7 @@
  * alpha-bars, timesteps) is computed by the engine; this class maps inference step indices to
  * (t, t_prev, alpha-bar_t, alpha-bar_prev).
  */
-import { loadAddon } from './native';
+import { loadAddon, NativeScheduleArgs } from './native';
 import { UserError } from '../util/errors';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
@@ -36,21 +36,6 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   clip_sample_range: 1.0,
 };
 
-interface NativeScheduleArgs {
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: string;
-  setAlphaToOne: boolean;
-  stepsOffset: number;
-  timestepSpacing: string;
-}
-
-interface RlNative {
-  noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
-  ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;
-}
-
 function nativeArgs(c: SchedulerConfig): NativeScheduleArgs {
   return {
     numTrainTimesteps: c.num_train_timesteps, betaStart: c.beta_start, betaEnd: c.beta_end, betaSchedule: c.beta_schedule,
@@ -76,7 +61,7 @@ export class DdimScheduler {
 
   constructor(config: SchedulerConfig, numInferenceSteps: number) {
     this.config = config;
-    const rl = loadAddon() as unknown as RlNative;
+    const rl = loadAddon();
     let sched;
     try {
       sched = rl.noiseSchedule(nativeArgs(config));

@@ -20,7 +20,7 @@ export interface NativeTextEncoder extends NativeTrainable {
 }
 
 export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTextEncoder {
-  const { TextEncoder } = loadAddon() as unknown as { TextEncoder: new (json: string, seed: number) => NativeTextEncoder };
+  const { TextEncoder } = loadAddon();
   try {
     return new TextEncoder(JSON.stringify(config), seed);
   } catch (e) {

@@ -48,12 +48,6 @@ export interface StepMetrics {
   lr: number;
 }
 
-interface Native {
-  randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
-  addNoise(o: { sample: Float32Array; noise: Float32Array; alphaBar: number[]; batch: number; perSample: number }): Float32Array;
-  mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
-}
-
 /** A 32-bit seed for (seed, step, micro-batch). */
 function microSeed(seed: number, step: number, micro: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
@@ -69,7 +63,7 @@ export function dropPrompts(texts: string[], fraction: number, rng: Rng): string
 export class Pretrainer {
   private readonly optUnet: NativeOptimizer;
   private readonly optText: NativeOptimizer;
-  private readonly native = loadAddon() as unknown as Native;
+  private readonly native = loadAddon();
   private readonly alphasCumprod: Float64Array;
 
   constructor(
