@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { UserError } from '../util/errors';
-import { columnIndex, CsvTable, forEachCsvRow, readCsv } from './csv';
+import { forEachCsvRow } from './csv';
 import { imagePath, isDicomId, isStudyId, isSubjectId, reportPath } from './ids';
 import { CHEXPERT_LABELS, emptyLabels, parseLabelCell } from './labels';
 import { conditioningText, parseReport, TextSource } from './report-parser';
@@ -91,15 +91,6 @@ class ProblemLog {
   }
 }
 
-function wellFormedRows(t: CsvTable, log: ProblemLog): number[] {
-  const ok: number[] = [];
-  for (let r = 0; r < t.rows.length; r++) {
-    if (t.rows[r].length !== t.header.length) log.add(t.file, `malformed row: ${t.rows[r].length} fields, header has ${t.header.length}`, t.lines[r]);
-    else ok.push(r);
-  }
-  return ok;
-}
-
 function readLabels(file: string, log: ProblemLog): Map<string, Int8Array> {
   const out = new Map<string, Int8Array>();
   forEachCsvRow(file, ['subject_id', 'study_id', ...CHEXPERT_LABELS], (get, line) => {
@@ -118,18 +109,15 @@ function readLabels(file: string, log: ProblemLog): Map<string, Int8Array> {
 }
 
 function readSectioned(file: string, log: ProblemLog): Map<string, { impression: string; findings: string; last: string }> {
-  const t = readCsv(file);
-  const col = columnIndex(t, ['study', 'impression', 'findings', 'last_paragraph']);
   const out = new Map<string, { impression: string; findings: string; last: string }>();
-  for (const r of wellFormedRows(t, log)) {
-    const row = t.rows[r];
-    const study = row[col.study].replace(/^s/, '');
+  forEachCsvRow(file, ['study', 'impression', 'findings', 'last_paragraph'], (get, line) => {
+    const study = get('study').replace(/^s/, '');
     if (!isStudyId(study)) {
-      log.add(file, `bad study ${JSON.stringify(row[col.study])} (expected s5xxxxxxx)`, t.lines[r]);
-      continue;
+      log.add(file, `bad study ${JSON.stringify(get('study'))} (expected s5xxxxxxx)`, line);
+      return;
     }
-    out.set(study, { impression: row[col.impression], findings: row[col.findings], last: row[col.last_paragraph] });
-  }
+    out.set(study, { impression: get('impression'), findings: get('findings'), last: get('last_paragraph') });
+  }, (m, line) => log.add(file, m, line));
   return out;
 }
 

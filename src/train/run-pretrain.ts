@@ -11,7 +11,7 @@ import { ImageLoader } from '../data/images';
 import { loadMimic } from '../data/mimic';
 import { synthesizeDataset } from '../data/synth';
 import { schedulerConfig } from '../engine/scheduler';
-import { PRESETS, readUNetConfig } from '../engine/unet-config';
+import { readUNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
@@ -65,7 +65,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     console.error(`resuming from ${ckpt} at step ${trainer.state.step}`);
   } else {
     if (fs.existsSync(ckpt)) throw new UserError(`${ckpt} already exists: add --resume to continue it, or choose another --out (nothing was overwritten)`);
-    const unet = { ...(PRESETS[a.preset] ? structuredClone(PRESETS[a.preset]) : readUNetConfig(a.preset)), sample_size: a.imageSize };
+    const unet = { ...readUNetConfig(a.preset), sample_size: a.imageSize };
     const settings: PretrainSettings = {
       batchSize: a.batchSize, gradAccum: a.gradAccum, lr: a.lr, textLr: a.lr, warmupSteps: a.warmup, weightDecay: 1e-4,
       maxGradNorm: 1, condDropout: 0.1, seed: a.seed, imageSize: a.imageSize, textLength: a.textLength,

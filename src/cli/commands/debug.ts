@@ -53,7 +53,7 @@ export function debugStep(inFile: string, outFile: string, device: Device): void
     clipSample: flag(c, 'clip_sample'), clipSampleRange: readScalar(c, 'clip_sample_range', inFile, 1),
     useClippedModelOutput: flag(c, 'use_clipped_model_output'),
     prevSample: c.tensors.prev_sample?.data, noise: c.tensors.noise?.data,
-    seed: c.metadata.seed !== undefined || c.tensors.seed ? readScalar(c, 'seed', inFile) : 0,
+    seed: readScalar(c, 'seed', inFile, 0),
   };
   const out = ddimStep(input, device);
   const result: Record<string, TensorData> = {
