@@ -2,7 +2,6 @@
 
 #include "binding/convert.h"
 #include "io/json.h"
-#include "io/safetensors.h"
 
 namespace cxrl {
 

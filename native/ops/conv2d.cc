@@ -1,7 +1,6 @@
 #include "ops/conv2d.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "core/gemm.h"
 #include "core/parallel.h"
