@@ -87,3 +87,34 @@ test('prompt dropout replaces about the configured fraction; checkpoints replace
   expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'optimizer.safetensors', 'optimizer_text_encoder.safetensors', 'scheduler_config.json',
     'state.json', 'text_encoder.safetensors', 'text_encoder_config.json', 'tokenizer.json', 'unet.safetensors']);
 });
+
+test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up decay, and is checkpointed', async () => {
+  const loader = new ImageLoader({ size: 16 }, cache);
+  const decay = 0.8;
+  const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), { ...SETTINGS, gradAccum: 1, emaDecay: decay });
+  const names = p.unet.paramInfo().map((x) => x.name);
+  const expected = new Map(names.map((n) => [n, Float64Array.from(p.unet.getParam(n).data)]));
+  for (let step = 0; step < 4; step++) {
+    await trainSteps(p, records, loader, step + 1);
+    const d = Math.min(decay, (1 + step) / (10 + step));
+    for (const n of names) {
+      const live = p.unet.getParam(n).data, e = expected.get(n)!;
+      for (let i = 0; i < e.length; i++) e[i] = d * e[i] + (1 - d) * live[i];
+    }
+  }
+  let maxErr = 0, moved = 0;
+  for (const n of names) {
+    const got = p.ema!.getParam(n).data, e = expected.get(n)!, live = p.unet.getParam(n).data;
+    for (let i = 0; i < e.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(got[i] - e[i]));
+      moved = Math.max(moved, Math.abs(got[i] - live[i]));
+    }
+  }
+  console.log(`EMA vs float64 recurrence: max abs error ${maxErr.toExponential(2)}; max |ema - live| ${moved.toExponential(2)}`);
+  expect(maxErr).toBeLessThan(1e-6);
+  expect(moved).toBeGreaterThan(1e-5);
+  const dir = path.join(tmpDir('ema'), 'ckpt');
+  p.save(dir);
+  const q = Pretrainer.load(dir);
+  for (const n of names.slice(0, 5)) expect(Array.from(q.ema!.getParam(n).data)).toEqual(Array.from(p.ema!.getParam(n).data));
+});

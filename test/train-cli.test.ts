@@ -40,6 +40,7 @@ test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume
   const straight = path.join(dir, 'straight');
   expect(runCli(['train', '--stage', 'pretrain', ...common(), '--out', straight, '--steps', '6', '--sample-every', '0'], { CXRL_CACHE_DIR: path.join(dir, 'cache') }).status).toBe(0);
   expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors')))).toBe(true);
+  expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet_ema.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet_ema.safetensors')))).toBe(true);
   expect(fs.readFileSync(path.join(run, 'checkpoint', 'text_encoder.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'text_encoder.safetensors')))).toBe(true);
   expect(runCli(['train', '--stage', 'rl']).stderr).toMatch(/--stage rl.*not built yet/);
 });
@@ -70,8 +71,8 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   for (const f of ['0-0.png', '1-1.png']) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
   const side = JSON.parse(fs.readFileSync(path.join(a, '1-0.json'), 'utf8'));
   expect(side).toMatchObject({ prompt: 'Small left pleural effusion.', prompt_index: 1, sample_index: 0, seed: 5, steps: 4, guidance_scale: 3 });
-  expect(side.unet_sha256).toMatch(/^[0-9a-f]{64}$/);
+  expect(side.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '0-1.png')))).toBe(false);
-  expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', a]).stderr).toMatch(/not a checkpoint folder/);
+  expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', a]).stderr).toMatch(/not a checkpoint/);
   expect(runCli(['generate', '--checkpoint', ckpt, '--out', a]).stderr).toMatch(/give --prompt TEXT or --prompts FILE/);
 });

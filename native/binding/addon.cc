@@ -12,6 +12,7 @@
 namespace cxrl {
 
 Napi::Function init_optimizer_class(Napi::Env env);
+void init_ema_function(Napi::Env env, Napi::Object exports);
 Napi::Function init_text_encoder_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
@@ -117,6 +118,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("UNet", UNetWrap::Init(env));
   exports.Set("TextEncoder", init_text_encoder_class(env));
   exports.Set("Optimizer", init_optimizer_class(env));
+  init_ema_function(env, exports);
   init_rl_functions(env, exports);
   init_phantom_functions(env, exports);
   init_loss_functions(env, exports);

@@ -7,6 +7,7 @@
 #include "binding/convert.h"
 #include "binding/param_methods.h"
 #include "io/safetensors.h"
+#include "model/ema.h"
 #include "model/optimizer.h"
 
 namespace cxrl {
@@ -92,5 +93,27 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
 };
 
 Napi::Function init_optimizer_class(Napi::Env env) { return OptimizerWrap::Init(env); }
+
+// emaUpdate(shadow, live, decay, step?): shadow <- d * shadow + (1 - d) * live with
+// d = min(decay, (1 + step) / (10 + step)) when step is given, else d = decay. Returns d.
+static Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TrainableWrap* shadow = info.Length() >= 3 ? unwrap_trainable(info[0]) : nullptr;
+  TrainableWrap* live = info.Length() >= 3 ? unwrap_trainable(info[1]) : nullptr;
+  if (!shadow || !live || !info[2].IsNumber()) throw Napi::TypeError::New(env, "emaUpdate(shadow, live, decay: number, step?: number)");
+  const double decay = info[2].As<Napi::Number>().DoubleValue();
+  if (!(decay >= 0 && decay <= 1)) throw Napi::RangeError::New(env, "emaUpdate: decay must be in [0, 1]");
+  shadow->check_idle(env);
+  live->check_idle(env);
+  const float d = info.Length() >= 4 && info[3].IsNumber() ? ema_decay_at((float)decay, info[3].As<Napi::Number>().Int64Value()) : (float)decay;
+  try {
+    ema_update(shadow->param_store(), live->param_store(), d);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return Napi::Number::New(env, d);
+}
+
+void init_ema_function(Napi::Env env, Napi::Object exports) { exports.Set("emaUpdate", Napi::Function::New(env, EmaUpdate)); }
 
 }  // namespace cxrl

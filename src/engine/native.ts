@@ -119,6 +119,8 @@ export interface NativeAddon {
   UNet: new (configJson: string, seed: number) => NativeUNet;
   TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
+  /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
+  emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
   // Schedules and RL kernels
   noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
   ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;

@@ -3,12 +3,13 @@
  * built-in text encoder trained jointly with the UNet, classifier-free-guidance prompt dropout,
  * gradient accumulation, joint gradient-norm clipping, linear warm-up, AdamW. All randomness of a
  * micro-batch (timesteps, dropout, noise) derives from (seed, step, micro-batch), and the data
- * order from (seed, epoch), so a run resumed from a checkpoint continues exactly.
+ * order from (seed, epoch), so a run resumed from a checkpoint continues exactly. With emaDecay > 0
+ * an exponential moving average of the UNet weights is kept (and saved); sampling uses it.
  */
 import * as path from 'path';
 import { loadAddon, NativeOptimizer, NativeUNet } from '../engine/native';
 import { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
-import { createTextEncoder, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
+import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
 import { createUNet } from '../engine/unet';
 import { UNetConfig } from '../engine/unet-config';
 import { Batch, batches, ImageLoader } from '../data/images';
@@ -16,6 +17,7 @@ import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
 import { Rng } from '../util/random';
 import { readJson, writeCheckpointDir } from './checkpoint';
+import type { SamplingModel } from './samples';
 import * as fs from 'fs';
 
 export interface PretrainSettings {
@@ -31,6 +33,8 @@ export interface PretrainSettings {
   seed: number;
   imageSize: number;
   textLength: number;
+  /** EMA of the UNet weights (0: none); the decay warms up as min(d, (1 + step) / (10 + step)) */
+  emaDecay?: number;
 }
 
 export interface PretrainState {
@@ -65,6 +69,8 @@ export class Pretrainer {
   private readonly optText: NativeOptimizer;
   private readonly native = loadAddon();
   private readonly alphasCumprod: Float64Array;
+  /** the EMA of the UNet weights, when settings.emaDecay > 0 */
+  ema: NativeUNet | null = null;
 
   constructor(
     readonly unet: NativeUNet,
@@ -80,6 +86,20 @@ export class Pretrainer {
     this.optUnet = new Optimizer(unet, { lr: settings.lr, weightDecay: settings.weightDecay });
     this.optText = new Optimizer(text, { lr: settings.textLr, weightDecay: settings.weightDecay });
     this.alphasCumprod = new DdimScheduler(scheduler, 1).alphasCumprod;
+    if ((settings.emaDecay ?? 0) > 0) {
+      this.ema = createUNet(unetConfig, settings.seed);
+      this.native.emaUpdate(this.ema, unet, 0);
+    }
+  }
+
+  /** The model to sample with (the EMA weights when there are some), for sample grids. */
+  samplingModel(): SamplingModel {
+    const s = this.settings;
+    return {
+      unet: this.ema ?? this.unet, scheduler: this.scheduler, imageSize: s.imageSize, channels: this.unetConfig.in_channels,
+      encode: async (prompts) => encodeTexts(this.text, this.tokenizer, prompts, s.textLength),
+      encodeUnconditional: async () => encodeTexts(this.text, this.tokenizer, [''], s.textLength),
+    };
   }
 
   static create(unetConfig: UNetConfig, textConfig: Omit<TextEncoderConfig, 'vocab_size'>, tokenizer: WordTokenizer, scheduler: SchedulerConfig, settings: PretrainSettings): Pretrainer {
@@ -129,6 +149,7 @@ export class Pretrainer {
     this.optText.setLr(s.textLr * warm);
     this.optUnet.step();
     this.optText.step();
+    if (this.ema) this.native.emaUpdate(this.ema, this.unet, this.settings.emaDecay!, this.state.step);
     this.state.step++;
     return { step: this.state.step, loss, gradNorm: norm, lr: s.lr * warm };
   }
@@ -140,6 +161,7 @@ export class Pretrainer {
       fs.writeFileSync(path.join(tmp, 'scheduler_config.json'), JSON.stringify(this.scheduler, null, 2));
       this.tokenizer.save(path.join(tmp, 'tokenizer.json'));
       this.unet.saveWeights(path.join(tmp, 'unet.safetensors'));
+      this.ema?.saveWeights(path.join(tmp, 'unet_ema.safetensors'));
       this.text.saveWeights(path.join(tmp, 'text_encoder.safetensors'));
       this.optUnet.saveState(path.join(tmp, 'optimizer.safetensors'));
       this.optText.saveState(path.join(tmp, 'optimizer_text_encoder.safetensors'));
@@ -159,6 +181,7 @@ export class Pretrainer {
     const text = createTextEncoder(textConfig, 0);
     text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
     const p = new Pretrainer(unet, unetConfig, text, textConfig, tokenizer, j('scheduler_config.json') as unknown as SchedulerConfig, st.settings, { ...st.state });
+    if (p.ema) p.ema.loadWeights(path.join(dir, 'unet_ema.safetensors'));
     p.optUnet.loadState(path.join(dir, 'optimizer.safetensors'));
     p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors'));
     return p;

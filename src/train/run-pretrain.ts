@@ -34,6 +34,7 @@ export interface PretrainArgs {
   sampleEvery: number;
   textLength: number;
   synthStudies: number;
+  emaDecay: number;
 }
 
 export function cacheRoot(): string {
@@ -68,7 +69,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     const unet = { ...readUNetConfig(a.preset), sample_size: a.imageSize };
     const settings: PretrainSettings = {
       batchSize: a.batchSize, gradAccum: a.gradAccum, lr: a.lr, textLr: a.lr, warmupSteps: a.warmup, weightDecay: 1e-4,
-      maxGradNorm: 1, condDropout: 0.1, seed: a.seed, imageSize: a.imageSize, textLength: a.textLength,
+      maxGradNorm: 1, condDropout: 0.1, seed: a.seed, imageSize: a.imageSize, textLength: a.textLength, emaDecay: a.emaDecay,
     };
     const tok = WordTokenizer.build(records.map((r) => r.text), { minCount: 2 });
     trainer = Pretrainer.create(unet, { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 }, tok, schedulerConfig(), settings);
@@ -95,7 +96,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
         bar.update(m.step, `loss ${m.loss.toFixed(4)}`);
         if (m.step % a.saveEvery === 0) trainer.save(ckpt);
         if (a.sampleEvery > 0 && m.step % a.sampleEvery === 0) {
-          await writeSampleGrid(trainer.unet, trainer.text, trainer.tokenizer, trainer.scheduler, samplePrompts, trainer.settings, path.join(a.out, 'samples', `step-${m.step}.png`));
+          await writeSampleGrid(trainer.samplingModel(), samplePrompts, trainer.settings.seed, path.join(a.out, 'samples', `step-${m.step}.png`));
         }
       },
     });

@@ -2,11 +2,12 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import type { NativeUNet } from '../engine/native';
 import { sampleDdim } from '../engine/sampler';
-import type { SchedulerConfig } from '../engine/scheduler';
-import { encodeTexts, NativeTextEncoder } from '../engine/text-encoder';
-import type { WordTokenizer } from '../text/tokenizer';
+import type { Generator } from '../generation/generator';
+import { UserError } from '../util/errors';
+
+/** The part of a Generator that sampling needs. */
+export type SamplingModel = Pick<Generator, 'unet' | 'scheduler' | 'imageSize' | 'channels' | 'encode' | 'encodeUnconditional'>;
 
 export interface GenerationSettings {
   steps: number;
@@ -15,23 +16,29 @@ export interface GenerationSettings {
   seed: number;
 }
 
-/** [-1, 1] floats of one image to 8-bit grayscale. */
-export function toBytes(x: Float32Array): Uint8Array {
-  const out = new Uint8Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.max(0, Math.min(255, Math.round((x[i] + 1) * 127.5)));
+/** [-1, 1] floats of one image ([C, n] planes; C = 3 is averaged to gray) to 8-bit grayscale. */
+export function toBytes(x: Float32Array, channels = 1): Uint8Array {
+  const n = x.length / channels;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (let c = 0; c < channels; c++) v += x[c * n + i];
+    out[i] = Math.max(0, Math.min(255, Math.round((v / channels + 1) * 127.5)));
+  }
   return out;
 }
 
 /** One image per prompt (batched); returns size*size bytes per image. */
-export async function generateImages(unet: NativeUNet, text: NativeTextEncoder, tok: WordTokenizer, scheduler: SchedulerConfig, prompts: string[],
-  size: number, textLength: number, g: GenerationSettings, onStep?: (d: number, t: number) => void): Promise<Uint8Array[]> {
-  const cond = encodeTexts(text, tok, prompts, textLength);
-  const uncond = encodeTexts(text, tok, [''], textLength);
-  const r = await sampleDdim(unet, cond, g.guidanceScale !== 1 ? uncond : null, {
-    shape: [prompts.length, 1, size, size], steps: g.steps, eta: g.eta, guidanceScale: g.guidanceScale, seed: g.seed, scheduler, onStep,
+export async function generateImages(m: SamplingModel, prompts: string[], g: GenerationSettings, onStep?: (d: number, t: number) => void): Promise<Uint8Array[]> {
+  if (m.channels !== 1 && m.channels !== 3) throw new UserError(`the UNet has ${m.channels} input channels: latent-space models need a VAE decoder, which is not supported yet (pixel-space models with 1 or 3 channels are)`);
+  const cond = await m.encode(prompts);
+  const uncond = g.guidanceScale !== 1 ? await m.encodeUnconditional() : null;
+  const size = m.imageSize, C = m.channels;
+  const r = await sampleDdim(m.unet, cond, uncond, {
+    shape: [prompts.length, C, size, size], steps: g.steps, eta: g.eta, guidanceScale: g.guidanceScale, seed: g.seed, scheduler: m.scheduler, onStep,
   });
-  const n = size * size;
-  return prompts.map((_, i) => toBytes(r.images.subarray(i * n, (i + 1) * n)));
+  const n = C * size * size;
+  return prompts.map((_, i) => toBytes(r.images.subarray(i * n, (i + 1) * n), C));
 }
 
 export async function writeGrid(images: Uint8Array[], size: number, file: string, columns = 4): Promise<void> {
@@ -44,8 +51,7 @@ export async function writeGrid(images: Uint8Array[], size: number, file: string
   await sharp({ create: { width: cols * size, height: rows * size, channels: 3, background: '#000' } }).composite(tiles).png().toFile(file);
 }
 
-export async function writeSampleGrid(unet: NativeUNet, text: NativeTextEncoder, tok: WordTokenizer, scheduler: SchedulerConfig, prompts: string[],
-  s: { imageSize: number; textLength: number; seed: number }, file: string): Promise<void> {
-  const imgs = await generateImages(unet, text, tok, scheduler, prompts, s.imageSize, s.textLength, { steps: 20, eta: 0, guidanceScale: 3, seed: s.seed });
-  await writeGrid(imgs, s.imageSize, file);
+export async function writeSampleGrid(m: SamplingModel, prompts: string[], seed: number, file: string): Promise<void> {
+  const imgs = await generateImages(m, prompts, { steps: 20, eta: 0, guidanceScale: 3, seed });
+  await writeGrid(imgs, m.imageSize, file);
 }

@@ -12,10 +12,11 @@ export function registerTrain(y: Argv): Argv {
       .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps to reach' })
       .option('batch-size', { type: 'number', default: 8, describe: 'images per micro-batch' })
       .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per optimizer step' })
-      .option('lr', { type: 'number', default: 3e-4, describe: 'AdamW learning rate (UNet and text encoder) after warm-up' })
-      .option('warmup', { type: 'number', default: 100, describe: 'linear warm-up steps' })
+      .option('lr', { type: 'number', default: 5e-4, describe: 'AdamW learning rate (UNet and text encoder) after warm-up' })
+      .option('ema-decay', { type: 'number', default: 0.999, describe: 'EMA of the UNet weights used for sampling (0: none); warms up as (1+step)/(10+step)' })
+      .option('warmup', { type: 'number', default: 50, describe: 'linear warm-up steps' })
       .option('image-size', { type: 'number', default: 64, describe: 'training resolution (square, grayscale)' })
-      .option('preset', { type: 'string', default: 'tiny', describe: 'UNet preset (tiny, mid) or a diffusers config.json' })
+      .option('preset', { type: 'string', default: 'small', describe: 'UNet preset (small, tiny, mid) or a diffusers config.json' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the init, data order and noise' })
       .option('save-every', { type: 'number', default: 200, describe: 'checkpoint every N steps (and at the end, and on Ctrl-C)' })
       .option('sample-every', { type: 'number', default: 500, describe: 'sample grid PNG every N steps (0: never)' })
@@ -26,6 +27,7 @@ export function registerTrain(y: Argv): Argv {
     for (const k of ['steps', 'batchSize', 'gradAccum', 'imageSize', 'saveEvery', 'textLength', 'synthStudies'] as const) {
       if (!Number.isInteger(args[k]) || (args[k] as number) < 1) throw new UserError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a positive integer`);
     }
+    if (!(args.emaDecay >= 0 && args.emaDecay < 1)) throw new UserError('--ema-decay must be in [0, 1)');
     await runPretrain(args as never);
   });
 }

@@ -1,0 +1,142 @@
+/**
+ * What `generate` (and later the RL stage) samples from: a UNet, its scheduler, and a way to turn
+ * prompts into cross-attention conditioning. Three sources:
+ * - a checkpoint made here (train --stage pretrain): built-in text encoder and word tokenizer,
+ *   the EMA weights when the checkpoint has them, ACE tokens (ace.safetensors) when present;
+ * - a diffusers pipeline folder: unet/ (config.json + diffusion_pytorch_model[.fp16].safetensors),
+ *   scheduler/scheduler_config.json, text_encoder/model.onnx and tokenizer/ (CLIP BPE files);
+ * - a diffusers UNet folder alone, with --text-encoder FILE.onnx and --tokenizer DIR.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { NativeUNet } from '../engine/native';
+import type { Conditioning } from '../engine/sampler';
+import { DEFAULT_SCHEDULER, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
+import { createTextEncoder, encodeTexts, TextEncoderConfig } from '../engine/text-encoder';
+import { createUNet, loadUNetWeights } from '../engine/unet';
+import { readUNetConfig } from '../engine/unet-config';
+import { readSafetensors, requireTensor } from '../io/safetensors';
+import type { OrtDevice } from '../onnx/runtime';
+import { WordTokenizer } from '../text/tokenizer';
+import { readJson } from '../train/checkpoint';
+import { UserError } from '../util/errors';
+import { OnnxTextEncoder } from './onnx-text-encoder';
+
+export interface Generator {
+  kind: 'cxrl-checkpoint' | 'diffusers';
+  unet: NativeUNet;
+  scheduler: SchedulerConfig;
+  imageSize: number;
+  channels: number;
+  /** the weights file the UNet came from (hashed into every sidecar) */
+  weightsFile: string;
+  /** prompts -> conditioning (with ACE tokens appended when the checkpoint has them) */
+  encode(prompts: string[]): Promise<Conditioning>;
+  /** the empty prompt, padded to the same token count as encode()'s output */
+  encodeUnconditional(): Promise<Conditioning>;
+  /** training step of a checkpoint made here */
+  step?: number;
+  aceTokens?: number;
+}
+
+export interface GeneratorOptions {
+  textEncoder?: string;
+  tokenizer?: string;
+  device?: OrtDevice;
+  /** a checkpoint made here: sample with the EMA weights when present (default true) */
+  useEma?: boolean;
+}
+
+/** Appends K ACE tokens ([K, D]) after the prompt tokens (mask 1); `pad` appends K masked zeros instead. */
+export function appendTokens(c: Conditioning, ace: Float32Array, K: number, pad: boolean): Conditioning {
+  const [B, L, D] = c.context.shape;
+  if (ace.length !== K * D) throw new UserError(`ACE tokens have width ${ace.length / K}, the text encoder ${D}`);
+  const ctx = new Float32Array(B * (L + K) * D), mask = new Float32Array(B * (L + K));
+  for (let b = 0; b < B; b++) {
+    ctx.set(c.context.data.subarray(b * L * D, (b + 1) * L * D), b * (L + K) * D);
+    if (!pad) ctx.set(ace, (b * (L + K) + L) * D);
+    mask.set(c.mask.data.subarray(b * L, (b + 1) * L), b * (L + K));
+    if (!pad) mask.fill(1, b * (L + K) + L, (b + 1) * (L + K));
+  }
+  return { context: { data: ctx, shape: [B, L + K, D] }, mask: { data: mask, shape: [B, L + K] } };
+}
+
+export function fileSha256(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
+  const unetConfig = readUNetConfig(path.join(dir, 'config.json'));
+  const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
+  const ema = path.join(dir, 'unet_ema.safetensors');
+  const weightsFile = o.useEma !== false && fs.existsSync(ema) ? ema : path.join(dir, 'unet.safetensors');
+  loadUNetWeights(unet, weightsFile);
+  const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
+  const text = createTextEncoder(textConfig, 0);
+  try {
+    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const tok = WordTokenizer.load(path.join(dir, 'tokenizer.json'));
+  const state = fs.existsSync(path.join(dir, 'state.json')) ? readJson<{ state?: { step?: number }; settings?: { textLength?: number } }>(path.join(dir, 'state.json')) : {};
+  const L = state.settings?.textLength ?? textConfig.max_length;
+  const aceFile = path.join(dir, 'ace.safetensors');
+  const ace = fs.existsSync(aceFile) ? requireTensor(readSafetensors(aceFile), 'ace_tokens', aceFile) : null;
+  const K = ace ? ace.shape[0] : 0;
+  const withAce = (c: Conditioning, pad: boolean) => (ace ? appendTokens(c, ace.data, K, pad) : c);
+  return {
+    kind: 'cxrl-checkpoint', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile,
+    scheduler: schedulerConfig(readJson(path.join(dir, 'scheduler_config.json')), path.join(dir, 'scheduler_config.json')),
+    encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
+    encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
+    step: state.state?.step, aceTokens: K || undefined,
+  };
+}
+
+/** Keys of a diffusers scheduler_config.json that the DDIM sampler uses; the rest are ignored. */
+export function readDiffusersScheduler(file: string): SchedulerConfig {
+  if (!fs.existsSync(file)) return schedulerConfig();
+  const raw = readJson<Record<string, unknown>>(file);
+  if (raw.trained_betas !== undefined && raw.trained_betas !== null) throw new UserError(`${file}: trained_betas is not supported`);
+  const picked: Record<string, unknown> = {};
+  for (const k of Object.keys(DEFAULT_SCHEDULER)) if (raw[k] !== undefined && raw[k] !== null) picked[k] = raw[k];
+  return schedulerConfig(picked as Partial<SchedulerConfig>, file);
+}
+
+async function loadDiffusers(unetDir: string, textEncoder: string, tokenizer: string, schedulerFile: string, o: GeneratorOptions): Promise<Generator> {
+  const cfgFile = path.join(unetDir, 'config.json');
+  const unetConfig = readUNetConfig(cfgFile);
+  const weightsFile = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'].map((f) => path.join(unetDir, f)).find((f) => fs.existsSync(f));
+  if (!weightsFile) throw new UserError(`${unetDir}: no diffusion_pytorch_model.safetensors (or .fp16.safetensors); .bin weights are not read, convert them to safetensors`);
+  const unet = createUNet(unetConfig, 0, cfgFile);
+  loadUNetWeights(unet, weightsFile);
+  const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
+  const probe = await enc.encode(['']);
+  if (probe.context.shape[2] !== unetConfig.cross_attention_dim) {
+    throw new UserError(`${textEncoder}: embeddings of width ${probe.context.shape[2]}, but ${cfgFile} has cross_attention_dim ${unetConfig.cross_attention_dim}`);
+  }
+  return {
+    kind: 'diffusers', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile,
+    scheduler: readDiffusersScheduler(schedulerFile),
+    encode: (prompts) => enc.encode(prompts),
+    encodeUnconditional: async () => probe,
+  };
+}
+
+export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Promise<Generator> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
+  const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
+  if (has('text_encoder_config.json') && has('tokenizer.json')) return loadCheckpoint(dir, o);
+  if (has('unet', 'config.json')) {
+    if (!has('text_encoder', 'model.onnx') && !o.textEncoder) throw new UserError(`${dir}: a diffusers pipeline folder needs text_encoder/model.onnx (an ONNX export of its text encoder) or --text-encoder FILE.onnx`);
+    return loadDiffusers(path.join(dir, 'unet'), o.textEncoder ?? path.join(dir, 'text_encoder', 'model.onnx'), o.tokenizer ?? path.join(dir, 'tokenizer'),
+      path.join(dir, 'scheduler', 'scheduler_config.json'), o);
+  }
+  if (has('config.json')) {
+    if (!o.textEncoder || !o.tokenizer) throw new UserError(`${dir}: a diffusers UNet folder needs --text-encoder FILE.onnx and --tokenizer DIR (CLIP vocab.json + merges.txt)`);
+    return loadDiffusers(dir, o.textEncoder, o.tokenizer, path.join(dir, 'scheduler_config.json'), o);
+  }
+  throw new UserError(`${dir}: not a checkpoint (no text_encoder_config.json + tokenizer.json), diffusers pipeline (no unet/config.json) or UNet folder (no config.json)`);
+}

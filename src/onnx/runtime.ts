@@ -1,0 +1,66 @@
+/**
+ * ONNX Runtime sessions for the frozen networks (reward models, feature extractors, text
+ * encoders). The CPU execution provider always works; the CUDA provider needs ONNX Runtime's CUDA
+ * provider libraries (libonnxruntime_providers_cuda.so and _shared.so, CUDA 12 + cuDNN 9 builds),
+ * which onnxruntime-node does not bundle. `--device cuda|auto` tries it and falls back to the CPU
+ * with one message naming the reason.
+ */
+import * as fs from 'fs';
+import * as ort from 'onnxruntime-node';
+import { UserError } from '../util/errors';
+
+export type OrtDevice = 'cpu' | 'cuda' | 'auto';
+
+export interface OpenSession {
+  session: ort.InferenceSession;
+  provider: 'cpu' | 'cuda';
+  file: string;
+}
+
+let warnedFallback = false;
+
+export async function openSession(file: string, device: OrtDevice = 'cpu'): Promise<OpenSession> {
+  if (!fs.existsSync(file)) throw new UserError(`${file}: no such ONNX file`);
+  if (device !== 'cpu') {
+    try {
+      return { session: await ort.InferenceSession.create(file, { executionProviders: ['cuda'] }), provider: 'cuda', file };
+    } catch (e) {
+      if (!warnedFallback) {
+        warnedFallback = true;
+        const why = ((e as Error).message || String(e)).split('\n')[0];
+        console.error(`onnxruntime: CUDA execution provider not available (${why}); using the CPU provider`);
+      }
+    }
+  }
+  try {
+    return { session: await ort.InferenceSession.create(file, { executionProviders: ['cpu'] }), provider: 'cpu', file };
+  } catch (e) {
+    throw new UserError(`${file}: ONNX Runtime cannot load it (${((e as Error).message || String(e)).split('\n')[0]})`);
+  }
+}
+
+export interface TensorInfo {
+  name: string;
+  type?: string;
+  /** numbers for fixed sizes, strings for symbolic dimensions */
+  shape?: (number | string)[];
+}
+
+export function inputInfo(s: ort.InferenceSession): TensorInfo[] {
+  return s.inputMetadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
+}
+
+export function outputInfo(s: ort.InferenceSession): TensorInfo[] {
+  return s.outputMetadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
+}
+
+/** An integer-id tensor in the type the model declares (int64 or int32). */
+export function idTensor(ids: Int32Array, shape: number[], type = 'int64'): ort.Tensor {
+  if (type === 'int32') return new ort.Tensor('int32', ids, shape);
+  return new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), shape);
+}
+
+export function floatData(t: ort.Tensor, what: string): Float32Array {
+  if (t.type !== 'float32') throw new UserError(`${what}: expected a float32 output, got ${t.type}`);
+  return t.data as Float32Array;
+}
