@@ -14,9 +14,11 @@ namespace cxrl {
 Napi::Function init_optimizer_class(Napi::Env env);
 void init_ema_function(Napi::Env env, Napi::Object exports);
 Napi::Function init_text_encoder_class(Napi::Env env);
+Napi::Function init_image_encoder_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
 void init_loss_functions(Napi::Env env, Napi::Object exports);
+void init_image_ops_functions(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -117,11 +119,13 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("writeSafetensors", Napi::Function::New(env, WriteSafetensors));
   exports.Set("UNet", UNetWrap::Init(env));
   exports.Set("TextEncoder", init_text_encoder_class(env));
+  exports.Set("ImageEncoder", init_image_encoder_class(env));
   exports.Set("Optimizer", init_optimizer_class(env));
   init_ema_function(env, exports);
   init_rl_functions(env, exports);
   init_phantom_functions(env, exports);
   init_loss_functions(env, exports);
+  init_image_ops_functions(env, exports);
   return exports;
 }
 

@@ -7,6 +7,7 @@
 
 #include "binding/convert.h"
 #include "binding/param_methods.h"
+#include "binding/image_encoder_binding.h"
 #include "binding/unet_binding.h"
 #include "model/text_encoder.h"
 
@@ -84,6 +85,7 @@ TrainableWrap* unwrap_trainable(const Napi::Value& v) {
   Napi::Object o = v.As<Napi::Object>();
   if (!UNetWrap::constructor.IsEmpty() && o.InstanceOf(UNetWrap::constructor.Value())) return UNetWrap::Unwrap(o);
   if (!TextEncoderWrap::constructor.IsEmpty() && o.InstanceOf(TextEncoderWrap::constructor.Value())) return TextEncoderWrap::Unwrap(o);
+  if (!ImageEncoderWrap::constructor.IsEmpty() && o.InstanceOf(ImageEncoderWrap::constructor.Value())) return ImageEncoderWrap::Unwrap(o);
   return nullptr;
 }
 

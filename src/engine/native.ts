@@ -118,6 +118,7 @@ export interface NativeAddon {
   writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
   UNet: new (configJson: string, seed: number) => NativeUNet;
   TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
+  ImageEncoder: new (configJson: string, seed: number) => import('./image-encoder').NativeImageEncoder;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
@@ -132,6 +133,8 @@ export interface NativeAddon {
   mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
   // Synthetic data
   renderPhantom(p: PhantomParams): Uint8Array;
+  // Image resampling (posture augmentation, resizing to a reward model's input)
+  affineWarp(o: { images: Float32Array; batch: number; channels: number; height: number; width: number; outHeight: number; outWidth: number; params: Float32Array; fill?: number }): Float32Array;
   // Benchmarks
   benchDdimStepCpu(o: StepBenchOptions): StepTiming;
   benchDdimStepCuda(o: StepBenchOptions): StepTiming;
