@@ -26,9 +26,9 @@ describe('cxrl-native CLI', () => {
   });
 
   test('commands not built yet say so plainly and exit non-zero', () => {
-    const r = runCli(['reward', 'fit']);
+    const r = runCli(['eval', '--fid']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("'reward' is not built yet");
+    expect(r.stderr).toContain("'eval' is not built yet");
   });
 
   test('an unknown command is an error with a hint', () => {

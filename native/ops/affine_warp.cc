@@ -1,5 +1,6 @@
 #include "ops/affine_warp.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/parallel.h"
@@ -8,6 +9,7 @@ namespace cxrl {
 
 void affine_warp(const float* src, int64_t B, int64_t C, int64_t H, int64_t W, const AffineParams* params, float fill,
                  int64_t OH, int64_t OW, float* dst) {
+  const bool clamp = std::isnan(fill);
   parallel_for(B * OH, 4, [&](int64_t lo, int64_t hi) {
     for (int64_t row = lo; row < hi; ++row) {
       const int64_t b = row / OH, i = row % OH;
@@ -26,6 +28,7 @@ void affine_warp(const float* src, int64_t B, int64_t C, int64_t H, int64_t W, c
         for (int64_t ch = 0; ch < C; ++ch) {
           const float* img = src + (b * C + ch) * H * W;
           auto at = [&](int64_t yy, int64_t xx) -> double {
+            if (clamp) return (double)img[std::min(H - 1, std::max<int64_t>(0, yy)) * W + std::min(W - 1, std::max<int64_t>(0, xx))];
             return (xx < 0 || yy < 0 || xx >= W || yy >= H) ? (double)fill : (double)img[yy * W + xx];
           };
           const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) + wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));

@@ -6,6 +6,7 @@ import { registerDebug } from './commands/debug';
 import { registerData } from './commands/data';
 import { registerTrain } from './commands/train';
 import { registerGenerate } from './commands/generate';
+import { registerReward } from './commands/reward';
 import { UserError } from '../util/errors';
 import { packageVersion } from '../util/paths';
 
@@ -24,6 +25,7 @@ export function buildCli(argv: string[]) {
   y = registerData(y);
   y = registerTrain(y);
   y = registerGenerate(y);
+  y = registerReward(y);
   y = registerPlanned(y);
   return y.fail((msg, err) => {
     if (err) throw err;

@@ -12,8 +12,8 @@ export interface ImageHeadOutputs {
   raw: string;
   /** an extra output: sigmoid of the head (classifier probabilities) */
   sigmoid?: string;
-  /** a constant added to the head output, named output (posture: the identity pose) */
-  offset?: { name: string; values: number[] };
+  /** an extra output raw * scale + offset (posture: psi from its scaled deviation from the identity) */
+  affine?: { name: string; scale: number[]; offset: number[] };
 }
 
 export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix = ''): string {
@@ -49,9 +49,10 @@ export function exportImageEncoder(enc: NativeImageEncoder, cfg: ImageEncoderCon
     g.op('Sigmoid', [raw], {}, heads.sigmoid);
     g.output(heads.sigmoid, ['batch', cfg.out_dim]);
   }
-  if (heads.offset) {
-    g.op('Add', [raw, g.floats('offset', heads.offset.values, [cfg.out_dim])], {}, heads.offset.name);
-    g.output(heads.offset.name, ['batch', cfg.out_dim]);
+  if (heads.affine) {
+    const scaled = g.op('Mul', [raw, g.floats('affine_scale', heads.affine.scale, [cfg.out_dim])]);
+    g.op('Add', [scaled, g.floats('affine_offset', heads.affine.offset, [cfg.out_dim])], {}, heads.affine.name);
+    g.output(heads.affine.name, ['batch', cfg.out_dim]);
   }
   return g.encode(doc);
 }

@@ -4,7 +4,6 @@ import { UserError } from '../../util/errors';
 /** Commands of the design that are not implemented yet: listed in --help, and say so plainly. */
 const PLANNED: [string, string][] = [
   ['eval', 'Evaluate generated images: --fid, MS-SSIM, AUROC (not built yet)'],
-  ['reward', 'Fit and score the ONNX reward models (not built yet)'],
 ];
 
 export function registerPlanned(y: Argv): Argv {

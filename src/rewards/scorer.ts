@@ -1,0 +1,114 @@
+/**
+ * The three CXRL rewards from a set of contract-described ONNX models: r_align from a posture
+ * model, s_diag from a classifier against the report's labels, s_cons from a consistency image
+ * model and its paired text model. `reward score` and the RL stage share this code path.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { CHEXPERT_LABELS } from '../data/labels';
+import type { OrtDevice } from '../onnx/runtime';
+import { UserError } from '../util/errors';
+import { readContract } from './contract';
+import { ImageRewardModel, TextRewardModel } from './reward-model';
+import { cosine, rAlign, sDiag } from './scores';
+
+export interface ImageScores {
+  r_align: number | null;
+  s_diag: number | null;
+  s_cons: number | null;
+}
+
+export interface ScoreSummary {
+  perImage: ImageScores[];
+  means: ImageScores;
+}
+
+/** The ONNX files named, or found (with contracts) in the folders named. */
+export function findModelFiles(items: string[]): string[] {
+  const files: string[] = [];
+  for (const it of items) {
+    if (!fs.existsSync(it)) throw new UserError(`${it}: no such file or folder`);
+    if (fs.statSync(it).isDirectory()) {
+      for (const f of fs.readdirSync(it).sort()) if (f.endsWith('.onnx') && fs.existsSync(path.join(it, `${f}.json`))) files.push(path.join(it, f));
+    } else files.push(it);
+  }
+  return files;
+}
+
+export class RewardScorer {
+  private constructor(
+    readonly posture: ImageRewardModel | null,
+    readonly classifier: ImageRewardModel | null,
+    readonly consistency: { image: ImageRewardModel; text: TextRewardModel } | null,
+    /** CheXpert index -> classifier output columns mapped to it */
+    private readonly chexColumns: number[][],
+  ) {}
+
+  static async open(items: string[], device: OrtDevice = 'cpu'): Promise<RewardScorer> {
+    const files = findModelFiles(items);
+    let posture: ImageRewardModel | null = null, classifier: ImageRewardModel | null = null;
+    let consistency: { image: ImageRewardModel; text: TextRewardModel } | null = null;
+    for (const f of files) {
+      const kind = readContract(f).kind;
+      if (kind === 'posture' && !posture) posture = await ImageRewardModel.open(f, device);
+      else if (kind === 'classifier' && !classifier) classifier = await ImageRewardModel.open(f, device);
+      else if (kind === 'consistency-image' && !consistency) {
+        const image = await ImageRewardModel.open(f, device);
+        const pair = path.resolve(path.dirname(f), image.contract.pair!);
+        consistency = { image, text: await TextRewardModel.open(pair, device) };
+      }
+    }
+    if (!posture && !classifier && !consistency) throw new UserError(`no posture, classifier or consistency-image model among ${files.length ? files.join(', ') : items.join(', ')}`);
+    const cols: number[][] = CHEXPERT_LABELS.map(() => []);
+    if (classifier) {
+      const c = classifier.contract;
+      c.labels!.forEach((l, j) => {
+        const target = c.label_map![l];
+        if (target) cols[CHEXPERT_LABELS.indexOf(target as never)].push(j);
+      });
+    }
+    return new RewardScorer(posture, classifier, consistency, cols);
+  }
+
+  /** Image sizes the models want (square sides), so callers can load files at each. */
+  get inputSizes(): number[] {
+    return [...new Set([this.posture, this.classifier, this.consistency?.image].filter((m): m is ImageRewardModel => !!m).map((m) => Math.max(...m.contract.input!.size)))];
+  }
+
+  /**
+   * images(S): [B, S*S] in [-1, 1] at side S (called once per size the models want; generated
+   * images can simply be resampled). reports and labels are per image; labels in CheXpert order.
+   */
+  async score(B: number, images: (size: number) => Promise<{ data: Float32Array; size: number }>, reports: string[], labels: Int8Array[]): Promise<ScoreSummary> {
+    const per: ImageScores[] = Array.from({ length: B }, () => ({ r_align: null, s_diag: null, s_cons: null }));
+    const run = async (m: ImageRewardModel) => {
+      const side = Math.max(...m.contract.input!.size);
+      const im = await images(side);
+      return m.run(im.data, B, im.size);
+    };
+    if (this.posture) {
+      const psi = (await run(this.posture)).psi;
+      for (let b = 0; b < B; b++) per[b].r_align = rAlign(psi.data, b * 5);
+    }
+    if (this.classifier) {
+      const out = await run(this.classifier);
+      const probs = out.probabilities?.data ?? out.logits.data.map((z) => 1 / (1 + Math.exp(-z)));
+      const width = (out.probabilities ?? out.logits).width;
+      for (let b = 0; b < B; b++) {
+        const p = this.chexColumns.map((cols) => (cols.length ? Math.max(...cols.map((j) => probs[b * width + j])) : NaN));
+        per[b].s_diag = sDiag(p, labels[b]);
+      }
+    }
+    if (this.consistency) {
+      const im = (await run(this.consistency.image)).embedding;
+      const tx = await this.consistency.text.embed(reports);
+      if (im.width !== tx.width) throw new UserError(`${this.consistency.image.file}: image embeddings of width ${im.width}, its text model gives ${tx.width}`);
+      for (let b = 0; b < B; b++) per[b].s_cons = cosine(im.data, b * im.width, tx.data, b * tx.width, im.width);
+    }
+    const mean = (k: keyof ImageScores) => {
+      const v = per.map((s) => s[k]).filter((x): x is number => x !== null);
+      return v.length ? v.reduce((a, c) => a + c, 0) / v.length : null;
+    };
+    return { perImage: per, means: { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') } };
+  }
+}
