@@ -7,6 +7,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { synthesizeDataset } from '../src/data/synth';
+import { writeSafetensors } from '../src/io/safetensors';
 import { ROOT, runCli, tmpDir } from './helpers';
 
 jest.setTimeout(600000);
@@ -74,5 +75,15 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   expect(side.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '0-1.png')))).toBe(false);
   expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', a]).stderr).toMatch(/not a checkpoint/);
+  // ACE tokens in the checkpoint are appended to the prompt tokens.
+  const withAce = path.join(dir, 'with-ace');
+  fs.cpSync(ckpt, withAce, { recursive: true });
+  const K = 4, D = 16;
+  writeSafetensors(path.join(withAce, 'ace.safetensors'), { ace_tokens: { data: Float32Array.from({ length: K * D }, (_, i) => Math.sin(i)), shape: [K, D] } });
+  const c = path.join(dir, 'gen-ace');
+  expect(gen(c).status).toBe(0); // the original checkpoint again, into c
+  expect(runCli(['generate', '--checkpoint', withAce, '--prompts', prompts, '--n', '2', '--steps', '4', '--guidance-scale', '3', '--seed', '5', '--out', c]).status).toBe(0);
+  expect(JSON.parse(fs.readFileSync(path.join(c, '0-0.json'), 'utf8')).ace_tokens).toBe(K);
+  expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(c, '0-0.png')))).toBe(false);
   expect(runCli(['generate', '--checkpoint', ckpt, '--out', a]).stderr).toMatch(/give --prompt TEXT or --prompts FILE/);
 });

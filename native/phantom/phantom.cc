@@ -115,7 +115,8 @@ struct Anatomy {
         rim = l * (1.0 - inner);
         markings += 0.35 * l * band(inner - 0.5, 0.08);  // visceral pleural line
       }
-      lung_air += 0.42 * l;
+      // The pneumothorax space is air without lung tissue: hyperlucent as well as free of markings.
+      lung_air += 0.42 * l + 0.12 * rim;
       const double hilum = gauss2(u, v, sgn * 0.2, 0.0, 0.28);
       const double tex = texture.at(u * 9, v * 9) * 0.45 + texture.at(u * 19 + 7, v * 19) * 0.3 + texture.at(u * 41 + 3, v * 41) * 0.15;
       markings += (l - rim) * (0.05 + 0.12 * hilum) * (1.0 + 0.8 * tex);

@@ -1,7 +1,8 @@
 /**
  * The image pipeline: JPEG decode (sharp), one channel, shorter side resized to the model size and
  * centre-cropped, scaled to [-1, 1]. Preprocessed pixels are cached on disk under a key derived
- * from every setting that changes them, so later epochs do not decode JPEGs again. A missing or
+ * from every setting that changes them, so later epochs do not decode JPEGs again; a cached copy
+ * older than its source file is decoded afresh. A missing or
  * corrupt image is counted and skipped (or fatal with strict); the file is named either way.
  */
 import * as crypto from 'crypto';
@@ -46,8 +47,10 @@ export class ImageLoader {
     const cached = this.dir ? path.join(this.dir, `${rec.dicomId}.u8`) : null;
     if (cached) {
       try {
-        const buf = await fs.promises.readFile(cached);
-        if (buf.length === S * S) {
+        // A cached copy older than its source image is stale (the dataset was rewritten in place).
+        const [c, src] = await Promise.all([fs.promises.stat(cached), fs.promises.stat(rec.imageFile)]);
+        const buf = c.mtimeMs >= src.mtimeMs ? await fs.promises.readFile(cached) : null;
+        if (buf && buf.length === S * S) {
           this.cacheHits++;
           return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
         }

@@ -18,6 +18,8 @@ import { sampleStudyFacts, StudyFacts } from './study-facts';
 import { writeCsv } from './csv';
 
 export const TRUTH_FILE = 'cxrl-synthetic-truth.csv';
+/** Bumped whenever the rendering or the reports change, so cached datasets are not reused across versions. */
+export const SYNTH_VERSION = 2;
 
 export const METADATA_HEADER = ['dicom_id', 'subject_id', 'study_id', 'PerformedProcedureStepDescription', 'ViewPosition', 'Rows', 'Columns',
   'StudyDate', 'StudyTime', 'ProcedureCodeSequence_CodeMeaning', 'ViewCodeSequence_CodeMeaning', 'PatientOrientationCodeSequence_CodeMeaning'];

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ImageLoader } from '../data/images';
 import { loadMimic } from '../data/mimic';
-import { synthesizeDataset } from '../data/synth';
+import { SYNTH_VERSION, synthesizeDataset } from '../data/synth';
 import { schedulerConfig } from '../engine/scheduler';
 import { readUNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
@@ -43,7 +43,7 @@ export function cacheRoot(): string {
 
 /** The embedded default dataset, made once (atomically) into the cache folder. */
 export async function embeddedDataset(studies: number, seed: number): Promise<string> {
-  const dir = path.join(cacheRoot(), `synth-n${studies}-s${seed}-px256`);
+  const dir = path.join(cacheRoot(), `synth-v${SYNTH_VERSION}-n${studies}-s${seed}-px256`);
   if (fs.existsSync(path.join(dir, 'IMAGE_FILENAMES'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });

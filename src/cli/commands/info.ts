@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import * as ort from 'onnxruntime-node';
 import { loadAddon } from '../../engine/native';
 import { packageVersion } from '../../util/paths';
 
@@ -16,6 +17,7 @@ export function registerInfo(y: Argv): Argv {
         gemm: info.gemm,
         openblasAvailable: info.openblasAvailable,
         threads: info.threads,
+        onnxruntime: { version: ort.env.versions.common, providers: ort.listSupportedBackends() },
       };
       if (args.json) {
         console.log(JSON.stringify(report, null, 2));
@@ -28,6 +30,7 @@ export function registerInfo(y: Argv): Argv {
         : `CUDA: not usable: ${info.cuda.reason}`);
       console.log(`GEMM: ${report.gemm}${report.openblasAvailable ? '' : ' (OpenBLAS not compiled in)'}`);
       console.log(`threads: ${report.threads}`);
+      console.log(`onnxruntime-node ${report.onnxruntime.version}: execution providers ${report.onnxruntime.providers.map((p) => `${p.name}${p.bundled ? '' : ' (libraries not bundled)'}`).join(', ')}`);
     },
   );
 }

@@ -9,7 +9,7 @@ export function registerTrain(y: Argv): Argv {
       .option('data', { type: 'string', describe: 'MIMIC-CXR-JPG root (CSVs + files/ with reports); default: the embedded synthetic dataset, made once into the cache folder' })
       .option('out', { type: 'string', default: 'runs/pretrain', describe: 'run folder: checkpoint/, metrics.jsonl, samples/' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue OUT/checkpoint exactly (same data order and randomness)' })
-      .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps to reach' })
+      .option('steps', { type: 'number', default: 600, describe: 'optimizer steps to reach (600: about 15 minutes on two CPU cores with the small preset)' })
       .option('batch-size', { type: 'number', default: 8, describe: 'images per micro-batch' })
       .option('grad-accum', { type: 'number', default: 1, describe: 'micro-batches per optimizer step' })
       .option('lr', { type: 'number', default: 5e-4, describe: 'AdamW learning rate (UNet and text encoder) after warm-up' })
@@ -19,7 +19,7 @@ export function registerTrain(y: Argv): Argv {
       .option('preset', { type: 'string', default: 'small', describe: 'UNet preset (small, tiny, mid) or a diffusers config.json' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of the init, data order and noise' })
       .option('save-every', { type: 'number', default: 200, describe: 'checkpoint every N steps (and at the end, and on Ctrl-C)' })
-      .option('sample-every', { type: 'number', default: 500, describe: 'sample grid PNG every N steps (0: never)' })
+      .option('sample-every', { type: 'number', default: 200, describe: 'sample grid PNG every N steps (0: never)' })
       .option('text-length', { type: 'number', default: 48, describe: 'tokens per report (truncated / padded)' })
       .option('synth-studies', { type: 'number', default: 2000, describe: 'studies in the embedded synthetic dataset' }),
   async (args) => {
