@@ -93,6 +93,13 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
   expect(matched.means.r_align).toBeGreaterThan(tilt.means.r_align);
   const table = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs]);
   expect(table.stderr).toMatch(/img-0.png: no report text/);
+  // --device cuda without ONNX Runtime's CUDA provider libraries: one message, then the CPU provider.
+  const cuda = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs, '--reports', path.join(dir, 'matched.csv'), '--device', 'cuda', '--json']);
+  if (!/: cuda"/.test(cuda.stdout)) {
+    expect(cuda.stderr.match(/CUDA execution provider not available/g)).toHaveLength(1);
+    expect(cuda.status).toBe(0);
+    expect(JSON.parse(cuda.stdout).means.s_diag).toBeCloseTo(matched.means.s_diag, 5);
+  }
 });
 
 test('a torch.onnx.export model loads through the TorchXRayVision contract and scores like PyTorch', async () => {

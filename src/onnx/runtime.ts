@@ -17,19 +17,21 @@ export interface OpenSession {
   file: string;
 }
 
-let warnedFallback = false;
+/** Set once the CUDA provider failed to load: later sessions go straight to the CPU. */
+let cudaUnavailable = false;
 
 export async function openSession(file: string, device: OrtDevice = 'cpu'): Promise<OpenSession> {
   if (!fs.existsSync(file)) throw new UserError(`${file}: no such ONNX file`);
-  if (device !== 'cpu') {
+  if (device !== 'cpu' && !cudaUnavailable) {
     try {
-      return { session: await ort.InferenceSession.create(file, { executionProviders: ['cuda'] }), provider: 'cuda', file };
+      // ONNX Runtime would log the missing library itself (in colour, per attempt); the reason is
+      // reported once below instead. The level applies from the first session on.
+      ort.env.logLevel = 'fatal';
+      return { session: await ort.InferenceSession.create(file, { executionProviders: ['cuda'], logSeverityLevel: 4 }), provider: 'cuda', file };
     } catch (e) {
-      if (!warnedFallback) {
-        warnedFallback = true;
-        const why = ((e as Error).message || String(e)).split('\n')[0];
-        console.error(`onnxruntime: CUDA execution provider not available (${why}); using the CPU provider`);
-      }
+      cudaUnavailable = true;
+      const why = ((e as Error).message || String(e)).split('\n')[0];
+      console.error(`onnxruntime: CUDA execution provider not available (${why}); using the CPU provider`);
     }
   }
   try {

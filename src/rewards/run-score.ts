@@ -68,7 +68,8 @@ export interface ScoreArgs {
 
 export async function runRewardScore(a: ScoreArgs): Promise<{ files: string[]; summary: ScoreSummary; providers: string[] }> {
   if (!fs.existsSync(a.images) || !fs.statSync(a.images).isDirectory()) throw new UserError(`${a.images}: not a folder of images`);
-  const files = fs.readdirSync(a.images).filter((f) => IMAGE_EXT.test(f)).sort();
+  // grid.png is the contact sheet `generate --grid` writes beside the images.
+  const files = fs.readdirSync(a.images).filter((f) => IMAGE_EXT.test(f) && f !== 'grid.png').sort();
   if (files.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
   const scorer = await RewardScorer.open(a.models, a.device ?? 'cpu');
   const table = a.reports ? readReports(a.reports) : null;
