@@ -18,7 +18,7 @@ export interface ImageHeadOutputs {
 
 export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix = ''): string {
   const p = (n: string) => enc.getParam(n);
-  let x = input, size = cfg.image_size, inCh = cfg.in_channels;
+  let x = input, size = cfg.image_size;
   cfg.channels.forEach((ch, i) => {
     const w = p(`stages.${i}.conv.weight`), b = p(`stages.${i}.conv.bias`);
     x = g.op('Conv', [x, g.floats(`${prefix}stages.${i}.conv.weight`, w.data, w.shape), g.floats(`${prefix}stages.${i}.conv.bias`, b.data, b.shape)],
@@ -31,9 +31,7 @@ export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: I
     const gamma = p(`stages.${i}.norm.weight`), beta = p(`stages.${i}.norm.bias`);
     const scaled = g.op('Add', [g.op('Mul', [back, g.floats(`${prefix}stages.${i}.norm.weight`, gamma.data, [ch, 1, 1])]), g.floats(`${prefix}stages.${i}.norm.bias`, beta.data, [ch, 1, 1])]);
     x = g.op('Mul', [scaled, g.op('Sigmoid', [scaled])]);
-    inCh = ch;
   });
-  void inCh;
   const hw = p('head.weight'), hb = p('head.bias');
   return g.op('Gemm', [g.op('Flatten', [x], { axis: { i: 1 } }), g.floats(`${prefix}head.weight`, hw.data, hw.shape), g.floats(`${prefix}head.bias`, hb.data, hb.shape)], { transB: { i: 1 } });
 }

@@ -61,18 +61,19 @@ export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   const held = await loadImages(root, ['validate', 'test'], a.imageSize, { textSection: section });
   bar?.update(2);
   const loop = { steps: a.steps, batchSize: a.batchSize, lr: a.lr, seed: a.seed, quiet: a.quiet };
-  let quality: Record<string, unknown>, onnxMaxError: number;
   const files = [a.out];
+  let result: { quality: object; onnxMaxError: number };
   if (a.kind === 'classifier') {
-    ({ quality, onnxMaxError } = (await fitClassifier(train, held, loop, a.out)) as never);
+    result = await fitClassifier(train, held, loop, a.out);
   } else if (a.kind === 'posture') {
-    ({ quality, onnxMaxError } = (await fitPosture(train, held, loop, a.out, root, new Rng(a.seed + 7))) as never);
+    result = await fitPosture(train, held, loop, a.out, root, new Rng(a.seed + 7));
   } else {
     const impressionOf = new Map(loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: 'impression' }).records.map((r) => [r.studyId, r.text]));
     const r = await fitConsistency(train, held, impressionOf, loop, a.out);
-    ({ quality, onnxMaxError } = r as never);
     files.push(r.textFile);
+    result = r;
   }
+  const quality = result.quality as Record<string, unknown>, onnxMaxError = result.onnxMaxError;
   const report: FitReport = { kind: a.kind, files, data: root, trainImages: train.records.length, heldOutImages: held.records.length, steps: a.steps, onnxMaxError, quality };
   for (const f of files) addFitToContract(f, { data: root, train_images: report.trainImages, steps: a.steps, seed: a.seed, onnx_max_abs_error_vs_engine: onnxMaxError, held_out_quality: quality });
   return report;

@@ -111,4 +111,9 @@ export class RewardScorer {
     };
     return { perImage: per, means: { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') } };
   }
+
+  /** Scores in-memory generator output [B, S*S] in [-1, 1] (the RL stage's path): each model's contract resamples it. */
+  scoreGenerated(images: Float32Array, B: number, S: number, reports: string[], labels: Int8Array[]): Promise<ScoreSummary> {
+    return this.score(B, async () => ({ data: images, size: S }), reports, labels);
+  }
 }
