@@ -8,6 +8,7 @@
  */
 import * as path from 'path';
 import { loadAddon, NativeOptimizer, NativeUNet } from '../engine/native';
+import { clipJointGradNorm } from '../engine/optimizer';
 import { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
 import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
 import { createUNet } from '../engine/unet';
@@ -137,13 +138,7 @@ export class Pretrainer {
     this.text.zeroGrad();
     let loss = 0;
     for (let m = 0; m < micro.length; m++) loss += (await this.microBatch(micro[m], m)) / micro.length;
-    // Joint clipping: scaling each model to max * n_i / n scales both by max / n.
-    const nU = this.optUnet.clipGradNorm(0), nT = this.optText.clipGradNorm(0);
-    const norm = Math.hypot(nU, nT);
-    if (s.maxGradNorm > 0 && norm > s.maxGradNorm) {
-      this.optUnet.clipGradNorm((s.maxGradNorm * nU) / norm);
-      this.optText.clipGradNorm((s.maxGradNorm * nT) / norm);
-    }
+    const norm = clipJointGradNorm([this.optUnet, this.optText], s.maxGradNorm);
     const warm = Math.min(1, (this.state.step + 1) / Math.max(1, s.warmupSteps));
     this.optUnet.setLr(s.lr * warm);
     this.optText.setLr(s.textLr * warm);

@@ -3,6 +3,7 @@
  * model, joint gradient-norm clipping, linear warm-up then cosine decay, a progress bar with loss.
  */
 import { loadAddon, NativeOptimizer, NativeTrainable } from '../../engine/native';
+import { clipJointGradNorm } from '../../engine/optimizer';
 import { Progress } from '../../util/progress';
 import { Rng } from '../../util/random';
 
@@ -37,9 +38,7 @@ export async function fitLoop(models: NativeTrainable[], n: number, o: LoopOptio
     pos += B;
     for (const m of models) m.zeroGrad();
     const loss = await step(idx, rng);
-    const norms = opts.map((op) => op.clipGradNorm(0));
-    const norm = Math.hypot(...norms), max = o.maxGradNorm ?? 1;
-    if (norm > max) opts.forEach((op, k) => op.clipGradNorm((max * norms[k]) / norm));
+    clipJointGradNorm(opts, o.maxGradNorm ?? 1);
     const lr = s < warm ? (o.lr * (s + 1)) / warm : 0.5 * o.lr * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, o.steps - warm)));
     for (const op of opts) {
       op.setLr(lr);
