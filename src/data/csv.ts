@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as zlib from 'zlib';
+import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 
 export interface CsvTable {
@@ -172,7 +173,5 @@ export function formatCsv(header: readonly string[], rows: readonly (readonly st
 export function writeCsv(file: string, header: readonly string[], rows: readonly (readonly string[])[]): void {
   const text = formatCsv(header, rows);
   const data = file.endsWith('.gz') ? zlib.gzipSync(text, { level: 6 }) : Buffer.from(text);
-  const tmp = `${file}.tmp`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  writeFileAtomic(file, data);
 }

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { loadMimic } from '../data/mimic';
 import { embeddedDataset } from '../train/run-pretrain';
+import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
 import { Rng } from '../util/random';
@@ -46,9 +47,7 @@ export interface FitReport {
 function addFitToContract(file: string, fit: Record<string, unknown>): void {
   const c = JSON.parse(fs.readFileSync(`${file}.json`, 'utf8')) as Contract & { fit?: unknown };
   c.fit = fit;
-  const tmp = `${file}.json.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, JSON.stringify(c, null, 2) + '\n');
-  fs.renameSync(tmp, `${file}.json`);
+  writeFileAtomic(`${file}.json`, JSON.stringify(c, null, 2) + '\n');
 }
 
 export async function runRewardFit(a: FitArgs): Promise<FitReport> {

@@ -6,6 +6,7 @@
  * [BOS][EOS], gives the unconditional embedding for classifier-free guidance.
  */
 import * as fs from 'fs';
+import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 
 export const PAD = 0, UNK = 1, BOS = 2, EOS = 3;
@@ -81,9 +82,7 @@ export class WordTokenizer {
   }
 
   save(file: string): void {
-    const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.toJSON()) + '\n');
-    fs.renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify(this.toJSON()) + '\n');
   }
 
   static load(file: string): WordTokenizer {

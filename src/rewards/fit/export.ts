@@ -1,19 +1,14 @@
 /** Writing a fitted model (ONNX bytes + contract, atomically) and checking onnxruntime against the engine. */
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from '../../util/atomic';
 import type { Contract } from '../contract';
 import { ImageRewardModel, TextRewardModel } from '../reward-model';
 
-function writeAtomic(file: string, data: Uint8Array | string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 export function writeModel(file: string, bytes: Uint8Array, contract: Contract): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeAtomic(file, bytes);
-  writeAtomic(`${file}.json`, JSON.stringify(contract, null, 2) + '\n');
+  writeFileAtomic(file, bytes);
+  writeFileAtomic(`${file}.json`, JSON.stringify(contract, null, 2) + '\n');
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
