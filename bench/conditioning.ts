@@ -6,13 +6,13 @@
  * Measured in the dataset's typical crop frame (mean shorter-side crop of its frontal images).
  * usage: node dist/bench/conditioning.js CHECKPOINT [n per prompt = 16] [steps = 25]
  */
+import { embeddedDataset } from '../src/data/cache';
 import { cardiothoracicRatio, lowerZoneBrightness } from '../src/data/measure';
 import { loadMimic } from '../src/data/mimic';
 import { ImageLoader } from '../src/data/images';
 import { CHEXPERT_LABELS, labelIndex, POSITIVE } from '../src/data/labels';
 import { loadGenerator } from '../src/generation/generator';
 import { cropScale } from '../src/rewards/fit/data';
-import { embeddedDataset } from '../src/train/run-pretrain';
 import { generateImages } from '../src/train/samples';
 
 const PROMPTS: Record<string, string> = {

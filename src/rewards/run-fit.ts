@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import { loadMimic } from '../data/mimic';
-import { embeddedDataset } from '../train/run-pretrain';
+import { embeddedDataset } from '../data/cache';
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';

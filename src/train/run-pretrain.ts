@@ -3,13 +3,10 @@
  * synthetic dataset made once into the cache folder), the Pretrainer, metrics.jsonl, a progress
  * bar, periodic checkpoints and sample grids, and Ctrl-C that saves before exiting.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { ImageLoader } from '../data/images';
+import { cachedImageLoader, embeddedDataset } from '../data/cache';
 import { loadMimic } from '../data/mimic';
-import { SYNTH_VERSION, synthesizeDataset } from '../data/synth';
 import { schedulerConfig } from '../engine/scheduler';
 import { readUNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
@@ -37,23 +34,6 @@ export interface PretrainArgs {
   emaDecay: number;
 }
 
-export function cacheRoot(): string {
-  return process.env.CXRL_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cxrl-native');
-}
-
-/** The embedded default dataset, made once (atomically) into the cache folder. */
-export async function embeddedDataset(studies: number, seed: number): Promise<string> {
-  const dir = path.join(cacheRoot(), `synth-v${SYNTH_VERSION}-n${studies}-s${seed}-px256`);
-  if (fs.existsSync(path.join(dir, 'IMAGE_FILENAMES'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  const bar = new Progress('making the embedded synthetic dataset', studies, 'studies');
-  await synthesizeDataset({ out: tmp, studies, seed, size: 256, onProgress: (d) => bar.update(d) });
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
-  return dir;
-}
-
 export async function runPretrain(a: PretrainArgs): Promise<void> {
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const records = loadMimic({ root, splits: ['train'] }).records;
@@ -75,8 +55,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     trainer = Pretrainer.create(unet, { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 }, tok, schedulerConfig(), settings);
   }
   fs.mkdirSync(a.out, { recursive: true });
-  const rootKey = crypto.createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12);
-  const loader = new ImageLoader({ size: trainer.settings.imageSize }, path.join(cacheRoot(), 'images', rootKey));
+  const loader = cachedImageLoader(root, trainer.settings.imageSize);
   const metrics = fs.openSync(path.join(a.out, 'metrics.jsonl'), 'a');
   const samplePrompts = [...new Set(records.map((r) => r.text))].slice(0, 4);
   let stop = false;

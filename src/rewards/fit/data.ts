@@ -3,15 +3,14 @@
  * (through the cached image pipeline), their labels and report text, and, for a synthetic dataset,
  * the recorded poses (cxrl-synthetic-truth.csv) turned into the posture target psi of each image.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { forEachCsvRow } from '../../data/csv';
-import { ImageLoader, toModelRange } from '../../data/images';
+import { cachedImageLoader } from '../../data/cache';
+import { toModelRange } from '../../data/images';
 import { loadMimic, MimicRecord, Split } from '../../data/mimic';
 import type { Pose } from '../../data/phantom';
 import { TRUTH_FILE } from '../../data/synth';
-import { cacheRoot } from '../../train/run-pretrain';
 import { UserError } from '../../util/errors';
 
 export interface FitImages {
@@ -23,8 +22,7 @@ export interface FitImages {
 
 export async function loadImages(root: string, splits: Split[], size: number, o: { textSection?: 'impression' | 'findings'; onProgress?: (d: number, t: number) => void } = {}): Promise<FitImages> {
   const all = loadMimic({ root, splits, textSection: o.textSection }).records;
-  const rootKey = crypto.createHash('sha256').update(path.resolve(root)).digest('hex').slice(0, 12);
-  const loader = new ImageLoader({ size }, path.join(cacheRoot(), 'images', rootKey));
+  const loader = cachedImageLoader(root, size);
   const px = size * size, kept: MimicRecord[] = [], buf = new Float32Array(all.length * px);
   for (let i = 0; i < all.length; i++) {
     const bytes = await loader.load(all[i]);
