@@ -13,13 +13,13 @@ import * as path from 'path';
 import type { NativeUNet } from '../engine/native';
 import type { Conditioning } from '../engine/sampler';
 import { DEFAULT_SCHEDULER, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
-import { createTextEncoder, encodeTexts, TextEncoderConfig } from '../engine/text-encoder';
+import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig } from '../engine/unet-config';
 import { readSafetensors, requireTensor } from '../io/safetensors';
 import type { OrtDevice } from '../onnx/runtime';
-import { WordTokenizer } from '../text/tokenizer';
 import { readJson } from '../train/checkpoint';
+import { loadCheckpointModels } from '../train/pretrain';
 import { UserError } from '../util/errors';
 import { OnnxTextEncoder } from './onnx-text-encoder';
 
@@ -67,19 +67,8 @@ export function fileSha256(file: string): string {
 }
 
 function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
-  const unetConfig = readUNetConfig(path.join(dir, 'config.json'));
-  const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
-  const ema = path.join(dir, 'unet_ema.safetensors');
-  const weightsFile = o.useEma !== false && fs.existsSync(ema) ? ema : path.join(dir, 'unet.safetensors');
-  loadUNetWeights(unet, weightsFile);
-  const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
-  const text = createTextEncoder(textConfig, 0);
-  try {
-    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  const tok = WordTokenizer.load(path.join(dir, 'tokenizer.json'));
+  const weights = o.useEma !== false && fs.existsSync(path.join(dir, 'unet_ema.safetensors')) ? 'unet_ema.safetensors' : 'unet.safetensors';
+  const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
   const state = fs.existsSync(path.join(dir, 'state.json')) ? readJson<{ state?: { step?: number }; settings?: { textLength?: number } }>(path.join(dir, 'state.json')) : {};
   const L = state.settings?.textLength ?? textConfig.max_length;
   const aceFile = path.join(dir, 'ace.safetensors');
@@ -87,8 +76,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
   const K = ace ? ace.shape[0] : 0;
   const withAce = (c: Conditioning, pad: boolean) => (ace ? appendTokens(c, ace.data, K, pad) : c);
   return {
-    kind: 'cxrl-checkpoint', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile,
-    scheduler: schedulerConfig(readJson(path.join(dir, 'scheduler_config.json')), path.join(dir, 'scheduler_config.json')),
+    kind: 'cxrl-checkpoint', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile: path.join(dir, weights), scheduler,
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
     encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
     step: state.state?.step, aceTokens: K || undefined,

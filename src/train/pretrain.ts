@@ -9,13 +9,14 @@
 import * as path from 'path';
 import { loadAddon, NativeOptimizer, NativeUNet } from '../engine/native';
 import { clipJointGradNorm } from '../engine/optimizer';
-import { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
+import { DdimScheduler, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
 import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
-import { createUNet } from '../engine/unet';
-import { UNetConfig } from '../engine/unet-config';
+import { createUNet, loadUNetWeights } from '../engine/unet';
+import { readUNetConfig, UNetConfig } from '../engine/unet-config';
 import { Batch, batches, ImageLoader } from '../data/images';
 import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
+import { UserError } from '../util/errors';
 import { Rng } from '../util/random';
 import { readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from './samples';
@@ -168,19 +169,42 @@ export class Pretrainer {
     const j = (f: string) => readJson<Record<string, unknown>>(path.join(dir, f));
     const st = j('state.json') as { format: string; state: PretrainState; settings: PretrainSettings };
     if (st.format !== 'cxrl-pretrain') throw new Error(`${dir}/state.json: not a pretraining checkpoint`);
-    const unetConfig = j('config.json') as unknown as UNetConfig;
-    const textConfig = j('text_encoder_config.json') as unknown as TextEncoderConfig;
-    const tokenizer = WordTokenizer.load(path.join(dir, 'tokenizer.json'));
-    const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
-    unet.loadWeights(path.join(dir, 'unet.safetensors'));
-    const text = createTextEncoder(textConfig, 0);
-    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
-    const p = new Pretrainer(unet, unetConfig, text, textConfig, tokenizer, j('scheduler_config.json') as unknown as SchedulerConfig, st.settings, { ...st.state });
+    const m = loadCheckpointModels(dir);
+    const p = new Pretrainer(m.unet, m.unetConfig, m.text, m.textConfig, m.tokenizer, m.scheduler, st.settings, { ...st.state });
     if (p.ema) p.ema.loadWeights(path.join(dir, 'unet_ema.safetensors'));
     p.optUnet.loadState(path.join(dir, 'optimizer.safetensors'));
     p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors'));
     return p;
   }
+}
+
+/** The networks, tokenizer and scheduler of a checkpoint folder (not the optimizer state). */
+export interface CheckpointModels {
+  unetConfig: UNetConfig;
+  unet: NativeUNet;
+  textConfig: TextEncoderConfig;
+  text: NativeTextEncoder;
+  tokenizer: WordTokenizer;
+  scheduler: SchedulerConfig;
+}
+
+/** Reads a checkpoint's models; `unetWeights` names the UNet weights file (unet.safetensors or unet_ema.safetensors). */
+export function loadCheckpointModels(dir: string, unetWeights = 'unet.safetensors'): CheckpointModels {
+  const unetConfig = readUNetConfig(path.join(dir, 'config.json'));
+  const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
+  loadUNetWeights(unet, path.join(dir, unetWeights));
+  const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
+  const text = createTextEncoder(textConfig, 0);
+  try {
+    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const schedulerFile = path.join(dir, 'scheduler_config.json');
+  return {
+    unetConfig, unet, textConfig, text, tokenizer: WordTokenizer.load(path.join(dir, 'tokenizer.json')),
+    scheduler: schedulerConfig(readJson(schedulerFile), schedulerFile),
+  };
 }
 
 /**
