@@ -20,6 +20,17 @@ export function zeros(shape: number[]): TensorData {
   return { data: new Float32Array(numel(shape)), shape: [...shape] };
 }
 
+/** Float32Arrays joined end to end (batches of rows computed in chunks). */
+export function concatFloat32(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }

@@ -48,12 +48,16 @@ export interface TensorInfo {
   shape?: (number | string)[];
 }
 
+function describe(meta: readonly ort.InferenceSession.ValueMetadata[]): TensorInfo[] {
+  return meta.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
+}
+
 export function inputInfo(s: ort.InferenceSession): TensorInfo[] {
-  return s.inputMetadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
+  return describe(s.inputMetadata);
 }
 
 export function outputInfo(s: ort.InferenceSession): TensorInfo[] {
-  return s.outputMetadata.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name }));
+  return describe(s.outputMetadata);
 }
 
 /** An integer-id tensor in the type the model declares (int64 or int32). */

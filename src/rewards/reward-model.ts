@@ -8,6 +8,7 @@
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { loadAddon } from '../engine/native';
+import { concatFloat32 } from '../engine/tensor';
 import { floatData, idTensor, inputInfo, openSession, OrtDevice, outputInfo } from '../onnx/runtime';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { WordTokenizer } from '../text/tokenizer';
@@ -41,14 +42,21 @@ export function toModelInput(images: Float32Array, B: number, S: number, inp: Im
   return out;
 }
 
+/** The contract of FILE, the session on it, and the check of one against the other. */
+async function openContracted(file: string, device: OrtDevice, want: 'image' | 'text') {
+  const contract = readContract(file);
+  if (!(want === 'image' ? contract.input : contract.text)) throw new UserError(`${file}.json: a ${contract.kind} model is not a${want === 'image' ? 'n image' : ' text'} model`);
+  const { session, provider } = await openSession(file, device);
+  const inputs = inputInfo(session);
+  checkAgainstModel(contract, inputs, outputInfo(session), `${file}.json`);
+  return { contract, session, provider, inputs };
+}
+
 export class ImageRewardModel {
   private constructor(readonly file: string, readonly contract: Contract, readonly session: ort.InferenceSession, readonly provider: string) {}
 
   static async open(file: string, device: OrtDevice = 'cpu'): Promise<ImageRewardModel> {
-    const contract = readContract(file);
-    if (!contract.input) throw new UserError(`${file}.json: a ${contract.kind} model is not an image model`);
-    const { session, provider } = await openSession(file, device);
-    checkAgainstModel(contract, inputInfo(session), outputInfo(session), `${file}.json`);
+    const { contract, session, provider } = await openContracted(file, device, 'image');
     return new ImageRewardModel(file, contract, session, provider);
   }
 
@@ -69,14 +77,7 @@ export class ImageRewardModel {
         (parts[role] ??= []).push(floatData(t, `${this.file}: ${name}`).slice());
       }
     }
-    const out: Record<string, { data: Float32Array; width: number }> = {};
-    for (const [role, list] of Object.entries(parts)) {
-      const data = new Float32Array(list.reduce((a, p) => a + p.length, 0));
-      let o = 0;
-      for (const p of list) { data.set(p, o); o += p.length; }
-      out[role] = { data, width: widths[role] };
-    }
-    return out;
+    return Object.fromEntries(Object.entries(parts).map(([role, list]) => [role, { data: concatFloat32(list), width: widths[role] }]));
   }
 }
 
@@ -85,12 +86,8 @@ export class TextRewardModel {
     private readonly encodeIds: (texts: string[]) => { ids: Int32Array; mask: Float32Array }, private readonly types: Record<string, string>) {}
 
   static async open(file: string, device: OrtDevice = 'cpu'): Promise<TextRewardModel> {
-    const contract = readContract(file);
-    const t = contract.text;
-    if (!t) throw new UserError(`${file}.json: a ${contract.kind} model is not a text model`);
-    const { session } = await openSession(file, device);
-    const inputs = inputInfo(session);
-    checkAgainstModel(contract, inputs, outputInfo(session), `${file}.json`);
+    const { contract, session, inputs } = await openContracted(file, device, 'text');
+    const t = contract.text!;
     const tokPath = path.resolve(path.dirname(file), t.tokenizer_path);
     let encodeIds: (texts: string[]) => { ids: Int32Array; mask: Float32Array };
     if (t.tokenizer === 'clip') {
@@ -118,8 +115,6 @@ export class TextRewardModel {
       width = (out.dims as number[]).slice(1).reduce((a, b) => a * b, 1);
       chunks.push(floatData(out, `${this.file}: embedding`).slice());
     }
-    const data = new Float32Array(texts.length * width);
-    chunks.forEach((c, k) => data.set(c, k * BATCH * width));
-    return { data, width };
+    return { data: concatFloat32(chunks), width };
   }
 }

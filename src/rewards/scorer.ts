@@ -70,11 +70,6 @@ export class RewardScorer {
     return new RewardScorer(posture, classifier, consistency, cols);
   }
 
-  /** Image sizes the models want (square sides), so callers can load files at each. */
-  get inputSizes(): number[] {
-    return [...new Set([this.posture, this.classifier, this.consistency?.image].filter((m): m is ImageRewardModel => !!m).map((m) => Math.max(...m.contract.input!.size)))];
-  }
-
   /**
    * images(S): [B, S*S] in [-1, 1] at side S (called once per size the models want; generated
    * images can simply be resampled). reports and labels are per image; labels in CheXpert order.

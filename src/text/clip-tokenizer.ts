@@ -8,6 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { readJson } from '../train/checkpoint';
 import { UserError } from '../util/errors';
 
 const SPLIT = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+/giu;
@@ -72,20 +73,21 @@ export class ClipTokenizer {
       if (parts.length !== 2) throw new UserError(`${path.join(dir, 'merges.txt')}: line ${i + 1} is not "a b"`);
       return parts as [string, string];
     });
+    // tokenizer_config.json (then special_tokens_map.json) may name the special tokens, as strings
+    // or {content}, and the model's maximum length.
+    const configs = ['tokenizer_config.json', 'special_tokens_map.json'].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f))
+      .map((f) => readJson<Record<string, unknown>>(f));
     const special = (name: string) => {
-      for (const f of ['tokenizer_config.json', 'special_tokens_map.json']) {
-        const file = path.join(dir, f);
-        if (!fs.existsSync(file)) continue;
-        const v = (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>)[name];
+      for (const c of configs) {
+        const v = c[name];
         if (typeof v === 'string') return v;
         if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
       }
       return undefined;
     };
-    const cfgFile = path.join(dir, 'tokenizer_config.json');
-    const maxLen = fs.existsSync(cfgFile) ? (JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { model_max_length?: number }).model_max_length : undefined;
+    const maxLen = configs.map((c) => c.model_max_length).find((v) => v !== undefined);
     return new ClipTokenizer(new Map(Object.entries(vocabJson)), merges, {
-      maxLength: maxLen && maxLen > 0 && maxLen < 1e6 ? maxLen : 77, bos: special('bos_token'), eos: special('eos_token'), pad: special('pad_token'),
+      maxLength: typeof maxLen === 'number' && maxLen > 0 && maxLen < 1e6 ? maxLen : 77, bos: special('bos_token'), eos: special('eos_token'), pad: special('pad_token'),
     }, dir);
   }
 

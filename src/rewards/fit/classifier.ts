@@ -5,6 +5,7 @@
  */
 import { CHEXPERT_LABELS, ChexpertLabel, NEGATIVE, POSITIVE } from '../../data/labels';
 import { createImageEncoder, ImageEncoderConfig, NativeImageEncoder } from '../../engine/image-encoder';
+import { concatFloat32 } from '../../engine/tensor';
 import { exportImageEncoder } from '../../onnx/export-image-encoder';
 import { CONTRACT_FORMAT, Contract } from '../contract';
 import { auroc } from '../metrics';
@@ -49,10 +50,7 @@ export function predictRows(enc: NativeImageEncoder, images: Float32Array, N: nu
     const n = Math.min(chunk, N - s);
     rows.push(enc.forward({ data: images.subarray(s * S * S, (s + n) * S * S), shape: [n, 1, S, S] }).data);
   }
-  const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
-  let o = 0;
-  for (const r of rows) { out.set(r, o); o += r.length; }
-  return out;
+  return concatFloat32(rows);
 }
 
 export interface ClassifierQuality {
