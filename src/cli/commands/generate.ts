@@ -7,6 +7,7 @@ import { fileSha256, loadGenerator } from '../../generation/generator';
 import { generateImages, writeGrid } from '../../train/samples';
 import { UserError } from '../../util/errors';
 import { Progress } from '../../util/progress';
+import { requirePositiveIntegers } from '../validate';
 
 /** Prompts from a file: one per line (.txt), a "text"/"prompt"/"report"/"impression" field (.jsonl) or column (.csv). */
 export function readPrompts(file: string): string[] {
@@ -53,7 +54,7 @@ export function registerGenerate(y: Argv): Argv {
   async (args) => {
     const prompts = [...(args.prompt ?? []), ...(args.prompts ? readPrompts(args.prompts) : [])];
     if (prompts.length === 0) throw new UserError('give --prompt TEXT or --prompts FILE');
-    for (const k of ['n', 'steps', 'batchSize'] as const) if (!Number.isInteger(args[k]) || args[k] < 1) throw new UserError(`--${k === 'batchSize' ? 'batch-size' : k} must be a positive integer`);
+    requirePositiveIntegers(args, ['n', 'steps', 'batchSize']);
     if (!(args.eta >= 0)) throw new UserError('--eta must be >= 0');
     const gen = await loadGenerator(args.checkpoint, { textEncoder: args.textEncoder, tokenizer: args.tokenizer, device: args.device, useEma: args.ema });
     const all = prompts.flatMap((p) => Array.from({ length: args.n }, () => p));

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { describeFit, runRewardFit } from '../../rewards/run-fit';
 import { runRewardScore } from '../../rewards/run-score';
 import { UserError } from '../../util/errors';
+import { requirePositiveIntegers } from '../validate';
 
 const fmt = (v: number | null) => (v === null ? '   n/a' : v.toFixed(4).padStart(8));
 
@@ -21,9 +22,7 @@ export function registerReward(y: Argv): Argv {
           .option('synth-studies', { type: 'number', default: 2000, describe: 'studies in the embedded synthetic dataset' })
           .option('json', { type: 'boolean', default: false, describe: 'print the fit report as JSON' }),
       async (args) => {
-        for (const k of ['steps', 'batchSize', 'imageSize', 'synthStudies'] as const) {
-          if (!Number.isInteger(args[k]) || args[k] < 1) throw new UserError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a positive integer`);
-        }
+        requirePositiveIntegers(args, ['steps', 'batchSize', 'imageSize', 'synthStudies']);
         if (args.imageSize % 16) throw new UserError('--image-size must be a multiple of 16 (the CNN halves it four times)');
         if (!(args.lr > 0)) throw new UserError('--lr must be positive');
         const report = await runRewardFit({ ...args, kind: args.kind });

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { runPretrain } from '../../train/run-pretrain';
 import { UserError } from '../../util/errors';
+import { requirePositiveIntegers } from '../validate';
 
 export function registerTrain(y: Argv): Argv {
   return y.command('train', 'Pretrain a report-to-CXR diffusion model (--stage pretrain); the RL stage is not built yet', (a) =>
@@ -24,9 +25,7 @@ export function registerTrain(y: Argv): Argv {
       .option('synth-studies', { type: 'number', default: 2000, describe: 'studies in the embedded synthetic dataset' }),
   async (args) => {
     if (args.stage === 'rl') throw new UserError("'train --stage rl' (CXRL fine-tuning) is not built yet in this version of cxrl-native");
-    for (const k of ['steps', 'batchSize', 'gradAccum', 'imageSize', 'saveEvery', 'textLength', 'synthStudies'] as const) {
-      if (!Number.isInteger(args[k]) || (args[k] as number) < 1) throw new UserError(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} must be a positive integer`);
-    }
+    requirePositiveIntegers(args, ['steps', 'batchSize', 'gradAccum', 'imageSize', 'saveEvery', 'textLength', 'synthStudies']);
     if (!(args.emaDecay >= 0 && args.emaDecay < 1)) throw new UserError('--ema-decay must be in [0, 1)');
     await runPretrain(args as never);
   });
