@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "binding/convert.h"
 #include "ops/affine_warp.h"
 
 namespace cxrl {
@@ -15,19 +16,13 @@ Napi::Value AffineWarp(const Napi::CallbackInfo& info) {
   const char* usage = "affineWarp({images, batch, channels, height, width, outHeight, outWidth, params, fill?})";
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, usage);
   Napi::Object o = info[0].As<Napi::Object>();
-  auto f32 = [&](const char* k) {
-    Napi::Value v = o.Get(k);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw Napi::TypeError::New(env, std::string("affineWarp: ") + k + " must be a Float32Array");
-    return v.As<Napi::Float32Array>();
-  };
   auto pos = [&](const char* k) {
     Napi::Value v = o.Get(k);
     const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= 1) || d != (int64_t)d) throw Napi::TypeError::New(env, std::string("affineWarp: ") + k + " must be a positive integer");
     return (int64_t)d;
   };
-  Napi::Float32Array images = f32("images"), params = f32("params");
+  Napi::Float32Array images = float32_field(o, "images", "affineWarp"), params = float32_field(o, "params", "affineWarp");
   const int64_t B = pos("batch"), C = pos("channels"), H = pos("height"), W = pos("width"), OH = pos("outHeight"), OW = pos("outWidth");
   if ((int64_t)images.ElementLength() != B * C * H * W) throw Napi::RangeError::New(env, "affineWarp: images must hold batch*channels*height*width values");
   if ((int64_t)params.ElementLength() != 5 * B) throw Napi::RangeError::New(env, "affineWarp: params must hold 5 values per image");

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "binding/convert.h"
 #include "ops/embedding.h"
 
 namespace cxrl {
@@ -13,13 +14,7 @@ Napi::Value MseLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "mseLoss({pred, target, scale?})");
   Napi::Object o = info[0].As<Napi::Object>();
-  auto f32 = [&](const char* key) {
-    Napi::Value v = o.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw Napi::TypeError::New(env, std::string("mseLoss: ") + key + " must be a Float32Array");
-    return v.As<Napi::Float32Array>();
-  };
-  Napi::Float32Array pred = f32("pred"), target = f32("target");
+  Napi::Float32Array pred = float32_field(o, "pred", "mseLoss"), target = float32_field(o, "target", "mseLoss");
   if (pred.ElementLength() != target.ElementLength() || pred.ElementLength() == 0)
     throw Napi::RangeError::New(env, "mseLoss: pred and target must have the same non-zero length");
   const float scale = o.Has("scale") && o.Get("scale").IsNumber() ? o.Get("scale").As<Napi::Number>().FloatValue() : 1.f;
