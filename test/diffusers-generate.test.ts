@@ -5,6 +5,7 @@
  * tokenizer against an independent Python implementation, the ONNX embeddings against PyTorch, and
  * the generate command on a pipeline folder and on a bare UNet folder.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
@@ -78,6 +79,8 @@ test('generate runs a diffusers pipeline folder and a bare UNet folder, determin
   const side = JSON.parse(fs.readFileSync(path.join(a, '1-0.json'), 'utf8'));
   expect(side).toMatchObject({ model_kind: 'diffusers', weights: 'diffusion_pytorch_model.safetensors', prompt: PROMPTS[1], steps: 3 });
   expect(side.scheduler.beta_schedule).toBe('scaled_linear');
+  const weights = fs.readFileSync(path.join(pipe, 'unet', 'diffusion_pytorch_model.safetensors'));
+  expect(side.weights_sha256).toBe(crypto.createHash('sha256').update(weights).digest('hex'));
 
   const unetDir = path.join(pipe, 'unet');
   expect(gen(c, [], unetDir).stderr).toMatch(/needs --text-encoder FILE.onnx and --tokenizer DIR/);

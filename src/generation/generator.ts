@@ -62,8 +62,15 @@ export function appendTokens(c: Conditioning, ace: Float32Array, K: number, pad:
   return { context: { data: ctx, shape: [B, L + K, D] }, mask: { data: mask, shape: [B, L + K] } };
 }
 
+/** SHA-256 of a file, read in 4 MiB chunks (diffusers UNets can exceed Node's 2 GiB buffer limit). */
 export function fileSha256(file: string): string {
-  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const hash = crypto.createHash('sha256'), buf = Buffer.alloc(4 << 20), fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
