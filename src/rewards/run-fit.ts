@@ -55,9 +55,10 @@ export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const section = a.kind === 'consistency' ? 'findings' : 'impression';
   const bar = a.quiet ? null : new Progress('loading images', 2, 'splits');
-  const train = await loadImages(root, ['train'], a.imageSize, { textSection: section });
+  const records = loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: section }).records;
+  const train = await loadImages(root, records.filter((r) => r.split === 'train'), a.imageSize, 'train');
   bar?.update(1);
-  const held = await loadImages(root, ['validate', 'test'], a.imageSize, { textSection: section });
+  const held = await loadImages(root, records.filter((r) => r.split !== 'train'), a.imageSize, 'validate + test');
   bar?.update(2);
   const loop = { steps: a.steps, batchSize: a.batchSize, lr: a.lr, seed: a.seed, quiet: a.quiet };
   const files = [a.out];

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { forEachCsvRow } from '../../data/csv';
 import { cachedImageLoader } from '../../data/cache';
 import { toModelRange } from '../../data/images';
-import { loadMimic, MimicRecord, Split } from '../../data/mimic';
+import type { MimicRecord } from '../../data/mimic';
 import type { Pose } from '../../data/phantom';
 import { TRUTH_FILE } from '../../data/synth';
 import { UserError } from '../../util/errors';
@@ -20,8 +20,8 @@ export interface FitImages {
   size: number;
 }
 
-export async function loadImages(root: string, splits: Split[], size: number, o: { textSection?: 'impression' | 'findings'; onProgress?: (d: number, t: number) => void } = {}): Promise<FitImages> {
-  const all = loadMimic({ root, splits, textSection: o.textSection }).records;
+/** The images of `all` (records of `root`), those that can be read; `what` names the set in errors. */
+export async function loadImages(root: string, all: MimicRecord[], size: number, what: string): Promise<FitImages> {
   const loader = cachedImageLoader(root, size);
   const px = size * size, kept: MimicRecord[] = [], buf = new Float32Array(all.length * px);
   for (let i = 0; i < all.length; i++) {
@@ -30,9 +30,8 @@ export async function loadImages(root: string, splits: Split[], size: number, o:
       toModelRange(bytes, buf, kept.length * px);
       kept.push(all[i]);
     }
-    o.onProgress?.(i + 1, all.length);
   }
-  if (kept.length === 0) throw new UserError(`${root}: no readable frontal images in split(s) ${splits.join(', ')}`);
+  if (kept.length === 0) throw new UserError(`${root}: no readable frontal images in the ${what} split`);
   return { records: kept, images: buf.slice(0, kept.length * px), size };
 }
 
