@@ -68,6 +68,54 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
   return worst;
 }
 
+double fd_check_float64(const std::string& label, const std::vector<Tensor>& inputs,
+                        const std::function<std::vector<double>(const Values&)>& ref,
+                        const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                        const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                        double tol, double h, int probes, double floor_frac, double fwd_tol) {
+  Values x;
+  for (const Tensor& t : inputs) x.emplace_back(t.v.begin(), t.v.end());
+  const std::vector<double> y_ref = ref(x);
+  const Tensor y = fwd(inputs);
+  double fwd_err = 0, ref_max = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    fwd_err = std::max(fwd_err, std::fabs(y.v[i] - y_ref[i]));
+    ref_max = std::max(ref_max, std::fabs(y_ref[i]));
+  }
+  fwd_err /= std::max(ref_max, 1e-30);
+  const Tensor w = randn(y.shape);
+  auto loss = [&](const Values& v) {
+    const std::vector<double> out = ref(v);
+    double s = 0;
+    for (size_t i = 0; i < out.size(); ++i) s += out[i] * w.v[i];
+    return s;
+  };
+  const std::vector<Tensor> grads = bwd(inputs, w);
+  double worst = 0;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    float gmax = 0;
+    for (float g : grads[k].v) gmax = std::max(gmax, std::fabs(g));
+    std::uniform_int_distribution<int64_t> pick(0, inputs[k].numel() - 1);
+    const int n = (int)std::min<int64_t>(probes, inputs[k].numel());
+    for (int p = 0; p < n; ++p) {
+      const int64_t i = n == inputs[k].numel() ? p : pick(rng());
+      const double orig = x[k][i];
+      x[k][i] = orig + h;
+      const double lp = loss(x);
+      x[k][i] = orig - h;
+      const double lm = loss(x);
+      x[k][i] = orig;
+      const double fd = (lp - lm) / (2.0 * h), an = grads[k].v[i];
+      const double denom = std::max({std::fabs(fd), std::fabs(an), floor_frac * gmax, 1e-6});
+      worst = std::max(worst, std::fabs(fd - an) / denom);
+    }
+  }
+  std::printf("    %-52s fd (float64 ref) max rel err %.2e; forward vs float64 %.2e\n", label.c_str(), worst, fwd_err);
+  if (!(worst < tol)) fail(label + ": finite-difference mismatch " + std::to_string(worst));
+  if (!(fwd_err < fwd_tol)) fail(label + ": forward differs from the float64 reference by " + std::to_string(fwd_err));
+  return worst;
+}
+
 double fd_directional_check(const std::string& label, std::vector<Tensor> inputs,
                             const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
                             const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,

@@ -45,6 +45,21 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
                 const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
                 double tol = 1e-2, float eps = 1e-2f, int probes = 24, double floor_frac = 1e-2);
 
+// Input values as doubles, for the float64 reference forwards of fd_check_float64.
+using Values = std::vector<std::vector<double>>;
+
+// For ops whose float32 forward is too ill-conditioned for difference quotients (normalisations
+// over small groups: the step must be small next to the group's spread, and float32 rounding then
+// swamps the difference). The analytic gradients of bwd are checked, with the same error measure
+// as fd_check, against central differences of an independent float64 forward `ref` (step h:
+// truncation and rounding both far below the tolerance); and the engine forward `fwd` against
+// `ref` (max abs error over max |ref| below fwd_tol). Prints both; returns the gradient error.
+double fd_check_float64(const std::string& label, const std::vector<Tensor>& inputs,
+                        const std::function<std::vector<double>(const Values&)>& ref,
+                        const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
+                        const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
+                        double tol = 1e-2, double h = 1e-5, int probes = 24, double floor_frac = 1e-2, double fwd_tol = 1e-5);
+
 // Directional finite-difference check for whole networks: for each input, the direction r is the
 // analytic gradient normalised, and (L(x + eps r) - L(x - eps r)) / 2 eps must equal <grad, r> =
 // |grad|. Along the gradient the difference signal is |grad| (up to sqrt(n) times any single
