@@ -37,6 +37,27 @@ static double weighted_sum(const Tensor& y, const Tensor& w) {
   return s;
 }
 
+// The probe loop of both difference checks: up to `probes` elements of each input (all when it has
+// no more), quotient(k, i) the central difference for element i of input k, the error relative to
+// the larger of |fd|, |analytic| and floor_frac times that input's largest analytic gradient.
+static double probe_max_error(const std::vector<Tensor>& grads, int probes, double floor_frac,
+                              const std::function<double(size_t, int64_t)>& quotient) {
+  double worst = 0;
+  for (size_t k = 0; k < grads.size(); ++k) {
+    float gmax = 0;
+    for (float g : grads[k].v) gmax = std::max(gmax, std::fabs(g));
+    std::uniform_int_distribution<int64_t> pick(0, grads[k].numel() - 1);
+    const int n = (int)std::min<int64_t>(probes, grads[k].numel());
+    for (int p = 0; p < n; ++p) {
+      const int64_t i = n == grads[k].numel() ? p : pick(rng());
+      const double fd = quotient(k, i), an = grads[k].v[i];
+      const double denom = std::max({std::fabs(fd), std::fabs(an), floor_frac * gmax, 1e-6});
+      worst = std::max(worst, std::fabs(fd - an) / denom);
+    }
+  }
+  return worst;
+}
+
 double fd_check(const std::string& label, std::vector<Tensor> inputs,
                 const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
                 const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
@@ -44,25 +65,15 @@ double fd_check(const std::string& label, std::vector<Tensor> inputs,
   const Tensor y = fwd(inputs);
   const Tensor w = randn(y.shape);
   const std::vector<Tensor> grads = bwd(inputs, w);
-  double worst = 0;
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    float gmax = 0;
-    for (float g : grads[k].v) gmax = std::max(gmax, std::fabs(g));
-    std::uniform_int_distribution<int64_t> pick(0, inputs[k].numel() - 1);
-    const int n = (int)std::min<int64_t>(probes, inputs[k].numel());
-    for (int p = 0; p < n; ++p) {
-      const int64_t i = n == inputs[k].numel() ? p : pick(rng());
-      const float orig = inputs[k].v[i];
-      inputs[k].v[i] = orig + eps;
-      const double lp = weighted_sum(fwd(inputs), w);
-      inputs[k].v[i] = orig - eps;
-      const double lm = weighted_sum(fwd(inputs), w);
-      inputs[k].v[i] = orig;
-      const double fd = (lp - lm) / (2.0 * eps), an = grads[k].v[i];
-      const double denom = std::max({std::fabs(fd), std::fabs(an), floor_frac * gmax, 1e-6});
-      worst = std::max(worst, std::fabs(fd - an) / denom);
-    }
-  }
+  const double worst = probe_max_error(grads, probes, floor_frac, [&](size_t k, int64_t i) {
+    const float orig = inputs[k].v[i];
+    inputs[k].v[i] = orig + eps;
+    const double lp = weighted_sum(fwd(inputs), w);
+    inputs[k].v[i] = orig - eps;
+    const double lm = weighted_sum(fwd(inputs), w);
+    inputs[k].v[i] = orig;
+    return (lp - lm) / (2.0 * eps);
+  });
   std::printf("    %-52s fd max rel err %.2e\n", label.c_str(), worst);
   if (!(worst < tol)) fail(label + ": finite-difference mismatch " + std::to_string(worst));
   return worst;
@@ -91,25 +102,15 @@ double fd_check_float64(const std::string& label, const std::vector<Tensor>& inp
     return s;
   };
   const std::vector<Tensor> grads = bwd(inputs, w);
-  double worst = 0;
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    float gmax = 0;
-    for (float g : grads[k].v) gmax = std::max(gmax, std::fabs(g));
-    std::uniform_int_distribution<int64_t> pick(0, inputs[k].numel() - 1);
-    const int n = (int)std::min<int64_t>(probes, inputs[k].numel());
-    for (int p = 0; p < n; ++p) {
-      const int64_t i = n == inputs[k].numel() ? p : pick(rng());
-      const double orig = x[k][i];
-      x[k][i] = orig + h;
-      const double lp = loss(x);
-      x[k][i] = orig - h;
-      const double lm = loss(x);
-      x[k][i] = orig;
-      const double fd = (lp - lm) / (2.0 * h), an = grads[k].v[i];
-      const double denom = std::max({std::fabs(fd), std::fabs(an), floor_frac * gmax, 1e-6});
-      worst = std::max(worst, std::fabs(fd - an) / denom);
-    }
-  }
+  const double worst = probe_max_error(grads, probes, floor_frac, [&](size_t k, int64_t i) {
+    const double orig = x[k][i];
+    x[k][i] = orig + h;
+    const double lp = loss(x);
+    x[k][i] = orig - h;
+    const double lm = loss(x);
+    x[k][i] = orig;
+    return (lp - lm) / (2.0 * h);
+  });
   std::printf("    %-52s fd (float64 ref) max rel err %.2e; forward vs float64 %.2e\n", label.c_str(), worst, fwd_err);
   if (!(worst < tol)) fail(label + ": finite-difference mismatch " + std::to_string(worst));
   if (!(fwd_err < fwd_tol)) fail(label + ": forward differs from the float64 reference by " + std::to_string(fwd_err));
