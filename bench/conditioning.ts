@@ -13,7 +13,7 @@ import { ImageLoader } from '../src/data/images';
 import { CHEXPERT_LABELS, labelIndex, POSITIVE } from '../src/data/labels';
 import { loadGenerator } from '../src/generation/generator';
 import { cropScale } from '../src/rewards/fit/data';
-import { generateImages } from '../src/train/samples';
+import { generateImages } from '../src/generation/sampling';
 
 const PROMPTS: Record<string, string> = {
   normal: 'No acute cardiopulmonary process.',

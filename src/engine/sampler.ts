@@ -6,23 +6,18 @@
  * thread (forwardAsync), so progress output and Ctrl-C stay responsive.
  */
 import { loadAddon, NativeUNet } from './native';
+import { Conditioning, GuidedDenoiser } from './guided-denoiser';
 import { ddimStep, Device } from './rl';
 import { DdimScheduler, SchedulerConfig } from './scheduler';
-import type { TensorData } from './tensor';
-import { UserError } from '../util/errors';
 
-export interface Conditioning {
-  /** [B, L, D] (or [1, L, D], broadcast to the batch) */
-  context: TensorData;
-  /** [B, L] or [1, L]; 1 = real token */
-  mask: TensorData;
-}
+export type { Conditioning } from './guided-denoiser';
 
 export interface SampleOptions {
   /** [B, C, H, W] */
   shape: [number, number, number, number];
   steps: number;
-  eta: number;
+  /** one eta for every step, or one per step (0 = deterministic there) */
+  eta: number | readonly number[];
   guidanceScale: number;
   seed: number;
   scheduler: SchedulerConfig;
@@ -44,51 +39,36 @@ export interface SampleResult {
   trajectory?: Trajectory;
 }
 
-/** Repeats a [1, ...] tensor along the batch, or checks a [B, ...] one. */
-function toBatch(t: TensorData, B: number, what: string): TensorData {
-  if (t.shape[0] === B) return t;
-  if (t.shape[0] !== 1) throw new UserError(`${what}: batch ${t.shape[0]} does not match ${B}`);
-  const per = t.data.length;
-  const data = new Float32Array(per * B);
-  for (let b = 0; b < B; b++) data.set(t.data, b * per);
-  return { data, shape: [B, ...t.shape.slice(1)] };
+/** The x_T of a run: stream b of the seed for sample b. */
+export function initialNoise(seed: number, batch: number, perSample: number): Float32Array {
+  return loadAddon().randn({ seed, streamOffset: 0, batch, perSample });
 }
 
-function concatBatch(a: TensorData, b: TensorData): TensorData {
-  const data = new Float32Array(a.data.length + b.data.length);
-  data.set(a.data, 0);
-  data.set(b.data, a.data.length);
-  return { data, shape: [a.shape[0] + b.shape[0], ...a.shape.slice(1)] };
+/** The Philox stream offset of step i's noise for a batch of B (sample b draws stream offset + b). */
+export function stepNoiseStream(i: number, batch: number): number {
+  return (i + 1) * batch;
+}
+
+export function etaAtStep(eta: number | readonly number[], i: number): number {
+  return typeof eta === 'number' ? eta : eta[i];
 }
 
 export async function sampleDdim(unet: NativeUNet, cond: Conditioning, uncond: Conditioning | null, o: SampleOptions): Promise<SampleResult> {
   const [B, C, H, W] = o.shape;
   const perSample = C * H * W;
-  const guided = o.guidanceScale !== 1;
-  if (guided && !uncond) throw new UserError('classifier-free guidance needs the unconditional embedding (the empty prompt)');
   const sched = new DdimScheduler(o.scheduler, o.steps);
-  const ctx = toBatch(cond.context, B, 'context'), mask = toBatch(cond.mask, B, 'mask');
-  const modelCtx = guided ? concatBatch(toBatch(uncond!.context, B, 'unconditional context'), ctx) : ctx;
-  const modelMask = guided ? concatBatch(toBatch(uncond!.mask, B, 'unconditional mask'), mask) : mask;
-  const rows = guided ? 2 * B : B;
+  const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
 
-  let x = loadAddon().randn({ seed: o.seed, streamOffset: 0, batch: B, perSample });
+  let x = initialNoise(o.seed, B, perSample);
   const traj: Trajectory | undefined = o.keepTrajectory ? { latents: [x], timesteps: [], logProbs: [] } : undefined;
   for (let i = 0; i < o.steps; i++) {
     const { t, alphaBarT, alphaBarPrev } = sched.step(i);
-    const sample = guided ? concatBatch({ data: x, shape: [B, C, H, W] }, { data: x, shape: [B, C, H, W] }) : { data: x, shape: [B, C, H, W] };
-    const eps = await unet.forwardAsync({
-      sample, timestep: { data: new Float32Array(rows).fill(t), shape: [rows] },
-      encoderHiddenStates: modelCtx, encoderAttentionMask: modelMask,
-    });
-    const n = B * perSample;
+    const out = await denoiser.predict(x, [C, H, W], t);
     const step = ddimStep({
-      batch: B, perSample, sample: x,
-      modelOutput: guided ? eps.data.subarray(n, 2 * n) : eps.data,
-      modelOutputUncond: guided ? eps.data.subarray(0, n) : undefined,
-      guidanceScale: o.guidanceScale, alphaBarT, alphaBarPrev, eta: o.eta,
+      batch: B, perSample, sample: x, modelOutput: out.cond, modelOutputUncond: out.uncond,
+      guidanceScale: o.guidanceScale, alphaBarT, alphaBarPrev, eta: etaAtStep(o.eta, i),
       predictionType: o.scheduler.prediction_type, clipSample: o.scheduler.clip_sample, clipSampleRange: o.scheduler.clip_sample_range,
-      seed: o.seed, streamOffset: (i + 1) * B,
+      seed: o.seed, streamOffset: stepNoiseStream(i, B),
     }, o.device ?? 'cpu');
     x = step.prevSample;
     if (traj) {

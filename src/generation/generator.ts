@@ -11,15 +11,14 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NativeUNet } from '../engine/native';
-import type { Conditioning } from '../engine/sampler';
+import type { Conditioning } from '../engine/guided-denoiser';
 import { DEFAULT_SCHEDULER, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig } from '../engine/unet-config';
 import { readSafetensors, requireTensor } from '../io/safetensors';
 import type { OrtDevice } from '../onnx/runtime';
-import { readJson } from '../train/checkpoint';
-import { loadCheckpointModels } from '../train/pretrain';
+import { loadCheckpointModels, readJson } from '../train/checkpoint';
 import { UserError } from '../util/errors';
 import { OnnxTextEncoder } from './onnx-text-encoder';
 
@@ -35,6 +34,10 @@ export interface Generator {
   encode(prompts: string[]): Promise<Conditioning>;
   /** the empty prompt, padded to the same token count as encode()'s output */
   encodeUnconditional(): Promise<Conditioning>;
+  /** prompts -> the text encoder's tokens alone (no ACE): what the RL stage's anchor sees */
+  encodeText(prompts: string[]): Promise<Conditioning>;
+  /** the checkpoint's ACE tokens [count, width], when it has them */
+  ace?: { tokens: Float32Array; count: number };
   /** training step of a checkpoint made here */
   step?: number;
   aceTokens?: number;
@@ -86,6 +89,8 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
     kind: 'cxrl-checkpoint', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile: path.join(dir, weights), scheduler,
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
     encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
+    encodeText: async (prompts) => encodeTexts(text, tok, prompts, L),
+    ace: ace ? { tokens: Float32Array.from(ace.data), count: K } : undefined,
     step: state.state?.step, aceTokens: K || undefined,
   };
 }
@@ -117,12 +122,15 @@ async function loadDiffusers(unetDir: string, textEncoder: string, tokenizer: st
     scheduler: readDiffusersScheduler(schedulerFile),
     encode: (prompts) => enc.encode(prompts),
     encodeUnconditional: async () => probe,
+    encodeText: (prompts) => enc.encode(prompts),
   };
 }
 
 export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Promise<Generator> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
   const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
+  // A run folder made by `train` (RUN/checkpoint holds the model).
+  if (!has('text_encoder_config.json') && has('checkpoint', 'text_encoder_config.json')) return loadGenerator(path.join(dir, 'checkpoint'), o);
   if (has('text_encoder_config.json') && has('tokenizer.json')) return loadCheckpoint(dir, o);
   if (has('unet', 'config.json')) {
     if (!has('text_encoder', 'model.onnx') && !o.textEncoder) throw new UserError(`${dir}: a diffusers pipeline folder needs text_encoder/model.onnx (an ONNX export of its text encoder) or --text-encoder FILE.onnx`);

@@ -33,6 +33,9 @@ export interface FitArgs {
   quiet?: boolean;
 }
 
+/** `reward fit`'s defaults (also what the default models in the cache folder are fitted with). */
+export const REWARD_FIT_DEFAULTS = { steps: 1200, batchSize: 32, lr: 2e-3, imageSize: 64, seed: 0, synthStudies: 2000 } as const;
+
 export interface FitReport {
   kind: RewardKind;
   files: string[];

@@ -5,6 +5,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import type { NativeUNet } from '../engine/native';
+import { SchedulerConfig, schedulerConfig } from '../engine/scheduler';
+import { createTextEncoder, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
+import { createUNet, loadUNetWeights } from '../engine/unet';
+import { readUNetConfig, UNetConfig } from '../engine/unet-config';
+import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 
 export function writeCheckpointDir(dir: string, write: (tmp: string) => void): void {
@@ -32,4 +38,33 @@ export function readJson<T>(file: string): T {
   } catch (e) {
     throw new UserError(`${file}: cannot read (${(e as Error).message})`);
   }
+}
+
+/** The networks, tokenizer and scheduler of a checkpoint folder (not the optimizer state). */
+export interface CheckpointModels {
+  unetConfig: UNetConfig;
+  unet: NativeUNet;
+  textConfig: TextEncoderConfig;
+  text: NativeTextEncoder;
+  tokenizer: WordTokenizer;
+  scheduler: SchedulerConfig;
+}
+
+/** Reads a checkpoint's models; `unetWeights` names the UNet weights file (unet.safetensors or unet_ema.safetensors). */
+export function loadCheckpointModels(dir: string, unetWeights = 'unet.safetensors'): CheckpointModels {
+  const unetConfig = readUNetConfig(path.join(dir, 'config.json'));
+  const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
+  loadUNetWeights(unet, path.join(dir, unetWeights));
+  const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
+  const text = createTextEncoder(textConfig, 0);
+  try {
+    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const schedulerFile = path.join(dir, 'scheduler_config.json');
+  return {
+    unetConfig, unet, textConfig, text, tokenizer: WordTokenizer.load(path.join(dir, 'tokenizer.json')),
+    scheduler: schedulerConfig(readJson(schedulerFile), schedulerFile),
+  };
 }

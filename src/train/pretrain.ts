@@ -18,8 +18,8 @@ import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 import { Rng } from '../util/random';
-import { readJson, writeCheckpointDir } from './checkpoint';
-import type { SamplingModel } from './samples';
+import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
+import type { SamplingModel } from '../generation/sampling';
 import * as fs from 'fs';
 
 export interface PretrainSettings {
@@ -176,35 +176,6 @@ export class Pretrainer {
     p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors'));
     return p;
   }
-}
-
-/** The networks, tokenizer and scheduler of a checkpoint folder (not the optimizer state). */
-export interface CheckpointModels {
-  unetConfig: UNetConfig;
-  unet: NativeUNet;
-  textConfig: TextEncoderConfig;
-  text: NativeTextEncoder;
-  tokenizer: WordTokenizer;
-  scheduler: SchedulerConfig;
-}
-
-/** Reads a checkpoint's models; `unetWeights` names the UNet weights file (unet.safetensors or unet_ema.safetensors). */
-export function loadCheckpointModels(dir: string, unetWeights = 'unet.safetensors'): CheckpointModels {
-  const unetConfig = readUNetConfig(path.join(dir, 'config.json'));
-  const unet = createUNet(unetConfig, 0, path.join(dir, 'config.json'));
-  loadUNetWeights(unet, path.join(dir, unetWeights));
-  const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
-  const text = createTextEncoder(textConfig, 0);
-  try {
-    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  const schedulerFile = path.join(dir, 'scheduler_config.json');
-  return {
-    unetConfig, unet, textConfig, text, tokenizer: WordTokenizer.load(path.join(dir, 'tokenizer.json')),
-    scheduler: schedulerConfig(readJson(schedulerFile), schedulerFile),
-  };
 }
 
 /**

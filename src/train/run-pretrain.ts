@@ -13,7 +13,7 @@ import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
 import { Pretrainer, PretrainSettings, trainSteps } from './pretrain';
-import { writeSampleGrid } from './samples';
+import { writeSampleGrid } from '../generation/sampling';
 
 export interface PretrainArgs {
   data?: string;

@@ -4,7 +4,8 @@ import sharp from 'sharp';
 import type { Argv } from 'yargs';
 import { readCsv } from '../../data/csv';
 import { fileSha256, loadGenerator } from '../../generation/generator';
-import { generateImages, writeGrid } from '../../train/samples';
+import { generateImages, writeGrid } from '../../generation/sampling';
+import { checkGenerationSettings, GENERATION_DEFAULTS } from '../../generation/settings';
 import { UserError } from '../../util/errors';
 import { Progress } from '../../util/progress';
 import { requirePositiveIntegers } from '../validate';
@@ -41,10 +42,10 @@ export function registerGenerate(y: Argv): Argv {
       .option('prompt', { type: 'string', array: true, describe: 'report text (repeat for several)' })
       .option('prompts', { type: 'string', describe: 'file of prompts: .txt (one a line), .jsonl or .csv with a text/prompt/report/impression field' })
       .option('n', { type: 'number', default: 1, describe: 'images per prompt' })
-      .option('steps', { type: 'number', default: 50, describe: 'DDIM steps' })
-      .option('eta', { type: 'number', default: 0, describe: 'DDIM eta (0: deterministic given the initial noise)' })
-      .option('guidance-scale', { type: 'number', default: 4, describe: 'classifier-free guidance scale (1: none)' })
-      .option('seed', { type: 'number', default: 0, describe: 'image i of the run uses noise stream i of this seed' })
+      .option('steps', { type: 'number', default: GENERATION_DEFAULTS.steps, describe: 'DDIM steps' })
+      .option('eta', { type: 'number', default: GENERATION_DEFAULTS.eta, describe: 'DDIM eta (0: deterministic given the initial noise)' })
+      .option('guidance-scale', { type: 'number', default: GENERATION_DEFAULTS.guidanceScale, describe: 'classifier-free guidance scale (1: none)' })
+      .option('seed', { type: 'number', default: GENERATION_DEFAULTS.seed, describe: 'image i of the run uses noise stream i of this seed' })
       .option('ema', { type: 'boolean', default: true, describe: 'use the EMA weights of a checkpoint made here when it has them (--no-ema: the raw weights)' })
       .option('format', { choices: ['png', 'jpeg'] as const, default: 'png' as const, describe: 'image file format' })
       .option('device', { choices: ['cpu', 'cuda', 'auto'] as const, default: 'cpu' as const, describe: 'ONNX Runtime execution provider for an ONNX text encoder' })
@@ -55,10 +56,9 @@ export function registerGenerate(y: Argv): Argv {
     const prompts = [...(args.prompt ?? []), ...(args.prompts ? readPrompts(args.prompts) : [])];
     if (prompts.length === 0) throw new UserError('give --prompt TEXT or --prompts FILE');
     requirePositiveIntegers(args, ['n', 'steps', 'batchSize']);
-    if (!(args.eta >= 0)) throw new UserError('--eta must be >= 0');
+    const g = checkGenerationSettings({ steps: args.steps, eta: args.eta, guidanceScale: args.guidanceScale, seed: args.seed });
     const gen = await loadGenerator(args.checkpoint, { textEncoder: args.textEncoder, tokenizer: args.tokenizer, device: args.device, useEma: args.ema });
     const all = prompts.flatMap((p) => Array.from({ length: args.n }, () => p));
-    const g = { steps: args.steps, eta: args.eta, guidanceScale: args.guidanceScale, seed: args.seed };
     const chunks = Math.ceil(all.length / args.batchSize);
     const bar = new Progress('generate', chunks * args.steps, 'steps');
     const images: Uint8Array[] = [];

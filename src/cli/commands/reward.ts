@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { describeFit, runRewardFit } from '../../rewards/run-fit';
+import { describeFit, REWARD_FIT_DEFAULTS, runRewardFit } from '../../rewards/run-fit';
 import { runRewardScore } from '../../rewards/run-score';
 import { UserError } from '../../util/errors';
 import { requirePositiveIntegers } from '../validate';
@@ -14,12 +14,12 @@ export function registerReward(y: Argv): Argv {
           .option('kind', { choices: ['posture', 'classifier', 'consistency'] as const, demandOption: true, describe: 'posture: psi regressor; classifier: 14 CheXpert findings; consistency: image/report dual encoder (writes NAME-text.onnx too)' })
           .option('data', { type: 'string', describe: 'MIMIC-CXR-JPG root; default: the embedded synthetic dataset (made once into the cache folder)' })
           .option('out', { type: 'string', demandOption: true, describe: 'FILE.onnx to write (its contract goes to FILE.onnx.json)' })
-          .option('steps', { type: 'number', default: 1200, describe: 'optimizer steps' })
-          .option('batch-size', { type: 'number', default: 32, describe: 'images per step' })
-          .option('lr', { type: 'number', default: 2e-3, describe: 'AdamW peak learning rate (warm-up, then cosine decay)' })
-          .option('image-size', { type: 'number', default: 64, describe: 'model input size (square; a power-of-two multiple of 16)' })
-          .option('seed', { type: 'number', default: 0, describe: 'seed of the init, batches and transforms' })
-          .option('synth-studies', { type: 'number', default: 2000, describe: 'studies in the embedded synthetic dataset' })
+          .option('steps', { type: 'number', default: REWARD_FIT_DEFAULTS.steps, describe: 'optimizer steps' })
+          .option('batch-size', { type: 'number', default: REWARD_FIT_DEFAULTS.batchSize, describe: 'images per step' })
+          .option('lr', { type: 'number', default: REWARD_FIT_DEFAULTS.lr, describe: 'AdamW peak learning rate (warm-up, then cosine decay)' })
+          .option('image-size', { type: 'number', default: REWARD_FIT_DEFAULTS.imageSize, describe: 'model input size (square; a power-of-two multiple of 16)' })
+          .option('seed', { type: 'number', default: REWARD_FIT_DEFAULTS.seed, describe: 'seed of the init, batches and transforms' })
+          .option('synth-studies', { type: 'number', default: REWARD_FIT_DEFAULTS.synthStudies, describe: 'studies in the embedded synthetic dataset' })
           .option('json', { type: 'boolean', default: false, describe: 'print the fit report as JSON' }),
       async (args) => {
         requirePositiveIntegers(args, ['steps', 'batchSize', 'imageSize', 'synthStudies']);

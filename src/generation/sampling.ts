@@ -1,20 +1,17 @@
-/** Images from the generator: sampling from prompts, conversion to 8-bit, PNG grids. */
+/** Images from a generator: sampling from prompts, conversion to 8-bit, PNG grids. */
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
+import { isGuided } from '../engine/guided-denoiser';
 import { sampleDdim } from '../engine/sampler';
-import type { Generator } from '../generation/generator';
 import { UserError } from '../util/errors';
+import type { Generator } from './generator';
+import { GenerationSettings, SAMPLE_GRID_SETTINGS } from './settings';
+
+export type { GenerationSettings } from './settings';
 
 /** The part of a Generator that sampling needs. */
 export type SamplingModel = Pick<Generator, 'unet' | 'scheduler' | 'imageSize' | 'channels' | 'encode' | 'encodeUnconditional'>;
-
-export interface GenerationSettings {
-  steps: number;
-  eta: number;
-  guidanceScale: number;
-  seed: number;
-}
 
 /** [-1, 1] floats of one image ([C, n] planes; C = 3 is averaged to gray) to 8-bit grayscale. */
 export function toBytes(x: Float32Array, channels = 1): Uint8Array {
@@ -32,7 +29,7 @@ export function toBytes(x: Float32Array, channels = 1): Uint8Array {
 export async function generateImages(m: SamplingModel, prompts: string[], g: GenerationSettings, onStep?: (d: number, t: number) => void): Promise<Uint8Array[]> {
   if (m.channels !== 1 && m.channels !== 3) throw new UserError(`the UNet has ${m.channels} input channels: latent-space models need a VAE decoder, which is not supported yet (pixel-space models with 1 or 3 channels are)`);
   const cond = await m.encode(prompts);
-  const uncond = g.guidanceScale !== 1 ? await m.encodeUnconditional() : null;
+  const uncond = isGuided(g.guidanceScale) ? await m.encodeUnconditional() : null;
   const size = m.imageSize, C = m.channels;
   const r = await sampleDdim(m.unet, cond, uncond, {
     shape: [prompts.length, C, size, size], steps: g.steps, eta: g.eta, guidanceScale: g.guidanceScale, seed: g.seed, scheduler: m.scheduler, onStep,
@@ -52,6 +49,6 @@ export async function writeGrid(images: Uint8Array[], size: number, file: string
 }
 
 export async function writeSampleGrid(m: SamplingModel, prompts: string[], seed: number, file: string): Promise<void> {
-  const imgs = await generateImages(m, prompts, { steps: 20, eta: 0, guidanceScale: 3, seed });
+  const imgs = await generateImages(m, prompts, { ...SAMPLE_GRID_SETTINGS, seed });
   await writeGrid(imgs, m.imageSize, file);
 }

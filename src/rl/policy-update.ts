@@ -1,0 +1,182 @@
+/**
+ * PPO updates over stored trajectories (DDPO's inner loop, CXRL-METHOD.md "Policy gradient").
+ * For each inner epoch the samples are shuffled, each sample's trainable steps are shuffled on
+ * their own, and the first `timestep_fraction` of them are trained. For one micro-batch of samples
+ * the gradient accumulates over those steps:
+ *   guided forward at the stored x_t (with the current ACE tokens) -> fused DDIM step at the stored
+ *   x_prev (new log-prob) -> PPO clipped surrogate -> step backward to both guidance halves ->
+ *   UNet backward (parameter gradients, and d/d(context) whose appended slice is ACE's gradient),
+ * then the joint gradient norm (UNet + ACE) is clipped and AdamW (UNet) and Adam (ACE) step once.
+ * The loss of a micro-batch is the mean over its samples and its trained steps, as DDPO's gradient
+ * accumulation makes it.
+ */
+import type { NativeOptimizer, NativeUNet } from '../engine/native';
+import { Conditioning, GuidedDenoiser } from '../engine/guided-denoiser';
+import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../engine/rl';
+import type { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
+import type { Trajectory } from '../engine/sampler';
+import type { TensorData } from '../engine/tensor';
+import { appendTokens } from '../generation/generator';
+import type { Rng } from '../util/random';
+import type { AceTokens } from './ace';
+
+export interface PpoSettings {
+  trainBatchSize: number;
+  innerEpochs: number;
+  timestepFraction: number;
+  clipRange: number;
+  advClipMax: number;
+  maxGradNorm: number;
+  guidanceScale: number;
+  lr: number;
+  aceLr: number;
+}
+
+export interface PolicyUpdateInputs {
+  policy: NativeUNet;
+  optimizer: NativeOptimizer;
+  ace: AceTokens | null;
+  scheduler: DdimScheduler;
+  schedulerConfig: SchedulerConfig;
+  /** prompt conditioning of the B samples, without ACE: [B, L, D] */
+  cond: Conditioning;
+  /** the empty prompt's conditioning, [1, L, D] */
+  uncond: Conditioning;
+  trajectory: Trajectory;
+  /** [C, H, W] of one sample */
+  sampleShape: [number, number, number];
+  advantages: Float64Array;
+  /** step indices that may be trained (those sampled with eta > 0) and their eta */
+  trainableSteps: number[];
+  eta: number;
+}
+
+export interface MicroBatchStats {
+  innerEpoch: number;
+  loss: number;
+  approxKl: number;
+  clipfrac: number;
+  gradNorm: number;
+}
+
+export interface PolicyUpdateStats {
+  loss: number;
+  approxKl: number;
+  clipfrac: number;
+  gradNorm: number;
+  optimizerSteps: number;
+}
+
+/** Rows `idx` of a [B, ...] tensor. */
+function gatherRows(t: TensorData, idx: readonly number[]): TensorData {
+  const per = t.data.length / t.shape[0];
+  const out = new Float32Array(idx.length * per);
+  idx.forEach((b, k) => out.set(t.data.subarray(b * per, (b + 1) * per), k * per));
+  return { data: out, shape: [idx.length, ...t.shape.slice(1)] };
+}
+
+/** Sample b's slice of the stored latent at each (step, b) pair. */
+function gatherLatents(latents: Float32Array[], steps: readonly number[], idx: readonly number[], per: number): Float32Array {
+  const out = new Float32Array(idx.length * per);
+  idx.forEach((b, k) => out.set(latents[steps[k]].subarray(b * per, (b + 1) * per), k * per));
+  return out;
+}
+
+/** The conditioning the policy sees: the prompt tokens with the current ACE tokens appended (uncond: masked padding). */
+export function policyConditioning(c: Conditioning, ace: AceTokens | null, pad: boolean): Conditioning {
+  return ace ? appendTokens(c, ace.tokens, ace.count, pad) : c;
+}
+
+/** Clips the joint norm of the UNet's and ACE's gradients; returns the norm before clipping. */
+function clipJointNorm(optimizer: NativeOptimizer, ace: AceTokens | null, maxNorm: number): number {
+  const unetNorm = optimizer.clipGradNorm(0), aceNorm = ace ? ace.gradNorm() : 0;
+  const norm = Math.hypot(unetNorm, aceNorm);
+  if (maxNorm > 0 && norm > maxNorm) {
+    optimizer.clipGradNorm((maxNorm * unetNorm) / norm);
+    ace?.scaleGrad(maxNorm / norm);
+  }
+  return norm;
+}
+
+export function trainedStepCount(trainable: number, fraction: number): number {
+  return Math.max(1, Math.min(trainable, Math.round(trainable * fraction)));
+}
+
+export interface MicroBatchLoss {
+  loss: number;
+  approxKl: number;
+  clipfrac: number;
+}
+
+/**
+ * The PPO objective of samples `idx`, sample idx[k] trained at its steps steps[k][0..n-1]: zeroes
+ * the gradients, then leaves d(loss)/d(UNet parameters) in the UNet and d(loss)/d(ACE) in ace.grad.
+ */
+export async function microBatchGradient(u: PolicyUpdateInputs, s: PpoSettings, idx: readonly number[], steps: readonly (readonly number[])[],
+  onStep?: () => void): Promise<MicroBatchLoss> {
+  const [C, H, W] = u.sampleShape, per = C * H * W;
+  const nTrain = steps[0].length;
+  u.policy.zeroGrad();
+  u.ace?.zeroGrad();
+  const cond = policyConditioning({ context: gatherRows(u.cond.context, idx), mask: gatherRows(u.cond.mask, idx) }, u.ace, false);
+  const uncond = policyConditioning(u.uncond, u.ace, true);
+  const denoiser = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale);
+  const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0 };
+  for (let j = 0; j < nTrain; j++) {
+    const at = steps.map((st) => u.scheduler.step(st[j]));
+    const stepIdx = steps.map((st) => st[j]);
+    const x = gatherLatents(u.trajectory.latents, stepIdx, idx, per);
+    const xPrev = gatherLatents(u.trajectory.latents, stepIdx.map((i) => i + 1), idx, per);
+    const out = await denoiser.predict(x, u.sampleShape, at.map((a) => a.t));
+    const stepInput: DdimStepInput = {
+      batch: idx.length, perSample: per, sample: x, modelOutput: out.cond, modelOutputUncond: out.uncond, guidanceScale: s.guidanceScale,
+      alphaBarT: at.map((a) => a.alphaBarT), alphaBarPrev: at.map((a) => a.alphaBarPrev), eta: u.eta,
+      predictionType: u.schedulerConfig.prediction_type, clipSample: u.schedulerConfig.clip_sample, clipSampleRange: u.schedulerConfig.clip_sample_range,
+      prevSample: xPrev,
+    };
+    const lp = ddimStep(stepInput).logProb;
+    const ppo = ppoLoss({
+      logProb: lp, oldLogProb: Float64Array.from(idx, (b, k) => u.trajectory.logProbs[stepIdx[k]][b]),
+      advantages: Float64Array.from(idx, (b) => u.advantages[b]), clipRange: s.clipRange, advClipMax: s.advClipMax,
+    });
+    // Mean over the trained steps: each step's surrogate enters with weight 1 / nTrain.
+    const g = ddimStepBackward(stepInput, ppo.gradLogProb.map((v) => v / nTrain));
+    const gradContext = await denoiser.backward(g.gradModelOutput, g.gradModelOutputUncond, u.sampleShape);
+    u.ace?.accumulateFromContextGrad(gradContext);
+    mb.loss += ppo.loss / nTrain;
+    mb.approxKl += ppo.approxKl / nTrain;
+    mb.clipfrac += ppo.clipfrac / nTrain;
+    onStep?.();
+  }
+  return mb;
+}
+
+export async function policyUpdate(u: PolicyUpdateInputs, s: PpoSettings, rng: Rng,
+  hooks: { onMicroBatch?: (m: MicroBatchStats) => void; onProgress?: (done: number, total: number) => void } = {}): Promise<PolicyUpdateStats> {
+  const B = u.advantages.length;
+  const nTrain = trainedStepCount(u.trainableSteps.length, s.timestepFraction);
+  const microBatches = Math.ceil(B / s.trainBatchSize);
+  const total = s.innerEpochs * microBatches * nTrain;
+  const sum = { loss: 0, approxKl: 0, clipfrac: 0, gradNorm: 0 };
+  let done = 0, optimizerSteps = 0;
+  for (let inner = 0; inner < s.innerEpochs; inner++) {
+    const order = rng.shuffle(Array.from({ length: B }, (_, b) => b));
+    const stepOrder = Array.from({ length: B }, () => rng.shuffle([...u.trainableSteps]).slice(0, nTrain));
+    for (let m = 0; m < microBatches; m++) {
+      const idx = order.slice(m * s.trainBatchSize, (m + 1) * s.trainBatchSize);
+      const mb = await microBatchGradient(u, s, idx, idx.map((b) => stepOrder[b]), () => hooks.onProgress?.(++done, total));
+      const gradNorm = clipJointNorm(u.optimizer, u.ace, s.maxGradNorm);
+      u.optimizer.setLr(s.lr);
+      u.optimizer.step();
+      u.ace?.adamStep(s.aceLr);
+      optimizerSteps++;
+      hooks.onMicroBatch?.({ innerEpoch: inner, ...mb, gradNorm });
+      sum.loss += mb.loss;
+      sum.approxKl += mb.approxKl;
+      sum.clipfrac += mb.clipfrac;
+      sum.gradNorm += gradNorm;
+    }
+  }
+  const n = optimizerSteps;
+  return { loss: sum.loss / n, approxKl: sum.approxKl / n, clipfrac: sum.clipfrac / n, gradNorm: sum.gradNorm / n, optimizerSteps };
+}

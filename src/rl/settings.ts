@@ -1,0 +1,141 @@
+/**
+ * The RL stage's hyper-parameters, their defaults (one home: the CLI reads them from here) and
+ * their validation. Names follow DDPO's config where one exists.
+ */
+import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
+import { UserError } from '../util/errors';
+import type { AdvantageMode } from './advantages';
+import { ADVANTAGE_MODES } from './advantages';
+import type { RewardWeights, RlcfMode } from './comparative-rewards';
+import { DEFAULT_REWARD_WEIGHTS, RLCF_MODES } from './comparative-rewards';
+
+export type AnchorNoise = 'same' | 'independent';
+
+export interface RlSettings {
+  epochs: number;
+  promptsPerEpoch: number;
+  samplesPerPrompt: number;
+  sampleSteps: number;
+  eta: number;
+  guidanceScale: number;
+  trainBatchSize: number;
+  innerEpochs: number;
+  timestepFraction: number;
+  clipRange: number;
+  advClipMax: number;
+  lr: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  /** ACE tokens (0: no ACE) */
+  aceTokens: number;
+  aceLr: number;
+  rlcf: RlcfMode;
+  rewardWeights: RewardWeights;
+  advantage: AdvantageMode;
+  anchorNoise: AnchorNoise;
+  /** [first, last] inference steps trained (sampled with eta there, eta 0 elsewhere); null: all */
+  trainWindow: [number, number] | null;
+  evalEvery: number;
+  evalReports: number;
+  seed: number;
+  /** tokens per report (from the init checkpoint) */
+  textLength: number;
+}
+
+/**
+ * Defaults for the embedded default on two CPU cores: an epoch of 8 reports x 2 samples at 20
+ * guided steps; DDPO's clip range, advantage clip and ACE rule (10x the UNet's learning rate).
+ */
+export const RL_DEFAULTS: Omit<RlSettings, 'aceLr' | 'textLength'> = {
+  epochs: 8,
+  promptsPerEpoch: 8,
+  samplesPerPrompt: 2,
+  sampleSteps: 20,
+  eta: 1,
+  guidanceScale: 4,
+  trainBatchSize: 8,
+  innerEpochs: 1,
+  timestepFraction: 0.5,
+  clipRange: 1e-4,
+  advClipMax: 5,
+  lr: 3e-5,
+  weightDecay: 1e-4,
+  maxGradNorm: 1,
+  aceTokens: 4,
+  rlcf: 'diff',
+  rewardWeights: DEFAULT_REWARD_WEIGHTS,
+  advantage: 'per-prompt',
+  anchorNoise: 'same',
+  trainWindow: null,
+  evalEvery: 4,
+  evalReports: 32,
+  seed: 0,
+};
+
+/** ACE's learning rate when none is given: 10x the UNet's. */
+export const ACE_LR_FACTOR = 10;
+
+/** Changing these on --resume keeps the run well defined (the rest would change what it means). */
+export const RESUME_SAFE_SETTINGS: readonly (keyof RlSettings)[] = ['epochs', 'evalEvery'];
+
+function positiveInt(v: number, flag: string): void {
+  if (!Number.isInteger(v) || v < 1) throw new UserError(`${flag} must be a positive integer, got ${v}`);
+}
+
+function finitePositive(v: number, flag: string): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UserError(`${flag} must be a finite number > 0, got ${v}`);
+}
+
+/** Parses `a:b` (inclusive inference-step indices, 0 = the noisiest step). */
+export function parseTrainWindow(text: string | undefined, steps: number): [number, number] | null {
+  if (text === undefined || text === '') return null;
+  const m = /^(\d+):(\d+)$/.exec(text.trim());
+  if (!m) throw new UserError(`--train-window must be FIRST:LAST (inference-step indices), got "${text}"`);
+  const a = Number(m[1]), b = Number(m[2]);
+  if (a > b || b >= steps) throw new UserError(`--train-window ${text}: need 0 <= FIRST <= LAST < --sample-steps (${steps})`);
+  return [a, b];
+}
+
+export function checkRlSettings(s: RlSettings): RlSettings {
+  for (const [v, flag] of [[s.epochs, '--epochs'], [s.promptsPerEpoch, '--prompts-per-epoch'], [s.samplesPerPrompt, '--samples-per-prompt'],
+    [s.sampleSteps, '--sample-steps'], [s.trainBatchSize, '--train-batch-size'], [s.innerEpochs, '--inner-epochs'],
+    [s.evalEvery, '--eval-every'], [s.evalReports, '--eval-reports']] as const) positiveInt(v, flag);
+  if (!Number.isInteger(s.aceTokens) || s.aceTokens < 0) throw new UserError(`--ace-tokens must be an integer >= 0, got ${s.aceTokens}`);
+  if (!Number.isInteger(s.seed) || s.seed < 0) throw new UserError(`--seed must be an integer >= 0, got ${s.seed}`);
+  checkEta(s.eta);
+  if (s.eta === 0) throw new UserError('--eta must be above 0 for RL: with eta 0 a DDIM step is deterministic and has no log-probability');
+  checkGuidanceScale(s.guidanceScale);
+  if (!(s.timestepFraction > 0 && s.timestepFraction <= 1)) throw new UserError(`--timestep-fraction must be in (0, 1], got ${s.timestepFraction}`);
+  finitePositive(s.clipRange, '--clip-range');
+  finitePositive(s.advClipMax, '--adv-clip-max');
+  finitePositive(s.lr, '--lr');
+  finitePositive(s.aceLr, '--ace-lr');
+  if (!(s.weightDecay >= 0 && Number.isFinite(s.weightDecay))) throw new UserError(`--weight-decay must be a finite number >= 0, got ${s.weightDecay}`);
+  if (!(s.maxGradNorm >= 0 && Number.isFinite(s.maxGradNorm))) throw new UserError(`--max-grad-norm must be a finite number >= 0 (0: no clipping), got ${s.maxGradNorm}`);
+  if (!RLCF_MODES.includes(s.rlcf)) throw new UserError(`--rlcf must be one of ${RLCF_MODES.join(', ')}`);
+  if (!ADVANTAGE_MODES.includes(s.advantage)) throw new UserError(`--advantage must be one of ${ADVANTAGE_MODES.join(', ')}`);
+  if (s.advantage === 'group' && s.samplesPerPrompt < 2) throw new UserError('--advantage group needs --samples-per-prompt 2 or more (it normalises within the samples of one prompt)');
+  if (s.trainWindow && s.trainWindow[1] >= s.sampleSteps) throw new UserError(`--train-window: LAST must be below --sample-steps (${s.sampleSteps})`);
+  return s;
+}
+
+/** eta per inference step: eta inside the train window (or everywhere), 0 outside it. */
+export function etaSchedule(s: Pick<RlSettings, 'sampleSteps' | 'eta' | 'trainWindow'>): number[] {
+  return Array.from({ length: s.sampleSteps }, (_, i) => (!s.trainWindow || (i >= s.trainWindow[0] && i <= s.trainWindow[1]) ? s.eta : 0));
+}
+
+/** The inference steps the policy gradient trains: those sampled with eta > 0. */
+export function trainableSteps(s: Pick<RlSettings, 'sampleSteps' | 'eta' | 'trainWindow'>): number[] {
+  return etaSchedule(s).flatMap((e, i) => (e > 0 ? [i] : []));
+}
+
+/** Settings that differ between a checkpoint and this invocation, excluding the safe ones. */
+export function changedSettings(saved: RlSettings, now: RlSettings): string[] {
+  const diffs: string[] = [];
+  for (const k of Object.keys(now) as (keyof RlSettings)[]) {
+    if (RESUME_SAFE_SETTINGS.includes(k)) continue;
+    const a = JSON.stringify(saved[k]), b = JSON.stringify(now[k]);
+    if (a !== b) diffs.push(`${k}: ${a} in the checkpoint, ${b} now`);
+  }
+  return diffs;
+}
