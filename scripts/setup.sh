@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake libopenblas-dev pkg-config)
-[ "${CXRL_SKIP_TEST_DEPS:-0}" = 1 ] || pkgs+=(python3-torch python3-numpy)
+[ "${CXRL_SKIP_TEST_DEPS:-0}" = 1 ] || pkgs+=(python3-torch python3-numpy python3-scipy python3-skimage python3-sklearn)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

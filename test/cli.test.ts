@@ -25,10 +25,10 @@ describe('cxrl-native CLI', () => {
     expect(info.threads).toBe(1);
   });
 
-  test('commands not built yet say so plainly and exit non-zero', () => {
+  test('eval without --models names the missing option', () => {
     const r = runCli(['eval', '--fid']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain("'eval' is not built yet");
+    expect(r.stderr).toMatch(/Missing required arguments?: models, out/);
   });
 
   test('an unknown command is an error with a hint', () => {

@@ -43,7 +43,7 @@ test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume
   expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors')))).toBe(true);
   expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet_ema.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet_ema.safetensors')))).toBe(true);
   expect(fs.readFileSync(path.join(run, 'checkpoint', 'text_encoder.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'text_encoder.safetensors')))).toBe(true);
-  expect(runCli(['train', '--stage', 'rl']).stderr).toMatch(/--stage rl.*not built yet/);
+  expect(runCli(['train', '--stage', 'rl']).stderr).toMatch(/train --stage rl needs --init MODEL/);
 });
 
 test('Ctrl-C saves a checkpoint at the end of the step and exits 130; the run resumes', async () => {

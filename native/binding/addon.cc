@@ -19,6 +19,7 @@ void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
 void init_loss_functions(Napi::Env env, Napi::Object exports);
 void init_image_ops_functions(Napi::Env env, Napi::Object exports);
+void init_eval_functions(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -126,6 +127,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   init_phantom_functions(env, exports);
   init_loss_functions(env, exports);
   init_image_ops_functions(env, exports);
+  init_eval_functions(env, exports);
   return exports;
 }
 

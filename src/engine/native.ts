@@ -135,6 +135,8 @@ export interface NativeAddon {
   renderPhantom(p: PhantomParams): Uint8Array;
   // Image resampling (posture augmentation, resizing to a reward model's input)
   affineWarp(o: { images: Float32Array; batch: number; channels: number; height: number; width: number; outHeight: number; outWidth: number; params: Float32Array; fill?: number }): Float32Array;
+  // Evaluation numerics
+  symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
   // Benchmarks
   benchDdimStepCpu(o: StepBenchOptions): StepTiming;
   benchDdimStepCuda(o: StepBenchOptions): StepTiming;

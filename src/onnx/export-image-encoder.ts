@@ -16,7 +16,8 @@ export interface ImageHeadOutputs {
   affine?: { name: string; scale: number[]; offset: number[] };
 }
 
-export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix = ''): string {
+/** The convolutional stages (Conv -> GroupNorm -> SiLU each); returns the last feature map [N, C, s, s]. */
+function addConvStages(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix: string): string {
   const p = (n: string) => enc.getParam(n);
   let x = input, size = cfg.image_size;
   cfg.channels.forEach((ch, i) => {
@@ -32,7 +33,12 @@ export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: I
     const scaled = g.op('Add', [g.op('Mul', [back, g.floats(`${prefix}stages.${i}.norm.weight`, gamma.data, [ch, 1, 1])]), g.floats(`${prefix}stages.${i}.norm.bias`, beta.data, [ch, 1, 1])]);
     x = g.op('Mul', [scaled, g.op('Sigmoid', [scaled])]);
   });
-  const hw = p('head.weight'), hb = p('head.bias');
+  return x;
+}
+
+export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix = ''): string {
+  const x = addConvStages(g, enc, cfg, input, prefix);
+  const hw = enc.getParam('head.weight'), hb = enc.getParam('head.bias');
   return g.op('Gemm', [g.op('Flatten', [x], { axis: { i: 1 } }), g.floats(`${prefix}head.weight`, hw.data, hw.shape), g.floats(`${prefix}head.bias`, hb.data, hb.shape)], { transB: { i: 1 } });
 }
 
@@ -52,5 +58,18 @@ export function exportImageEncoder(enc: NativeImageEncoder, cfg: ImageEncoderCon
     g.op('Add', [scaled, g.floats('affine_offset', heads.affine.offset, [cfg.out_dim])], {}, heads.affine.name);
     g.output(heads.affine.name, ['batch', cfg.out_dim]);
   }
+  return g.encode(doc);
+}
+
+/**
+ * The encoder's pooled embedding as a `features` model (for FID): the convolutional stages, then a
+ * global average over the last feature map -> output "embedding" [N, C_last]. The head is left out.
+ */
+export function exportImageFeatures(enc: NativeImageEncoder, cfg: ImageEncoderConfig, doc: string): Uint8Array {
+  const g = new GraphBuilder('cxrl_image_features');
+  const input = g.input('image', 'float', ['batch', cfg.in_channels, cfg.image_size, cfg.image_size]);
+  const map = addConvStages(g, enc, cfg, input, '');
+  g.op('Flatten', [g.op('GlobalAveragePool', [map])], { axis: { i: 1 } }, 'embedding');
+  g.output('embedding', ['batch', cfg.channels[cfg.channels.length - 1]]);
   return g.encode(doc);
 }

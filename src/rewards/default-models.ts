@@ -2,7 +2,8 @@
  * The three default reward models (posture, classifier, consistency) fitted once per dataset into
  * the cache folder, with `reward fit`'s defaults, on first use by `train --stage rl` (and `eval`)
  * when no --rewards is given. The folder is written under a temporary name and renamed when all
- * three are done, so an interrupted fit is redone rather than half-used.
+ * three are done, so an interrupted fit is redone rather than half-used. The classifier fit also
+ * writes classifier-features.onnx, the `features` model that `eval` uses for FID by default.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -11,7 +12,7 @@ import { cacheRoot } from '../data/cache';
 import { describeFit, REWARD_FIT_DEFAULTS, RewardKind, runRewardFit } from './run-fit';
 
 /** Bump when the fitting recipe changes, so stale cached models are not reused. */
-const DEFAULT_MODELS_VERSION = 1;
+const DEFAULT_MODELS_VERSION = 2;
 
 export async function defaultRewardModels(dataRoot: string, log: (line: string) => void = (l) => console.error(l)): Promise<string> {
   const key = crypto.createHash('sha256').update(path.resolve(dataRoot)).digest('hex').slice(0, 12);

@@ -67,7 +67,9 @@ export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   const files = [a.out];
   let result: { quality: object; onnxMaxError: number };
   if (a.kind === 'classifier') {
-    result = await fitClassifier(train, held, loop, a.out);
+    const r = await fitClassifier(train, held, loop, a.out);
+    files.push(r.featuresFile);
+    result = r;
   } else if (a.kind === 'posture') {
     result = await fitPosture(train, held, loop, a.out, root, new Rng(a.seed + 7));
   } else {

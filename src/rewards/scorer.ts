@@ -86,13 +86,9 @@ export class RewardScorer {
       for (let b = 0; b < B; b++) per[b].r_align = rAlign(psi.data, b * 5);
     }
     if (this.classifier) {
-      const out = await run(this.classifier);
-      const probs = out.probabilities?.data ?? out.logits.data.map((z) => 1 / (1 + Math.exp(-z)));
-      const width = (out.probabilities ?? out.logits).width;
-      for (let b = 0; b < B; b++) {
-        const p = this.chexColumns.map((cols) => (cols.length ? Math.max(...cols.map((j) => probs[b * width + j])) : NaN));
-        per[b].s_diag = sDiag(p, labels[b]);
-      }
+      const side = Math.max(...this.classifier.contract.input!.size);
+      const probs = await this.chexpertProbabilities(await images(side), B);
+      for (let b = 0; b < B; b++) per[b].s_diag = sDiag(probs[b], labels[b]);
     }
     if (this.consistency) {
       const im = (await run(this.consistency.image)).embedding;
@@ -105,6 +101,18 @@ export class RewardScorer {
       return v.length ? v.reduce((a, c) => a + c, 0) / v.length : null;
     };
     return { perImage: per, means: { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') } };
+  }
+
+  /**
+   * The classifier's probabilities per image in CheXpert order (NaN for labels it has no output
+   * mapped to; several outputs mapped to one label: their maximum).
+   */
+  async chexpertProbabilities(im: { data: Float32Array; size: number }, B: number): Promise<number[][]> {
+    if (!this.classifier) throw new UserError('no classifier model is loaded');
+    const out = await this.classifier.run(im.data, B, im.size);
+    const probs = out.probabilities?.data ?? out.logits.data.map((z) => 1 / (1 + Math.exp(-z)));
+    const width = (out.probabilities ?? out.logits).width;
+    return Array.from({ length: B }, (_, b) => this.chexColumns.map((cols) => (cols.length ? Math.max(...cols.map((j) => probs[b * width + j])) : NaN)));
   }
 
   /** Scores in-memory generator output [B, S*S] in [-1, 1] (the RL stage's path): each model's contract resamples it. */

@@ -3,10 +3,11 @@
  * binary cross-entropy on positive (1) and negative (0) labels only; uncertain and unmentioned
  * labels are masked. Quality: per-label AUROC on the held-out images.
  */
+import * as path from 'path';
 import { CHEXPERT_LABELS, ChexpertLabel, NEGATIVE, POSITIVE } from '../../data/labels';
 import { createImageEncoder, ImageEncoderConfig, NativeImageEncoder } from '../../engine/image-encoder';
 import { concatFloat32 } from '../../engine/tensor';
-import { exportImageEncoder } from '../../onnx/export-image-encoder';
+import { exportImageEncoder, exportImageFeatures } from '../../onnx/export-image-encoder';
 import { CONTRACT_FORMAT, Contract } from '../contract';
 import { auroc } from '../metrics';
 import type { FitImages } from './data';
@@ -24,6 +25,11 @@ export const RENDERED_LABELS: ChexpertLabel[] = ['Atelectasis', 'Cardiomegaly', 
   'Lung Lesion', 'No Finding', 'Pleural Effusion', 'Pleural Other', 'Pneumothorax', 'Support Devices'];
 
 export const CNN_CHANNELS = [16, 32, 64, 64];
+
+/** classifier.onnx -> classifier-features.onnx (written beside it by the fit). */
+export function classifierFeaturesFile(classifierFile: string): string {
+  return classifierFile.replace(/\.onnx$/, '') + '-features.onnx';
+}
 
 /** Masked BCE with logits: loss and d loss / d logits (mean over the known entries). */
 export function maskedBce(logits: Float32Array, labels: Int8Array[], K: number): { loss: number; grad: Float32Array } {
@@ -100,7 +106,15 @@ export async function fitClassifier(train: FitImages, heldOut: FitImages, loop: 
     labels: [...CHEXPERT_LABELS], label_map: Object.fromEntries(CHEXPERT_LABELS.map((l) => [l, l])),
   };
   writeModel(out, exportImageEncoder(enc, cfg, { raw: 'logits', sigmoid: 'probabilities' }, contract.description!), contract);
+  // Its pooled last feature map as a `features` model: the embedded default's feature space for FID.
+  const featuresFile = classifierFeaturesFile(out);
+  const featuresContract: Contract = {
+    format: CONTRACT_FORMAT, version: 1, kind: 'features',
+    description: `cxrl-native default image features for FID: the global average of the last feature map of ${path.basename(out)} (${CNN_CHANNELS[CNN_CHANNELS.length - 1]} values)`,
+    input: contract.input, outputs: { embedding: 'embedding' },
+  };
+  writeModel(featuresFile, exportImageFeatures(enc, cfg, featuresContract.description!), featuresContract);
   const n = Math.min(N, 64);
   const onnxMaxError = await verifyImageModel(out, heldOut.images.subarray(0, n * S * S), n, S, 'logits', logits.subarray(0, n * K));
-  return { quality, onnxMaxError, model: enc, config: cfg };
+  return { quality, onnxMaxError, model: enc, config: cfg, featuresFile };
 }
