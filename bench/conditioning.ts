@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     for (const r of only(label)) { const px = await loader.load(r); if (px) ms.push(measure(px)); }
     row(`dataset: ${name}`, ms);
   }
-  for (const [name, prompt] of Object.entries(PROMPTS)) {
+  for (const prompt of Object.values(PROMPTS)) {
     const imgs = await generateImages(gen, Array(n).fill(prompt), { steps, eta: 0, guidanceScale: 4, seed: 1 });
     row(`generated: "${prompt}"`, imgs.map(measure));
   }

@@ -87,4 +87,4 @@ async function main() {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main();
+void main();

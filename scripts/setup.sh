@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(build-essential cmake libopenblas-dev pkg-config)
+pkgs=(build-essential cmake libopenblas-dev pkg-config clang-format)
 [ "${CXRL_SKIP_TEST_DEPS:-0}" = 1 ] || pkgs+=(python3-torch python3-numpy python3-scipy python3-skimage python3-sklearn)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -53,7 +53,7 @@ const rl = (out: string, ...extra: string[]) => ['train', '--stage', 'rl', '--in
 
 function epochLines(run: string): object[] {
   return fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    .filter((m) => m.kind === 'epoch').map(({ seconds, images_per_second, ...rest }) => rest);
+    .filter((m) => m.kind === 'epoch').map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
 }
 
 test('a resumed run ends bit-identical to an uninterrupted one; generate reads the result', () => {

@@ -1,37 +1,11 @@
 /** From a study's facts and an image's view/pose to the engine's phantom renderer. */
 import { loadAddon } from '../engine/native';
+import type { PhantomParams, Pose } from './phantom-params';
+
+export type { PhantomParams, Pose } from './phantom-params';
 import type { Rng } from '../util/random';
 import type { StudyFacts } from './study-facts';
 
-export interface Pose {
-  /** canonical -> image, in normalised image coordinates: p_img = S R(rotation) p + t */
-  scaleX: number;
-  scaleY: number;
-  shiftX: number;
-  shiftY: number;
-  rotation: number;
-}
-
-export interface PhantomParams {
-  width: number;
-  height: number;
-  seed: number;
-  view: 'PA' | 'AP' | 'LATERAL';
-  pose: Pose;
-  heartRatio: number;
-  mediastinumWidth: number;
-  effusion: [number, number];
-  pneumothorax: [number, number];
-  atelectasis: [number, number];
-  consolidation: number;
-  consolidationSide: number;
-  edema: number;
-  nodule: number;
-  pleuralThickening: number;
-  devices: number;
-  fracturedRib: number;
-  fracturedSide: number;
-}
 
 export function samplePose(rng: Rng): Pose {
   const u = (lo: number, hi: number) => lo + (hi - lo) * rng.uniform();

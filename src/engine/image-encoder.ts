@@ -1,6 +1,8 @@
 /** The compact CNN of the default reward models (native/model/image_encoder.h): [B, C, S, S] -> [B, out_dim]. */
-import { loadAddon, NativeTrainable } from './native';
-import type { TensorData } from './tensor';
+import { loadAddon } from './native';
+import type { NativeImageEncoder } from './native-types';
+
+export type { NativeImageEncoder } from './native-types';
 import { UserError } from '../util/errors';
 
 export interface ImageEncoderConfig {
@@ -11,12 +13,6 @@ export interface ImageEncoderConfig {
   channels: number[];
 }
 
-export interface NativeImageEncoder extends NativeTrainable {
-  configJson(): string;
-  forward(input: TensorData): TensorData;
-  /** accumulates parameter gradients; returns d/dinput */
-  backward(gradOutput: TensorData): TensorData;
-}
 
 export function createImageEncoder(config: ImageEncoderConfig, seed = 0): NativeImageEncoder {
   const { ImageEncoder } = loadAddon();

@@ -4,143 +4,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { TensorData } from './tensor';
-import type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './rl';
-import type { NativeTextEncoder } from './text-encoder';
-import type { PhantomParams } from '../data/phantom';
+import type { NativeAddon } from './native-types';
 import { projectRoot } from '../util/paths';
 
-export interface CudaInfo {
-  compiled: boolean;
-  usable: boolean;
-  deviceCount: number;
-  deviceName: string;
-  runtimeVersion: number;
-  reason: string;
-}
-
-export interface EngineInfo {
-  backends: string[];
-  cuda: CudaInfo;
-  gemm: 'openblas' | 'builtin';
-  openblasAvailable: boolean;
-  threads: number;
-}
-
-export interface UNetForwardInput {
-  sample: TensorData;
-  timestep: TensorData;
-  encoderHiddenStates: TensorData;
-  encoderAttentionMask?: TensorData | null;
-}
-
-export interface UNetInputGrads {
-  sample: TensorData;
-  encoderHiddenStates: TensorData;
-}
-
-/** Parameter access common to every trainable engine model (UNet, TextEncoder). */
-export interface NativeTrainable {
-  paramInfo(): { name: string; shape: number[] }[];
-  numParams(): number;
-  getParam(name: string): TensorData;
-  getGrad(name: string): TensorData;
-  setParam(name: string, data: Float32Array): void;
-  loadWeights(path: string): Record<string, string>;
-  saveWeights(path: string): void;
-  zeroGrad(): void;
-}
-
-export interface NativeUNet extends NativeTrainable {
-  configJson(): string;
-  forward(input: UNetForwardInput): TensorData;
-  backward(gradOutput: TensorData): UNetInputGrads;
-  forwardAsync(input: UNetForwardInput): Promise<TensorData>;
-  backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
-}
-
-export interface AdamOptions {
-  lr?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  weightDecay?: number;
-  /** true: AdamW (decoupled weight decay); false: Adam with L2 regularisation. */
-  decoupled?: boolean;
-}
-
-export interface NativeOptimizer {
-  step(): void;
-  clipGradNorm(maxNorm: number): number;
-  setLr(lr: number): void;
-  steps(): number;
-  saveState(path: string): void;
-  loadState(path: string): void;
-}
-
-export interface SafetensorsContents {
-  tensors: Record<string, TensorData>;
-  metadata: Record<string, string>;
-}
-
-/** Noise-schedule arguments in the engine's (camelCase) form; see scheduler.ts. */
-export interface NativeScheduleArgs {
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: string;
-  setAlphaToOne: boolean;
-  stepsOffset: number;
-  timestepSpacing: string;
-}
-
-export interface StepTiming {
-  fusedSeconds: number;
-  unfusedSeconds?: number;
-  copySeconds: number;
-  bytesMoved: number;
-}
-
-export interface StepBenchOptions {
-  batch: number;
-  perSample: number;
-  guidance: boolean;
-  source: string;
-  iters: number;
-}
-
-/** Every function and class the addon exports; the rest of src/ uses only this. */
-export interface NativeAddon {
-  info(): EngineInfo;
-  setNumThreads(n: number): void;
-  setGemmBackend(name: 'openblas' | 'builtin'): void;
-  readSafetensors(path: string): SafetensorsContents;
-  writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
-  UNet: new (configJson: string, seed: number) => NativeUNet;
-  TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
-  ImageEncoder: new (configJson: string, seed: number) => import('./image-encoder').NativeImageEncoder;
-  Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
-  /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
-  emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
-  // Schedules and RL kernels
-  noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
-  ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;
-  ddimStep(a: DdimStepInput, device: Device): DdimStepOutput;
-  ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
-  ppoLoss(a: PpoInput, device: Device): PpoOutput;
-  randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
-  addNoise(o: { sample: Float32Array; noise: Float32Array; alphaBar: number | ArrayLike<number>; batch: number; perSample: number }): Float32Array;
-  mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
-  // Synthetic data
-  renderPhantom(p: PhantomParams): Uint8Array;
-  // Image resampling (posture augmentation, resizing to a reward model's input)
-  affineWarp(o: { images: Float32Array; batch: number; channels: number; height: number; width: number; outHeight: number; outWidth: number; params: Float32Array; fill?: number }): Float32Array;
-  // Evaluation numerics
-  symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
-  // Benchmarks
-  benchDdimStepCpu(o: StepBenchOptions): StepTiming;
-  benchDdimStepCuda(o: StepBenchOptions): StepTiming;
-}
+export type * from './native-types';
 
 /** Where the addon may be: CXRL_ADDON, then the cmake-js / node-gyp output folder. */
 export function addonCandidates(): string[] {
@@ -163,11 +30,18 @@ export function loadAddon(): NativeAddon {
     // OpenBLAS reads this when the addon loads it: idle BLAS threads then stop spinning quickly
     // instead of competing with the engine's own worker pool for the cores.
     process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a native addon at a path found at run time
     cached = require(file) as NativeAddon;
     return cached;
   }
   throw new Error(
     `the native engine is not built; looked for ${tried.join(', ')}. Run the set-up command from the README (bash scripts/setup.sh) or npm run build:native.`,
   );
+}
+
+/** One line naming the engine build in use (printed in every run's header, recorded in RL metrics). */
+export function engineSummary(): string {
+  const i = loadAddon().info();
+  const cuda = i.cuda.compiled ? (i.cuda.usable ? `CUDA ${i.cuda.deviceName}` : 'CUDA compiled, no usable GPU') : 'no CUDA';
+  return `engine: GEMM ${i.gemm}, ${i.threads} threads, ${cuda}`;
 }

@@ -3,61 +3,10 @@
  * and PPO's clipped surrogate. `device` selects the CPU kernel (the reference) or the CUDA one.
  */
 import { loadAddon } from './native';
-import type { PredictionTypeName } from './scheduler';
+import type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './native-types';
 import { UserError } from '../util/errors';
 
-export type Device = 'cpu' | 'cuda';
-
-export interface DdimStepInput {
-  batch: number;
-  perSample: number;
-  sample: Float32Array;
-  /** eps (or x0 / v by predictionType); with guidance, the conditional half. */
-  modelOutput: Float32Array;
-  /** With classifier-free guidance: the unconditional half. */
-  modelOutputUncond?: Float32Array;
-  guidanceScale?: number;
-  /** One value for all samples or one per sample. */
-  alphaBarT: number | ArrayLike<number>;
-  alphaBarPrev: number | ArrayLike<number>;
-  eta?: number;
-  predictionType?: PredictionTypeName;
-  clipSample?: boolean;
-  clipSampleRange?: number;
-  useClippedModelOutput?: boolean;
-  /** Given x_prev (re-scoring a stored trajectory) ... */
-  prevSample?: Float32Array;
-  /** ... or given standard-normal noise ... */
-  noise?: Float32Array;
-  /** ... or Philox noise: sample b draws stream streamOffset + b of this seed. */
-  seed?: number;
-  streamOffset?: number;
-}
-
-export interface DdimStepOutput {
-  prevSample: Float32Array;
-  logProb: Float64Array;
-}
-
-export interface DdimStepGrads {
-  gradModelOutput: Float32Array;
-  gradModelOutputUncond?: Float32Array;
-}
-
-export interface PpoInput {
-  logProb: Float64Array;
-  oldLogProb: Float64Array;
-  advantages: Float64Array;
-  clipRange: number;
-  advClipMax: number;
-}
-
-export interface PpoOutput {
-  loss: number;
-  approxKl: number;
-  clipfrac: number;
-  gradLogProb: Float64Array;
-}
+export type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './native-types';
 
 function wrap<T>(fn: () => T): T {
   try {

@@ -3,11 +3,13 @@
  * alpha-bars, timesteps) is computed by the engine; this class maps inference step indices to
  * (t, t_prev, alpha-bar_t, alpha-bar_prev).
  */
-import { loadAddon, NativeScheduleArgs } from './native';
+import { loadAddon } from './native';
+import type { NativeScheduleArgs, PredictionTypeName } from './native-types';
+
+export type { PredictionTypeName } from './native-types';
 import { UserError } from '../util/errors';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
-export type PredictionTypeName = 'epsilon' | 'sample' | 'v_prediction';
 
 export interface SchedulerConfig {
   num_train_timesteps: number;

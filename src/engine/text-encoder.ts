@@ -1,5 +1,8 @@
 /** The built-in text encoder (native) with its tokenizer: report text -> [B, L, D] context. */
-import { loadAddon, NativeTrainable } from './native';
+import { loadAddon } from './native';
+import type { NativeTextEncoder } from './native-types';
+
+export type { NativeTextEncoder } from './native-types';
 import type { TensorData } from './tensor';
 import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
@@ -13,11 +16,6 @@ export interface TextEncoderConfig {
   mlp_ratio?: number;
 }
 
-export interface NativeTextEncoder extends NativeTrainable {
-  configJson(): string;
-  forward(input: { ids: Int32Array; shape: number[]; mask: Float32Array }): TensorData;
-  backward(gradOutput: TensorData): void;
-}
 
 export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTextEncoder {
   const { TextEncoder } = loadAddon();

@@ -11,7 +11,10 @@ export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): 
     for (let k = i; k < j; k++) if (positive[idx[k]]) rankSum += avgRank;
     i = j;
   }
-  for (let i = 0; i < positive.length; i++) (positive[i] ? nPos++ : nNeg++);
+  for (let i = 0; i < positive.length; i++) {
+    if (positive[i]) nPos++;
+    else nNeg++;
+  }
   if (nPos === 0 || nNeg === 0) return NaN;
   return (rankSum - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { embeddedDataset } from '../data/cache';
+import { engineSummary, loadAddon } from '../engine/native';
 import { loadUNetWeights } from '../engine/unet';
 import { loadGenerator } from '../generation/generator';
 import { toBytes, writeGrid } from '../generation/sampling';
@@ -52,7 +53,8 @@ function truncateMetrics(file: string, epoch: number): void {
   const keep = fs.readFileSync(file, 'utf8').split('\n').filter((l) => {
     if (!l.trim()) return false;
     try {
-      return (JSON.parse(l) as { epoch?: number }).epoch! <= epoch;
+      const m = JSON.parse(l) as { kind?: string; epoch?: number };
+      return m.kind === 'run' || (m.epoch !== undefined && m.epoch <= epoch);
     } catch {
       return false;
     }
@@ -124,6 +126,7 @@ export async function runRl(a: RlArgs): Promise<void> {
     truncateMetrics(metricsFile, state.epoch);
     console.error(`resuming ${ckpt} after epoch ${state.epoch}`);
   }
+  console.error(engineSummary());
   console.error(`train --stage rl: ${settings.epochs} epochs of ${settings.promptsPerEpoch} reports x ${settings.samplesPerPrompt} samples, ${settings.sampleSteps} steps, ` +
     `guidance ${settings.guidanceScale}, eta ${settings.eta}, RLCF ${settings.rlcf}, ACE ${ace ? ace.count + ' tokens' : 'off'}; rewards ${rewardItems.join(', ')}`);
 
@@ -136,6 +139,7 @@ export async function runRl(a: RlArgs): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const metrics = fs.openSync(metricsFile, 'a');
+  fs.writeSync(metrics, JSON.stringify({ kind: 'run', started: new Date().toISOString(), resumed_after_epoch: saved ? state.epoch : null, engine: loadAddon().info(), settings }) + '\n');
   let bar: { phase: Phase; p: Progress } | null = null;
   const onPhase = (e: number) => (phase: Phase, done: number, total: number) => {
     if (!bar || bar.phase !== phase) bar = { phase, p: new Progress(`epoch ${e}/${settings.epochs} ${phase}`, total, phase === 'training' ? 'step-batches' : 'steps') };

@@ -9,14 +9,13 @@
 import * as path from 'path';
 import { loadAddon, NativeOptimizer, NativeUNet } from '../engine/native';
 import { clipJointGradNorm } from '../engine/optimizer';
-import { DdimScheduler, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
+import { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
 import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
-import { createUNet, loadUNetWeights } from '../engine/unet';
-import { readUNetConfig, UNetConfig } from '../engine/unet-config';
+import { createUNet } from '../engine/unet';
+import type { UNetConfig } from '../engine/unet-config';
 import { Batch, batches, ImageLoader } from '../data/images';
 import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
-import { UserError } from '../util/errors';
 import { Rng } from '../util/random';
 import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from '../generation/sampling';

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { cachedImageLoader, embeddedDataset } from '../data/cache';
 import { loadMimic } from '../data/mimic';
+import { engineSummary } from '../engine/native';
 import { schedulerConfig } from '../engine/scheduler';
 import { readUNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
@@ -55,6 +56,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     trainer = Pretrainer.create(unet, { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 }, tok, schedulerConfig(), settings);
   }
   fs.mkdirSync(a.out, { recursive: true });
+  console.error(engineSummary());
   const loader = cachedImageLoader(root, trainer.settings.imageSize);
   const metrics = fs.openSync(path.join(a.out, 'metrics.jsonl'), 'a');
   const samplePrompts = [...new Set(records.map((r) => r.text))].slice(0, 4);

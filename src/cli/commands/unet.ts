@@ -66,7 +66,7 @@ export function registerUNet(y: Argv): Argv {
       .option('input', { type: 'string', demandOption: true, describe: 'safetensors with sample [B,C,H,W], timestep [B], encoder_hidden_states [B,L,D], optional encoder_attention_mask [B,L] and grad_output [B,C,H,W]' })
       .option('out', { type: 'string', demandOption: true, describe: 'safetensors to write: output, and with grad_output also grad.sample, grad.encoder_hidden_states, grad.<param> for every parameter' }),
   (args) => {
-    const r = unetCheck(args as unknown as CheckArgs);
+    const r = unetCheck({ config: args.config, weights: args.weights, input: args.input, out: args.out, saveWeights: args.saveWeights, seed: args.seed });
     console.log(`unet check: ${r.params} parameters; wrote output${r.grads ? ' and all gradients' : ''} to ${args.out}`);
   });
 }

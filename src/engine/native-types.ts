@@ -1,0 +1,206 @@
+/**
+ * The addon's typed surface: every function, class and value type that crosses the boundary. A leaf
+ * module (it imports only other leaf type modules), so every other module may depend on it.
+ */
+import type { PhantomParams } from '../data/phantom-params';
+import type { TensorData } from './tensor';
+
+export type PredictionTypeName = 'epsilon' | 'sample' | 'v_prediction';
+
+export interface CudaInfo {
+  compiled: boolean;
+  usable: boolean;
+  deviceCount: number;
+  deviceName: string;
+  runtimeVersion: number;
+  reason: string;
+}
+
+export interface EngineInfo {
+  backends: string[];
+  cuda: CudaInfo;
+  gemm: 'openblas' | 'builtin';
+  openblasAvailable: boolean;
+  threads: number;
+}
+
+export interface UNetForwardInput {
+  sample: TensorData;
+  timestep: TensorData;
+  encoderHiddenStates: TensorData;
+  encoderAttentionMask?: TensorData | null;
+}
+
+export interface UNetInputGrads {
+  sample: TensorData;
+  encoderHiddenStates: TensorData;
+}
+
+/** Parameter access common to every trainable engine model (UNet, TextEncoder). */
+export interface NativeTrainable {
+  paramInfo(): { name: string; shape: number[] }[];
+  numParams(): number;
+  getParam(name: string): TensorData;
+  getGrad(name: string): TensorData;
+  setParam(name: string, data: Float32Array): void;
+  loadWeights(path: string): Record<string, string>;
+  saveWeights(path: string): void;
+  zeroGrad(): void;
+}
+
+export interface NativeUNet extends NativeTrainable {
+  configJson(): string;
+  forward(input: UNetForwardInput): TensorData;
+  backward(gradOutput: TensorData): UNetInputGrads;
+  forwardAsync(input: UNetForwardInput): Promise<TensorData>;
+  backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+}
+
+export interface AdamOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** true: AdamW (decoupled weight decay); false: Adam with L2 regularisation. */
+  decoupled?: boolean;
+}
+
+export interface NativeOptimizer {
+  step(): void;
+  clipGradNorm(maxNorm: number): number;
+  setLr(lr: number): void;
+  steps(): number;
+  saveState(path: string): void;
+  loadState(path: string): void;
+}
+
+export interface SafetensorsContents {
+  tensors: Record<string, TensorData>;
+  metadata: Record<string, string>;
+}
+
+/** Noise-schedule arguments in the engine's (camelCase) form; see scheduler.ts. */
+export interface NativeScheduleArgs {
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  betaSchedule: string;
+  setAlphaToOne: boolean;
+  stepsOffset: number;
+  timestepSpacing: string;
+}
+
+export interface StepTiming {
+  fusedSeconds: number;
+  unfusedSeconds?: number;
+  copySeconds: number;
+  bytesMoved: number;
+}
+
+export interface StepBenchOptions {
+  batch: number;
+  perSample: number;
+  guidance: boolean;
+  source: string;
+  iters: number;
+}
+
+/** Every function and class the addon exports; the rest of src/ uses only this. */
+export interface NativeAddon {
+  info(): EngineInfo;
+  setNumThreads(n: number): void;
+  setGemmBackend(name: 'openblas' | 'builtin'): void;
+  readSafetensors(path: string): SafetensorsContents;
+  writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
+  UNet: new (configJson: string, seed: number) => NativeUNet;
+  TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
+  ImageEncoder: new (configJson: string, seed: number) => NativeImageEncoder;
+  Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
+  /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
+  emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
+  // Schedules and RL kernels
+  noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
+  ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;
+  ddimStep(a: DdimStepInput, device: Device): DdimStepOutput;
+  ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
+  ppoLoss(a: PpoInput, device: Device): PpoOutput;
+  randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
+  addNoise(o: { sample: Float32Array; noise: Float32Array; alphaBar: number | ArrayLike<number>; batch: number; perSample: number }): Float32Array;
+  mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
+  // Synthetic data
+  renderPhantom(p: PhantomParams): Uint8Array;
+  // Image resampling (posture augmentation, resizing to a reward model's input)
+  affineWarp(o: { images: Float32Array; batch: number; channels: number; height: number; width: number; outHeight: number; outWidth: number; params: Float32Array; fill?: number }): Float32Array;
+  // Evaluation numerics
+  symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
+  // Benchmarks
+  benchDdimStepCpu(o: StepBenchOptions): StepTiming;
+  benchDdimStepCuda(o: StepBenchOptions): StepTiming;
+}
+
+export type Device = 'cpu' | 'cuda';
+
+export interface DdimStepInput {
+  batch: number;
+  perSample: number;
+  sample: Float32Array;
+  /** eps (or x0 / v by predictionType); with guidance, the conditional half. */
+  modelOutput: Float32Array;
+  /** With classifier-free guidance: the unconditional half. */
+  modelOutputUncond?: Float32Array;
+  guidanceScale?: number;
+  /** One value for all samples or one per sample. */
+  alphaBarT: number | ArrayLike<number>;
+  alphaBarPrev: number | ArrayLike<number>;
+  eta?: number;
+  predictionType?: PredictionTypeName;
+  clipSample?: boolean;
+  clipSampleRange?: number;
+  useClippedModelOutput?: boolean;
+  /** Given x_prev (re-scoring a stored trajectory) ... */
+  prevSample?: Float32Array;
+  /** ... or given standard-normal noise ... */
+  noise?: Float32Array;
+  /** ... or Philox noise: sample b draws stream streamOffset + b of this seed. */
+  seed?: number;
+  streamOffset?: number;
+}
+
+export interface DdimStepOutput {
+  prevSample: Float32Array;
+  logProb: Float64Array;
+}
+
+export interface DdimStepGrads {
+  gradModelOutput: Float32Array;
+  gradModelOutputUncond?: Float32Array;
+}
+
+export interface PpoInput {
+  logProb: Float64Array;
+  oldLogProb: Float64Array;
+  advantages: Float64Array;
+  clipRange: number;
+  advClipMax: number;
+}
+
+export interface PpoOutput {
+  loss: number;
+  approxKl: number;
+  clipfrac: number;
+  gradLogProb: Float64Array;
+}
+
+export interface NativeTextEncoder extends NativeTrainable {
+  configJson(): string;
+  forward(input: { ids: Int32Array; shape: number[]; mask: Float32Array }): TensorData;
+  backward(gradOutput: TensorData): void;
+}
+
+export interface NativeImageEncoder extends NativeTrainable {
+  configJson(): string;
+  forward(input: TensorData): TensorData;
+  /** accumulates parameter gradients; returns d/dinput */
+  backward(gradOutput: TensorData): TensorData;
+}
