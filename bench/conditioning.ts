@@ -31,28 +31,54 @@ const stats = (v: number[]) => {
 async function main(): Promise<void> {
   const [ckpt, nArg, stepsArg] = process.argv.slice(2);
   if (!ckpt) throw new Error('usage: node dist/bench/conditioning.js CHECKPOINT [n] [steps]');
-  const n = Number(nArg ?? 16), steps = Number(stepsArg ?? 25);
+  const n = Number(nArg ?? 16),
+    steps = Number(stepsArg ?? 25);
   const gen = await loadGenerator(ckpt);
   const S = gen.imageSize;
   const root = await embeddedDataset(2000, 0);
   const recs = loadMimic({ root, splits: ['train'] }).records;
   const ks = recs.map((r) => cropScale(r.columns, r.rows));
-  const frame = { scaleX: 1 / (ks.reduce((a, k) => a + k[0], 0) / ks.length), scaleY: 1 / (ks.reduce((a, k) => a + k[1], 0) / ks.length), shiftX: 0, shiftY: 0, rotation: 0 };
-  const measure = (px: Uint8Array) => ({ ctr: cardiothoracicRatio(px, S, S, frame), lower: lowerZoneBrightness(px, S, S, frame) });
+  const frame = {
+    scaleX: 1 / (ks.reduce((a, k) => a + k[0], 0) / ks.length),
+    scaleY: 1 / (ks.reduce((a, k) => a + k[1], 0) / ks.length),
+    shiftX: 0,
+    shiftY: 0,
+    rotation: 0,
+  };
+  const measure = (px: Uint8Array) => ({
+    ctr: cardiothoracicRatio(px, S, S, frame),
+    lower: lowerZoneBrightness(px, S, S, frame),
+  });
   console.log(`| images | n | cardiothoracic ratio | lower-zone brightness |\n|---|---|---|---|`);
   const row = (name: string, ms: { ctr: number; lower: number }[]) => {
-    const c = stats(ms.map((m) => m.ctr)), l = stats(ms.map((m) => m.lower));
-    console.log(`| ${name} | ${ms.length} | ${c.mean.toFixed(3)} ± ${c.sd.toFixed(3)} | ${l.mean.toFixed(1)} ± ${l.sd.toFixed(1)} |`);
+    const c = stats(ms.map((m) => m.ctr)),
+      l = stats(ms.map((m) => m.lower));
+    console.log(
+      `| ${name} | ${ms.length} | ${c.mean.toFixed(3)} ± ${c.sd.toFixed(3)} | ${l.mean.toFixed(1)} ± ${l.sd.toFixed(1)} |`,
+    );
   };
   // Real dataset images: only-this-finding studies, as the reference scale.
   const loader = new ImageLoader({ size: S }, null);
-  const only = (label: string | null) => recs.filter((r) => {
-    const pos = CHEXPERT_LABELS.filter((_, k) => r.labels[k] === POSITIVE);
-    return label === null ? pos.length === 1 && pos[0] === 'No Finding' : r.labels[labelIndex(label as never)] === POSITIVE && pos.every((p) => p === label || p === 'Support Devices');
-  }).slice(0, 40);
-  for (const [name, label] of [['normal', null], ['cardiomegaly', 'Cardiomegaly'], ['effusion', 'Pleural Effusion']] as const) {
+  const only = (label: string | null) =>
+    recs
+      .filter((r) => {
+        const pos = CHEXPERT_LABELS.filter((_, k) => r.labels[k] === POSITIVE);
+        return label === null
+          ? pos.length === 1 && pos[0] === 'No Finding'
+          : r.labels[labelIndex(label as never)] === POSITIVE &&
+              pos.every((p) => p === label || p === 'Support Devices');
+      })
+      .slice(0, 40);
+  for (const [name, label] of [
+    ['normal', null],
+    ['cardiomegaly', 'Cardiomegaly'],
+    ['effusion', 'Pleural Effusion'],
+  ] as const) {
     const ms = [];
-    for (const r of only(label)) { const px = await loader.load(r); if (px) ms.push(measure(px)); }
+    for (const r of only(label)) {
+      const px = await loader.load(r);
+      if (px) ms.push(measure(px));
+    }
     row(`dataset: ${name}`, ms);
   }
   for (const prompt of Object.values(PROMPTS)) {

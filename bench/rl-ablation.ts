@@ -21,7 +21,14 @@ const VARIANTS: { name: string; label: string; flags: string[] }[] = [
   { name: 'cons-only', label: '+ r_cons only', flags: ['--reward-weights', 'align=0,diag=0,cons=1'] },
 ];
 
-interface Paired { policy: number; anchor: number; diff: number; se: number; t: number; n: number }
+interface Paired {
+  policy: number;
+  anchor: number;
+  diff: number;
+  se: number;
+  t: number;
+  n: number;
+}
 type EvalLine = { kind: string; epoch: number; reports: number; components: Record<string, Paired | null> };
 
 function arg(name: string): string | undefined {
@@ -32,16 +39,25 @@ function arg(name: string): string | undefined {
 function lastEval(run: string): EvalLine | null {
   const file = path.join(run, 'metrics.jsonl');
   if (!fs.existsSync(file)) return null;
-  const evals = fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EvalLine).filter((m) => m.kind === 'eval');
+  const evals = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EvalLine)
+    .filter((m) => m.kind === 'eval');
   return evals.length ? evals[evals.length - 1] : null;
 }
 
 function cell(c: Paired | null | undefined): string {
-  return c ? `${c.policy.toFixed(3)} (${c.diff >= 0 ? '+' : ''}${c.diff.toFixed(3)} ± ${c.se.toFixed(3)}, t ${c.t.toFixed(1)})` : 'n/a';
+  return c
+    ? `${c.policy.toFixed(3)} (${c.diff >= 0 ? '+' : ''}${c.diff.toFixed(3)} ± ${c.se.toFixed(3)}, t ${c.t.toFixed(1)})`
+    : 'n/a';
 }
 
 function main(): void {
-  const init = arg('--init'), out = arg('--out') ?? 'runs/ablation';
+  const init = arg('--init'),
+    out = arg('--out') ?? 'runs/ablation';
   if (!init) throw new Error('usage: rl-ablation --init CHECKPOINT [--out DIR] [--only a,b] [-- extra train flags]');
   const only = arg('--only')?.split(',');
   const dash = process.argv.indexOf('--');
@@ -52,23 +68,37 @@ function main(): void {
     const run = path.join(out, v.name);
     const done = fs.existsSync(path.join(run, 'checkpoint'));
     const t0 = Date.now();
-    const args = ['train', '--stage', 'rl', '--init', init, '--out', run, ...(done ? ['--resume'] : []), ...v.flags, ...extra];
+    const args = [
+      'train',
+      '--stage',
+      'rl',
+      '--init',
+      init,
+      '--out',
+      run,
+      ...(done ? ['--resume'] : []),
+      ...v.flags,
+      ...extra,
+    ];
     console.error(`\n== ${v.name}: cxrl-native ${args.join(' ')}`);
     const r = spawnSync(process.execPath, [bin, ...args], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`${v.name} exited ${r.status}`);
     const e = lastEval(run);
     if (!e) throw new Error(`${run}: no held-out evaluation in metrics.jsonl`);
     const minutes = ((Date.now() - t0) / 60000).toFixed(1);
-    rows.push(`| ${v.label} | ${cell(e.components.r_align)} | ${cell(e.components.s_diag)} | ${cell(e.components.s_cons)} | ${cell(e.components.total)} | ${e.epoch} | ${minutes} |`);
+    rows.push(
+      `| ${v.label} | ${cell(e.components.r_align)} | ${cell(e.components.s_diag)} | ${cell(e.components.s_cons)} | ${cell(e.components.total)} | ${e.epoch} | ${minutes} |`,
+    );
   }
   const table = [
     '| variant | r_align | s_diag | s_cons | total (weighted) | epochs | minutes |',
     '|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
-  const note = 'Each cell: the policy\'s held-out mean (its paired difference from the anchor ± standard error, t). ' +
+  const note =
+    "Each cell: the policy's held-out mean (its paired difference from the anchor ± standard error, t). " +
     'Held-out reports of the validate split, same noise for policy and anchor; higher is better for every column. ' +
-    'The total uses each run\'s own reward weights.';
+    "The total uses each run's own reward weights.";
   fs.mkdirSync(out, { recursive: true });
   fs.writeFileSync(path.join(out, 'ablation.md'), `${table}\n\n${note}\n`);
   console.log(`${table}\n\n${note}`);

@@ -24,18 +24,22 @@ function timeIt(iters: number, fn: () => void): number {
 function main() {
   const [preset = 'tiny', batchArg = '8', itersArg = '3'] = process.argv.slice(2);
   const cfg = PRESETS[preset];
-  const batch = Number(batchArg), iters = Number(itersArg);
+  const batch = Number(batchArg),
+    iters = Number(itersArg);
   const addon = loadAddon();
   const unet = createUNet(cfg, 0);
   const opt = new addon.Optimizer(unet, { lr: 1e-4, weightDecay: 1e-2 });
   const rng = new Rng(1);
-  const S = cfg.sample_size, L = 16, D = cfg.cross_attention_dim;
+  const S = cfg.sample_size,
+    L = 16,
+    D = cfg.cross_attention_dim;
   const inputs = (b: number) => ({
     sample: { data: rng.normals(b * cfg.in_channels * S * S), shape: [b, cfg.in_channels, S, S] },
     timestep: { data: new Float32Array(b).fill(500), shape: [b] },
     encoderHiddenStates: { data: rng.normals(b * L * D), shape: [b, L, D] },
   });
-  const one = inputs(1), many = inputs(batch);
+  const one = inputs(1),
+    many = inputs(batch);
   const fwd1 = timeIt(iters, () => unet.forward(one));
   const fwdB = timeIt(iters, () => unet.forward(many)) / batch;
   const train = timeIt(iters, () => {
@@ -46,11 +50,18 @@ function main() {
     opt.step();
   });
   const info = addon.info();
-  console.log(JSON.stringify({
-    engine: `cxrl-native (${info.gemm}, ${info.threads} threads)`, preset, batch, params: unet.numParams(),
-    forward_ms_per_image_b1: fwd1 * 1e3, forward_ms_per_image_batched: fwdB * 1e3, train_step_ms: train * 1e3,
-    peak_rss_mib: peakRssMiB(),
-  }));
+  console.log(
+    JSON.stringify({
+      engine: `cxrl-native (${info.gemm}, ${info.threads} threads)`,
+      preset,
+      batch,
+      params: unet.numParams(),
+      forward_ms_per_image_b1: fwd1 * 1e3,
+      forward_ms_per_image_batched: fwdB * 1e3,
+      train_step_ms: train * 1e3,
+      peak_rss_mib: peakRssMiB(),
+    }),
+  );
 }
 
 main();

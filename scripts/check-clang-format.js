@@ -16,7 +16,10 @@ const walk = (d) => {
 };
 walk(path.join(root, 'native'));
 const fix = process.argv.includes('--fix');
-const r = spawnSync('clang-format', fix ? ['-i', ...files] : ['--dry-run', '--Werror', ...files], { cwd: root, stdio: 'inherit' });
+const r = spawnSync('clang-format', fix ? ['-i', ...files] : ['--dry-run', '--Werror', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (r.error) {
   console.error('clang-format is not installed (Debian: apt-get install clang-format; scripts/setup.sh installs it)');
   process.exit(2);

@@ -43,9 +43,13 @@ if (cmakeJs && run(process.execPath, [cmakeJs, 'compile', '--out', 'build'])) {
 // npm sets npm_config_node_gyp to its bundled node-gyp.
 const nodeGyp = process.env.npm_config_node_gyp || resolveBin('node-gyp/bin/node-gyp.js');
 if (nodeGyp && run(process.execPath, [nodeGyp, 'rebuild'])) {
-  console.error(`cxrl-native install: cmake-js failed; built the CPU-only fallback with node-gyp (${describe()}). ` +
-    'Install CMake and libopenblas-dev and run `CXRL_REBUILD=1 npm rebuild cxrl-native` for the faster engine.');
+  console.error(
+    `cxrl-native install: cmake-js failed; built the CPU-only fallback with node-gyp (${describe()}). ` +
+      'Install CMake and libopenblas-dev and run `CXRL_REBUILD=1 npm rebuild cxrl-native` for the faster engine.',
+  );
   process.exit(0);
 }
-console.error('cxrl-native install: could not build the native engine (neither cmake-js nor node-gyp succeeded); see the output above');
+console.error(
+  'cxrl-native install: could not build the native engine (neither cmake-js nor node-gyp succeeded); see the output above',
+);
 process.exit(1);

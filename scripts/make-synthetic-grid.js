@@ -10,20 +10,40 @@ const { CHEXPERT_LABELS } = require('../dist/src/data/labels');
 async function main() {
   const root = process.argv[2];
   const records = loadMimic({ root }).records;
-  const wanted = ['No Finding', 'Cardiomegaly', 'Pleural Effusion', 'Pneumothorax', 'Consolidation', 'Edema', 'Support Devices', 'Atelectasis'];
+  const wanted = [
+    'No Finding',
+    'Cardiomegaly',
+    'Pleural Effusion',
+    'Pneumothorax',
+    'Consolidation',
+    'Edema',
+    'Support Devices',
+    'Atelectasis',
+  ];
   const tiles = [];
   for (const label of wanted) {
     const k = CHEXPERT_LABELS.indexOf(label);
-    const rec = records.find((r) => r.labels[k] === 1 && r.view === 'PA' && !tiles.some((t) => t.rec === r)) ?? records.find((r) => r.labels[k] === 1);
+    const rec =
+      records.find((r) => r.labels[k] === 1 && r.view === 'PA' && !tiles.some((t) => t.rec === r)) ??
+      records.find((r) => r.labels[k] === 1);
     if (!rec) continue;
     const img = await sharp(rec.imageFile).resize(192, 192, { fit: 'cover' }).png().toBuffer();
     tiles.push({ rec, label, img });
   }
-  const composite = tiles.map((t, i) => ({ input: t.img, left: (i % 4) * 196, top: Math.floor(i / 4) * 216 + 20 }))
-    .concat(tiles.map((t, i) => ({
-      input: Buffer.from(`<svg width="192" height="20"><text x="2" y="15" font-family="sans-serif" font-size="13" fill="white">${t.label}</text></svg>`),
-      left: (i % 4) * 196, top: Math.floor(i / 4) * 216,
-    })));
-  await sharp({ create: { width: 4 * 196, height: 2 * 216, channels: 3, background: '#000' } }).composite(composite).png().toFile(path.join(__dirname, '..', 'docs', 'synthetic-grid.png'));
+  const composite = tiles
+    .map((t, i) => ({ input: t.img, left: (i % 4) * 196, top: Math.floor(i / 4) * 216 + 20 }))
+    .concat(
+      tiles.map((t, i) => ({
+        input: Buffer.from(
+          `<svg width="192" height="20"><text x="2" y="15" font-family="sans-serif" font-size="13" fill="white">${t.label}</text></svg>`,
+        ),
+        left: (i % 4) * 196,
+        top: Math.floor(i / 4) * 216,
+      })),
+    );
+  await sharp({ create: { width: 4 * 196, height: 2 * 216, channels: 3, background: '#000' } })
+    .composite(composite)
+    .png()
+    .toFile(path.join(__dirname, '..', 'docs', 'synthetic-grid.png'));
 }
 main();

@@ -11,7 +11,10 @@ if (!fs.existsSync(bin)) {
   console.error(`native tests: ${bin} is missing; build first (npm run build:native)`);
   process.exit(1);
 }
-const runs = [['builtin GEMM', { CXRL_GEMM: 'builtin' }], ['default GEMM (OpenBLAS when compiled in)', {}]];
+const runs = [
+  ['builtin GEMM', { CXRL_GEMM: 'builtin' }],
+  ['default GEMM (OpenBLAS when compiled in)', {}],
+];
 let failed = false;
 for (const [label, env] of runs) {
   console.log(`\n=== C++ engine tests, ${label} ===`);

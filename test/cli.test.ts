@@ -4,7 +4,8 @@ describe('cxrl-native CLI', () => {
   test('--help lists every command', () => {
     const r = runCli(['--help']);
     expect(r.status).toBe(0);
-    for (const cmd of ['train', 'generate', 'eval', 'data', 'reward', 'info', 'unet']) expect(r.stdout).toMatch(new RegExp(`cxrl-native ${cmd}\\b`));
+    for (const cmd of ['train', 'generate', 'eval', 'data', 'reward', 'info', 'unet'])
+      expect(r.stdout).toMatch(new RegExp(`cxrl-native ${cmd}\\b`));
   });
 
   test('info --json reports version, backends, CUDA state with a reason, GEMM and threads', () => {

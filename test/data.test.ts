@@ -12,7 +12,15 @@ import { readCsv, writeCsv } from '../src/data/csv';
 import { isDicomId, isStudyId, isSubjectId } from '../src/data/ids';
 import { batches, cacheKey, ImageLoader } from '../src/data/images';
 import { inspectDataset } from '../src/data/inspect';
-import { CHEXPERT_LABELS, labelIndex, NEGATIVE, NOT_MENTIONED, POSITIVE, UNCERTAIN, parseLabelCell } from '../src/data/labels';
+import {
+  CHEXPERT_LABELS,
+  labelIndex,
+  NEGATIVE,
+  NOT_MENTIONED,
+  POSITIVE,
+  UNCERTAIN,
+  parseLabelCell,
+} from '../src/data/labels';
 import { cardiothoracicRatio, lowerZoneBrightness } from '../src/data/measure';
 import { loadMimic } from '../src/data/mimic';
 import { conditioningText, parseReport } from '../src/data/report-parser';
@@ -30,7 +38,14 @@ beforeAll(async () => {
 
 describe('synthetic dataset layout', () => {
   test('files, identifiers, headers and image sizes are those of MIMIC-CXR-JPG', async () => {
-    for (const f of ['mimic-cxr-2.0.0-metadata.csv.gz', 'mimic-cxr-2.0.0-split.csv.gz', 'mimic-cxr-2.0.0-chexpert.csv.gz', 'mimic-cxr-2.0.0-negbio.csv.gz', 'IMAGE_FILENAMES', TRUTH_FILE]) {
+    for (const f of [
+      'mimic-cxr-2.0.0-metadata.csv.gz',
+      'mimic-cxr-2.0.0-split.csv.gz',
+      'mimic-cxr-2.0.0-chexpert.csv.gz',
+      'mimic-cxr-2.0.0-negbio.csv.gz',
+      'IMAGE_FILENAMES',
+      TRUTH_FILE,
+    ]) {
       expect(fs.existsSync(path.join(root, f))).toBe(true);
     }
     const meta = readCsv(path.join(root, 'mimic-cxr-2.0.0-metadata.csv.gz'));
@@ -61,12 +76,20 @@ describe('synthetic dataset layout', () => {
 
   test('labels use 1.0 / 0.0 / -1.0 / empty; some studies lack a row; reports follow the MIMIC text format', () => {
     const text = zlib.gunzipSync(fs.readFileSync(path.join(root, 'mimic-cxr-2.0.0-chexpert.csv.gz'))).toString();
-    const cells = new Set(text.trim().split('\n').slice(1).flatMap((l) => l.split(',').slice(2)));
+    const cells = new Set(
+      text
+        .trim()
+        .split('\n')
+        .slice(1)
+        .flatMap((l) => l.split(',').slice(2)),
+    );
     expect([...cells].sort()).toEqual(['', '-1.0', '0.0', '1.0']);
     const meta = readCsv(path.join(root, 'mimic-cxr-2.0.0-metadata.csv.gz'));
     const labelled = new Set(readCsv(path.join(root, 'mimic-cxr-2.0.0-chexpert.csv.gz')).rows.map((r) => r[1]));
     expect(new Set(meta.rows.map((r) => r[2])).size).toBeGreaterThan(labelled.size);
-    const reports = meta.rows.slice(0, 40).map((r) => fs.readFileSync(path.join(root, `files/p${r[1].slice(0, 2)}/p${r[1]}/s${r[2]}.txt`), 'utf8'));
+    const reports = meta.rows
+      .slice(0, 40)
+      .map((r) => fs.readFileSync(path.join(root, `files/p${r[1].slice(0, 2)}/p${r[1]}/s${r[2]}.txt`), 'utf8'));
     for (const rep of reports) {
       const lines = rep.replace(/\n$/, '').split('\n');
       expect(lines.every((l) => l.startsWith(' '))).toBe(true);
@@ -77,14 +100,17 @@ describe('synthetic dataset layout', () => {
   });
 
   test('the same seed writes the same dataset, byte for byte', async () => {
-    const a = path.join(tmpDir('det'), 'a'), b = path.join(tmpDir('det'), 'b');
+    const a = path.join(tmpDir('det'), 'a'),
+      b = path.join(tmpDir('det'), 'b');
     await synthesizeDataset({ out: a, studies: 12, seed: 7, size: 64 });
     await synthesizeDataset({ out: b, studies: 12, seed: 7, size: 64 });
     const files = fs.readFileSync(path.join(a, 'IMAGE_FILENAMES'), 'utf8').trim().split('\n');
     for (const f of [...files, 'mimic-cxr-2.0.0-metadata.csv.gz', 'mimic-cxr-2.0.0-chexpert.csv.gz', TRUTH_FILE]) {
       expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
     }
-    await expect(synthesizeDataset({ out: a, studies: 3, seed: 1, size: 64 })).rejects.toThrow(/already holds a files\/ tree/);
+    await expect(synthesizeDataset({ out: a, studies: 3, seed: 1, size: 64 })).rejects.toThrow(
+      /already holds a files\/ tree/,
+    );
   });
 });
 
@@ -109,7 +135,10 @@ describe('loader on the synthetic dataset', () => {
       } else {
         expect(Array.from(rec.labels)).toEqual(row.map((c) => parseLabelCell(c)));
       }
-      const report = fs.readFileSync(path.join(root, `files/p${rec.subjectId.slice(0, 2)}/p${rec.subjectId}/s${rec.studyId}.txt`), 'utf8');
+      const report = fs.readFileSync(
+        path.join(root, `files/p${rec.subjectId.slice(0, 2)}/p${rec.subjectId}/s${rec.studyId}.txt`),
+        'utf8',
+      );
       expect(rec.text).toBe(conditioningText(parseReport(report)).text);
     }
     expect(withoutRow).toBeGreaterThan(0);
@@ -145,7 +174,9 @@ describe('loader on the synthetic dataset', () => {
 describe('report section parser', () => {
   const wrap = (body: string) => ' ' + body.split('\n').join('\n ') + '\n';
   test('impression first, findings next, last paragraph otherwise; whitespace collapsed', () => {
-    const full = wrap('                                 FINAL REPORT\nEXAMINATION:  CHEST (PA AND LAT)\n\nINDICATION:  ___M with cough.\n\nFINDINGS: \n\nSmall left pleural\neffusion.  No pneumothorax.\n\nIMPRESSION: \n\nSmall left   effusion.\n');
+    const full = wrap(
+      '                                 FINAL REPORT\nEXAMINATION:  CHEST (PA AND LAT)\n\nINDICATION:  ___M with cough.\n\nFINDINGS: \n\nSmall left pleural\neffusion.  No pneumothorax.\n\nIMPRESSION: \n\nSmall left   effusion.\n',
+    );
     const p = parseReport(full);
     expect(p.preamble).toBe('FINAL REPORT');
     expect(p.sections.examination).toBe('CHEST (PA AND LAT)');
@@ -154,40 +185,82 @@ describe('report section parser', () => {
     expect(conditioningText(p, 'findings').source).toBe('findings');
     const onlyFindings = parseReport(wrap('FINAL REPORT\nFINDINGS:  Heart size is normal.\n'));
     expect(conditioningText(onlyFindings)).toEqual({ text: 'Heart size is normal.', source: 'findings' });
-    const neither = parseReport(wrap('FINAL REPORT\nEXAMINATION:  CHEST\n\nThe heart is enlarged.\n\nModerate cardiomegaly, unchanged.\n'));
+    const neither = parseReport(
+      wrap('FINAL REPORT\nEXAMINATION:  CHEST\n\nThe heart is enlarged.\n\nModerate cardiomegaly, unchanged.\n'),
+    );
     expect(conditioningText(neither)).toEqual({ text: 'Moderate cardiomegaly, unchanged.', source: 'last_paragraph' });
   });
 
   test('header typos and synonyms are normalised; an addendum stays in the preamble', () => {
-    for (const [header, expected] of [['IMPRESSON', 'impression'], ['IMPRESSOIN', 'impression'], ['CONCLUSION', 'impression'], ['FINDINGS AND IMPRESSION', 'impression'], ['FINDNGS', 'findings'], ['FINDING', 'findings']]) {
+    for (const [header, expected] of [
+      ['IMPRESSON', 'impression'],
+      ['IMPRESSOIN', 'impression'],
+      ['CONCLUSION', 'impression'],
+      ['FINDINGS AND IMPRESSION', 'impression'],
+      ['FINDNGS', 'findings'],
+      ['FINDING', 'findings'],
+    ]) {
       const p = parseReport(wrap(`FINAL REPORT\n${header}:  Text here.\n`));
       expect(p.sections[expected]).toBe('Text here.');
     }
-    const addendum = parseReport(wrap('ADDENDUM  Discussed with Dr. ___.\n______________________________\n               FINAL REPORT\nIMPRESSION:  No acute process.\n'));
+    const addendum = parseReport(
+      wrap(
+        'ADDENDUM  Discussed with Dr. ___.\n______________________________\n               FINAL REPORT\nIMPRESSION:  No acute process.\n',
+      ),
+    );
     expect(addendum.preamble).toContain('Discussed with Dr. ___.');
     expect(addendum.impression).toBe('No acute process.');
   });
 });
 
 describe('loader on hand-written edge cases', () => {
-  const subject = '10000032', study = '50414267', dicom = '02aa804e-bde0afdd-112c0b34-7bc16630-4e384014';
+  const subject = '10000032',
+    study = '50414267',
+    dicom = '02aa804e-bde0afdd-112c0b34-7bc16630-4e384014';
   const dicom2 = 'aaaaaaaa-bbbbbbbb-cccccccc-dddddddd-eeeeeeee';
   const labels = CHEXPERT_LABELS.map((_, k) => (k === 1 ? '1.0' : k === 9 ? '-1.0' : k === 12 ? '0.0' : ''));
 
-  function makeRoot(opts: { gz?: boolean; extraColumns?: boolean; truncateGzip?: boolean; malformed?: boolean; dropReport?: boolean; corruptJpeg?: boolean; badLabel?: boolean } = {}) {
+  function makeRoot(
+    opts: {
+      gz?: boolean;
+      extraColumns?: boolean;
+      truncateGzip?: boolean;
+      malformed?: boolean;
+      dropReport?: boolean;
+      corruptJpeg?: boolean;
+      badLabel?: boolean;
+    } = {},
+  ) {
     const dir = path.join(tmpDir('edge'), 'root');
     const ext = opts.gz === false ? '.csv' : '.csv.gz';
     fs.mkdirSync(path.join(dir, `files/p10/p${subject}/s${study}`), { recursive: true });
     const metaHeader = opts.extraColumns ? ['Extra', ...[...METADATA_HEADER].reverse()] : METADATA_HEADER;
     const metaRow = (d: string) => {
-      const row: Record<string, string> = { dicom_id: d, subject_id: subject, study_id: study, PerformedProcedureStepDescription: 'CHEST (PA AND LAT)', ViewPosition: 'PA', Rows: '40', Columns: '32', StudyDate: '21800506', StudyTime: '213014.531', ProcedureCodeSequence_CodeMeaning: 'CHEST (PA AND LAT)', ViewCodeSequence_CodeMeaning: 'postero-anterior', PatientOrientationCodeSequence_CodeMeaning: 'Erect', Extra: 'x' };
+      const row: Record<string, string> = {
+        dicom_id: d,
+        subject_id: subject,
+        study_id: study,
+        PerformedProcedureStepDescription: 'CHEST (PA AND LAT)',
+        ViewPosition: 'PA',
+        Rows: '40',
+        Columns: '32',
+        StudyDate: '21800506',
+        StudyTime: '213014.531',
+        ProcedureCodeSequence_CodeMeaning: 'CHEST (PA AND LAT)',
+        ViewCodeSequence_CodeMeaning: 'postero-anterior',
+        PatientOrientationCodeSequence_CodeMeaning: 'Erect',
+        Extra: 'x',
+      };
       return metaHeader.map((h) => row[h]);
     };
     const metaRows = [metaRow(dicom), metaRow(dicom2)];
     if (opts.malformed) metaRows.push(['only', 'three', 'fields']);
     writeCsv(path.join(dir, 'mimic-cxr-2.0.0-metadata' + ext), metaHeader, metaRows);
-    writeCsv(path.join(dir, 'mimic-cxr-2.0.0-split' + ext), opts.extraColumns ? ['split', 'subject_id', 'dicom_id', 'study_id'] : SPLIT_HEADER,
-      [dicom, dicom2].map((d) => (opts.extraColumns ? ['train', subject, d, study] : [d, study, subject, 'train'])));
+    writeCsv(
+      path.join(dir, 'mimic-cxr-2.0.0-split' + ext),
+      opts.extraColumns ? ['split', 'subject_id', 'dicom_id', 'study_id'] : SPLIT_HEADER,
+      [dicom, dicom2].map((d) => (opts.extraColumns ? ['train', subject, d, study] : [d, study, subject, 'train'])),
+    );
     const labelRow = [subject, study, ...labels];
     if (opts.badLabel) labelRow[3] = 'maybe';
     writeCsv(path.join(dir, 'mimic-cxr-2.0.0-chexpert' + ext), LABEL_HEADER, [labelRow]);
@@ -197,13 +270,19 @@ describe('loader on hand-written edge cases', () => {
       const b = fs.readFileSync(f);
       fs.writeFileSync(f, b.subarray(0, Math.floor(b.length / 2)));
     }
-    if (!opts.dropReport) fs.writeFileSync(path.join(dir, `files/p10/p${subject}/s${study}.txt`), ' FINAL REPORT\n IMPRESSION:  Cardiomegaly.\n');
+    if (!opts.dropReport)
+      fs.writeFileSync(
+        path.join(dir, `files/p10/p${subject}/s${study}.txt`),
+        ' FINAL REPORT\n IMPRESSION:  Cardiomegaly.\n',
+      );
     return dir;
   }
 
   async function writeJpeg(dir: string, d: string, corrupt = false) {
     const f = path.join(dir, `files/p10/p${subject}/s${study}/${d}.jpg`);
-    const jpg = await sharp(Buffer.alloc(32 * 40, 128), { raw: { width: 32, height: 40, channels: 1 } }).jpeg({ quality: 95 }).toBuffer();
+    const jpg = await sharp(Buffer.alloc(32 * 40, 128), { raw: { width: 32, height: 40, channels: 1 } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     fs.writeFileSync(f, corrupt ? jpg.subarray(0, jpg.length >> 1) : jpg);
     return f;
   }
@@ -223,8 +302,12 @@ describe('loader on hand-written edge cases', () => {
   test('missing top-level file, truncated gzip and a missing column are clear errors naming the file', () => {
     const dir = makeRoot();
     fs.unlinkSync(path.join(dir, 'mimic-cxr-2.0.0-split.csv.gz'));
-    expect(() => loadMimic({ root: dir })).toThrow(/missing mimic-cxr-2\.0\.0-split\.csv\.gz \(or mimic-cxr-2\.0\.0-split\.csv\)/);
-    expect(() => loadMimic({ root: makeRoot({ truncateGzip: true }) })).toThrow(/metadata\.csv\.gz: truncated or corrupt gzip/);
+    expect(() => loadMimic({ root: dir })).toThrow(
+      /missing mimic-cxr-2\.0\.0-split\.csv\.gz \(or mimic-cxr-2\.0\.0-split\.csv\)/,
+    );
+    expect(() => loadMimic({ root: makeRoot({ truncateGzip: true }) })).toThrow(
+      /metadata\.csv\.gz: truncated or corrupt gzip/,
+    );
     const d2 = makeRoot();
     writeCsv(path.join(d2, 'mimic-cxr-2.0.0-split.csv.gz'), ['dicom_id', 'study_id'], [[dicom, study]]);
     expect(() => loadMimic({ root: d2 })).toThrow(/split\.csv\.gz: missing column "split"/);
@@ -237,7 +320,9 @@ describe('loader on hand-written edge cases', () => {
     expect(r.problems.map((p) => p.message).join('\n')).toMatch(/bad value "maybe" for "Cardiomegaly"/);
     expect(r.problems.find((p) => /malformed/.test(p.message))!.line).toBe(4);
     expect(() => loadMimic({ root: dir, strict: true })).toThrow(/chexpert\.csv\.gz: line 2: bad value "maybe"/);
-    expect(() => loadMimic({ root: makeRoot({ malformed: true }), strict: true })).toThrow(/metadata\.csv\.gz: line 4: malformed row/);
+    expect(() => loadMimic({ root: makeRoot({ malformed: true }), strict: true })).toThrow(
+      /metadata\.csv\.gz: line 4: malformed row/,
+    );
     const noReport = loadMimic({ root: makeRoot({ dropReport: true }) });
     expect(noReport.records).toEqual([]);
     expect(noReport.problems[0]).toMatchObject({ message: 'missing report' });
@@ -247,7 +332,11 @@ describe('loader on hand-written edge cases', () => {
   test('a pre-sectioned report CSV can stand in for the .txt files', () => {
     const dir = makeRoot({ dropReport: true });
     const csv = path.join(dir, 'mimic_cxr_sectioned.csv');
-    writeCsv(csv, ['study', 'impression', 'findings', 'last_paragraph', 'comparison'], [[`s${study}`, '', 'Large heart,\n  unchanged.', 'x', 'None']]);
+    writeCsv(
+      csv,
+      ['study', 'impression', 'findings', 'last_paragraph', 'comparison'],
+      [[`s${study}`, '', 'Large heart,\n  unchanged.', 'x', 'None']],
+    );
     const r = loadMimic({ root: dir, sectionedCsv: csv });
     expect(r.problems).toEqual([]);
     expect(r.records[0]).toMatchObject({ text: 'Large heart, unchanged.', textSource: 'findings' });
@@ -268,7 +357,9 @@ describe('loader on hand-written edge cases', () => {
     expect(loader.problems[0].message).toMatch(/corrupt image/);
     fs.unlinkSync(path.join(dir, `files/p10/p${subject}/s${study}/${dicom}.jpg`));
     expect(await new ImageLoader({ size: 16 }, null).load(r.records.find((x) => x.dicomId === dicom)!)).toBeNull();
-    await expect(new ImageLoader({ size: 16 }, null, true).load(r.records.find((x) => x.dicomId === dicom)!)).rejects.toThrow(/missing image/);
+    await expect(
+      new ImageLoader({ size: 16 }, null, true).load(r.records.find((x) => x.dicomId === dicom)!),
+    ).rejects.toThrow(/missing image/);
     const ins = inspectDataset({ root: dir });
     expect(ins.problems.byKind['missing image']).toBe(1);
   });
@@ -283,8 +374,12 @@ describe('image pipeline', () => {
     let seen = 0;
     for await (const b of batches(r.records, loader, { batchSize: 16, seed: 3, epoch: 0 })) {
       expect(b.images.length).toBe(b.records.length * 64 * 64);
-      let lo = Infinity, hi = -Infinity;
-      for (const v of b.images) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+      let lo = Infinity,
+        hi = -Infinity;
+      for (const v of b.images) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
       expect(lo).toBeGreaterThanOrEqual(-1);
       expect(hi).toBeLessThanOrEqual(1);
       first.push(...b.records.map((x) => x.dicomId));
@@ -294,9 +389,12 @@ describe('image pipeline', () => {
     expect(loader.decoded).toBe(r.records.length);
     // Second epoch: no decoding, a different order; the same epoch again: the same order.
     const again = new ImageLoader({ size: 64 }, cache);
-    const second: string[] = [], repeat: string[] = [];
-    for await (const b of batches(r.records, again, { batchSize: 16, seed: 3, epoch: 1 })) second.push(...b.records.map((x) => x.dicomId));
-    for await (const b of batches(r.records, again, { batchSize: 16, seed: 3, epoch: 0 })) repeat.push(...b.records.map((x) => x.dicomId));
+    const second: string[] = [],
+      repeat: string[] = [];
+    for await (const b of batches(r.records, again, { batchSize: 16, seed: 3, epoch: 1 }))
+      second.push(...b.records.map((x) => x.dicomId));
+    for await (const b of batches(r.records, again, { batchSize: 16, seed: 3, epoch: 0 }))
+      repeat.push(...b.records.map((x) => x.dicomId));
     expect(again.decoded).toBe(0);
     expect(second).not.toEqual(first);
     expect(repeat).toEqual(first);
@@ -308,8 +406,13 @@ describe('image pipeline', () => {
     const wide = path.join(tmpDir('crop'), 'w.jpg');
     const px = Buffer.alloc(40 * 20);
     for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) px[y * 40 + x] = x < 10 || x >= 30 ? 0 : 255;
-    await sharp(px, { raw: { width: 40, height: 20, channels: 1 } }).png().toFile(wide.replace('.jpg', '.png'));
-    const out = await new ImageLoader({ size: 20 }, null).load({ dicomId: 'w', imageFile: wide.replace('.jpg', '.png') });
+    await sharp(px, { raw: { width: 40, height: 20, channels: 1 } })
+      .png()
+      .toFile(wide.replace('.jpg', '.png'));
+    const out = await new ImageLoader({ size: 20 }, null).load({
+      dicomId: 'w',
+      imageFile: wide.replace('.jpg', '.png'),
+    });
     expect(Math.min(...out!)).toBeGreaterThan(200);
   });
 });
@@ -320,7 +423,9 @@ describe('phantom content follows the labels', () => {
     const truth = new Map(readCsv(path.join(root, TRUTH_FILE)).rows.map((row) => [row[0], row]));
     const ctr = { cardiomegaly: [] as number[], normal: [] as number[] };
     const lower = { effusion: [] as number[], clear: [] as number[] };
-    const confounders = ['Pleural Effusion', 'Consolidation', 'Pneumonia', 'Lung Opacity', 'Atelectasis'].map((l) => labelIndex(l as never));
+    const confounders = ['Pleural Effusion', 'Consolidation', 'Pneumonia', 'Lung Opacity', 'Atelectasis'].map((l) =>
+      labelIndex(l as never),
+    );
     for (const rec of r.records) {
       const t = truth.get(rec.dicomId)!;
       const pose = { scaleX: +t[2], scaleY: +t[3], shiftX: +t[4], shiftY: +t[5], rotation: +t[6] };
@@ -329,15 +434,19 @@ describe('phantom content follows the labels', () => {
       const card = rec.labels[labelIndex('Cardiomegaly')];
       const clean = confounders.every((k) => rec.labels[k] !== POSITIVE && rec.labels[k] !== UNCERTAIN);
       if (clean && card === POSITIVE) ctr.cardiomegaly.push(cardiothoracicRatio(px, info.width, info.height, pose));
-      if (clean && (rec.labels[labelIndex('No Finding')] === POSITIVE || card === NEGATIVE)) ctr.normal.push(cardiothoracicRatio(px, info.width, info.height, pose));
+      if (clean && (rec.labels[labelIndex('No Finding')] === POSITIVE || card === NEGATIVE))
+        ctr.normal.push(cardiothoracicRatio(px, info.width, info.height, pose));
       const eff = rec.labels[labelIndex('Pleural Effusion')];
       if (eff === POSITIVE) lower.effusion.push(lowerZoneBrightness(px, info.width, info.height, pose));
-      if (rec.labels[labelIndex('No Finding')] === POSITIVE) lower.clear.push(lowerZoneBrightness(px, info.width, info.height, pose));
+      if (rec.labels[labelIndex('No Finding')] === POSITIVE)
+        lower.clear.push(lowerZoneBrightness(px, info.width, info.height, pose));
     }
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-    console.log(`CTR cardiomegaly n=${ctr.cardiomegaly.length} min ${Math.min(...ctr.cardiomegaly).toFixed(3)} mean ${mean(ctr.cardiomegaly).toFixed(3)}; ` +
-      `normal n=${ctr.normal.length} max ${Math.max(...ctr.normal).toFixed(3)} mean ${mean(ctr.normal).toFixed(3)}; ` +
-      `lower-zone brightness effusion ${mean(lower.effusion).toFixed(1)} (n=${lower.effusion.length}) vs clear ${mean(lower.clear).toFixed(1)} (n=${lower.clear.length})`);
+    console.log(
+      `CTR cardiomegaly n=${ctr.cardiomegaly.length} min ${Math.min(...ctr.cardiomegaly).toFixed(3)} mean ${mean(ctr.cardiomegaly).toFixed(3)}; ` +
+        `normal n=${ctr.normal.length} max ${Math.max(...ctr.normal).toFixed(3)} mean ${mean(ctr.normal).toFixed(3)}; ` +
+        `lower-zone brightness effusion ${mean(lower.effusion).toFixed(1)} (n=${lower.effusion.length}) vs clear ${mean(lower.clear).toFixed(1)} (n=${lower.clear.length})`,
+    );
     expect(ctr.cardiomegaly.length).toBeGreaterThan(2);
     expect(ctr.normal.length).toBeGreaterThan(5);
     expect(Math.min(...ctr.cardiomegaly)).toBeGreaterThan(0.5);
@@ -354,7 +463,9 @@ describe('data CLI', () => {
     expect(r.stdout).toMatch(/5 studies/);
     expect(runCli(['data', 'inspect', '--root', out]).stdout).toMatch(/problems: 0/);
     expect(runCli(['data', 'synth']).stderr).toMatch(/needs --out/);
-    expect(runCli(['data', 'synth', '--out', path.join(out, 'x'), '--size', '7']).stderr).toMatch(/--size must be an integer in \[32, 4096\]/);
+    expect(runCli(['data', 'synth', '--out', path.join(out, 'x'), '--size', '7']).stderr).toMatch(
+      /--size must be an integer in \[32, 4096\]/,
+    );
     expect(runCli(['data', 'inspect', '--root', '/nonexistent']).stderr).toMatch(/\/nonexistent: no such folder/);
   });
 });

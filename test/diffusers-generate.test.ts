@@ -16,14 +16,38 @@ import { PYTHON, ROOT, runCli, tmpDir } from './helpers';
 
 jest.setTimeout(300000);
 
-const LENGTH = 16, WIDTH = 32;
-const PROMPTS = ['The heart is enlarged.', 'Large LEFT pleural effusion,   2cm!', '', 'No acute cardiopulmonary process.'];
+const LENGTH = 16,
+  WIDTH = 32;
+const PROMPTS = [
+  'The heart is enlarged.',
+  'Large LEFT pleural effusion,   2cm!',
+  '',
+  'No acute cardiopulmonary process.',
+];
 const UNET_CONFIG = {
-  _class_name: 'UNet2DConditionModel', _diffusers_version: '0.25.0', act_fn: 'silu', attention_head_dim: 4,
-  block_out_channels: [16, 32], center_input_sample: false, cross_attention_dim: WIDTH, down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  downsample_padding: 1, flip_sin_to_cos: true, freq_shift: 0, in_channels: 1, layers_per_block: 1, mid_block_scale_factor: 1,
-  norm_eps: 1e-5, norm_num_groups: 8, out_channels: 1, sample_size: 16, up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  use_linear_projection: false, only_cross_attention: false, upcast_attention: false, dual_cross_attention: false,
+  _class_name: 'UNet2DConditionModel',
+  _diffusers_version: '0.25.0',
+  act_fn: 'silu',
+  attention_head_dim: 4,
+  block_out_channels: [16, 32],
+  center_input_sample: false,
+  cross_attention_dim: WIDTH,
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  downsample_padding: 1,
+  flip_sin_to_cos: true,
+  freq_shift: 0,
+  in_channels: 1,
+  layers_per_block: 1,
+  mid_block_scale_factor: 1,
+  norm_eps: 1e-5,
+  norm_num_groups: 8,
+  out_channels: 1,
+  sample_size: 16,
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  use_linear_projection: false,
+  only_cross_attention: false,
+  upcast_attention: false,
+  dual_cross_attention: false,
 };
 
 let dir: string, pipe: string, ref: { ids: number[][]; embeddings: number[][] };
@@ -32,16 +56,38 @@ beforeAll(() => {
   pipe = path.join(dir, 'pipeline');
   fs.mkdirSync(path.join(pipe, 'unet'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'prompts.json'), JSON.stringify(PROMPTS));
-  const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'reference', 'make_clip_onnx.py'), pipe, String(LENGTH), String(WIDTH), '3', path.join(dir, 'prompts.json')], { encoding: 'utf8' });
+  const r = spawnSync(
+    PYTHON,
+    [
+      path.join(ROOT, 'test', 'reference', 'make_clip_onnx.py'),
+      pipe,
+      String(LENGTH),
+      String(WIDTH),
+      '3',
+      path.join(dir, 'prompts.json'),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`make_clip_onnx.py failed:\n${r.stderr}`);
   ref = JSON.parse(fs.readFileSync(path.join(pipe, 'reference.json'), 'utf8'));
   fs.writeFileSync(path.join(pipe, 'unet', 'config.json'), JSON.stringify(UNET_CONFIG, null, 2));
   createUNet(UNET_CONFIG, 11).saveWeights(path.join(pipe, 'unet', 'diffusion_pytorch_model.safetensors'));
   fs.mkdirSync(path.join(pipe, 'scheduler'));
-  fs.writeFileSync(path.join(pipe, 'scheduler', 'scheduler_config.json'), JSON.stringify({
-    _class_name: 'DDIMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', clip_sample: false,
-    num_train_timesteps: 1000, set_alpha_to_one: false, steps_offset: 1, trained_betas: null, skip_prk_steps: true,
-  }));
+  fs.writeFileSync(
+    path.join(pipe, 'scheduler', 'scheduler_config.json'),
+    JSON.stringify({
+      _class_name: 'DDIMScheduler',
+      beta_start: 0.00085,
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      clip_sample: false,
+      num_train_timesteps: 1000,
+      set_alpha_to_one: false,
+      steps_offset: 1,
+      trained_betas: null,
+      skip_prk_steps: true,
+    }),
+  );
 });
 
 test('CLIP BPE tokenizer matches an independent Python implementation', () => {
@@ -68,29 +114,67 @@ test('ONNX text encoder (torch.onnx.export) gives PyTorch embeddings', async () 
 
 test('generate runs a diffusers pipeline folder and a bare UNet folder, deterministically', () => {
   const gen = (out: string, extra: string[] = [], ckpt = pipe) =>
-    runCli(['generate', '--checkpoint', ckpt, '--prompt', PROMPTS[0], '--prompt', PROMPTS[1], '--steps', '3', '--guidance-scale', '2', '--seed', '4', '--out', out, ...extra]);
-  const a = path.join(dir, 'a'), b = path.join(dir, 'b'), c = path.join(dir, 'c');
+    runCli([
+      'generate',
+      '--checkpoint',
+      ckpt,
+      '--prompt',
+      PROMPTS[0],
+      '--prompt',
+      PROMPTS[1],
+      '--steps',
+      '3',
+      '--guidance-scale',
+      '2',
+      '--seed',
+      '4',
+      '--out',
+      out,
+      ...extra,
+    ]);
+  const a = path.join(dir, 'a'),
+    b = path.join(dir, 'b'),
+    c = path.join(dir, 'c');
   const ra = gen(a);
   expect(ra.stderr).not.toMatch(/error|Error/);
   expect(ra.status).toBe(0);
   expect(gen(b).status).toBe(0);
-  for (const f of ['0-0.png', '1-0.png']) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+  for (const f of ['0-0.png', '1-0.png'])
+    expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '1-0.png')))).toBe(false);
   const side = JSON.parse(fs.readFileSync(path.join(a, '1-0.json'), 'utf8'));
-  expect(side).toMatchObject({ model_kind: 'diffusers', weights: 'diffusion_pytorch_model.safetensors', prompt: PROMPTS[1], steps: 3 });
+  expect(side).toMatchObject({
+    model_kind: 'diffusers',
+    weights: 'diffusion_pytorch_model.safetensors',
+    prompt: PROMPTS[1],
+    steps: 3,
+  });
   expect(side.scheduler.beta_schedule).toBe('scaled_linear');
   const weights = fs.readFileSync(path.join(pipe, 'unet', 'diffusion_pytorch_model.safetensors'));
   expect(side.weights_sha256).toBe(crypto.createHash('sha256').update(weights).digest('hex'));
 
   const unetDir = path.join(pipe, 'unet');
   expect(gen(c, [], unetDir).stderr).toMatch(/needs --text-encoder FILE.onnx and --tokenizer DIR/);
-  expect(gen(c, ['--text-encoder', path.join(pipe, 'text_encoder', 'model.onnx'), '--tokenizer', path.join(pipe, 'tokenizer')], unetDir).status).toBe(0);
+  expect(
+    gen(
+      c,
+      ['--text-encoder', path.join(pipe, 'text_encoder', 'model.onnx'), '--tokenizer', path.join(pipe, 'tokenizer')],
+      unetDir,
+    ).status,
+  ).toBe(0);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(c, '0-0.png')))).toBe(true);
 
   const wide = path.join(dir, 'wide');
   fs.mkdirSync(wide);
   fs.writeFileSync(path.join(wide, 'config.json'), JSON.stringify({ ...UNET_CONFIG, cross_attention_dim: 48 }));
-  createUNet({ ...UNET_CONFIG, cross_attention_dim: 48 }).saveWeights(path.join(wide, 'diffusion_pytorch_model.safetensors'));
-  expect(gen(c, ['--text-encoder', path.join(pipe, 'text_encoder', 'model.onnx'), '--tokenizer', path.join(pipe, 'tokenizer')], wide).stderr)
-    .toMatch(/embeddings of width 32, but .*config.json has cross_attention_dim 48/);
+  createUNet({ ...UNET_CONFIG, cross_attention_dim: 48 }).saveWeights(
+    path.join(wide, 'diffusion_pytorch_model.safetensors'),
+  );
+  expect(
+    gen(
+      c,
+      ['--text-encoder', path.join(pipe, 'text_encoder', 'model.onnx'), '--tokenizer', path.join(pipe, 'tokenizer')],
+      wide,
+    ).stderr,
+  ).toMatch(/embeddings of width 32, but .*config.json has cross_attention_dim 48/);
 });

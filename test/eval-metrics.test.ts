@@ -48,13 +48,21 @@ test.each([
   ['rank-deficient (low-rank factors)', 80, 80, 24, 5],
 ])('FID and KID against numpy/scipy: %s', (_name, n1, n2, d, rank) => {
   const rng = new Rng(seed);
-  const a = features(rng, n1, d, rank, 0), b = features(rng, n2, d, rank, 0.3);
+  const a = features(rng, n1, d, rank, 0),
+    b = features(rng, n2, d, rank, 0.3);
   const ref = reference({ features: { a: Array.from(a), b: Array.from(b), n1, n2 } });
   const fid = frechetDistance(featureStats(a, n1, d), featureStats(b, n2, d));
   const m = Math.min(n1, n2);
-  const kid = kernelInceptionDistance(a.subarray(0, m * d), m, b.subarray(0, m * d), m, d, { subsets: 1, subsetSize: m });
-  const refKid = reference({ features: { a: Array.from(a.subarray(0, m * d)), b: Array.from(b.subarray(0, m * d)), n1: m, n2: m } }).kid;
-  say(`${_name}: FID ${fid} vs scipy ${ref.fid} (rel ${rel(fid, ref.fid).toExponential(2)}), KID ${kid.mean} vs ${refKid} (rel ${rel(kid.mean, refKid).toExponential(2)})`);
+  const kid = kernelInceptionDistance(a.subarray(0, m * d), m, b.subarray(0, m * d), m, d, {
+    subsets: 1,
+    subsetSize: m,
+  });
+  const refKid = reference({
+    features: { a: Array.from(a.subarray(0, m * d)), b: Array.from(b.subarray(0, m * d)), n1: m, n2: m },
+  }).kid;
+  say(
+    `${_name}: FID ${fid} vs scipy ${ref.fid} (rel ${rel(fid, ref.fid).toExponential(2)}), KID ${kid.mean} vs ${refKid} (rel ${rel(kid.mean, refKid).toExponential(2)})`,
+  );
   // scipy's sqrtm of a singular product is itself only accurate to about 1e-7 relative.
   expect(rel(fid, ref.fid)).toBeLessThan(rank < d ? 1e-5 : 1e-6);
   expect(rel(kid.mean, refKid)).toBeLessThan(1e-9);
@@ -62,13 +70,22 @@ test.each([
 
 test('FID: identical sets give 0; a copy of the reference is at the real-vs-real floor; noise is far off', () => {
   const rng = new Rng(seed + 1);
-  const d = 8, real = features(rng, 400, d, 8, 0);
+  const d = 8,
+    real = features(rng, 400, d, 8, 0);
   const s = featureStats(real, 400, d);
   expect(Math.abs(frechetDistance(s, s))).toBeLessThan(1e-9);
-  const half1 = featureStats(real.subarray(0, 200 * d), 200, d), half2 = featureStats(real.subarray(200 * d), 200, d);
+  const half1 = featureStats(real.subarray(0, 200 * d), 200, d),
+    half2 = featureStats(real.subarray(200 * d), 200, d);
   const floor = frechetDistance(half1, half2);
   const copy = frechetDistance(featureStats(real.subarray(0, 200 * d), 200, d), half2);
-  const noise = frechetDistance(featureStats(Float64Array.from({ length: 200 * d }, () => 3 * rng.normal() + 1), 200, d), half2);
+  const noise = frechetDistance(
+    featureStats(
+      Float64Array.from({ length: 200 * d }, () => 3 * rng.normal() + 1),
+      200,
+      d,
+    ),
+    half2,
+  );
   say(`real-vs-real floor ${floor.toFixed(3)}, copy ${copy.toFixed(3)}, noise ${noise.toFixed(3)}`);
   expect(copy).toBeCloseTo(floor, 12);
   expect(noise).toBeGreaterThan(10 * floor);
@@ -76,12 +93,18 @@ test('FID: identical sets give 0; a copy of the reference is at the real-vs-real
 
 test('SSIM against scikit-image and MS-SSIM against the reference, on 64x64 and 37x53 images', () => {
   const rng = new Rng(seed + 2);
-  for (const [w, h] of [[64, 64], [53, 37]]) {
+  for (const [w, h] of [
+    [64, 64],
+    [53, 37],
+  ]) {
     const a = Float64Array.from({ length: w * h }, (_, i) => 128 + 60 * Math.sin(i / 7) + 20 * rng.normal());
     const b = a.map((v) => Math.min(255, Math.max(0, v + 25 * rng.normal())));
     const ref = reference({ images: { a: Array.from(a), b: Array.from(b), w, h } });
-    const s = ssim(a, b, w, h), m = msssim(a, b, w, h);
-    say(`${w}x${h}: SSIM ${s} vs skimage ${ref.ssim} (abs ${Math.abs(s - ref.ssim).toExponential(2)}); MS-SSIM (${msssimScales(w, h).length} scales) ${m} vs ${ref.msssim}`);
+    const s = ssim(a, b, w, h),
+      m = msssim(a, b, w, h);
+    say(
+      `${w}x${h}: SSIM ${s} vs skimage ${ref.ssim} (abs ${Math.abs(s - ref.ssim).toExponential(2)}); MS-SSIM (${msssimScales(w, h).length} scales) ${m} vs ${ref.msssim}`,
+    );
     expect(Math.abs(s - ref.ssim)).toBeLessThan(1e-5);
     expect(Math.abs(m - ref.msssim)).toBeLessThan(1e-5);
     expect(Math.abs(ssim(a, a, w, h) - 1)).toBeLessThan(1e-12);
@@ -96,7 +119,10 @@ test('AUROC with ties against scikit-learn', () => {
   const scores = Array.from({ length: 200 }, () => Math.round(rng.uniform() * 10) / 10); // many ties
   const labels = scores.map((s) => (rng.uniform() < 0.3 + 0.4 * s ? 1 : 0));
   const ref = reference({ auroc: { scores, labels } }).auroc;
-  const got = auroc(scores, labels.map((l) => l === 1));
+  const got = auroc(
+    scores,
+    labels.map((l) => l === 1),
+  );
   say(`AUROC ${got} vs sklearn ${ref}`);
   expect(Math.abs(got - ref)).toBeLessThan(1e-12);
   expect(auroc([0.1, 0.2, 0.8, 0.9], [false, false, true, true])).toBe(1);

@@ -16,14 +16,30 @@ import { tmpDir } from './helpers';
 jest.setTimeout(600000);
 
 const UNET = {
-  in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 16, norm_num_groups: 4,
+  in_channels: 1,
+  out_channels: 1,
+  sample_size: 16,
+  block_out_channels: [16, 16],
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  layers_per_block: 1,
+  attention_head_dim: 2,
+  cross_attention_dim: 16,
+  norm_num_groups: 4,
 };
 const TEXT = { max_length: 16, width: 16, layers: 1, heads: 2 };
 const SETTINGS: PretrainSettings = {
-  batchSize: 4, gradAccum: 2, lr: 1e-3, textLr: 1e-3, warmupSteps: 3, weightDecay: 1e-4, maxGradNorm: 1, condDropout: 0.1,
-  seed: 11, imageSize: 16, textLength: 16,
+  batchSize: 4,
+  gradAccum: 2,
+  lr: 1e-3,
+  textLr: 1e-3,
+  warmupSteps: 3,
+  weightDecay: 1e-4,
+  maxGradNorm: 1,
+  condDropout: 0.1,
+  seed: 11,
+  imageSize: 16,
+  textLength: 16,
 };
 
 let records: MimicRecord[];
@@ -33,7 +49,10 @@ beforeAll(async () => {
   const root = path.join(tmpDir('pre'), 'd');
   await synthesizeDataset({ out: root, studies: 24, seed: 5, size: 64 });
   records = loadMimic({ root, splits: ['train'] }).records;
-  tokenizer = WordTokenizer.build(records.map((r) => r.text), { minCount: 1 });
+  tokenizer = WordTokenizer.build(
+    records.map((r) => r.text),
+    { minCount: 1 },
+  );
   cache = tmpDir('pre-cache');
 });
 
@@ -56,18 +75,32 @@ test('a run resumed from a checkpoint ends bit-identical to an uninterrupted one
   expect(resumed.state).toEqual(first.state);
   await trainSteps(resumed, records, loader, 6);
   expect(resumed.state).toEqual(straight.state);
-  const a = params(straight), b = params(resumed);
+  const a = params(straight),
+    b = params(resumed);
   for (const [k, v] of a) expect(Buffer.from(b.get(k)!.buffer).equals(Buffer.from(v.buffer))).toBe(true);
-  console.log(`resume: ${a.size} tensors identical after 3 + 3 steps (epoch ${straight.state.epoch}, batch ${straight.state.batchInEpoch})`);
+  console.log(
+    `resume: ${a.size} tensors identical after 3 + 3 steps (epoch ${straight.state.epoch}, batch ${straight.state.batchInEpoch})`,
+  );
 });
 
 test('the loss falls on a small model', async () => {
   const loader = new ImageLoader({ size: 16 }, cache);
-  const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), { ...SETTINGS, gradAccum: 1, lr: 2e-3, textLr: 2e-3 });
+  const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), {
+    ...SETTINGS,
+    gradAccum: 1,
+    lr: 2e-3,
+    textLr: 2e-3,
+  });
   const losses: number[] = [];
-  await trainSteps(p, records, loader, 60, { onStep: (m) => { losses.push(m.loss); expect(Number.isFinite(m.gradNorm)).toBe(true); } });
+  await trainSteps(p, records, loader, 60, {
+    onStep: (m) => {
+      losses.push(m.loss);
+      expect(Number.isFinite(m.gradNorm)).toBe(true);
+    },
+  });
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
-  const early = mean(losses.slice(0, 10)), late = mean(losses.slice(-10));
+  const early = mean(losses.slice(0, 10)),
+    late = mean(losses.slice(-10));
   console.log(`pretraining loss: first 10 steps ${early.toFixed(3)}, last 10 ${late.toFixed(3)}`);
   expect(late).toBeLessThan(0.7 * early);
 });
@@ -84,37 +117,57 @@ test('prompt dropout replaces about the configured fraction; checkpoints replace
   p.save(dir);
   expect(fs.existsSync(path.join(dir, 'stale-file'))).toBe(false);
   expect(fs.readdirSync(path.dirname(dir))).toEqual(['ckpt']);
-  expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'optimizer.safetensors', 'optimizer_text_encoder.safetensors', 'scheduler_config.json',
-    'state.json', 'text_encoder.safetensors', 'text_encoder_config.json', 'tokenizer.json', 'unet.safetensors']);
+  expect(fs.readdirSync(dir).sort()).toEqual([
+    'config.json',
+    'optimizer.safetensors',
+    'optimizer_text_encoder.safetensors',
+    'scheduler_config.json',
+    'state.json',
+    'text_encoder.safetensors',
+    'text_encoder_config.json',
+    'tokenizer.json',
+    'unet.safetensors',
+  ]);
 });
 
 test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up decay, and is checkpointed', async () => {
   const loader = new ImageLoader({ size: 16 }, cache);
   const decay = 0.8;
-  const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), { ...SETTINGS, gradAccum: 1, emaDecay: decay });
+  const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), {
+    ...SETTINGS,
+    gradAccum: 1,
+    emaDecay: decay,
+  });
   const names = p.unet.paramInfo().map((x) => x.name);
   const expected = new Map(names.map((n) => [n, Float64Array.from(p.unet.getParam(n).data)]));
   for (let step = 0; step < 4; step++) {
     await trainSteps(p, records, loader, step + 1);
     const d = Math.min(decay, (1 + step) / (10 + step));
     for (const n of names) {
-      const live = p.unet.getParam(n).data, e = expected.get(n)!;
+      const live = p.unet.getParam(n).data,
+        e = expected.get(n)!;
       for (let i = 0; i < e.length; i++) e[i] = d * e[i] + (1 - d) * live[i];
     }
   }
-  let maxErr = 0, moved = 0;
+  let maxErr = 0,
+    moved = 0;
   for (const n of names) {
-    const got = p.ema!.getParam(n).data, e = expected.get(n)!, live = p.unet.getParam(n).data;
+    const got = p.ema!.getParam(n).data,
+      e = expected.get(n)!,
+      live = p.unet.getParam(n).data;
     for (let i = 0; i < e.length; i++) {
       maxErr = Math.max(maxErr, Math.abs(got[i] - e[i]));
       moved = Math.max(moved, Math.abs(got[i] - live[i]));
     }
   }
-  console.log(`EMA vs float64 recurrence: max abs error ${maxErr.toExponential(2)}; max |ema - live| ${moved.toExponential(2)}`);
+  console.log(
+    `EMA vs float64 recurrence: max abs error ${maxErr.toExponential(2)}; max |ema - live| ${moved.toExponential(2)}`,
+  );
   expect(maxErr).toBeLessThan(1e-6);
   expect(moved).toBeGreaterThan(1e-5);
   const dir = path.join(tmpDir('ema'), 'ckpt');
   p.save(dir);
   const q = Pretrainer.load(dir);
-  for (const n of names.slice(0, 5)) expect(Array.from(q.ema!.getParam(n).data)).toEqual(Array.from(p.ema!.getParam(n).data));
+  for (const n of names.slice(0, 5))
+    expect(Array.from(q.ema!.getParam(n).data)).toEqual(Array.from(p.ema!.getParam(n).data));
 });

@@ -30,15 +30,33 @@ beforeAll(async () => {
 
 const fit = (kind: string, steps: number) => {
   const out = path.join(dir, 'models', `${kind}.onnx`);
-  const r = runCli(['reward', 'fit', '--kind', kind, '--data', data, '--out', out, '--steps', String(steps), '--seed', String(seed % 1000), '--json'],
-    { CXRL_CACHE_DIR: path.join(dir, 'cache') });
+  const r = runCli(
+    [
+      'reward',
+      'fit',
+      '--kind',
+      kind,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--steps',
+      String(steps),
+      '--seed',
+      String(seed % 1000),
+      '--json',
+    ],
+    { CXRL_CACHE_DIR: path.join(dir, 'cache') },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout);
 };
 
 test('classifier: held-out macro AUROC over the rendered labels >= 0.9; ONNX equals the engine', () => {
   const r = fit('classifier', 1000);
-  console.log(`classifier: macro AUROC ${r.quality.macroAurocRendered.toFixed(3)} (rendered labels), ${r.quality.macroAurocAll.toFixed(3)} (all); onnx max error ${r.onnxMaxError.toExponential(2)}; ${JSON.stringify(r.quality.aurocByLabel)}`);
+  console.log(
+    `classifier: macro AUROC ${r.quality.macroAurocRendered.toFixed(3)} (rendered labels), ${r.quality.macroAurocAll.toFixed(3)} (all); onnx max error ${r.onnxMaxError.toExponential(2)}; ${JSON.stringify(r.quality.aurocByLabel)}`,
+  );
   expect(r.quality.macroAurocRendered).toBeGreaterThanOrEqual(0.9);
   expect(r.onnxMaxError).toBeLessThan(1e-4);
   const contract = JSON.parse(fs.readFileSync(path.join(dir, 'models', 'classifier.onnx.json'), 'utf8'));
@@ -48,7 +66,9 @@ test('classifier: held-out macro AUROC over the rendered labels >= 0.9; ONNX equ
 test('posture: psi error well below the spread of the training transforms and of the recorded poses', () => {
   const r = fit('posture', 600);
   const q = r.quality;
-  console.log(`posture: warped held-out MAE ${q.augmentedMaeMean.toFixed(4)} vs spread ${q.trainingSpreadMaeMean.toFixed(4)}; recorded poses MAE ${q.truthMaeMean.toFixed(4)} vs spread ${q.truthSpreadMaeMean.toFixed(4)}; onnx ${r.onnxMaxError.toExponential(2)}`);
+  console.log(
+    `posture: warped held-out MAE ${q.augmentedMaeMean.toFixed(4)} vs spread ${q.trainingSpreadMaeMean.toFixed(4)}; recorded poses MAE ${q.truthMaeMean.toFixed(4)} vs spread ${q.truthSpreadMaeMean.toFixed(4)}; onnx ${r.onnxMaxError.toExponential(2)}`,
+  );
   expect(q.augmentedMaeMean).toBeLessThan(0.5 * q.trainingSpreadMaeMean);
   expect(q.truthMaeMean).toBeLessThan(q.truthSpreadMaeMean);
   expect(r.onnxMaxError).toBeLessThan(1e-4);
@@ -56,7 +76,9 @@ test('posture: psi error well below the spread of the training transforms and of
 
 test('consistency: report-to-image recall@1 among 100 far above chance (1%)', () => {
   const r = fit('consistency', 600);
-  console.log(`consistency: recall@1 findings ${r.quality.recallAt1Findings.toFixed(3)}, impression ${r.quality.recallAt1Impression.toFixed(3)} over ${r.quality.heldOutStudies} studies; onnx ${r.onnxMaxError.toExponential(2)}`);
+  console.log(
+    `consistency: recall@1 findings ${r.quality.recallAt1Findings.toFixed(3)}, impression ${r.quality.recallAt1Impression.toFixed(3)} over ${r.quality.heldOutStudies} studies; onnx ${r.onnxMaxError.toExponential(2)}`,
+  );
   expect(r.quality.heldOutStudies).toBeGreaterThanOrEqual(100);
   expect(r.quality.recallAt1Findings).toBeGreaterThanOrEqual(0.05);
   expect(r.onnxMaxError).toBeLessThan(1e-4);
@@ -64,7 +86,8 @@ test('consistency: report-to-image recall@1 among 100 far above chance (1%)', ()
 });
 
 test('reward score: matched reports beat shuffled ones on s_diag and s_cons; straight images beat tilted ones on r_align', async () => {
-  const imgs = path.join(dir, 'score-images'), tilted = path.join(dir, 'score-tilted');
+  const imgs = path.join(dir, 'score-images'),
+    tilted = path.join(dir, 'score-tilted');
   fs.mkdirSync(imgs);
   fs.mkdirSync(tilted);
   const pick = held.slice(0, 60);
@@ -79,14 +102,32 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
   writeCsv(path.join(dir, 'matched.csv'), header, rows);
   const rng = new Rng(seed);
   const shuffled = rng.shuffle(rows.map((r) => r.slice(1)));
-  writeCsv(path.join(dir, 'shuffled.csv'), header, rows.map((r, i) => [r[0], ...shuffled[i]]));
+  writeCsv(
+    path.join(dir, 'shuffled.csv'),
+    header,
+    rows.map((r, i) => [r[0], ...shuffled[i]]),
+  );
   const score = (images: string, reports: string) => {
-    const r = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', images, '--reports', reports, '--json']);
+    const r = runCli([
+      'reward',
+      'score',
+      '--models',
+      path.join(dir, 'models'),
+      '--images',
+      images,
+      '--reports',
+      reports,
+      '--json',
+    ]);
     if (r.status !== 0) throw new Error(r.stderr);
     return JSON.parse(r.stdout);
   };
-  const matched = score(imgs, path.join(dir, 'matched.csv')), mism = score(imgs, path.join(dir, 'shuffled.csv')), tilt = score(tilted, path.join(dir, 'matched.csv'));
-  console.log(`score means: matched ${JSON.stringify(matched.means)}; shuffled ${JSON.stringify(mism.means)}; tilted ${JSON.stringify(tilt.means)}`);
+  const matched = score(imgs, path.join(dir, 'matched.csv')),
+    mism = score(imgs, path.join(dir, 'shuffled.csv')),
+    tilt = score(tilted, path.join(dir, 'matched.csv'));
+  console.log(
+    `score means: matched ${JSON.stringify(matched.means)}; shuffled ${JSON.stringify(mism.means)}; tilted ${JSON.stringify(tilt.means)}`,
+  );
   expect(matched.images).toHaveLength(60);
   expect(matched.means.s_diag).toBeGreaterThan(mism.means.s_diag);
   expect(matched.means.s_cons).toBeGreaterThan(mism.means.s_cons);
@@ -94,7 +135,19 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
   const table = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs]);
   expect(table.stderr).toMatch(/img-0.png: no report text/);
   // --device cuda without ONNX Runtime's CUDA provider libraries: one message, then the CPU provider.
-  const cuda = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs, '--reports', path.join(dir, 'matched.csv'), '--device', 'cuda', '--json']);
+  const cuda = runCli([
+    'reward',
+    'score',
+    '--models',
+    path.join(dir, 'models'),
+    '--images',
+    imgs,
+    '--reports',
+    path.join(dir, 'matched.csv'),
+    '--device',
+    'cuda',
+    '--json',
+  ]);
   if (!/: cuda"/.test(cuda.stdout)) {
     expect(cuda.stderr.match(/CUDA execution provider not available/g)).toHaveLength(1);
     expect(cuda.status).toBe(0);
@@ -107,11 +160,20 @@ test('a torch.onnx.export model loads through the TorchXRayVision contract and s
   fs.mkdirSync(mdir);
   const onnxFile = path.join(mdir, 'xrv-like.onnx');
   const rng = new Rng(seed + 3);
-  const B = 4, S = 224;
+  const B = 4,
+    S = 224;
   const images = Float32Array.from({ length: B * S * S }, () => Math.tanh(rng.normal()));
   writeSafetensors(path.join(mdir, 'images.safetensors'), { images: { data: images, shape: [B, 1, S, S] } });
-  const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'reference', 'make_torch_classifier.py'), onnxFile, path.join(mdir, 'images.safetensors'), path.join(mdir, 'expected.safetensors')],
-    { encoding: 'utf8', cwd: path.join(ROOT, 'test', 'reference') });
+  const r = spawnSync(
+    PYTHON,
+    [
+      path.join(ROOT, 'test', 'reference', 'make_torch_classifier.py'),
+      onnxFile,
+      path.join(mdir, 'images.safetensors'),
+      path.join(mdir, 'expected.safetensors'),
+    ],
+    { encoding: 'utf8', cwd: path.join(ROOT, 'test', 'reference') },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   const contract = path.join(ROOT, 'src', 'rewards', 'contracts', 'torchxrayvision-densenet121-res224-all.onnx.json');
   fs.copyFileSync(contract, `${onnxFile}.json`);
@@ -120,17 +182,31 @@ test('a torch.onnx.export model loads through the TorchXRayVision contract and s
   const want = readSafetensors(path.join(mdir, 'expected.safetensors')).tensors.probabilities;
   let err = 0;
   for (let i = 0; i < want.data.length; i++) err = Math.max(err, Math.abs(got.data[i] - want.data[i]));
-  console.log(`torch.onnx.export classifier through the XRV contract: max abs error vs PyTorch ${err.toExponential(2)}`);
+  console.log(
+    `torch.onnx.export classifier through the XRV contract: max abs error vs PyTorch ${err.toExponential(2)}`,
+  );
   expect(got.width).toBe(18);
   expect(err).toBeLessThan(1e-5);
   // scoring folder images with it (resized 96 -> 224 by the contract's policy)
   const imgs = path.join(dir, 'score-images');
-  const s = runCli(['reward', 'score', '--models', onnxFile, '--images', imgs, '--reports', path.join(dir, 'matched.csv'), '--json']);
+  const s = runCli([
+    'reward',
+    'score',
+    '--models',
+    onnxFile,
+    '--images',
+    imgs,
+    '--reports',
+    path.join(dir, 'matched.csv'),
+    '--json',
+  ]);
   expect(s.status).toBe(0);
   expect(typeof JSON.parse(s.stdout).means.s_diag).toBe('number');
   // a contract that does not fit the file is refused, naming both
   const wrong = JSON.parse(fs.readFileSync(contract, 'utf8'));
   wrong.input.name = 'input';
   fs.writeFileSync(`${onnxFile}.json`, JSON.stringify(wrong));
-  await expect(ImageRewardModel.open(onnxFile)).rejects.toThrow(/xrv-like.onnx.json: the contract's input "input" is not an input of the ONNX model \(it has image\)/);
+  await expect(ImageRewardModel.open(onnxFile)).rejects.toThrow(
+    /xrv-like.onnx.json: the contract's input "input" is not an input of the ONNX model \(it has image\)/,
+  );
 });

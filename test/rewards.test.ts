@@ -23,12 +23,15 @@ const seed = testSeed();
 
 /** Max relative error of an analytic gradient against central differences of f over all entries. */
 function fdCheck(x: Float32Array, f: (x: Float32Array) => number, grad: Float32Array, eps = 1e-3): number {
-  let worst = 0, scale = 0;
+  let worst = 0,
+    scale = 0;
   for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(grad[i]));
   for (let i = 0; i < x.length; i++) {
     const keep = x[i];
-    x[i] = keep + eps; const up = f(x);
-    x[i] = keep - eps; const down = f(x);
+    x[i] = keep + eps;
+    const up = f(x);
+    x[i] = keep - eps;
+    const down = f(x);
     x[i] = keep;
     worst = Math.max(worst, Math.abs((up - down) / (2 * eps) - grad[i]) / Math.max(scale, 1e-8));
   }
@@ -37,30 +40,51 @@ function fdCheck(x: Float32Array, f: (x: Float32Array) => number, grad: Float32A
 
 test('InfoNCE, masked BCE and mean pooling: gradients match finite differences', () => {
   const rng = new Rng(seed);
-  const B = 5, D = 6, L = 4;
-  const a = Float32Array.from({ length: B * D }, () => rng.normal()), b = Float32Array.from({ length: B * D }, () => rng.normal());
+  const B = 5,
+    D = 6,
+    L = 4;
+  const a = Float32Array.from({ length: B * D }, () => rng.normal()),
+    b = Float32Array.from({ length: B * D }, () => rng.normal());
   const { ga, gb } = infoNce(a, b, B, D);
-  const ea = fdCheck(a, (x) => infoNce(x, b, B, D).loss, ga), eb = fdCheck(b, (x) => infoNce(a, x, B, D).loss, gb);
+  const ea = fdCheck(a, (x) => infoNce(x, b, B, D).loss, ga),
+    eb = fdCheck(b, (x) => infoNce(a, x, B, D).loss, gb);
   const z = Float32Array.from({ length: B * 14 }, () => 2 * rng.normal());
-  const labels = Array.from({ length: B }, () => Int8Array.from({ length: 14 }, () => [POSITIVE, NEGATIVE, UNCERTAIN, NOT_MENTIONED][rng.int(0, 3)]));
+  const labels = Array.from({ length: B }, () =>
+    Int8Array.from({ length: 14 }, () => [POSITIVE, NEGATIVE, UNCERTAIN, NOT_MENTIONED][rng.int(0, 3)]),
+  );
   const eBce = fdCheck(z, (x) => maskedBce(x, labels, 14).loss, maskedBce(z, labels, 14).grad);
   const tokens = Float32Array.from({ length: B * L * D }, () => rng.normal());
   const mask = Float32Array.from({ length: B * L }, (_, i) => (i % L === 0 || rng.uniform() < 0.6 ? 1 : 0));
   const w = Float32Array.from({ length: B * D }, () => rng.normal());
   const pooledDot = (t: Float32Array) => meanPool(t, mask, B, L, D).reduce((s, v, i) => s + v * w[i], 0);
   const ePool = fdCheck(tokens, pooledDot, meanPoolBackward(w, mask, B, L, D));
-  console.log(`FD max rel error: InfoNCE images ${ea.toExponential(2)}, texts ${eb.toExponential(2)}; masked BCE ${eBce.toExponential(2)}; mean pool ${ePool.toExponential(2)}`);
+  console.log(
+    `FD max rel error: InfoNCE images ${ea.toExponential(2)}, texts ${eb.toExponential(2)}; masked BCE ${eBce.toExponential(2)}; mean pool ${ePool.toExponential(2)}`,
+  );
   for (const e of [ea, eb, eBce, ePool]) expect(e).toBeLessThan(2e-3);
   // uncertain / unmentioned entries get no gradient
   const g = maskedBce(z, labels, 14).grad;
-  labels.forEach((l, i) => l.forEach((y, k) => { if (y !== POSITIVE && y !== NEGATIVE) expect(g[i * 14 + k]).toBe(0); }));
+  labels.forEach((l, i) =>
+    l.forEach((y, k) => {
+      if (y !== POSITIVE && y !== NEGATIVE) expect(g[i * 14 + k]).toBe(0);
+    }),
+  );
 });
 
 test('AUROC equals the brute-force pair count; recall@1 counts ties against', () => {
   const rng = new Rng(seed + 1);
-  const s = Array.from({ length: 60 }, () => Math.round(rng.normal() * 4) / 4), pos = s.map(() => rng.uniform() < 0.4);
-  let wins = 0, pairs = 0;
-  s.forEach((si, i) => s.forEach((sj, j) => { if (pos[i] && !pos[j]) { pairs++; wins += si > sj ? 1 : si === sj ? 0.5 : 0; } }));
+  const s = Array.from({ length: 60 }, () => Math.round(rng.normal() * 4) / 4),
+    pos = s.map(() => rng.uniform() < 0.4);
+  let wins = 0,
+    pairs = 0;
+  s.forEach((si, i) =>
+    s.forEach((sj, j) => {
+      if (pos[i] && !pos[j]) {
+        pairs++;
+        wins += si > sj ? 1 : si === sj ? 0.5 : 0;
+      }
+    }),
+  );
   expect(auroc(s, pos)).toBeCloseTo(wins / pairs, 12);
   expect(auroc([1, 2], [true, true])).toBeNaN();
   // 3 reports x 3 images: report 0 ties with image 1 (a miss), report 1 and 2 hit.
@@ -71,8 +95,12 @@ test('reward formulas: r_align is 0 at the identity, s_diag is the mean log-like
   expect(rAlign([1, 1, 0, 0, 0])).toBe(-0);
   expect(rAlign([1.1, 0.9, 0.05, -0.05, 0.1])).toBeCloseTo(-0.4, 12);
   const labels = new Int8Array(14).fill(NOT_MENTIONED);
-  labels[1] = POSITIVE; labels[9] = NEGATIVE; labels[3] = UNCERTAIN;
-  const p = new Float64Array(14).fill(0.5); p[1] = 0.8; p[9] = 0.3;
+  labels[1] = POSITIVE;
+  labels[9] = NEGATIVE;
+  labels[3] = UNCERTAIN;
+  const p = new Float64Array(14).fill(0.5);
+  p[1] = 0.8;
+  p[9] = 0.3;
   expect(sDiag(p, labels)).toBeCloseTo((Math.log(0.8) + Math.log(0.7)) / 2, 12);
   expect(sDiag(p, new Int8Array(14).fill(UNCERTAIN))).toBeNull();
   expect(cosine([1, 2, 3], 0, [2, 4, 6], 0, 3)).toBeCloseTo(1, 12);
@@ -90,12 +118,20 @@ test('the labeler reads negation, hedging and normal statements; it agrees with 
   expect(code('Left lower lobe consolidation. No acute process otherwise.', 'No Finding')).toBe(NOT_MENTIONED);
   const root = path.join(tmpDir('labeler'), 'd');
   await synthesizeDataset({ out: root, studies: 150, seed: seed % 1000, size: 32 });
-  let agree = 0, total = 0;
+  let agree = 0,
+    total = 0;
   for (const r of loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: 'findings' }).records) {
     const mine = labelReport(r.text);
-    r.labels.forEach((t, k) => { if (t !== NOT_MENTIONED && mine[k] !== NOT_MENTIONED) { total++; if (t === mine[k]) agree++; } });
+    r.labels.forEach((t, k) => {
+      if (t !== NOT_MENTIONED && mine[k] !== NOT_MENTIONED) {
+        total++;
+        if (t === mine[k]) agree++;
+      }
+    });
   }
-  console.log(`labeler vs synthetic label table (where both give a label): ${agree}/${total} = ${(agree / total).toFixed(3)}`);
+  console.log(
+    `labeler vs synthetic label table (where both give a label): ${agree}/${total} = ${(agree / total).toFixed(3)}`,
+  );
   expect(total).toBeGreaterThan(200);
   expect(agree / total).toBeGreaterThan(0.9);
 });
@@ -114,12 +150,17 @@ test('posture target: the identity pose of a square image is the identity psi; a
 test('contracts: each mistake is refused with the file and the field named', () => {
   const f = 'm.onnx.json';
   const good = {
-    format: 'cxrl-reward-contract', version: 1, kind: 'classifier',
+    format: 'cxrl-reward-contract',
+    version: 1,
+    kind: 'classifier',
     input: { name: 'image', size: [64, 64], channels: 1, range: [-1, 1], resize: 'stretch' },
-    outputs: { probabilities: 'p' }, labels: ['Effusion', 'Cardiomegaly'], label_map: { Effusion: 'Pleural Effusion' },
+    outputs: { probabilities: 'p' },
+    labels: ['Effusion', 'Cardiomegaly'],
+    label_map: { Effusion: 'Pleural Effusion' },
   };
   expect(checkContract(good, f).label_map).toEqual({ Effusion: 'Pleural Effusion' });
-  const bad = (patch: Record<string, unknown>, re: RegExp) => expect(() => checkContract({ ...good, ...patch }, f)).toThrow(re);
+  const bad = (patch: Record<string, unknown>, re: RegExp) =>
+    expect(() => checkContract({ ...good, ...patch }, f)).toThrow(re);
   bad({ format: 'x' }, /m.onnx.json: "format"/);
   bad({ kind: 'judge' }, /"kind" must be one of/);
   bad({ outputs: { scores: 'p' } }, /a classifier contract needs outputs \{probabilities\} or \{logits\}/);
@@ -128,14 +169,30 @@ test('contracts: each mistake is refused with the file and the field named', () 
   bad({ input: { ...good.input, mean: [0.5] } }, /"input.mean" and "input.std" go together/);
   bad({ label_map: { Effusion: 'Water' } }, /"Water" is not a CheXpert label/);
   bad({ label_map: { Fluid: 'Pleural Effusion' } }, /key "Fluid" is not one of "labels"/);
-  bad({ kind: 'posture', outputs: { psi: 'psi' }, psi_order: ['t_x', 't_y', 's_x', 's_y', 'theta'] }, /"psi_order" must be/);
+  bad(
+    { kind: 'posture', outputs: { psi: 'psi' }, psi_order: ['t_x', 't_y', 's_x', 's_y', 'theta'] },
+    /"psi_order" must be/,
+  );
   bad({ kind: 'consistency-image', outputs: { embedding: 'e' } }, /"pair" must name/);
   const c = checkContract(good, f);
   const inputs = [{ name: 'image', type: 'float32', shape: ['N', 1, 224, 224] }];
-  expect(() => checkAgainstModel(c, inputs, [{ name: 'p', shape: ['N', 2] }], f)).toThrow(/input "image" dimension 2 is 224 in the ONNX file, the contract says 64/);
-  expect(() => checkAgainstModel(c, [{ name: 'x', type: 'float32', shape: ['N', 1, 64, 64] }], [{ name: 'p', shape: ['N', 2] }], f)).toThrow(/input "image" is not an input of the ONNX model \(it has x\)/);
-  expect(() => checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 1, 64, 64] }], [{ name: 'p', shape: ['N', 3] }], f)).toThrow(/output "p" dimension 1 is 3/);
-  expect(() => checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 1, 64, 64] }], [{ name: 'q', shape: ['N', 2] }], f)).toThrow(/probabilities output "p" is not an output/);
+  expect(() => checkAgainstModel(c, inputs, [{ name: 'p', shape: ['N', 2] }], f)).toThrow(
+    /input "image" dimension 2 is 224 in the ONNX file, the contract says 64/,
+  );
+  expect(() =>
+    checkAgainstModel(
+      c,
+      [{ name: 'x', type: 'float32', shape: ['N', 1, 64, 64] }],
+      [{ name: 'p', shape: ['N', 2] }],
+      f,
+    ),
+  ).toThrow(/input "image" is not an input of the ONNX model \(it has x\)/);
+  expect(() =>
+    checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 1, 64, 64] }], [{ name: 'p', shape: ['N', 3] }], f),
+  ).toThrow(/output "p" dimension 1 is 3/);
+  expect(() =>
+    checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 1, 64, 64] }], [{ name: 'q', shape: ['N', 2] }], f),
+  ).toThrow(/probabilities output "p" is not an output/);
   const dir = tmpDir('contract');
   expect(() => readContract(path.join(dir, 'x.onnx'))).toThrow(/x.onnx.json: missing/);
   fs.writeFileSync(path.join(dir, 'y.onnx.json'), '{oops');

@@ -18,9 +18,16 @@ import { runCli, tmpDir } from './helpers';
 jest.setTimeout(600000);
 
 const UNET = {
-  in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 16, norm_num_groups: 4,
+  in_channels: 1,
+  out_channels: 1,
+  sample_size: 16,
+  block_out_channels: [16, 16],
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  layers_per_block: 1,
+  attention_head_dim: 2,
+  cross_attention_dim: 16,
+  norm_num_groups: 4,
 };
 
 let work: string, data: string, init: string, rewards: string;
@@ -37,33 +44,116 @@ beforeAll(() => {
   data = path.join(work, 'data');
   ok(['data', 'synth', '--out', data, '--studies', '60', '--size', '64']);
   fs.writeFileSync(path.join(work, 'unet.json'), JSON.stringify(UNET));
-  ok(['train', '--stage', 'pretrain', '--data', data, '--out', path.join(work, 'pre'), '--preset', path.join(work, 'unet.json'), '--image-size', '16',
-    '--steps', '3', '--batch-size', '4', '--text-length', '12', '--sample-every', '0']);
+  ok([
+    'train',
+    '--stage',
+    'pretrain',
+    '--data',
+    data,
+    '--out',
+    path.join(work, 'pre'),
+    '--preset',
+    path.join(work, 'unet.json'),
+    '--image-size',
+    '16',
+    '--steps',
+    '3',
+    '--batch-size',
+    '4',
+    '--text-length',
+    '12',
+    '--sample-every',
+    '0',
+  ]);
   init = path.join(work, 'pre', 'checkpoint');
   rewards = path.join(work, 'rewards');
   for (const kind of ['posture', 'classifier', 'consistency']) {
-    ok(['reward', 'fit', '--kind', kind, '--data', data, '--out', path.join(rewards, `${kind}.onnx`), '--steps', '3', '--image-size', '16', '--batch-size', '8']);
+    ok([
+      'reward',
+      'fit',
+      '--kind',
+      kind,
+      '--data',
+      data,
+      '--out',
+      path.join(rewards, `${kind}.onnx`),
+      '--steps',
+      '3',
+      '--image-size',
+      '16',
+      '--batch-size',
+      '8',
+    ]);
   }
 });
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-const RL = ['--prompts-per-epoch', '2', '--samples-per-prompt', '2', '--sample-steps', '4', '--train-batch-size', '2', '--eval-reports', '4', '--eval-every', '2'];
-const rl = (out: string, ...extra: string[]) => ['train', '--stage', 'rl', '--init', init, '--rewards', rewards, '--data', data, '--out', out, ...RL, ...extra];
+const RL = [
+  '--prompts-per-epoch',
+  '2',
+  '--samples-per-prompt',
+  '2',
+  '--sample-steps',
+  '4',
+  '--train-batch-size',
+  '2',
+  '--eval-reports',
+  '4',
+  '--eval-every',
+  '2',
+];
+const rl = (out: string, ...extra: string[]) => [
+  'train',
+  '--stage',
+  'rl',
+  '--init',
+  init,
+  '--rewards',
+  rewards,
+  '--data',
+  data,
+  '--out',
+  out,
+  ...RL,
+  ...extra,
+];
 
 function epochLines(run: string): object[] {
-  return fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    .filter((m) => m.kind === 'epoch').map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
+  return fs
+    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.kind === 'epoch')
+    .map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
 }
 
 test('a resumed run ends bit-identical to an uninterrupted one; generate reads the result', () => {
-  const straight = path.join(work, 'straight'), split = path.join(work, 'split');
+  const straight = path.join(work, 'straight'),
+    split = path.join(work, 'split');
   ok(rl(straight, '--epochs', '3'));
   ok(rl(split, '--epochs', '1'));
-  const r = ok(['train', '--stage', 'rl', '--data', data, '--out', split, '--resume', '--rewards', rewards, ...RL, '--epochs', '3']);
+  const r = ok([
+    'train',
+    '--stage',
+    'rl',
+    '--data',
+    data,
+    '--out',
+    split,
+    '--resume',
+    '--rewards',
+    rewards,
+    ...RL,
+    '--epochs',
+    '3',
+  ]);
   expect(r.stderr).toMatch(/resuming .* after epoch 1/);
   for (const f of ['unet.safetensors', 'ace.safetensors', 'ace_optimizer.safetensors', 'optimizer.safetensors']) {
-    expect(fs.readFileSync(path.join(split, 'checkpoint', f)).equals(fs.readFileSync(path.join(straight, 'checkpoint', f)))).toBe(true);
+    expect(
+      fs.readFileSync(path.join(split, 'checkpoint', f)).equals(fs.readFileSync(path.join(straight, 'checkpoint', f))),
+    ).toBe(true);
   }
   const a = JSON.parse(fs.readFileSync(path.join(straight, 'checkpoint', 'state.json'), 'utf8'));
   const b = JSON.parse(fs.readFileSync(path.join(split, 'checkpoint', 'state.json'), 'utf8'));
@@ -71,11 +161,21 @@ test('a resumed run ends bit-identical to an uninterrupted one; generate reads t
   expect(b.tracker).toEqual(a.tracker);
   expect(epochLines(split)).toEqual(epochLines(straight));
   // The policy has moved away from the init.
-  expect(fs.readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors')).equals(fs.readFileSync(path.join(init, 'unet_ema.safetensors')))).toBe(false);
+  expect(
+    fs
+      .readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors'))
+      .equals(fs.readFileSync(path.join(init, 'unet_ema.safetensors'))),
+  ).toBe(false);
   expect(fs.existsSync(path.join(straight, 'samples', 'epoch-2.png'))).toBe(true);
-  const evals = fs.readFileSync(path.join(straight, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'eval');
+  const evals = fs
+    .readFileSync(path.join(straight, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.kind === 'eval');
   expect(evals.map((e) => e.epoch)).toEqual([2, 3]);
-  for (const k of ['r_align', 's_diag', 's_cons', 'total']) expect(Number.isFinite(evals[0].components[k].t)).toBe(true);
+  for (const k of ['r_align', 's_diag', 's_cons', 'total'])
+    expect(Number.isFinite(evals[0].components[k].t)).toBe(true);
 
   const gen = path.join(work, 'gen');
   ok(['generate', '--checkpoint', straight, '--prompt', 'Mild cardiomegaly.', '--steps', '3', '--out', gen]);
@@ -85,18 +185,63 @@ test('a resumed run ends bit-identical to an uninterrupted one; generate reads t
 });
 
 test.each([
-  ['--init that is not a model', (out: string) => ['train', '--stage', 'rl', '--init', data, '--rewards', rewards, '--data', data, '--out', out], /not a checkpoint/],
-  ['no --init', (out: string) => ['train', '--stage', 'rl', '--rewards', rewards, '--data', data, '--out', out], /needs --init MODEL/],
-  ['k < 1', (out: string) => rl(out).map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '0' : a)), /--samples-per-prompt must be a positive integer/],
+  [
+    '--init that is not a model',
+    (out: string) => ['train', '--stage', 'rl', '--init', data, '--rewards', rewards, '--data', data, '--out', out],
+    /not a checkpoint/,
+  ],
+  [
+    'no --init',
+    (out: string) => ['train', '--stage', 'rl', '--rewards', rewards, '--data', data, '--out', out],
+    /needs --init MODEL/,
+  ],
+  [
+    'k < 1',
+    (out: string) => rl(out).map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '0' : a)),
+    /--samples-per-prompt must be a positive integer/,
+  ],
   ['lr 0', (out: string) => rl(out, '--lr', '0'), /--lr must be a finite number > 0/],
   ['lr NaN', (out: string) => rl(out, '--lr', 'NaN'), /--lr must be a finite number > 0/],
   ['eta 0', (out: string) => rl(out, '--eta', '0'), /--eta must be above 0 for RL/],
-  ['guidance NaN', (out: string) => rl(out, '--guidance-scale', 'abc'), /--guidance-scale must be a finite number >= 0/],
-  ['group advantages with k = 1', (out: string) => rl(out, '--advantage', 'group').map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '1' : a)), /--advantage group needs/],
-  ['a repeated flag', (out: string) => rl(out, '--samples-per-prompt', '1'), /--samples-per-prompt is given more than once/],
-  ['a weighted reward without its model', (out: string) => ['train', '--stage', 'rl', '--init', init, '--rewards', path.join(rewards, 'posture.onnx'), '--data', data, '--out', out, ...RL],
-    /diag weight 1, but no classifier model/],
-  ['bad reward weights', (out: string) => rl(out, '--reward-weights', 'align=x'), /--reward-weights: align must be a finite number/],
+  [
+    'guidance NaN',
+    (out: string) => rl(out, '--guidance-scale', 'abc'),
+    /--guidance-scale must be a finite number >= 0/,
+  ],
+  [
+    'group advantages with k = 1',
+    (out: string) =>
+      rl(out, '--advantage', 'group').map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '1' : a)),
+    /--advantage group needs/,
+  ],
+  [
+    'a repeated flag',
+    (out: string) => rl(out, '--samples-per-prompt', '1'),
+    /--samples-per-prompt is given more than once/,
+  ],
+  [
+    'a weighted reward without its model',
+    (out: string) => [
+      'train',
+      '--stage',
+      'rl',
+      '--init',
+      init,
+      '--rewards',
+      path.join(rewards, 'posture.onnx'),
+      '--data',
+      data,
+      '--out',
+      out,
+      ...RL,
+    ],
+    /diag weight 1, but no classifier model/,
+  ],
+  [
+    'bad reward weights',
+    (out: string) => rl(out, '--reward-weights', 'align=x'),
+    /--reward-weights: align must be a finite number/,
+  ],
 ])('bad input: %s', (_name, args, message) => {
   const out = path.join(work, `bad-${Math.random().toString(36).slice(2)}`);
   const r = runCli(args(out), env());
@@ -112,7 +257,28 @@ test('an existing run is not overwritten; --resume refuses changed settings, nam
   const again = runCli(rl(out, '--epochs', '1'), env());
   expect(again.status).toBe(2);
   expect(again.stderr).toMatch(/already holds a run: add --resume/);
-  const changed = runCli(['train', '--stage', 'rl', '--data', data, '--out', out, '--resume', '--rewards', rewards, ...RL, '--epochs', '4', '--lr', '1e-3', '--clip-range', '0.2'], env());
+  const changed = runCli(
+    [
+      'train',
+      '--stage',
+      'rl',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--resume',
+      '--rewards',
+      rewards,
+      ...RL,
+      '--epochs',
+      '4',
+      '--lr',
+      '1e-3',
+      '--clip-range',
+      '0.2',
+    ],
+    env(),
+  );
   expect(changed.status).toBe(2);
   expect(changed.stderr).toMatch(/--resume with changed settings \(only epochs, eval-every may change\)/);
   expect(changed.stderr).toMatch(/lr: 0.00003 in the checkpoint, 0.001 now/);
@@ -121,14 +287,35 @@ test('an existing run is not overwritten; --resume refuses changed settings, nam
 });
 
 test('a NaN reward stops the epoch with a message naming it', async () => {
-  const policy = await loadGenerator(init), anchor = await loadGenerator(init);
+  const policy = await loadGenerator(init),
+    anchor = await loadGenerator(init);
   const nanScorer = {
-    scoreGenerated: async (_x: Float32Array, B: number) => ({ perImage: Array.from({ length: B }, () => ({ r_align: NaN, s_diag: -1, s_cons: 0.1 })), means: {} }),
+    scoreGenerated: async (_x: Float32Array, B: number) => ({
+      perImage: Array.from({ length: B }, () => ({ r_align: NaN, s_diag: -1, s_cons: 0.1 })),
+      means: {},
+    }),
   } as unknown as RewardScorer;
-  const settings = { ...RL_DEFAULTS, promptsPerEpoch: 2, sampleSteps: 3, trainBatchSize: 2, aceLr: 1e-4, textLength: 12 };
+  const settings = {
+    ...RL_DEFAULTS,
+    promptsPerEpoch: 2,
+    sampleSteps: 3,
+    trainBatchSize: 2,
+    aceLr: 1e-4,
+    textLength: 12,
+  };
   const optimizer = new (loadAddon().Optimizer)(policy.unet, { lr: 1e-5 });
-  const trainer = new RlTrainer(policy, anchor, nanScorer, optimizer, AceTokens.init(4, 16, 1), new PerPromptStatTracker(), settings,
-    { epoch: 0, step: 0, cursor: { pass: 0, offset: 0 } });
-  await expect(trainer.epoch(loadReports(data, 'train'))).rejects.toThrow(/epoch 1: the reward is not finite \(NaN\); the run stops here and keeps its last good checkpoint/);
+  const trainer = new RlTrainer(
+    policy,
+    anchor,
+    nanScorer,
+    optimizer,
+    AceTokens.init(4, 16, 1),
+    new PerPromptStatTracker(),
+    settings,
+    { epoch: 0, step: 0, cursor: { pass: 0, offset: 0 } },
+  );
+  await expect(trainer.epoch(loadReports(data, 'train'))).rejects.toThrow(
+    /epoch 1: the reward is not finite \(NaN\); the run stops here and keeps its last good checkpoint/,
+  );
   expect(trainer.state.epoch).toBe(0);
 });

@@ -9,15 +9,26 @@ import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../src/engin
 import { DdimScheduler, schedulerConfig } from '../src/engine/scheduler';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { Rng, testSeed } from '../src/util/random';
-import { referenceAlphasCumprod, referenceBetas, referencePpo, referenceStep, referenceStepGrad, RefStepArgs } from './reference/ddim-reference';
+import {
+  referenceAlphasCumprod,
+  referenceBetas,
+  referencePpo,
+  referenceStep,
+  referenceStepGrad,
+  RefStepArgs,
+} from './reference/ddim-reference';
 import { runCli, tmpDir } from './helpers';
 
 const seed = testSeed();
 beforeAll(() => console.log(`rl kernels: seed ${seed} (CXRL_TEST_SEED to repeat)`));
 
 function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
   return m > 0 ? d / m : d;
 }
 
@@ -33,7 +44,9 @@ describe('noise schedules and DDIM timesteps', () => {
     const s = new DdimScheduler(cfg, 50);
     const ref = referenceAlphasCumprod(referenceBetas(schedule, 1000, 0.0001, 0.02));
     const e = maxRel(s.alphasCumprod, ref);
-    console.log(`${schedule}: alpha-bar max rel err ${e.toExponential(2)}; alpha-bar[999] = ${s.alphasCumprod[999].toExponential(4)}`);
+    console.log(
+      `${schedule}: alpha-bar max rel err ${e.toExponential(2)}; alpha-bar[999] = ${s.alphasCumprod[999].toExponential(4)}`,
+    );
     expect(e).toBeLessThan(1e-12);
   });
 
@@ -54,20 +67,50 @@ describe('noise schedules and DDIM timesteps', () => {
 
 describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
   const preds = ['epsilon', 'sample', 'v_prediction'] as const;
-  const cases: [typeof preds[number], boolean, boolean, boolean][] = [];
-  for (const p of preds) for (const guided of [false, true]) for (const clip of [false, true]) cases.push([p, guided, clip, p === 'sample' && clip]);
+  const cases: [(typeof preds)[number], boolean, boolean, boolean][] = [];
+  for (const p of preds)
+    for (const guided of [false, true])
+      for (const clip of [false, true]) cases.push([p, guided, clip, p === 'sample' && clip]);
 
   test.each(cases)('%s, guidance %s, clip %s, use_clipped_model_output %s', (pred, guided, clip, useClipped) => {
     const rng = new Rng(seed + pred.length * 7 + (guided ? 1 : 0) + (clip ? 2 : 0));
-    const B = 3, N = 1 + rng.int(100, 40000);
+    const B = 3,
+      N = 1 + rng.int(100, 40000);
     const abarT = [0.02, 0.5, 0.93].map((v) => v * (0.95 + 0.05 * rng.uniform()));
     const abarPrev = abarT.map((v) => Math.min(0.9991, v + 0.05));
-    const x = rng.normals(B * N), cond = rng.normals(B * N), noise = rng.normals(B * N);
+    const x = rng.normals(B * N),
+      cond = rng.normals(B * N),
+      noise = rng.normals(B * N);
     const uncond = guided ? rng.normals(B * N) : undefined;
-    const ref: RefStepArgs = { B, N, x, cond, uncond, w: guided ? 5 : 1, abarT, abarPrev, eta: 1, pred, clip, r: 1, useClipped };
+    const ref: RefStepArgs = {
+      B,
+      N,
+      x,
+      cond,
+      uncond,
+      w: guided ? 5 : 1,
+      abarT,
+      abarPrev,
+      eta: 1,
+      pred,
+      clip,
+      r: 1,
+      useClipped,
+    };
     const input: DdimStepInput = {
-      batch: B, perSample: N, sample: x, modelOutput: cond, modelOutputUncond: uncond, guidanceScale: ref.w,
-      alphaBarT: abarT, alphaBarPrev: abarPrev, eta: 1, predictionType: pred, clipSample: clip, useClippedModelOutput: useClipped, noise,
+      batch: B,
+      perSample: N,
+      sample: x,
+      modelOutput: cond,
+      modelOutputUncond: uncond,
+      guidanceScale: ref.w,
+      alphaBarT: abarT,
+      alphaBarPrev: abarPrev,
+      eta: 1,
+      predictionType: pred,
+      clipSample: clip,
+      useClippedModelOutput: useClipped,
+      noise,
     };
     const ours = ddimStep(input);
     const r = referenceStep(ref, noise, ours.prevSample);
@@ -81,8 +124,10 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
     const rg = referenceStepGrad(ref, ours.prevSample, g);
     const eGc = normRel(grads.gradModelOutput, rg.gradCond);
     const eGu = guided ? normRel(grads.gradModelOutputUncond!, rg.gradUncond) : 0;
-    console.log(`N=${N} ${pred} guided=${guided} clip=${clip}: prev rel ${ePrev.toExponential(2)}, log_prob rel ${eLp.toExponential(2)}, ` +
-      `grad rel ${eGc.toExponential(2)}/${eGu.toExponential(2)}`);
+    console.log(
+      `N=${N} ${pred} guided=${guided} clip=${clip}: prev rel ${ePrev.toExponential(2)}, log_prob rel ${eLp.toExponential(2)}, ` +
+        `grad rel ${eGc.toExponential(2)}/${eGu.toExponential(2)}`,
+    );
     expect(ePrev).toBeLessThan(1e-6);
     expect(eLp).toBeLessThan(1e-5);
     expect(eGc).toBeLessThan(1e-5);
@@ -91,11 +136,24 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
 
   test('backward agrees with finite differences of the kernel itself (incl. clipped elements)', () => {
     const rng = new Rng(seed ^ 0xfd);
-    const B = 2, N = 64;
-    const x = rng.normals(B * N, 3), cond = rng.normals(B * N), uncond = rng.normals(B * N), prev = rng.normals(B * N);
+    const B = 2,
+      N = 64;
+    const x = rng.normals(B * N, 3),
+      cond = rng.normals(B * N),
+      uncond = rng.normals(B * N),
+      prev = rng.normals(B * N);
     const base: DdimStepInput = {
-      batch: B, perSample: N, sample: x, modelOutput: cond, modelOutputUncond: uncond, guidanceScale: 3,
-      alphaBarT: [0.3, 0.7], alphaBarPrev: [0.4, 0.75], clipSample: true, clipSampleRange: 1, prevSample: prev,
+      batch: B,
+      perSample: N,
+      sample: x,
+      modelOutput: cond,
+      modelOutputUncond: uncond,
+      guidanceScale: 3,
+      alphaBarT: [0.3, 0.7],
+      alphaBarPrev: [0.4, 0.75],
+      clipSample: true,
+      clipSampleRange: 1,
+      prevSample: prev,
     };
     const g = Float64Array.from([1.3, -0.7]);
     const grads = ddimStepBackward(base, g);
@@ -103,24 +161,31 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
       const lp = ddimStep({ ...base, modelOutput: c, modelOutputUncond: u }).logProb;
       return g[0] * lp[0] + g[1] * lp[1];
     };
-    let worst = 0, clippedProbes = 0;
+    let worst = 0,
+      clippedProbes = 0;
     const h = 1e-3;
     const at = [0.3, 0.7];
     for (const which of ['cond', 'uncond'] as const) {
       for (let k = 0; k < B * N; k += 5) {
-        const a = at[Math.floor(k / N)], m = uncond[k] + 3 * (cond[k] - uncond[k]);
+        const a = at[Math.floor(k / N)],
+          m = uncond[k] + 3 * (cond[k] - uncond[k]);
         if (Math.abs((x[k] - Math.sqrt(1 - a) * m) / Math.sqrt(a)) > 1) clippedProbes++;
-        const c = Float32Array.from(cond), u = Float32Array.from(uncond);
+        const c = Float32Array.from(cond),
+          u = Float32Array.from(uncond);
         const arr = which === 'cond' ? c : u;
         const v = arr[k];
-        arr[k] = v + h; const lp1 = objective(c, u);
-        arr[k] = v - h; const lp0 = objective(c, u);
+        arr[k] = v + h;
+        const lp1 = objective(c, u);
+        arr[k] = v - h;
+        const lp0 = objective(c, u);
         const fd = (lp1 - lp0) / (Math.fround(v + h) - Math.fround(v - h)); // the float32 step actually taken
         const an = which === 'cond' ? grads.gradModelOutput[k] : grads.gradModelOutputUncond![k];
         worst = Math.max(worst, Math.abs(fd - an) / Math.max(Math.abs(an), Math.abs(fd), 1e-3));
       }
     }
-    console.log(`step backward vs finite differences: max rel err ${worst.toExponential(2)} (${clippedProbes} probes with x0 clipped)`);
+    console.log(
+      `step backward vs finite differences: max rel err ${worst.toExponential(2)} (${clippedProbes} probes with x0 clipped)`,
+    );
     expect(clippedProbes).toBeGreaterThan(0);
     expect(worst).toBeLessThan(2e-3);
   });
@@ -128,20 +193,28 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
 
 describe('seeded (Philox) noise', () => {
   const rng = new Rng(seed ^ 0x5eed);
-  const B = 4, N = 50000;
+  const B = 4,
+    N = 50000;
   const input: DdimStepInput = {
-    batch: B, perSample: N, sample: rng.normals(B * N), modelOutput: rng.normals(B * N),
-    alphaBarT: 0.5, alphaBarPrev: 0.6, seed: 1234,
+    batch: B,
+    perSample: N,
+    sample: rng.normals(B * N),
+    modelOutput: rng.normals(B * N),
+    alphaBarT: 0.5,
+    alphaBarPrev: 0.6,
+    seed: 1234,
   };
 
   test('reproducible, standard normal, independent per sample, and re-scored exactly', () => {
-    const a = ddimStep(input), b = ddimStep(input);
+    const a = ddimStep(input),
+      b = ddimStep(input);
     expect(Buffer.from(a.prevSample.buffer).equals(Buffer.from(b.prevSample.buffer))).toBe(true);
     const mean = ddimStep({ ...input, noise: new Float32Array(B * N) }).prevSample; // zero noise: x_prev = mu
     const std = Math.sqrt((0.4 / 0.5) * (1 - 0.5 / 0.6));
     const z = a.prevSample.map((v, i) => (v - mean[i]) / std);
     for (let s = 0; s < B; s++) {
-      let m = 0, v = 0;
+      let m = 0,
+        v = 0;
       for (let i = 0; i < N; i++) m += z[s * N + i];
       m /= N;
       for (let i = 0; i < N; i++) v += (z[s * N + i] - m) ** 2;
@@ -171,7 +244,9 @@ describe('seeded (Philox) noise', () => {
   test('bad arguments are refused with the reason', () => {
     expect(() => ddimStep({ ...input, alphaBarT: 1.5 })).toThrow(/alpha-bar values must lie in \(0, 1\]/);
     expect(() => ddimStep({ ...input, alphaBarT: [0.5, 0.5] })).toThrow(/expected 1 or 4 values/);
-    expect(() => ddimStep({ ...input, modelOutput: new Float32Array(3) })).toThrow(/modelOutput: expected 200000 values/);
+    expect(() => ddimStep({ ...input, modelOutput: new Float32Array(3) })).toThrow(
+      /modelOutput: expected 200000 values/,
+    );
     expect(() => ddimStep({ ...input, predictionType: 'x0' as never })).toThrow(/predictionType must be/);
   });
 });
@@ -186,22 +261,30 @@ describe('PPO clipped surrogate', () => {
       const adv = Float64Array.from({ length: B }, () => 3 * rng.normal());
       const ours = ppoLoss({ logProb: lp, oldLogProb: old, advantages: adv, clipRange: clip, advClipMax: 5 });
       const ref = referencePpo(lp, old, adv, clip, 5);
-      const e = Math.max(Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss), maxRel(ours.gradLogProb, ref.grad),
-        Math.abs(ours.approxKl - ref.approxKl) / ref.approxKl);
+      const e = Math.max(
+        Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss),
+        maxRel(ours.gradLogProb, ref.grad),
+        Math.abs(ours.approxKl - ref.approxKl) / ref.approxKl,
+      );
       expect(ours.clipfrac).toBe(ref.clipfrac);
       let fdWorst = 0;
       for (let b = 0; b < B; b += 3) {
         const h = 1e-7;
-        const p = Float64Array.from(lp); p[b] += h;
-        const m = Float64Array.from(lp); m[b] -= h;
-        const f = (x: Float64Array) => ppoLoss({ logProb: x, oldLogProb: old, advantages: adv, clipRange: clip, advClipMax: 5 }).loss;
+        const p = Float64Array.from(lp);
+        p[b] += h;
+        const m = Float64Array.from(lp);
+        m[b] -= h;
+        const f = (x: Float64Array) =>
+          ppoLoss({ logProb: x, oldLogProb: old, advantages: adv, clipRange: clip, advClipMax: 5 }).loss;
         const fd = (f(p) - f(m)) / (2 * h);
         // skip probes that straddle a clip boundary (the loss has a kink there)
         const r = Math.exp(lp[b] - old[b]);
         if (Math.abs(r - (1 + clip)) < 2e-6 || Math.abs(r - (1 - clip)) < 2e-6) continue;
         fdWorst = Math.max(fdWorst, Math.abs(fd - ours.gradLogProb[b]) / Math.max(Math.abs(fd), 1e-6));
       }
-      console.log(`ppo clip ${clip}: clipfrac ${ours.clipfrac.toFixed(2)}, rel err vs float64 ${e.toExponential(2)}, vs FD ${fdWorst.toExponential(2)}`);
+      console.log(
+        `ppo clip ${clip}: clipfrac ${ours.clipfrac.toFixed(2)}, rel err vs float64 ${e.toExponential(2)}, vs FD ${fdWorst.toExponential(2)}`,
+      );
       expect(e).toBeLessThan(1e-12);
       expect(fdWorst).toBeLessThan(1e-5);
     }
@@ -212,31 +295,74 @@ describe('debug CLI', () => {
   test('debug step and debug ppo write what the kernels compute', () => {
     const dir = tmpDir('debug');
     const rng = new Rng(seed ^ 0xdb9);
-    const B = 2, shape = [B, 1, 8, 8], n = 128;
-    writeSafetensors(path.join(dir, 'step.safetensors'), {
-      sample: { data: rng.normals(n), shape }, eps_cond: { data: rng.normals(n), shape }, eps_uncond: { data: rng.normals(n), shape },
-      alpha_bar_t: { data: Float32Array.from([0.4, 0.6]), shape: [2] }, alpha_bar_prev: { data: Float32Array.from([0.5]), shape: [] },
-      noise: { data: rng.normals(n), shape }, grad_log_prob: { data: Float32Array.from([1, -2]), shape: [2] },
-    }, { guidance_scale: '4', eta: '1' });
-    const r = runCli(['debug', 'step', '--in', path.join(dir, 'step.safetensors'), '--out', path.join(dir, 'out.safetensors')]);
+    const B = 2,
+      shape = [B, 1, 8, 8],
+      n = 128;
+    writeSafetensors(
+      path.join(dir, 'step.safetensors'),
+      {
+        sample: { data: rng.normals(n), shape },
+        eps_cond: { data: rng.normals(n), shape },
+        eps_uncond: { data: rng.normals(n), shape },
+        alpha_bar_t: { data: Float32Array.from([0.4, 0.6]), shape: [2] },
+        alpha_bar_prev: { data: Float32Array.from([0.5]), shape: [] },
+        noise: { data: rng.normals(n), shape },
+        grad_log_prob: { data: Float32Array.from([1, -2]), shape: [2] },
+      },
+      { guidance_scale: '4', eta: '1' },
+    );
+    const r = runCli([
+      'debug',
+      'step',
+      '--in',
+      path.join(dir, 'step.safetensors'),
+      '--out',
+      path.join(dir, 'out.safetensors'),
+    ]);
     expect(r.stderr).toBe('');
     const out = readSafetensors(path.join(dir, 'out.safetensors')).tensors;
     expect(Object.keys(out).sort()).toEqual(['grad_eps_cond', 'grad_eps_uncond', 'log_prob', 'prev_sample']);
     const inp = readSafetensors(path.join(dir, 'step.safetensors')).tensors;
-    const direct = ddimStep({ batch: B, perSample: 64, sample: inp.sample.data, modelOutput: inp.eps_cond.data, modelOutputUncond: inp.eps_uncond.data,
-      guidanceScale: 4, alphaBarT: [Math.fround(0.4), Math.fround(0.6)], alphaBarPrev: 0.5, noise: inp.noise.data });
+    const direct = ddimStep({
+      batch: B,
+      perSample: 64,
+      sample: inp.sample.data,
+      modelOutput: inp.eps_cond.data,
+      modelOutputUncond: inp.eps_uncond.data,
+      guidanceScale: 4,
+      alphaBarT: [Math.fround(0.4), Math.fround(0.6)],
+      alphaBarPrev: 0.5,
+      noise: inp.noise.data,
+    });
     expect(out.prev_sample.data).toEqual(direct.prevSample);
     expect(out.log_prob.data).toEqual(Float32Array.from(direct.logProb));
 
     writeSafetensors(path.join(dir, 'ppo.safetensors'), {
-      log_prob: { data: Float32Array.from([-1, -1.2]), shape: [2] }, old_log_prob: { data: Float32Array.from([-1.1, -1.2]), shape: [2] },
-      advantages: { data: Float32Array.from([1, -1]), shape: [2] }, clip_range: { data: Float32Array.from([0.2]), shape: [] },
+      log_prob: { data: Float32Array.from([-1, -1.2]), shape: [2] },
+      old_log_prob: { data: Float32Array.from([-1.1, -1.2]), shape: [2] },
+      advantages: { data: Float32Array.from([1, -1]), shape: [2] },
+      clip_range: { data: Float32Array.from([0.2]), shape: [] },
       adv_clip_max: { data: Float32Array.from([5]), shape: [1] },
     });
-    expect(runCli(['debug', 'ppo', '--in', path.join(dir, 'ppo.safetensors'), '--out', path.join(dir, 'ppo-out.safetensors')]).status).toBe(0);
+    expect(
+      runCli([
+        'debug',
+        'ppo',
+        '--in',
+        path.join(dir, 'ppo.safetensors'),
+        '--out',
+        path.join(dir, 'ppo-out.safetensors'),
+      ]).status,
+    ).toBe(0);
     const p = readSafetensors(path.join(dir, 'ppo-out.safetensors')).tensors;
     expect(Object.keys(p).sort()).toEqual(['approx_kl', 'clipfrac', 'grad_log_prob', 'loss']);
-    const ref = referencePpo(Float64Array.from([-1, -1.2]), Float64Array.from([-1.1, -1.2]), Float64Array.from([1, -1]), 0.2, 5);
+    const ref = referencePpo(
+      Float64Array.from([-1, -1.2]),
+      Float64Array.from([-1.1, -1.2]),
+      Float64Array.from([1, -1]),
+      0.2,
+      5,
+    );
     expect(p.loss.data[0]).toBeCloseTo(ref.loss, 6);
     expect(p.clipfrac.data[0]).toBe(ref.clipfrac);
     expect(Array.from(p.grad_log_prob.data)).toEqual(Array.from(Float32Array.from(ref.grad)));
@@ -246,11 +372,22 @@ describe('debug CLI', () => {
     if (loadAddon().info().cuda.usable) return; // covered by the CUDA suite on GPU machines
     const dir = tmpDir('nocuda');
     writeSafetensors(path.join(dir, 'p.safetensors'), {
-      log_prob: { data: Float32Array.from([-1]), shape: [1] }, old_log_prob: { data: Float32Array.from([-1]), shape: [1] },
-      advantages: { data: Float32Array.from([1]), shape: [1] }, clip_range: { data: Float32Array.from([0.2]), shape: [] },
+      log_prob: { data: Float32Array.from([-1]), shape: [1] },
+      old_log_prob: { data: Float32Array.from([-1]), shape: [1] },
+      advantages: { data: Float32Array.from([1]), shape: [1] },
+      clip_range: { data: Float32Array.from([0.2]), shape: [] },
       adv_clip_max: { data: Float32Array.from([5]), shape: [] },
     });
-    const r = runCli(['debug', 'ppo', '--device', 'cuda', '--in', path.join(dir, 'p.safetensors'), '--out', path.join(dir, 'o.safetensors')]);
+    const r = runCli([
+      'debug',
+      'ppo',
+      '--device',
+      'cuda',
+      '--in',
+      path.join(dir, 'p.safetensors'),
+      '--out',
+      path.join(dir, 'o.safetensors'),
+    ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/CUDA is not usable|compiled without CUDA/);
   });

@@ -12,20 +12,45 @@ import { DdimScheduler, schedulerConfig } from '../src/engine/scheduler';
 import { createUNet } from '../src/engine/unet';
 import { loadAddon } from '../src/engine/native';
 import { AceTokens } from '../src/rl/ace';
-import { microBatchGradient, policyConditioning, PolicyUpdateInputs, policyUpdate, PpoSettings } from '../src/rl/policy-update';
+import {
+  microBatchGradient,
+  policyConditioning,
+  PolicyUpdateInputs,
+  policyUpdate,
+  PpoSettings,
+} from '../src/rl/policy-update';
 import { Rng, testSeed } from '../src/util/random';
 
 const seed = testSeed();
 const say = (msg: string) => console.log(`[seed ${seed}] ${msg}`);
 
 const UNET = {
-  in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 16, norm_num_groups: 4,
+  in_channels: 1,
+  out_channels: 1,
+  sample_size: 16,
+  block_out_channels: [16, 16],
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  layers_per_block: 1,
+  attention_head_dim: 2,
+  cross_attention_dim: 16,
+  norm_num_groups: 4,
 };
-const L = 6, D = 16, B = 2, STEPS = 4, SHAPE: [number, number, number] = [1, 16, 16];
+const L = 6,
+  D = 16,
+  B = 2,
+  STEPS = 4,
+  SHAPE: [number, number, number] = [1, 16, 16];
 const SETTINGS: PpoSettings = {
-  trainBatchSize: 2, innerEpochs: 1, timestepFraction: 0.5, clipRange: 1e3, advClipMax: 5, maxGradNorm: 0, guidanceScale: 3, lr: 1e-4, aceLr: 1e-3,
+  trainBatchSize: 2,
+  innerEpochs: 1,
+  timestepFraction: 0.5,
+  clipRange: 1e3,
+  advClipMax: 5,
+  maxGradNorm: 0,
+  guidanceScale: 3,
+  lr: 1e-4,
+  aceLr: 1e-3,
 };
 
 function randomConditioning(rng: Rng, rows: number): Conditioning {
@@ -38,21 +63,47 @@ async function setup(withAce: boolean, s = seed) {
   const rng = new Rng(s);
   const unet = createUNet(UNET as never, s % 1000);
   const ace = withAce ? AceTokens.init(2, D, s + 1) : null;
-  const cond = randomConditioning(rng, B), uncond = randomConditioning(rng, 1);
+  const cond = randomConditioning(rng, B),
+    uncond = randomConditioning(rng, 1);
   const schedCfg = schedulerConfig();
-  const { trajectory } = await sampleDdim(unet, policyConditioning(cond, ace, false), policyConditioning(uncond, ace, true), {
-    shape: [B, ...SHAPE], steps: STEPS, eta: 1, guidanceScale: SETTINGS.guidanceScale, seed: s, scheduler: schedCfg, keepTrajectory: true,
-  });
+  const { trajectory } = await sampleDdim(
+    unet,
+    policyConditioning(cond, ace, false),
+    policyConditioning(uncond, ace, true),
+    {
+      shape: [B, ...SHAPE],
+      steps: STEPS,
+      eta: 1,
+      guidanceScale: SETTINGS.guidanceScale,
+      seed: s,
+      scheduler: schedCfg,
+      keepTrajectory: true,
+    },
+  );
   const optimizer = new (loadAddon().Optimizer)(unet, { lr: SETTINGS.lr, weightDecay: 0 });
   const inputs: PolicyUpdateInputs = {
-    policy: unet, optimizer, ace, scheduler: new DdimScheduler(schedCfg, STEPS), schedulerConfig: schedCfg, cond, uncond,
-    trajectory: trajectory!, sampleShape: SHAPE, advantages: Float64Array.of(1.3, -0.7), trainableSteps: [0, 1, 2, 3], eta: 1,
+    policy: unet,
+    optimizer,
+    ace,
+    scheduler: new DdimScheduler(schedCfg, STEPS),
+    schedulerConfig: schedCfg,
+    cond,
+    uncond,
+    trajectory: trajectory!,
+    sampleShape: SHAPE,
+    advantages: Float64Array.of(1.3, -0.7),
+    trainableSteps: [0, 1, 2, 3],
+    eta: 1,
   };
   return { unet, ace, inputs };
 }
 
 // Sample 0 trained at steps 1 and 3, sample 1 at steps 2 and 0: different timesteps in one batch.
-const IDX = [0, 1], AT = [[1, 3], [2, 0]];
+const IDX = [0, 1],
+  AT = [
+    [1, 3],
+    [2, 0],
+  ];
 
 function perturb(unet: NativeUNet, name: string, i: number, delta: number): void {
   const p = unet.getParam(name).data;
@@ -68,15 +119,26 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
   const loss = async () => (await microBatchGradient(inputs, SETTINGS, IDX, AT)).loss;
   const rng = new Rng(seed + 5);
   // Per entry: the largest-gradient entries of tensors from every part of the network, plus random ones.
-  const names = ['conv_in.weight', 'time_embedding.linear_1.weight', 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight',
-    'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight', 'mid_block.resnets.0.conv1.weight', 'up_blocks.1.attentions.0.proj_out.weight', 'conv_out.bias'];
+  const names = [
+    'conv_in.weight',
+    'time_embedding.linear_1.weight',
+    'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight',
+    'down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q.weight',
+    'mid_block.resnets.0.conv1.weight',
+    'up_blocks.1.attentions.0.proj_out.weight',
+    'conv_out.bias',
+  ];
   // (1) Along a random +-1 direction over each whole tensor: sees any dropped or wrong entry.
   let worstDir = 0;
   for (const name of names) {
-    const g = grads.get(name)!, p0 = Float32Array.from(unet.getParam(name).data);
+    const g = grads.get(name)!,
+      p0 = Float32Array.from(unet.getParam(name).data);
     const v = Float32Array.from(g, () => (rng.uniform() < 0.5 ? -1 : 1));
     const at = async (t: number) => {
-      unet.setParam(name, p0.map((x, i) => x + t * v[i]));
+      unet.setParam(
+        name,
+        p0.map((x, i) => x + t * v[i]),
+      );
       return loss();
     };
     const an = g.reduce((a, x, i) => a + x * v[i], 0);
@@ -84,7 +146,8 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
     const norm = Math.hypot(...g);
     // The float32 forward makes small steps noisy and large ones curved: the best of three step
     // sizes is taken (a wrong gradient fails at every one).
-    let err = Infinity, fd = NaN;
+    let err = Infinity,
+      fd = NaN;
     for (const h of [1e-2, 3e-3, 1e-3]) {
       const d = ((await at(h)) - (await at(-h))) / (2 * h);
       const e = Math.abs(d - an) / Math.max(Math.abs(an), norm, 1e-9);
@@ -94,24 +157,31 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
     worstDir = Math.max(worstDir, err);
     if (err > 0.01) say(`${name} along a random direction: analytic ${an} vs difference ${fd}`);
   }
-  say(`PPO gradient vs central differences along random directions of ${names.length} tensors: max relative error ${worstDir.toExponential(2)}`);
+  say(
+    `PPO gradient vs central differences along random directions of ${names.length} tensors: max relative error ${worstDir.toExponential(2)}`,
+  );
   expect(worstDir).toBeLessThan(0.01);
 
   // (2) Per entry, at the largest entries and a random one of each tensor (best of three step sizes).
-  let worst = 0, checked = 0;
+  let worst = 0,
+    checked = 0;
   for (const name of names) {
     const g = grads.get(name)!;
-    const top = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 2);
+    const top = Array.from(g.keys())
+      .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+      .slice(0, 2);
     for (const i of [...top, rng.int(0, g.length - 1)]) {
       const scale = Math.max(...g.map(Math.abs)); // normwise, as relError: a dropped top entry gives 1
-      let err = Infinity, fd = NaN;
+      let err = Infinity,
+        fd = NaN;
       for (const h of [1e-2, 1e-3, 1e-4]) {
         perturb(unet, name, i, h);
         const up = await loss();
         perturb(unet, name, i, -2 * h);
         const down = await loss();
         perturb(unet, name, i, h);
-        const d = (up - down) / (2 * h), e = Math.abs(d - g[i]) / scale;
+        const d = (up - down) / (2 * h),
+          e = Math.abs(d - g[i]) / scale;
         if (e < err) [err, fd] = [e, d];
       }
       worst = Math.max(worst, err);
@@ -119,7 +189,9 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
       if (err > 0.02) say(`${name}[${i}]: analytic ${g[i]} vs difference ${fd}`);
     }
   }
-  say(`PPO gradient vs central differences, ${checked} UNet entries: max error relative to the tensor's largest entry ${worst.toExponential(2)}`);
+  say(
+    `PPO gradient vs central differences, ${checked} UNet entries: max error relative to the tensor's largest entry ${worst.toExponential(2)}`,
+  );
   expect(worst).toBeLessThan(0.02);
 
   let aceWorst = 0;
@@ -137,7 +209,9 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
     }
     aceWorst = Math.max(aceWorst, err);
   }
-  say(`PPO gradient vs central differences, 5 ACE coordinates: max error relative to the largest entry ${aceWorst.toExponential(2)}`);
+  say(
+    `PPO gradient vs central differences, 5 ACE coordinates: max error relative to the largest entry ${aceWorst.toExponential(2)}`,
+  );
   expect(aceWorst).toBeLessThan(0.02);
   // The gradient is not trivially zero anywhere it should not be.
   expect(Math.max(...aceGrad.map(Math.abs))).toBeGreaterThan(0);
@@ -146,7 +220,9 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
 test('first re-score of an unchanged policy: ratio 1, approx_kl 0, loss = -mean(A)', async () => {
   const { inputs } = await setup(true, seed + 1);
   const seen: { loss: number; approxKl: number; clipfrac: number }[] = [];
-  await policyUpdate(inputs, { ...SETTINGS, clipRange: 1e-4, trainBatchSize: 1, timestepFraction: 1 }, new Rng(seed), { onMicroBatch: (m) => seen.push(m) });
+  await policyUpdate(inputs, { ...SETTINGS, clipRange: 1e-4, trainBatchSize: 1, timestepFraction: 1 }, new Rng(seed), {
+    onMicroBatch: (m) => seen.push(m),
+  });
   // The first micro-batch holds one sample (batch size 1): its loss is -A of that sample exactly.
   expect(seen[0].approxKl).toBe(0);
   expect(seen[0].clipfrac).toBe(0);
@@ -165,13 +241,17 @@ async function trajectoryLogProb(inputs: PolicyUpdateInputs, sample: number, ste
   return -r.loss; // mean over the steps of the ratio; > 1 when the log-probs rose
 }
 
-test.each([[1], [-1]])('one update with advantage %d moves the trajectory\'s log-prob that way', async (sign) => {
+test.each([[1], [-1]])("one update with advantage %d moves the trajectory's log-prob that way", async (sign) => {
   const { inputs } = await setup(true, seed + 2);
   const one: PolicyUpdateInputs = { ...inputs, advantages: Float64Array.of(sign, 0) };
   const steps = [0, 1, 2, 3];
   const before = await trajectoryLogProb(one, 0, steps);
   expect(before).toBeCloseTo(1, 12);
-  await policyUpdate(one, { ...SETTINGS, trainBatchSize: 1, timestepFraction: 1, lr: 1e-5, aceLr: 1e-4 }, new Rng(seed));
+  await policyUpdate(
+    one,
+    { ...SETTINGS, trainBatchSize: 1, timestepFraction: 1, lr: 1e-5, aceLr: 1e-4 },
+    new Rng(seed),
+  );
   const after = await trajectoryLogProb(one, 0, steps);
   say(`advantage ${sign}: mean ratio of the trajectory's steps after one update ${after}`);
   expect(Math.sign(after - 1)).toBe(sign);
@@ -179,10 +259,19 @@ test.each([[1], [-1]])('one update with advantage %d moves the trajectory\'s log
 
 test('without ACE the policy and the anchor draw bit-identical images from the same noise', async () => {
   const rng = new Rng(seed + 3);
-  const policy = createUNet(UNET as never, 7), anchor = createUNet(UNET as never, 0);
+  const policy = createUNet(UNET as never, 7),
+    anchor = createUNet(UNET as never, 0);
   for (const p of policy.paramInfo()) anchor.setParam(p.name, policy.getParam(p.name).data);
-  const cond = randomConditioning(rng, B), uncond = randomConditioning(rng, 1);
-  const o = { shape: [B, ...SHAPE] as [number, number, number, number], steps: STEPS, eta: 1, guidanceScale: 3, seed, scheduler: schedulerConfig() };
+  const cond = randomConditioning(rng, B),
+    uncond = randomConditioning(rng, 1);
+  const o = {
+    shape: [B, ...SHAPE] as [number, number, number, number],
+    steps: STEPS,
+    eta: 1,
+    guidanceScale: 3,
+    seed,
+    scheduler: schedulerConfig(),
+  };
   const a = await sampleDdim(policy, policyConditioning(cond, null, false), policyConditioning(uncond, null, true), o);
   const b = await sampleDdim(anchor, cond, uncond, o);
   expect(Buffer.from(a.images.buffer).equals(Buffer.from(b.images.buffer))).toBe(true);
@@ -191,4 +280,3 @@ test('without ACE the policy and the anchor draw bit-identical images from the s
   const c = await sampleDdim(policy, policyConditioning(cond, ace, false), policyConditioning(uncond, ace, true), o);
   expect(Buffer.from(c.images.buffer).equals(Buffer.from(b.images.buffer))).toBe(false);
 });
-

@@ -6,7 +6,14 @@
 import { batchAdvantages, groupAdvantages, PerPromptStatTracker } from '../src/rl/advantages';
 import { comparativeRewards, parseRewardWeights } from '../src/rl/comparative-rewards';
 import { pairedComparison } from '../src/rl/paired';
-import { changedSettings, etaSchedule, parseTrainWindow, RL_DEFAULTS, RlSettings, trainableSteps } from '../src/rl/settings';
+import {
+  changedSettings,
+  etaSchedule,
+  parseTrainWindow,
+  RL_DEFAULTS,
+  RlSettings,
+  trainableSteps,
+} from '../src/rl/settings';
 import type { ImageScores } from '../src/rewards/scorer';
 import { Rng, testSeed } from '../src/util/random';
 
@@ -45,7 +52,9 @@ test('RLCF sign and direct', () => {
   const d = comparativeRewards(policy, null, 'direct', { align: 0, diag: 1, cons: 1 });
   expect(Array.from(d.diag)).toEqual([-0.5, -0.9, 0]);
   expect(Array.from(d.total)).toEqual([-0.5 + 0.3, -0.9 + 0.1, 0 + 0.2]);
-  expect(() => comparativeRewards(policy, null, 'diff', { align: 1, diag: 1, cons: 1 })).toThrow(/needs one anchor score/);
+  expect(() => comparativeRewards(policy, null, 'diff', { align: 1, diag: 1, cons: 1 })).toThrow(
+    /needs one anchor score/,
+  );
 });
 
 test('reward weights parse with defaults and clear errors', () => {
@@ -59,7 +68,8 @@ test('reward weights parse with defaults and clear errors', () => {
 
 test('batch and group advantages: (r - mean) / (population std + 1e-6)', () => {
   const r = [1, 2, 3, 6];
-  const m = 3, sd = Math.sqrt((4 + 1 + 0 + 9) / 4);
+  const m = 3,
+    sd = Math.sqrt((4 + 1 + 0 + 9) / 4);
   expect(Array.from(batchAdvantages(r))).toEqual(r.map((x) => (x - m) / (sd + 1e-6)));
   const g = groupAdvantages(['a', 'a', 'b', 'b'], r);
   expect(g[0]).toBeCloseTo(-0.5 / (0.5 + 1e-6), 14);
@@ -72,7 +82,10 @@ test('batch and group advantages: (r - mean) / (population std + 1e-6)', () => {
 /** DDPO's per-prompt stat tracker, written from its description: a deque of the last N rewards per prompt. */
 class ReferenceTracker {
   private readonly store: Record<string, number[]> = {};
-  constructor(private readonly size: number, private readonly min: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly min: number,
+  ) {}
   update(prompts: string[], rewards: number[]): number[] {
     const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
     const std = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
@@ -99,7 +112,8 @@ test('per-prompt tracker matches the reference over many random batches, and sur
   for (let step = 0; step < 40; step++) {
     const prompts = Array.from({ length: 6 }, () => names[rng.int(0, 3)]);
     const rewards = prompts.map(() => rng.normal());
-    const got = tracker.update(prompts, rewards), want = ref.update(prompts, rewards);
+    const got = tracker.update(prompts, rewards),
+      want = ref.update(prompts, rewards);
     want.forEach((w, i) => (worst = Math.max(worst, Math.abs(got[i] - w))));
     if (step === 20) tracker = PerPromptStatTracker.fromState(JSON.parse(JSON.stringify(tracker.state())));
   }

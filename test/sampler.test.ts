@@ -21,7 +21,8 @@ test('randn: reproducible standard normals, separate streams per sample; addNois
   const a = addon.randn({ seed, streamOffset: 0, batch: 2, perSample: 40001 });
   expect(addon.randn({ seed, streamOffset: 0, batch: 2, perSample: 40001 })).toEqual(a);
   expect(addon.randn({ seed, streamOffset: 1, batch: 1, perSample: 40001 })).toEqual(a.subarray(40001));
-  let m = 0, v = 0;
+  let m = 0,
+    v = 0;
   for (const x of a) m += x;
   m /= a.length;
   for (const x of a) v += (x - m) ** 2;
@@ -41,14 +42,32 @@ test('randn: reproducible standard normals, separate streams per sample; addNois
 describe('DDIM sampling with guidance', () => {
   const tok = WordTokenizer.build(['small left effusion', 'enlarged heart'], { minCount: 1 });
   const enc = createTextEncoder({ vocab_size: tok.size, max_length: 8, width: 16, layers: 1, heads: 2 }, 1);
-  const unet = createUNet({
-    in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 16],
-    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-    layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 16, norm_num_groups: 4,
-  }, 2);
+  const unet = createUNet(
+    {
+      in_channels: 1,
+      out_channels: 1,
+      sample_size: 16,
+      block_out_channels: [16, 16],
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+      up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      layers_per_block: 1,
+      attention_head_dim: 2,
+      cross_attention_dim: 16,
+      norm_num_groups: 4,
+    },
+    2,
+  );
   const cond = encodeTexts(enc, tok, ['small left effusion', 'enlarged heart'], 8);
   const uncond = encodeTexts(enc, tok, [''], 8);
-  const opts: SampleOptions = { shape: [2, 1, 16, 16], steps: 6, eta: 1, guidanceScale: 4, seed, scheduler: schedulerConfig(), keepTrajectory: true };
+  const opts: SampleOptions = {
+    shape: [2, 1, 16, 16],
+    steps: 6,
+    eta: 1,
+    guidanceScale: 4,
+    seed,
+    scheduler: schedulerConfig(),
+    keepTrajectory: true,
+  };
 
   test('the same seed gives the same images; another seed other images', async () => {
     const a = await sampleDdim(unet, cond, uncond, opts);
@@ -64,7 +83,8 @@ describe('DDIM sampling with guidance', () => {
   test('re-scoring the recorded trajectory reproduces every stored log-prob exactly', async () => {
     const { trajectory } = await sampleDdim(unet, cond, uncond, opts);
     const sched = new DdimScheduler(schedulerConfig(), 6);
-    const B = 2, n = 2 * 256;
+    const B = 2,
+      n = 2 * 256;
     for (let i = 0; i < 6; i++) {
       const x = trajectory!.latents[i];
       const both = new Float32Array(2 * n);
@@ -78,11 +98,25 @@ describe('DDIM sampling with guidance', () => {
       mask.set(uncond.mask.data, 0);
       mask.set(uncond.mask.data, 8);
       mask.set(cond.mask.data, 16);
-      const eps = unet.forward({ sample: { data: both, shape: [4, 1, 16, 16] }, timestep: { data: new Float32Array(4).fill(trajectory!.timesteps[i]), shape: [4] },
-        encoderHiddenStates: { data: ctx, shape: [4, 8, 16] }, encoderAttentionMask: { data: mask, shape: [4, 8] } });
+      const eps = unet.forward({
+        sample: { data: both, shape: [4, 1, 16, 16] },
+        timestep: { data: new Float32Array(4).fill(trajectory!.timesteps[i]), shape: [4] },
+        encoderHiddenStates: { data: ctx, shape: [4, 8, 16] },
+        encoderAttentionMask: { data: mask, shape: [4, 8] },
+      });
       const s = sched.step(i);
-      const r = ddimStep({ batch: B, perSample: 256, sample: x, modelOutput: eps.data.subarray(n), modelOutputUncond: eps.data.subarray(0, n), guidanceScale: 4,
-        alphaBarT: s.alphaBarT, alphaBarPrev: s.alphaBarPrev, eta: 1, prevSample: trajectory!.latents[i + 1] });
+      const r = ddimStep({
+        batch: B,
+        perSample: 256,
+        sample: x,
+        modelOutput: eps.data.subarray(n),
+        modelOutputUncond: eps.data.subarray(0, n),
+        guidanceScale: 4,
+        alphaBarT: s.alphaBarT,
+        alphaBarPrev: s.alphaBarPrev,
+        eta: 1,
+        prevSample: trajectory!.latents[i + 1],
+      });
       expect(Array.from(r.logProb)).toEqual(Array.from(trajectory!.logProbs[i]));
     }
   });

@@ -13,13 +13,31 @@ import { ROOT, runCli, tmpDir } from './helpers';
 jest.setTimeout(600000);
 
 const MICRO = {
-  in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 16, norm_num_groups: 4,
+  in_channels: 1,
+  out_channels: 1,
+  sample_size: 16,
+  block_out_channels: [16, 16],
+  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+  layers_per_block: 1,
+  attention_head_dim: 2,
+  cross_attention_dim: 16,
+  norm_num_groups: 4,
 };
 
 let dir: string, data: string, preset: string;
-const common = () => ['--data', data, '--batch-size', '4', '--image-size', '16', '--preset', preset, '--text-length', '16'];
+const common = () => [
+  '--data',
+  data,
+  '--batch-size',
+  '4',
+  '--image-size',
+  '16',
+  '--preset',
+  preset,
+  '--text-length',
+  '16',
+];
 beforeAll(async () => {
   dir = tmpDir('train-cli');
   data = path.join(dir, 'data');
@@ -30,59 +48,181 @@ beforeAll(async () => {
 
 test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume continues exactly', () => {
   const run = path.join(dir, 'run');
-  const r = runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '4', '--save-every', '2', '--sample-every', '2'], { CXRL_CACHE_DIR: path.join(dir, 'cache') });
+  const r = runCli(
+    [
+      'train',
+      '--stage',
+      'pretrain',
+      ...common(),
+      '--out',
+      run,
+      '--steps',
+      '4',
+      '--save-every',
+      '2',
+      '--sample-every',
+      '2',
+    ],
+    { CXRL_CACHE_DIR: path.join(dir, 'cache') },
+  );
   expect(r.status).toBe(0);
   expect(fs.readdirSync(path.join(run, 'samples')).sort()).toEqual(['step-2.png', 'step-4.png']);
-  expect(fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1, 2, 3, 4]);
-  const again = runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '4'], { CXRL_CACHE_DIR: path.join(dir, 'cache') });
+  expect(
+    fs
+      .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step),
+  ).toEqual([1, 2, 3, 4]);
+  const again = runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '4'], {
+    CXRL_CACHE_DIR: path.join(dir, 'cache'),
+  });
   expect(again.status).toBe(2);
   expect(again.stderr).toMatch(/already exists: add --resume/);
-  expect(runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', '6'], { CXRL_CACHE_DIR: path.join(dir, 'cache') }).status).toBe(0);
+  expect(
+    runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', '6'], {
+      CXRL_CACHE_DIR: path.join(dir, 'cache'),
+    }).status,
+  ).toBe(0);
   const straight = path.join(dir, 'straight');
-  expect(runCli(['train', '--stage', 'pretrain', ...common(), '--out', straight, '--steps', '6', '--sample-every', '0'], { CXRL_CACHE_DIR: path.join(dir, 'cache') }).status).toBe(0);
-  expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors')))).toBe(true);
-  expect(fs.readFileSync(path.join(run, 'checkpoint', 'unet_ema.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet_ema.safetensors')))).toBe(true);
-  expect(fs.readFileSync(path.join(run, 'checkpoint', 'text_encoder.safetensors')).equals(fs.readFileSync(path.join(straight, 'checkpoint', 'text_encoder.safetensors')))).toBe(true);
+  expect(
+    runCli(['train', '--stage', 'pretrain', ...common(), '--out', straight, '--steps', '6', '--sample-every', '0'], {
+      CXRL_CACHE_DIR: path.join(dir, 'cache'),
+    }).status,
+  ).toBe(0);
+  expect(
+    fs
+      .readFileSync(path.join(run, 'checkpoint', 'unet.safetensors'))
+      .equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet.safetensors'))),
+  ).toBe(true);
+  expect(
+    fs
+      .readFileSync(path.join(run, 'checkpoint', 'unet_ema.safetensors'))
+      .equals(fs.readFileSync(path.join(straight, 'checkpoint', 'unet_ema.safetensors'))),
+  ).toBe(true);
+  expect(
+    fs
+      .readFileSync(path.join(run, 'checkpoint', 'text_encoder.safetensors'))
+      .equals(fs.readFileSync(path.join(straight, 'checkpoint', 'text_encoder.safetensors'))),
+  ).toBe(true);
   expect(runCli(['train', '--stage', 'rl']).stderr).toMatch(/train --stage rl needs --init MODEL/);
 });
 
 test('Ctrl-C saves a checkpoint at the end of the step and exits 130; the run resumes', async () => {
   const run = path.join(dir, 'interrupted');
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'cxrl-native'), 'train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '100000', '--sample-every', '0'],
-    { env: { ...process.env, CXRL_CACHE_DIR: path.join(dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'bin', 'cxrl-native'),
+      'train',
+      '--stage',
+      'pretrain',
+      ...common(),
+      '--out',
+      run,
+      '--steps',
+      '100000',
+      '--sample-every',
+      '0',
+    ],
+    { env: { ...process.env, CXRL_CACHE_DIR: path.join(dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const metrics = path.join(run, 'metrics.jsonl');
-  while (!fs.existsSync(metrics) || fs.readFileSync(metrics, 'utf8').split('\n').length < 3) await new Promise((r) => setTimeout(r, 50));
+  while (!fs.existsSync(metrics) || fs.readFileSync(metrics, 'utf8').split('\n').length < 3)
+    await new Promise((r) => setTimeout(r, 50));
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   expect(code).toBe(130);
   const state = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8')).state;
   expect(state.step).toBeGreaterThanOrEqual(2);
-  expect(runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', String(state.step + 1)], { CXRL_CACHE_DIR: path.join(dir, 'cache') }).status).toBe(0);
+  expect(
+    runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', String(state.step + 1)], {
+      CXRL_CACHE_DIR: path.join(dir, 'cache'),
+    }).status,
+  ).toBe(0);
 });
 
 test('generate writes PNGs with sidecars, deterministically; bad input is refused', () => {
   const ckpt = path.join(dir, 'run', 'checkpoint');
   const prompts = path.join(dir, 'prompts.jsonl');
   fs.writeFileSync(prompts, '{"text": "The heart is enlarged."}\n{"report": "Small left pleural effusion."}\n');
-  const gen = (out: string) => runCli(['generate', '--checkpoint', ckpt, '--prompts', prompts, '--n', '2', '--steps', '4', '--guidance-scale', '3', '--seed', '5', '--out', out, '--grid']);
-  const a = path.join(dir, 'gen-a'), b = path.join(dir, 'gen-b');
+  const gen = (out: string) =>
+    runCli([
+      'generate',
+      '--checkpoint',
+      ckpt,
+      '--prompts',
+      prompts,
+      '--n',
+      '2',
+      '--steps',
+      '4',
+      '--guidance-scale',
+      '3',
+      '--seed',
+      '5',
+      '--out',
+      out,
+      '--grid',
+    ]);
+  const a = path.join(dir, 'gen-a'),
+    b = path.join(dir, 'gen-b');
   expect(gen(a).status).toBe(0);
   expect(gen(b).status).toBe(0);
-  expect(fs.readdirSync(a).sort()).toEqual(['0-0.json', '0-0.png', '0-1.json', '0-1.png', '1-0.json', '1-0.png', '1-1.json', '1-1.png', 'grid.png']);
-  for (const f of ['0-0.png', '1-1.png']) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+  expect(fs.readdirSync(a).sort()).toEqual([
+    '0-0.json',
+    '0-0.png',
+    '0-1.json',
+    '0-1.png',
+    '1-0.json',
+    '1-0.png',
+    '1-1.json',
+    '1-1.png',
+    'grid.png',
+  ]);
+  for (const f of ['0-0.png', '1-1.png'])
+    expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
   const side = JSON.parse(fs.readFileSync(path.join(a, '1-0.json'), 'utf8'));
-  expect(side).toMatchObject({ prompt: 'Small left pleural effusion.', prompt_index: 1, sample_index: 0, seed: 5, steps: 4, guidance_scale: 3 });
+  expect(side).toMatchObject({
+    prompt: 'Small left pleural effusion.',
+    prompt_index: 1,
+    sample_index: 0,
+    seed: 5,
+    steps: 4,
+    guidance_scale: 3,
+  });
   expect(side.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '0-1.png')))).toBe(false);
   expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', a]).stderr).toMatch(/not a checkpoint/);
   // ACE tokens in the checkpoint are appended to the prompt tokens.
   const withAce = path.join(dir, 'with-ace');
   fs.cpSync(ckpt, withAce, { recursive: true });
-  const K = 4, D = 16;
-  writeSafetensors(path.join(withAce, 'ace.safetensors'), { ace_tokens: { data: Float32Array.from({ length: K * D }, (_, i) => Math.sin(i)), shape: [K, D] } });
+  const K = 4,
+    D = 16;
+  writeSafetensors(path.join(withAce, 'ace.safetensors'), {
+    ace_tokens: { data: Float32Array.from({ length: K * D }, (_, i) => Math.sin(i)), shape: [K, D] },
+  });
   const c = path.join(dir, 'gen-ace');
   expect(gen(c).status).toBe(0); // the original checkpoint again, into c
-  expect(runCli(['generate', '--checkpoint', withAce, '--prompts', prompts, '--n', '2', '--steps', '4', '--guidance-scale', '3', '--seed', '5', '--out', c]).status).toBe(0);
+  expect(
+    runCli([
+      'generate',
+      '--checkpoint',
+      withAce,
+      '--prompts',
+      prompts,
+      '--n',
+      '2',
+      '--steps',
+      '4',
+      '--guidance-scale',
+      '3',
+      '--seed',
+      '5',
+      '--out',
+      c,
+    ]).status,
+  ).toBe(0);
   expect(JSON.parse(fs.readFileSync(path.join(c, '0-0.json'), 'utf8')).ace_tokens).toBe(K);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(c, '0-0.png')))).toBe(false);
   expect(runCli(['generate', '--checkpoint', ckpt, '--out', a]).stderr).toMatch(/give --prompt TEXT or --prompts FILE/);

@@ -14,18 +14,34 @@ import { relError, runCli, runPython, tmpDir } from './helpers';
 const CONFIGS: Record<string, object> = {
   // conv projections, one cross-attention level, flip_sin_to_cos, two levels
   conv_proj: {
-    in_channels: 1, out_channels: 1, sample_size: 16, block_out_channels: [16, 32],
-    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-    layers_per_block: 1, attention_head_dim: 2, cross_attention_dim: 24, norm_num_groups: 8,
+    in_channels: 1,
+    out_channels: 1,
+    sample_size: 16,
+    block_out_channels: [16, 32],
+    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+    up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+    layers_per_block: 1,
+    attention_head_dim: 2,
+    cross_attention_dim: 24,
+    norm_num_groups: 8,
   },
   // linear projections, three levels, per-block heads, two layers per block, sin-first embedding,
   // freq_shift 1, several channels, a key mask
   linear_proj: {
-    in_channels: 3, out_channels: 2, sample_size: 16, block_out_channels: [8, 16, 24],
+    in_channels: 3,
+    out_channels: 2,
+    sample_size: 16,
+    block_out_channels: [8, 16, 24],
     down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'],
     up_block_types: ['CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'],
-    layers_per_block: 2, attention_head_dim: [1, 2, 3], cross_attention_dim: 12, norm_num_groups: 4,
-    use_linear_projection: true, flip_sin_to_cos: false, freq_shift: 1, norm_eps: 1e-6,
+    layers_per_block: 2,
+    attention_head_dim: [1, 2, 3],
+    cross_attention_dim: 12,
+    norm_num_groups: 4,
+    use_linear_projection: true,
+    flip_sin_to_cos: false,
+    freq_shift: 1,
+    norm_eps: 1e-6,
   },
 };
 
@@ -38,19 +54,27 @@ describe('UNet parity with PyTorch autograd', () => {
       const dir = tmpDir(`parity-${name}`);
       const rng = new Rng(seed ^ name.length);
       const c = cfg as { in_channels: number; out_channels: number; sample_size: number; cross_attention_dim: number };
-      const B = 2, L = 5, S = c.sample_size;
+      const B = 2,
+        L = 5,
+        S = c.sample_size;
       const mask = new Float32Array(B * L).fill(1);
       if (name === 'linear_proj') mask[B * L - 1] = mask[B * L - 2] = 0;
       const input = {
         sample: { data: rng.normals(B * c.in_channels * S * S), shape: [B, c.in_channels, S, S] },
         timestep: { data: Float32Array.from([rng.int(0, 999), rng.int(0, 999)]), shape: [B] },
-        encoder_hidden_states: { data: rng.normals(B * L * c.cross_attention_dim), shape: [B, L, c.cross_attention_dim] },
+        encoder_hidden_states: {
+          data: rng.normals(B * L * c.cross_attention_dim),
+          shape: [B, L, c.cross_attention_dim],
+        },
         encoder_attention_mask: { data: mask, shape: [B, L] },
         grad_output: { data: rng.normals(B * c.out_channels * S * S), shape: [B, c.out_channels, S, S] },
       };
       const files = {
-        config: path.join(dir, 'config.json'), weights: path.join(dir, 'w.safetensors'), input: path.join(dir, 'in.safetensors'),
-        ours: path.join(dir, 'ours.safetensors'), ref: path.join(dir, 'ref.safetensors'),
+        config: path.join(dir, 'config.json'),
+        weights: path.join(dir, 'w.safetensors'),
+        input: path.join(dir, 'in.safetensors'),
+        ours: path.join(dir, 'ours.safetensors'),
+        ref: path.join(dir, 'ref.safetensors'),
       };
       fs.writeFileSync(files.config, JSON.stringify(cfg));
       writeSafetensors(files.input, input);
@@ -66,8 +90,10 @@ describe('UNet parity with PyTorch autograd', () => {
         if (e.rel > worst.rel) worst = { key, ...e };
       }
       const out = relError(ours.output, ref.output);
-      console.log(`${name}: ${Object.keys(ref).length} tensors compared; output rel err ${out.rel.toExponential(2)}; ` +
-        `worst ${worst.key} rel err ${worst.rel.toExponential(2)} (max abs ${worst.maxAbs.toExponential(2)})`);
+      console.log(
+        `${name}: ${Object.keys(ref).length} tensors compared; output rel err ${out.rel.toExponential(2)}; ` +
+          `worst ${worst.key} rel err ${worst.rel.toExponential(2)} (max abs ${worst.maxAbs.toExponential(2)})`,
+      );
       expect(worst.rel).toBeLessThan(1e-4);
     });
   }
@@ -85,12 +111,22 @@ describe('UNet parity with PyTorch autograd', () => {
       timestep: { data: Float32Array.from([1]), shape: [1] },
       encoder_hidden_states: { data: new Float32Array(2 * 3 * 24), shape: [2, 3, 24] },
     });
-    const f16 = path.join(dir, 'w16.safetensors'), f16as32 = path.join(dir, 'w16as32.safetensors');
-    runPython('unet_reference.py', [cfgFile, w32, inp, path.join(dir, 'ignored.safetensors'), '--fp16-copy', f16, f16as32]);
+    const f16 = path.join(dir, 'w16.safetensors'),
+      f16as32 = path.join(dir, 'w16as32.safetensors');
+    runPython('unet_reference.py', [
+      cfgFile,
+      w32,
+      inp,
+      path.join(dir, 'ignored.safetensors'),
+      '--fp16-copy',
+      f16,
+      f16as32,
+    ]);
     const fromHalf = createUNet(CONFIGS.conv_proj as never, 1);
     fromHalf.loadWeights(f16);
     const rounded = readSafetensors(f16as32).tensors;
-    for (const p of fromHalf.paramInfo()) expect(Array.from(fromHalf.getParam(p.name).data)).toEqual(Array.from(rounded[p.name].data));
+    for (const p of fromHalf.paramInfo())
+      expect(Array.from(fromHalf.getParam(p.name).data)).toEqual(Array.from(rounded[p.name].data));
     const resaved = path.join(dir, 'resaved.safetensors');
     fromHalf.saveWeights(resaved);
     const header = fs.readFileSync(resaved).subarray(8, 200).toString();
@@ -102,7 +138,9 @@ describe('UNet parity with PyTorch autograd', () => {
     const w = path.join(dir, 'w.safetensors');
     createUNet(CONFIGS.conv_proj as never, 0).saveWeights(w);
     const other = createUNet(CONFIGS.linear_proj as never, 0);
-    expect(() => other.loadWeights(w)).toThrow(/w\.safetensors: weights do not match the model config: missing .*unexpected/);
+    expect(() => other.loadWeights(w)).toThrow(
+      /w\.safetensors: weights do not match the model config: missing .*unexpected/,
+    );
   });
 
   test('the CLI reports a missing input tensor by file and name', () => {
@@ -111,7 +149,18 @@ describe('UNet parity with PyTorch autograd', () => {
     writeSafetensors(inp, { sample: { data: new Float32Array(16 * 16), shape: [1, 1, 16, 16] } });
     const cfg = path.join(dir, 'c.json');
     fs.writeFileSync(cfg, JSON.stringify(CONFIGS.conv_proj));
-    const r = runCli(['unet', 'check', '--config', cfg, '--input', inp, '--out', path.join(dir, 'o.safetensors'), '--save-weights', path.join(dir, 'w.safetensors')]);
+    const r = runCli([
+      'unet',
+      'check',
+      '--config',
+      cfg,
+      '--input',
+      inp,
+      '--out',
+      path.join(dir, 'o.safetensors'),
+      '--save-weights',
+      path.join(dir, 'w.safetensors'),
+    ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`${inp}: no tensor named "encoder_hidden_states"`);
   });

@@ -51,12 +51,16 @@ void SetNumThreads(const Napi::CallbackInfo& info) {
 }
 
 void SetGemmBackend(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setGemmBackend('openblas'|'builtin')");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), "setGemmBackend('openblas'|'builtin')");
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   try {
-    if (name == "openblas") set_gemm_backend(GemmBackend::kOpenBlas);
-    else if (name == "builtin") set_gemm_backend(GemmBackend::kBuiltin);
-    else throw std::invalid_argument("unknown GEMM backend '" + name + "' (openblas or builtin)");
+    if (name == "openblas")
+      set_gemm_backend(GemmBackend::kOpenBlas);
+    else if (name == "builtin")
+      set_gemm_backend(GemmBackend::kBuiltin);
+    else
+      throw std::invalid_argument("unknown GEMM backend '" + name + "' (openblas or builtin)");
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }

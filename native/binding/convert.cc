@@ -28,8 +28,8 @@ Tensor tensor_from_array(const Napi::Value& data, const Shape& shape, const std:
     throw Napi::TypeError::New(data.Env(), what + ": data must be a Float32Array");
   Napi::Float32Array f = data.As<Napi::Float32Array>();
   if ((int64_t)f.ElementLength() != shape_numel(shape))
-    throw Napi::RangeError::New(data.Env(), what + ": " + std::to_string(f.ElementLength()) +
-                                                " values do not fill shape " + shape_str(shape));
+    throw Napi::RangeError::New(
+        data.Env(), what + ": " + std::to_string(f.ElementLength()) + " values do not fill shape " + shape_str(shape));
   Tensor t(shape);
   if (!t.v.empty()) std::memcpy(t.data(), f.Data(), t.v.size() * sizeof(float));
   return t;

@@ -12,7 +12,8 @@ namespace {
 // symmetricEigen(matrix: Float64Array (n*n, row-major), n) -> {values: Float64Array, vectors: Float64Array, sweeps}
 Napi::Value SymmetricEigen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || !info[1].IsNumber())
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || !info[1].IsNumber())
     throw Napi::TypeError::New(env, "symmetricEigen(matrix: Float64Array, n: number)");
   Napi::Float64Array m = info[0].As<Napi::Float64Array>();
   const double nd = info[1].As<Napi::Number>().DoubleValue();

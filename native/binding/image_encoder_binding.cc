@@ -23,8 +23,9 @@ ImageEncoderWrap::ImageEncoderWrap(const Napi::CallbackInfo& info) : ParamMethod
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
     throw Napi::TypeError::New(info.Env(), "new ImageEncoder(configJson: string, seed: number)");
   try {
-    model_ = std::make_unique<ImageEncoder>(ImageEncoderConfig::from_json(Json::parse(info[0].As<Napi::String>().Utf8Value())),
-                                            (uint64_t)info[1].As<Napi::Number>().Int64Value());
+    model_ = std::make_unique<ImageEncoder>(
+        ImageEncoderConfig::from_json(Json::parse(info[0].As<Napi::String>().Utf8Value())),
+        (uint64_t)info[1].As<Napi::Number>().Int64Value());
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }

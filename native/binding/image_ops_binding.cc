@@ -19,13 +19,18 @@ Napi::Value AffineWarp(const Napi::CallbackInfo& info) {
   auto pos = [&](const char* k) {
     Napi::Value v = o.Get(k);
     const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 1) || d != (int64_t)d) throw Napi::TypeError::New(env, std::string("affineWarp: ") + k + " must be a positive integer");
+    if (!(d >= 1) || d != (int64_t)d)
+      throw Napi::TypeError::New(env, std::string("affineWarp: ") + k + " must be a positive integer");
     return (int64_t)d;
   };
-  Napi::Float32Array images = float32_field(o, "images", "affineWarp"), params = float32_field(o, "params", "affineWarp");
-  const int64_t B = pos("batch"), C = pos("channels"), H = pos("height"), W = pos("width"), OH = pos("outHeight"), OW = pos("outWidth");
-  if ((int64_t)images.ElementLength() != B * C * H * W) throw Napi::RangeError::New(env, "affineWarp: images must hold batch*channels*height*width values");
-  if ((int64_t)params.ElementLength() != 5 * B) throw Napi::RangeError::New(env, "affineWarp: params must hold 5 values per image");
+  Napi::Float32Array images = float32_field(o, "images", "affineWarp"),
+                     params = float32_field(o, "params", "affineWarp");
+  const int64_t B = pos("batch"), C = pos("channels"), H = pos("height"), W = pos("width"), OH = pos("outHeight"),
+                OW = pos("outWidth");
+  if ((int64_t)images.ElementLength() != B * C * H * W)
+    throw Napi::RangeError::New(env, "affineWarp: images must hold batch*channels*height*width values");
+  if ((int64_t)params.ElementLength() != 5 * B)
+    throw Napi::RangeError::New(env, "affineWarp: params must hold 5 values per image");
   const float fill = o.Has("fill") && o.Get("fill").IsNumber() ? o.Get("fill").As<Napi::Number>().FloatValue() : 0.f;
   std::vector<AffineParams> ps(B);
   for (int64_t b = 0; b < B; ++b) {
@@ -39,6 +44,8 @@ Napi::Value AffineWarp(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void init_image_ops_functions(Napi::Env env, Napi::Object exports) { exports.Set("affineWarp", Napi::Function::New(env, AffineWarp)); }
+void init_image_ops_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("affineWarp", Napi::Function::New(env, AffineWarp));
+}
 
 }  // namespace cxrl

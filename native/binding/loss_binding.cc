@@ -17,7 +17,8 @@ Napi::Value MseLoss(const Napi::CallbackInfo& info) {
   Napi::Float32Array pred = float32_field(o, "pred", "mseLoss"), target = float32_field(o, "target", "mseLoss");
   if (pred.ElementLength() != target.ElementLength() || pred.ElementLength() == 0)
     throw Napi::RangeError::New(env, "mseLoss: pred and target must have the same non-zero length");
-  const float scale = o.Has("scale") && o.Get("scale").IsNumber() ? o.Get("scale").As<Napi::Number>().FloatValue() : 1.f;
+  const float scale =
+      o.Has("scale") && o.Get("scale").IsNumber() ? o.Get("scale").As<Napi::Number>().FloatValue() : 1.f;
   const Shape s{(int64_t)pred.ElementLength()};
   Tensor p(s), t(s);
   std::memcpy(p.data(), pred.Data(), p.numel() * 4);

@@ -15,14 +15,15 @@ namespace cxrl {
 class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Optimizer", {
-        InstanceMethod("step", &OptimizerWrap::Step),
-        InstanceMethod("clipGradNorm", &OptimizerWrap::ClipGradNorm),
-        InstanceMethod("setLr", &OptimizerWrap::SetLr),
-        InstanceMethod("steps", &OptimizerWrap::Steps),
-        InstanceMethod("saveState", &OptimizerWrap::SaveState),
-        InstanceMethod("loadState", &OptimizerWrap::LoadState),
-    });
+    return DefineClass(env, "Optimizer",
+                       {
+                           InstanceMethod("step", &OptimizerWrap::Step),
+                           InstanceMethod("clipGradNorm", &OptimizerWrap::ClipGradNorm),
+                           InstanceMethod("setLr", &OptimizerWrap::SetLr),
+                           InstanceMethod("steps", &OptimizerWrap::Steps),
+                           InstanceMethod("saveState", &OptimizerWrap::SaveState),
+                           InstanceMethod("loadState", &OptimizerWrap::LoadState),
+                       });
   }
 
   // new Optimizer(model: UNet | TextEncoder, {lr, beta1, beta2, eps, weightDecay, decoupled})
@@ -35,7 +36,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     AdamConfig c;
     auto num = [&](const char* k, float& dst) {
       if (o.Has(k) && !o.Get(k).IsUndefined()) {
-        if (!o.Get(k).IsNumber()) throw Napi::TypeError::New(env, std::string("optimizer option ") + k + " must be a number");
+        if (!o.Get(k).IsNumber())
+          throw Napi::TypeError::New(env, std::string("optimizer option ") + k + " must be a number");
         dst = o.Get(k).As<Napi::Number>().FloatValue();
       }
     };
@@ -100,12 +102,15 @@ static Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TrainableWrap* shadow = info.Length() >= 3 ? unwrap_trainable(info[0]) : nullptr;
   TrainableWrap* live = info.Length() >= 3 ? unwrap_trainable(info[1]) : nullptr;
-  if (!shadow || !live || !info[2].IsNumber()) throw Napi::TypeError::New(env, "emaUpdate(shadow, live, decay: number, step?: number)");
+  if (!shadow || !live || !info[2].IsNumber())
+    throw Napi::TypeError::New(env, "emaUpdate(shadow, live, decay: number, step?: number)");
   const double decay = info[2].As<Napi::Number>().DoubleValue();
   if (!(decay >= 0 && decay <= 1)) throw Napi::RangeError::New(env, "emaUpdate: decay must be in [0, 1]");
   shadow->check_idle(env);
   live->check_idle(env);
-  const float d = info.Length() >= 4 && info[3].IsNumber() ? ema_decay_at((float)decay, info[3].As<Napi::Number>().Int64Value()) : (float)decay;
+  const float d = info.Length() >= 4 && info[3].IsNumber()
+                      ? ema_decay_at((float)decay, info[3].As<Napi::Number>().Int64Value())
+                      : (float)decay;
   try {
     ema_update(shadow->param_store(), live->param_store(), d);
   } catch (const std::exception& e) {
@@ -114,6 +119,8 @@ static Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, d);
 }
 
-void init_ema_function(Napi::Env env, Napi::Object exports) { exports.Set("emaUpdate", Napi::Function::New(env, EmaUpdate)); }
+void init_ema_function(Napi::Env env, Napi::Object exports) {
+  exports.Set("emaUpdate", Napi::Function::New(env, EmaUpdate));
+}
 
 }  // namespace cxrl

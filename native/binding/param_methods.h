@@ -105,9 +105,11 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
     for (const auto& p : this->param_store().all()) {
       known.insert(p->name);
       auto it = f.tensors.find(p->name);
-      if (it == f.tensors.end()) missing.push_back(p->name);
+      if (it == f.tensors.end())
+        missing.push_back(p->name);
       else if (it->second.shape != p->value.shape)
-        mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) + ")");
+        mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) +
+                             ")");
     }
     for (const auto& [name, t] : f.tensors)
       if (!known.count(name)) unexpected.push_back(name);

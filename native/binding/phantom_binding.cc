@@ -8,7 +8,8 @@ namespace {
 
 double num(const Napi::Object& o, const char* key, double dflt) {
   if (!o.Has(key) || o.Get(key).IsUndefined()) return dflt;
-  if (!o.Get(key).IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("renderPhantom: ") + key + " must be a number");
+  if (!o.Get(key).IsNumber())
+    throw Napi::TypeError::New(o.Env(), std::string("renderPhantom: ") + key + " must be a number");
   return o.Get(key).As<Napi::Number>().DoubleValue();
 }
 
@@ -35,7 +36,8 @@ Napi::Value RenderPhantom(const Napi::CallbackInfo& info) {
   s.view = view == "AP" ? PhantomView::kAP : view == "LATERAL" ? PhantomView::kLateral : PhantomView::kPA;
   if (o.Has("pose") && o.Get("pose").IsObject()) {
     Napi::Object p = o.Get("pose").As<Napi::Object>();
-    s.pose = {num(p, "scaleX", 1), num(p, "scaleY", 1), num(p, "shiftX", 0), num(p, "shiftY", 0), num(p, "rotation", 0)};
+    s.pose = {num(p, "scaleX", 1), num(p, "scaleY", 1), num(p, "shiftX", 0), num(p, "shiftY", 0),
+              num(p, "rotation", 0)};
   }
   s.heart_ratio = num(o, "heartRatio", s.heart_ratio);
   s.mediastinum_width = num(o, "mediastinumWidth", s.mediastinum_width);

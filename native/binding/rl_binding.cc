@@ -43,10 +43,14 @@ std::vector<double> per_sample(const Napi::Object& o, const char* key, size_t n)
     out.assign(n, v.As<Napi::Number>().DoubleValue());
   } else if (v.IsTypedArray() || v.IsArray()) {
     Napi::Object arr = v.As<Napi::Object>();
-    const uint32_t len = v.IsArray() ? v.As<Napi::Array>().Length() : (uint32_t)v.As<Napi::TypedArray>().ElementLength();
-    if (len == 1) out.assign(n, arr.Get(0u).As<Napi::Number>().DoubleValue());
-    else if (len == n) for (uint32_t i = 0; i < len; ++i) out.push_back(arr.Get(i).As<Napi::Number>().DoubleValue());
-    else throw Napi::RangeError::New(env, std::string(key) + ": expected 1 or " + std::to_string(n) + " values");
+    const uint32_t len =
+        v.IsArray() ? v.As<Napi::Array>().Length() : (uint32_t)v.As<Napi::TypedArray>().ElementLength();
+    if (len == 1)
+      out.assign(n, arr.Get(0u).As<Napi::Number>().DoubleValue());
+    else if (len == n)
+      for (uint32_t i = 0; i < len; ++i) out.push_back(arr.Get(i).As<Napi::Number>().DoubleValue());
+    else
+      throw Napi::RangeError::New(env, std::string(key) + ": expected 1 or " + std::to_string(n) + " values");
   } else {
     throw type_error(env, std::string(key) + " must be a number or one number per sample");
   }
@@ -76,7 +80,8 @@ struct BatchDims {
 // {batch, perSample}: both positive integers, or a TypeError naming the function.
 BatchDims batch_dims(const Napi::Object& o, const char* fn) {
   const BatchDims d{(int64_t)num_opt(o, "batch", 0), (int64_t)num_opt(o, "perSample", 0)};
-  if (d.batch <= 0 || d.per_sample <= 0) throw type_error(o.Env(), std::string(fn) + ": batch and perSample must be positive integers");
+  if (d.batch <= 0 || d.per_sample <= 0)
+    throw type_error(o.Env(), std::string(fn) + ": batch and perSample must be positive integers");
   return d;
 }
 
@@ -102,18 +107,25 @@ DdimStepArgs step_args(const Napi::Object& o) {
   a.alpha_bar_prev = per_sample(o, "alphaBarPrev", a.batch);
   a.eta = num_opt(o, "eta", 1.0);
   const std::string pt = o.Has("predictionType") && !o.Get("predictionType").IsUndefined()
-                             ? o.Get("predictionType").ToString().Utf8Value() : "epsilon";
-  if (pt == "epsilon") a.prediction = PredictionType::kEpsilon;
-  else if (pt == "sample") a.prediction = PredictionType::kSample;
-  else if (pt == "v_prediction") a.prediction = PredictionType::kVPrediction;
-  else throw type_error(env, "predictionType must be epsilon, sample or v_prediction, got " + pt);
+                             ? o.Get("predictionType").ToString().Utf8Value()
+                             : "epsilon";
+  if (pt == "epsilon")
+    a.prediction = PredictionType::kEpsilon;
+  else if (pt == "sample")
+    a.prediction = PredictionType::kSample;
+  else if (pt == "v_prediction")
+    a.prediction = PredictionType::kVPrediction;
+  else
+    throw type_error(env, "predictionType must be epsilon, sample or v_prediction, got " + pt);
   a.clip_sample = bool_opt(o, "clipSample", false);
   a.clip_range = num_opt(o, "clipSampleRange", 1.0);
   a.use_clipped_model_output = bool_opt(o, "useClippedModelOutput", false);
   a.prev_sample_in = f32_arg(o, "prevSample", n, false);
   a.noise = f32_arg(o, "noise", n, false);
   if (a.prev_sample_in && a.noise) throw type_error(env, "give either prevSample or noise, not both");
-  a.noise_source = a.prev_sample_in ? NoiseSource::kGivenPrevSample : a.noise ? NoiseSource::kGivenNoise : NoiseSource::kSeeded;
+  a.noise_source = a.prev_sample_in ? NoiseSource::kGivenPrevSample
+                   : a.noise        ? NoiseSource::kGivenNoise
+                                    : NoiseSource::kSeeded;
   a.seed = (uint64_t)num_opt(o, "seed", 0);
   a.stream_offset = (uint64_t)num_opt(o, "streamOffset", 0);
   return a;
@@ -138,8 +150,10 @@ Napi::Value DdimStep(const Napi::CallbackInfo& info) {
   Napi::Float32Array prev = Napi::Float32Array::New(env, a.batch * a.per_sample);
   Napi::Float64Array lp = Napi::Float64Array::New(env, a.batch);
   rethrow(env, [&] {
-    if (cuda) ddim_step_cuda_host(a, prev.Data(), lp.Data());
-    else ddim_step_cpu(a, prev.Data(), lp.Data());
+    if (cuda)
+      ddim_step_cuda_host(a, prev.Data(), lp.Data());
+    else
+      ddim_step_cpu(a, prev.Data(), lp.Data());
     return 0;
   });
   Napi::Object out = Napi::Object::New(env);
@@ -163,8 +177,10 @@ Napi::Value DdimStepBackward(const Napi::CallbackInfo& info) {
   Napi::Float32Array gu = Napi::Float32Array::New(env, a.model_output_uncond ? n : 0);
   const double* gp = g.As<Napi::Float64Array>().Data();
   rethrow(env, [&] {
-    if (cuda) ddim_step_backward_cuda_host(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
-    else ddim_step_backward_cpu(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
+    if (cuda)
+      ddim_step_backward_cuda_host(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
+    else
+      ddim_step_backward_cpu(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
     return 0;
   });
   Napi::Object out = Napi::Object::New(env);
@@ -175,7 +191,8 @@ Napi::Value DdimStepBackward(const Napi::CallbackInfo& info) {
 
 Napi::Value PpoLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw type_error(env, "ppoLoss({logProb, oldLogProb, advantages, clipRange, advClipMax}, device?)");
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw type_error(env, "ppoLoss({logProb, oldLogProb, advantages, clipRange, advClipMax}, device?)");
   Napi::Object o = info[0].As<Napi::Object>();
   auto f64 = [&](const char* key) {
     Napi::Value v = o.Get(key);
@@ -195,7 +212,8 @@ Napi::Value PpoLoss(const Napi::CallbackInfo& info) {
   a.adv_clip_max = num_opt(o, "advClipMax", 5.0);
   const bool cuda = use_cuda(info, 1);
   Napi::Float64Array grad = Napi::Float64Array::New(env, a.batch);
-  const PpoStats s = rethrow(env, [&] { return cuda ? ppo_loss_cuda_host(a, grad.Data()) : ppo_loss_cpu(a, grad.Data()); });
+  const PpoStats s =
+      rethrow(env, [&] { return cuda ? ppo_loss_cuda_host(a, grad.Data()) : ppo_loss_cpu(a, grad.Data()); });
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", s.loss);
   out.Set("approxKl", s.approx_kl);
@@ -209,18 +227,22 @@ ScheduleConfig schedule_config(const Napi::Object& o) {
   c.num_train_timesteps = (int)num_opt(o, "numTrainTimesteps", c.num_train_timesteps);
   c.beta_start = num_opt(o, "betaStart", c.beta_start);
   c.beta_end = num_opt(o, "betaEnd", c.beta_end);
-  if (o.Has("betaSchedule") && !o.Get("betaSchedule").IsUndefined()) c.beta_schedule = o.Get("betaSchedule").ToString().Utf8Value();
+  if (o.Has("betaSchedule") && !o.Get("betaSchedule").IsUndefined())
+    c.beta_schedule = o.Get("betaSchedule").ToString().Utf8Value();
   c.set_alpha_to_one = bool_opt(o, "setAlphaToOne", c.set_alpha_to_one);
   c.steps_offset = (int)num_opt(o, "stepsOffset", c.steps_offset);
-  if (o.Has("timestepSpacing") && !o.Get("timestepSpacing").IsUndefined()) c.timestep_spacing = o.Get("timestepSpacing").ToString().Utf8Value();
+  if (o.Has("timestepSpacing") && !o.Get("timestepSpacing").IsUndefined())
+    c.timestep_spacing = o.Get("timestepSpacing").ToString().Utf8Value();
   return c;
 }
 
 Napi::Value NoiseScheduleFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const ScheduleConfig c = schedule_config(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env));
+  const ScheduleConfig c =
+      schedule_config(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env));
   const NoiseSchedule s = rethrow(env, [&] { return make_noise_schedule(c); });
-  Napi::Float64Array betas = Napi::Float64Array::New(env, s.betas.size()), ac = Napi::Float64Array::New(env, s.betas.size());
+  Napi::Float64Array betas = Napi::Float64Array::New(env, s.betas.size()),
+                     ac = Napi::Float64Array::New(env, s.betas.size());
   std::memcpy(betas.Data(), s.betas.data(), s.betas.size() * 8);
   std::memcpy(ac.Data(), s.alphas_cumprod.data(), s.betas.size() * 8);
   Napi::Object out = Napi::Object::New(env);
@@ -232,7 +254,8 @@ Napi::Value NoiseScheduleFn(const Napi::CallbackInfo& info) {
 
 Napi::Value DdimTimestepsFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) throw type_error(env, "ddimTimesteps(scheduleConfig, numInferenceSteps)");
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber())
+    throw type_error(env, "ddimTimesteps(scheduleConfig, numInferenceSteps)");
   const ScheduleConfig c = schedule_config(info[0].As<Napi::Object>());
   const std::vector<int> ts = rethrow(env, [&] { return ddim_timesteps(c, info[1].As<Napi::Number>().Int32Value()); });
   Napi::Int32Array out = Napi::Int32Array::New(env, ts.size());
@@ -261,7 +284,9 @@ Napi::Value BenchDdimStepCpu(const Napi::CallbackInfo& info) {
   a.guidance_scale = 5.f;
   a.alpha_bar_t.assign(B, 0.5);
   a.alpha_bar_prev.assign(B, 0.6);
-  a.noise_source = src == "prev" ? NoiseSource::kGivenPrevSample : src == "noise" ? NoiseSource::kGivenNoise : NoiseSource::kSeeded;
+  a.noise_source = src == "prev"    ? NoiseSource::kGivenPrevSample
+                   : src == "noise" ? NoiseSource::kGivenNoise
+                                    : NoiseSource::kSeeded;
   a.noise = given.data();
   a.prev_sample_in = given.data();
   auto seconds = [&](auto fn) {
@@ -278,7 +303,8 @@ Napi::Value BenchDdimStepCpu(const Napi::CallbackInfo& info) {
   const size_t cn = (size_t)(bytes / 8);
   std::vector<float> cs(cn, 1.f), cd(cn);
   const double copy = seconds([&] {
-    parallel_for((int64_t)cn, 1 << 16, [&](int64_t s, int64_t e) { std::memcpy(cd.data() + s, cs.data() + s, (e - s) * 4); });
+    parallel_for((int64_t)cn, 1 << 16,
+                 [&](int64_t s, int64_t e) { std::memcpy(cd.data() + s, cs.data() + s, (e - s) * 4); });
   });
   Napi::Object out = Napi::Object::New(env);
   out.Set("fusedSeconds", fused);
@@ -292,7 +318,9 @@ Napi::Value BenchDdimStepCuda(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
   const std::string src = o.Has("source") ? o.Get("source").ToString().Utf8Value() : "seeded";
-  const NoiseSource s = src == "prev" ? NoiseSource::kGivenPrevSample : src == "noise" ? NoiseSource::kGivenNoise : NoiseSource::kSeeded;
+  const NoiseSource s = src == "prev"    ? NoiseSource::kGivenPrevSample
+                        : src == "noise" ? NoiseSource::kGivenNoise
+                                         : NoiseSource::kSeeded;
   const StepTiming t = rethrow(env, [&] {
     return time_ddim_step_cuda((int64_t)num_opt(o, "batch", 8), (int64_t)num_opt(o, "perSample", 4096),
                                bool_opt(o, "guidance", true), s, (int)num_opt(o, "iters", 20));
@@ -309,7 +337,8 @@ Napi::Value Randn(const Napi::CallbackInfo& info) {
   const Napi::Object o = options_arg(info, "randn({seed, streamOffset, batch, perSample})");
   const BatchDims d = batch_dims(o, "randn");
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), d.batch * d.per_sample);
-  gaussian_noise((uint64_t)num_opt(o, "seed", 0), (uint64_t)num_opt(o, "streamOffset", 0), d.batch, d.per_sample, out.Data());
+  gaussian_noise((uint64_t)num_opt(o, "seed", 0), (uint64_t)num_opt(o, "streamOffset", 0), d.batch, d.per_sample,
+                 out.Data());
   return out;
 }
 
@@ -323,7 +352,10 @@ Napi::Value AddNoise(const Napi::CallbackInfo& info) {
   const float* eps = f32_arg(o, "noise", B * N, true);
   const std::vector<double> abar = per_sample(o, "alphaBar", B);
   Napi::Float32Array out = Napi::Float32Array::New(env, B * N);
-  rethrow(env, [&] { add_noise(x0, eps, abar, B, N, out.Data()); return 0; });
+  rethrow(env, [&] {
+    add_noise(x0, eps, abar, B, N, out.Data());
+    return 0;
+  });
   return out;
 }
 

@@ -6,8 +6,8 @@
 #include <memory>
 
 #include "binding/convert.h"
-#include "binding/param_methods.h"
 #include "binding/image_encoder_binding.h"
+#include "binding/param_methods.h"
 #include "binding/unet_binding.h"
 #include "model/text_encoder.h"
 
@@ -32,8 +32,9 @@ class TextEncoderWrap : public ParamMethods<TextEncoderWrap> {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber())
       throw Napi::TypeError::New(info.Env(), "new TextEncoder(configJson: string, seed: number)");
     try {
-      model_ = std::make_unique<TextEncoder>(TextEncoderConfig::from_json(Json::parse(info[0].As<Napi::String>().Utf8Value())),
-                                             (uint64_t)info[1].As<Napi::Number>().Int64Value());
+      model_ = std::make_unique<TextEncoder>(
+          TextEncoderConfig::from_json(Json::parse(info[0].As<Napi::String>().Utf8Value())),
+          (uint64_t)info[1].As<Napi::Number>().Int64Value());
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -43,11 +44,14 @@ class TextEncoderWrap : public ParamMethods<TextEncoderWrap> {
   void check_idle(Napi::Env) const override {}
 
  private:
-  Napi::Value ConfigJson(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model_->config().to_json().dump()); }
+  Napi::Value ConfigJson(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), model_->config().to_json().dump());
+  }
 
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "forward({ids: Int32Array, shape: [B, L], mask: Float32Array})");
+    if (info.Length() < 1 || !info[0].IsObject())
+      throw Napi::TypeError::New(env, "forward({ids: Int32Array, shape: [B, L], mask: Float32Array})");
     Napi::Object o = info[0].As<Napi::Object>();
     const Shape shape = shape_from_js(o.Get("shape"), "ids");
     if (shape.size() != 2) throw Napi::TypeError::New(env, "ids: shape must be [B, L]");
@@ -84,8 +88,10 @@ TrainableWrap* unwrap_trainable(const Napi::Value& v) {
   if (!v.IsObject()) return nullptr;
   Napi::Object o = v.As<Napi::Object>();
   if (!UNetWrap::constructor.IsEmpty() && o.InstanceOf(UNetWrap::constructor.Value())) return UNetWrap::Unwrap(o);
-  if (!TextEncoderWrap::constructor.IsEmpty() && o.InstanceOf(TextEncoderWrap::constructor.Value())) return TextEncoderWrap::Unwrap(o);
-  if (!ImageEncoderWrap::constructor.IsEmpty() && o.InstanceOf(ImageEncoderWrap::constructor.Value())) return ImageEncoderWrap::Unwrap(o);
+  if (!TextEncoderWrap::constructor.IsEmpty() && o.InstanceOf(TextEncoderWrap::constructor.Value()))
+    return TextEncoderWrap::Unwrap(o);
+  if (!ImageEncoderWrap::constructor.IsEmpty() && o.InstanceOf(ImageEncoderWrap::constructor.Value()))
+    return ImageEncoderWrap::Unwrap(o);
   return nullptr;
 }
 

@@ -44,12 +44,18 @@ Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
 class UNetWorker : public Napi::AsyncWorker {
  public:
   UNetWorker(Napi::Env env, UNetWrap* self, ForwardArgs fwd)
-      : Napi::AsyncWorker(env), self_(self), deferred_(Napi::Promise::Deferred::New(env)), fwd_(std::move(fwd)),
+      : Napi::AsyncWorker(env),
+        self_(self),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        fwd_(std::move(fwd)),
         is_forward_(true) {
     self_->Ref();
   }
   UNetWorker(Napi::Env env, UNetWrap* self, Tensor grad)
-      : Napi::AsyncWorker(env), self_(self), deferred_(Napi::Promise::Deferred::New(env)), grad_(std::move(grad)),
+      : Napi::AsyncWorker(env),
+        self_(self),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        grad_(std::move(grad)),
         is_forward_(false) {
     self_->Ref();
   }
@@ -57,8 +63,10 @@ class UNetWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      if (is_forward_) out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
-      else grads_ = self_->model().backward(grad_);
+      if (is_forward_)
+        out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
+      else
+        grads_ = self_->model().backward(grad_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }

@@ -34,8 +34,8 @@ constexpr int kBlockN = 512;  // columns of C updated per task
 
 // C[i0:i1, j0:j1] += alpha * A(i, k0:k1) * Bp, where Bp is op(B)[k0:k1, j0:j1] packed row-major.
 // Four rows of C share each load of Bp; the j loop is contiguous and vectorises.
-void micro_block(int i0, int i1, int j0, int nb, int k0, int kb, float alpha, const float* A,
-                 int lda, bool trans_a, const float* Bp, float* C, int ldc) {
+void micro_block(int i0, int i1, int j0, int nb, int k0, int kb, float alpha, const float* A, int lda, bool trans_a,
+                 const float* Bp, float* C, int ldc) {
   auto a_at = [&](int i, int k) { return trans_a ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]; };
   int i = i0;
   for (; i + 4 <= i1; i += 4) {
@@ -86,15 +86,17 @@ void set_gemm_backend(GemmBackend b) {
 
 std::string gemm_backend_name() { return g_backend == GemmBackend::kOpenBlas ? "openblas" : "builtin"; }
 
-void sgemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                   int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                   const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   // Scale C by beta first; afterwards every block only accumulates.
   parallel_for(M, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       float* c = C + (size_t)i * ldc;
-      if (beta == 0.f) std::fill(c, c + N, 0.f);
-      else if (beta != 1.f) for (int j = 0; j < N; ++j) c[j] *= beta;
+      if (beta == 0.f)
+        std::fill(c, c + N, 0.f);
+      else if (beta != 1.f)
+        for (int j = 0; j < N; ++j) c[j] *= beta;
     }
   });
   if (K <= 0 || alpha == 0.f) return;
@@ -116,16 +118,16 @@ void sgemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
   }
 }
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-           const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc) {
 #ifdef CXRL_WITH_OPENBLAS
   if (g_backend == GemmBackend::kOpenBlas) {
     // Callers may be the JS thread or a libuv worker (async UNet passes): keep the cache atomic.
     static std::atomic<int> configured_threads{-1};
     const int want = num_threads();
     if (configured_threads.exchange(want) != want) openblas_set_num_threads(want);
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #endif

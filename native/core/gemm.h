@@ -14,11 +14,11 @@ GemmBackend gemm_backend();
 void set_gemm_backend(GemmBackend b);
 std::string gemm_backend_name();
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-           const float* B, int ldb, float beta, float* C, int ldc);
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc);
 
 // The built-in kernel, always present (the reference for the OpenBLAS path in tests).
-void sgemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                   int lda, const float* B, int ldb, float beta, float* C, int ldc);
+void sgemm_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                   const float* B, int ldb, float beta, float* C, int ldc);
 
 }  // namespace cxrl

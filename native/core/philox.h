@@ -41,8 +41,8 @@ CXRL_HD float uint_to_unit(uint32_t u) { return (static_cast<float>(u >> 8) + 1.
 // Standard normals 4g .. 4g+3 of stream `stream` under `seed`: one Philox block gives two
 // Box-Muller pairs. Element i of a stream is out[i % 4] of group i / 4.
 CXRL_HD void philox_normal4(uint64_t seed, uint64_t stream, uint64_t group, float out[4]) {
-  Philox4 c = {{static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32),
-                static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)}};
+  Philox4 c = {{static_cast<uint32_t>(group), static_cast<uint32_t>(group >> 32), static_cast<uint32_t>(stream),
+                static_cast<uint32_t>(stream >> 32)}};
   Philox4 r = philox4x32_10(c, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   for (int p = 0; p < 2; ++p) {
     const float rad = sqrtf(-2.0f * logf(uint_to_unit(r.x[2 * p])));

@@ -21,8 +21,8 @@ void configure_allocator() {
   static bool done = false;
   if (done) return;
   done = true;
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);         // glibc's maximum: blocks up to 32 MiB come from the heap
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);          // keep up to 1 GiB of freed heap for reuse
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum: blocks up to 32 MiB come from the heap
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);   // keep up to 1 GiB of freed heap for reuse
   mallopt(M_TOP_PAD, 64 << 20);
 #endif
 }

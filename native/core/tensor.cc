@@ -15,8 +15,8 @@ std::string shape_str(const Shape& s) {
 
 Tensor::Tensor(Shape s, std::vector<float> values) : shape(std::move(s)), v(std::move(values)) {
   if (shape_numel(shape) != static_cast<int64_t>(v.size()))
-    throw std::invalid_argument("tensor shape " + shape_str(shape) + " does not match " +
-                                std::to_string(v.size()) + " values");
+    throw std::invalid_argument("tensor shape " + shape_str(shape) + " does not match " + std::to_string(v.size()) +
+                                " values");
 }
 
 void Tensor::zero() { std::fill(v.begin(), v.end(), 0.f); }
@@ -32,8 +32,7 @@ Tensor Tensor::reshaped(Shape s) const {
 
 void check_same_shape(const Tensor& a, const Tensor& b, const char* what) {
   if (a.shape != b.shape)
-    throw std::invalid_argument(std::string(what) + ": shape " + shape_str(a.shape) + " vs " +
-                                shape_str(b.shape));
+    throw std::invalid_argument(std::string(what) + ": shape " + shape_str(a.shape) + " vs " + shape_str(b.shape));
 }
 
 }  // namespace cxrl

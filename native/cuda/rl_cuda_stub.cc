@@ -6,7 +6,8 @@
 namespace cxrl {
 namespace {
 [[noreturn]] void unavailable() {
-  throw std::runtime_error("this build of the addon was compiled without CUDA (no nvcc at build time); use --device cpu");
+  throw std::runtime_error(
+      "this build of the addon was compiled without CUDA (no nvcc at build time); use --device cpu");
 }
 }  // namespace
 

@@ -43,16 +43,20 @@ __global__ void ddim_step_kernel(DeviceStep s, float* prev_out, double* partial)
   // Each thread takes groups of 4 consecutive elements (one Philox block of noise).
   for (long long g = i0 + 4 * threadIdx.x; g < i1; g += 4 * blockDim.x) {
     float z[4] = {0.f, 0.f, 0.f, 0.f};
-    if (s.source == (int)NoiseSource::kSeeded) philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
+    if (s.source == (int)NoiseSource::kSeeded)
+      philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
     const long long gend = min(i1, g + 4);
     for (long long i = g; i < gend; ++i) {
       const long long k = b * s.N + i;
       const double m = combined_output(s.m, s.mu_in, s.w, k);
       const double mu = ddim_element(s.x[k], m, c, s.kind, s.clip, s.r, s.use_clipped).mu;
       float prev;
-      if (s.source == (int)NoiseSource::kGivenPrevSample) prev = s.prev_in[k];
-      else if (s.source == (int)NoiseSource::kGivenNoise) prev = (float)(mu + c.std * s.noise[k]);
-      else prev = (float)(mu + c.std * z[i - g]);
+      if (s.source == (int)NoiseSource::kGivenPrevSample)
+        prev = s.prev_in[k];
+      else if (s.source == (int)NoiseSource::kGivenNoise)
+        prev = (float)(mu + c.std * s.noise[k]);
+      else
+        prev = (float)(mu + c.std * z[i - g]);
       if (prev_out) prev_out[k] = prev;
       const double d = (double)prev - mu;
       acc += d * d;
@@ -78,8 +82,10 @@ __global__ void finish_log_prob(const double* partial, const StepCoefficients* c
   lp[b] = s > 0 ? -sq / (2 * s * s * N) - log(s) - kHalfLog2Pi : 0.0;
 }
 
-__global__ void ddim_step_backward_kernel(DeviceStep s, long long total, const double* grad_lp, float* g_m, float* g_u) {
-  for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total; k += (long long)gridDim.x * blockDim.x) {
+__global__ void ddim_step_backward_kernel(DeviceStep s, long long total, const double* grad_lp, float* g_m,
+                                          float* g_u) {
+  for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total;
+       k += (long long)gridDim.x * blockDim.x) {
     const long long b = k / s.N;
     const StepCoefficients c = s.coef[b];
     double g = 0;
@@ -97,8 +103,8 @@ __global__ void ddim_step_backward_kernel(DeviceStep s, long long total, const d
   }
 }
 
-__global__ void ppo_kernel(const double* lp, const double* old_lp, const double* adv, long long B, double clip, double adv_max,
-                           double* grad, double* sums) {
+__global__ void ppo_kernel(const double* lp, const double* old_lp, const double* adv, long long B, double clip,
+                           double adv_max, double* grad, double* sums) {
   // One block: per-sample terms, then a fixed-order reduction in thread 0 (B is small).
   __shared__ double terms[3][1024];
   for (long long b = threadIdx.x; b < B; b += blockDim.x) {
@@ -113,7 +119,11 @@ __global__ void ppo_kernel(const double* lp, const double* old_lp, const double*
   __syncthreads();
   if (threadIdx.x == 0) {
     double l = 0, k = 0, c = 0;
-    for (long long b = 0; b < B; ++b) { l += terms[0][b]; k += terms[1][b]; c += terms[2][b]; }
+    for (long long b = 0; b < B; ++b) {
+      l += terms[0][b];
+      k += terms[1][b];
+      c += terms[2][b];
+    }
     sums[0] = l / B;
     sums[1] = k / B;
     sums[2] = c / B;
@@ -123,7 +133,9 @@ __global__ void ppo_kernel(const double* lp, const double* old_lp, const double*
 // Owns device copies of a step's inputs.
 struct DeviceBuffers {
   std::vector<void*> ptrs;
-  ~DeviceBuffers() { for (void* p : ptrs) cudaFree(p); }
+  ~DeviceBuffers() {
+    for (void* p : ptrs) cudaFree(p);
+  }
   template <typename T>
   T* alloc(size_t n) {
     void* p = nullptr;
@@ -190,7 +202,8 @@ void ddim_step_cuda_host(const DdimStepArgs& a, float* prev_out, double* lp_out)
 
 void ddim_step_backward_cuda_host(const DdimStepArgs& a, const double* grad_lp, float* g_m, float* g_u) {
   require_device();
-  if (a.noise_source != NoiseSource::kGivenPrevSample) throw std::invalid_argument("ddim step backward: needs prev_sample");
+  if (a.noise_source != NoiseSource::kGivenPrevSample)
+    throw std::invalid_argument("ddim step backward: needs prev_sample");
   const std::vector<StepCoefficients> coef = step_coefficients(a);
   DeviceBuffers buf;
   DeviceStep s = upload_step(a, buf, coef);
@@ -244,11 +257,17 @@ StepTiming time_ddim_step_cuda(int64_t batch, int64_t per_sample, bool guidance,
   a.model_output = m;
   std::vector<StepCoefficients> coef = step_coefficients(a);
   DeviceStep s{};
-  s.x = x; s.m = m; s.mu_in = u; s.w = 5.f;
+  s.x = x;
+  s.m = m;
+  s.mu_in = u;
+  s.w = 5.f;
   s.noise = source == NoiseSource::kGivenNoise ? given : nullptr;
   s.prev_in = source == NoiseSource::kGivenPrevSample ? given : nullptr;
   s.coef = buf.upload(coef.data(), coef.size());
-  s.kind = 0; s.source = (int)source; s.seed = 1; s.N = per_sample;
+  s.kind = 0;
+  s.source = (int)source;
+  s.seed = 1;
+  s.N = per_sample;
   s.chunks = (per_sample + kStepChunk - 1) / kStepChunk;
   double* partial = buf.alloc<double>(batch * s.chunks);
   double* lp = buf.alloc<double>(batch);

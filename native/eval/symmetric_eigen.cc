@@ -23,7 +23,8 @@ int symmetric_eigen(double* a, int64_t n, double* values, double* vectors) {
   if (n < 1) throw std::invalid_argument("symmetric_eigen: empty matrix");
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
-      if (!std::isfinite(a[i * n + j])) throw std::invalid_argument("symmetric_eigen: the matrix has non-finite entries");
+      if (!std::isfinite(a[i * n + j]))
+        throw std::invalid_argument("symmetric_eigen: the matrix has non-finite entries");
       vectors[i * n + j] = i == j ? 1.0 : 0.0;
     }
   // Symmetrise (the average of a and a^T) so rounding asymmetry in the input does not matter.

@@ -28,7 +28,10 @@ class JsonParser {
   }
   bool eat(char c) {
     ws();
-    if (i_ < t_.size() && t_[i_] == c) { ++i_; return true; }
+    if (i_ < t_.size() && t_[i_] == c) {
+      ++i_;
+      return true;
+    }
     return false;
   }
   void expect(char c) {
@@ -36,7 +39,10 @@ class JsonParser {
   }
   bool literal(const char* word) {
     size_t n = std::char_traits<char>::length(word);
-    if (t_.compare(i_, n, word) == 0) { i_ += n; return true; }
+    if (t_.compare(i_, n, word) == 0) {
+      i_ += n;
+      return true;
+    }
     return false;
   }
 
@@ -60,7 +66,8 @@ class JsonParser {
       ++i_;
       v.type_ = Json::Type::kArray;
       if (eat(']')) return v;
-      do v.arr_.push_back(value()); while (eat(','));
+      do v.arr_.push_back(value());
+      while (eat(','));
       expect(']');
     } else if (c == '"') {
       v.type_ = Json::Type::kString;
@@ -93,25 +100,46 @@ class JsonParser {
     std::string out;
     while (i_ < t_.size() && t_[i_] != '"') {
       char c = t_[i_++];
-      if (c != '\\') { out += c; continue; }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       if (i_ >= t_.size()) fail("bad escape");
       char e = t_[i_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           if (i_ + 4 > t_.size()) fail("bad \\u escape");
           unsigned cp = std::stoul(t_.substr(i_, 4), nullptr, 16);
           i_ += 4;
-          if (cp < 0x80) out += (char)cp;
-          else if (cp < 0x800) { out += (char)(0xC0 | (cp >> 6)); out += (char)(0x80 | (cp & 0x3F)); }
-          else { out += (char)(0xE0 | (cp >> 12)); out += (char)(0x80 | ((cp >> 6) & 0x3F)); out += (char)(0x80 | (cp & 0x3F)); }
+          if (cp < 0x80)
+            out += (char)cp;
+          else if (cp < 0x800) {
+            out += (char)(0xC0 | (cp >> 6));
+            out += (char)(0x80 | (cp & 0x3F));
+          } else {
+            out += (char)(0xE0 | (cp >> 12));
+            out += (char)(0x80 | ((cp >> 6) & 0x3F));
+            out += (char)(0x80 | (cp & 0x3F));
+          }
           break;
         }
-        default: out += e;
+        default:
+          out += e;
       }
     }
     if (i_ >= t_.size()) fail("unterminated string");
@@ -153,45 +181,97 @@ const Json& Json::at(const std::string& key) const {
   return it->second;
 }
 
-Json Json::make_number(double v) { Json j; j.type_ = Type::kNumber; j.num_ = v; return j; }
-Json Json::make_string(std::string v) { Json j; j.type_ = Type::kString; j.s_ = std::move(v); return j; }
-Json Json::make_bool(bool v) { Json j; j.type_ = Type::kBool; j.b_ = v; return j; }
-Json Json::make_array(std::vector<Json> v) { Json j; j.type_ = Type::kArray; j.arr_ = std::move(v); return j; }
-Json Json::make_object(std::map<std::string, Json> v) { Json j; j.type_ = Type::kObject; j.obj_ = std::move(v); return j; }
+Json Json::make_number(double v) {
+  Json j;
+  j.type_ = Type::kNumber;
+  j.num_ = v;
+  return j;
+}
+Json Json::make_string(std::string v) {
+  Json j;
+  j.type_ = Type::kString;
+  j.s_ = std::move(v);
+  return j;
+}
+Json Json::make_bool(bool v) {
+  Json j;
+  j.type_ = Type::kBool;
+  j.b_ = v;
+  return j;
+}
+Json Json::make_array(std::vector<Json> v) {
+  Json j;
+  j.type_ = Type::kArray;
+  j.arr_ = std::move(v);
+  return j;
+}
+Json Json::make_object(std::map<std::string, Json> v) {
+  Json j;
+  j.type_ = Type::kObject;
+  j.obj_ = std::move(v);
+  return j;
+}
 
 namespace {
 void escape_into(const std::string& s, std::ostringstream& os) {
   os << '"';
   for (char c : s) {
-    if (c == '"' || c == '\\') os << '\\' << c;
-    else if (c == '\n') os << "\\n";
-    else if ((unsigned char)c < 0x20) { char buf[8]; std::snprintf(buf, sizeof buf, "\\u%04x", c); os << buf; }
-    else os << c;
+    if (c == '"' || c == '\\')
+      os << '\\' << c;
+    else if (c == '\n')
+      os << "\\n";
+    else if ((unsigned char)c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      os << buf;
+    } else
+      os << c;
   }
   os << '"';
 }
 void dump_into(const Json& j, std::ostringstream& os) {
   switch (j.type()) {
-    case Json::Type::kNull: os << "null"; break;
-    case Json::Type::kBool: os << (j.boolean() ? "true" : "false"); break;
+    case Json::Type::kNull:
+      os << "null";
+      break;
+    case Json::Type::kBool:
+      os << (j.boolean() ? "true" : "false");
+      break;
     case Json::Type::kNumber: {
       double v = j.number();
-      if (v == std::floor(v) && std::fabs(v) < 9e15) os << (long long)v;
-      else { char buf[32]; std::snprintf(buf, sizeof buf, "%.9g", v); os << buf; }
+      if (v == std::floor(v) && std::fabs(v) < 9e15)
+        os << (long long)v;
+      else {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.9g", v);
+        os << buf;
+      }
       break;
     }
-    case Json::Type::kString: escape_into(j.str(), os); break;
+    case Json::Type::kString:
+      escape_into(j.str(), os);
+      break;
     case Json::Type::kArray: {
       os << '[';
       bool first = true;
-      for (const auto& e : j.array()) { if (!first) os << ','; first = false; dump_into(e, os); }
+      for (const auto& e : j.array()) {
+        if (!first) os << ',';
+        first = false;
+        dump_into(e, os);
+      }
       os << ']';
       break;
     }
     case Json::Type::kObject: {
       os << '{';
       bool first = true;
-      for (const auto& [k, e] : j.object()) { if (!first) os << ','; first = false; escape_into(k, os); os << ':'; dump_into(e, os); }
+      for (const auto& [k, e] : j.object()) {
+        if (!first) os << ',';
+        first = false;
+        escape_into(k, os);
+        os << ':';
+        dump_into(e, os);
+      }
       os << '}';
       break;
     }

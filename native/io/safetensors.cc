@@ -14,10 +14,14 @@ float half_to_float(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
   if (exp == 0) {
-    if (mant == 0) bits = sign;
+    if (mant == 0)
+      bits = sign;
     else {  // subnormal: normalise
       exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) { mant <<= 1; --exp; }
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
       bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
     }
   } else if (exp == 31) {
@@ -86,9 +90,13 @@ SafetensorsFile read_safetensors(const std::string& path) {
       Tensor t(shape);
       for (int64_t i = 0; i < n; ++i) {
         const uint8_t* p = raw.data() + i * elem;
-        if (elem == 4) std::memcpy(&t.v[i], p, 4);
-        else if (elem == 8) { double d; std::memcpy(&d, p, 8); t.v[i] = (float)d; }
-        else {
+        if (elem == 4)
+          std::memcpy(&t.v[i], p, 4);
+        else if (elem == 8) {
+          double d;
+          std::memcpy(&d, p, 8);
+          t.v[i] = (float)d;
+        } else {
           const uint16_t u = (uint16_t)(p[0] | (p[1] << 8));
           t.v[i] = dtype == "F16" ? half_to_float(u) : bf16_to_float(u);
         }
@@ -109,10 +117,11 @@ void write_safetensors(const std::string& path, const std::map<std::string, cons
     std::vector<Json> shape;
     for (int64_t d : t->shape) shape.push_back(Json::make_number((double)d));
     const uint64_t bytes = (uint64_t)t->numel() * 4;
-    header[name] = Json::make_object({{"dtype", Json::make_string("F32")},
-                                      {"shape", Json::make_array(shape)},
-                                      {"data_offsets", Json::make_array({Json::make_number((double)offset),
-                                                                         Json::make_number((double)(offset + bytes))})}});
+    header[name] = Json::make_object(
+        {{"dtype", Json::make_string("F32")},
+         {"shape", Json::make_array(shape)},
+         {"data_offsets",
+          Json::make_array({Json::make_number((double)offset), Json::make_number((double)(offset + bytes))})}});
     offset += bytes;
   }
   if (!metadata.empty()) {
@@ -133,7 +142,10 @@ void write_safetensors(const std::string& path, const std::map<std::string, cons
     out.write(hs.data(), hs.size());
     for (const auto& [name, t] : tensors) out.write((const char*)t->data(), t->numel() * 4);
     out.flush();
-    if (!out) { std::remove(tmp.c_str()); throw std::runtime_error(path + ": write failed (disk full?)"); }
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(path + ": write failed (disk full?)");
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -9,7 +9,8 @@ namespace cxrl {
 void ema_update(ParamStore& shadow, ParamStore& live, float decay) {
   for (const auto& p : live.all()) {
     Param* s = shadow.find(p->name);
-    if (!s || s->value.shape != p->value.shape) throw std::invalid_argument("EMA: no matching shadow parameter " + p->name);
+    if (!s || s->value.shape != p->value.shape)
+      throw std::invalid_argument("EMA: no matching shadow parameter " + p->name);
     float* dst = s->value.data();
     const float* src = p->value.data();
     const float keep = decay, take = 1.f - decay;

@@ -7,7 +7,9 @@ namespace cxrl {
 
 ImageEncoderConfig ImageEncoderConfig::from_json(const Json& j) {
   ImageEncoderConfig c;
-  auto bad = [](const std::string& key, const std::string& why) { return std::invalid_argument("image encoder config: \"" + key + "\" " + why); };
+  auto bad = [](const std::string& key, const std::string& why) {
+    return std::invalid_argument("image encoder config: \"" + key + "\" " + why);
+  };
   auto get = [&](const char* key, int& dst) {
     if (!j.has(key)) return;
     const double v = j.at(key).number();
@@ -39,8 +41,11 @@ Json ImageEncoderConfig::to_json() const {
   auto n = [](int v) { return Json::make_number(v); };
   std::vector<Json> ch;
   for (int c : channels) ch.push_back(n(c));
-  return Json::make_object({{"in_channels", n(in_channels)}, {"image_size", n(image_size)}, {"out_dim", n(out_dim)},
-                            {"groups", n(groups)}, {"channels", Json::make_array(ch)}});
+  return Json::make_object({{"in_channels", n(in_channels)},
+                            {"image_size", n(image_size)},
+                            {"out_dim", n(out_dim)},
+                            {"groups", n(groups)},
+                            {"channels", Json::make_array(ch)}});
 }
 
 struct ImageEncoder::Stage {
@@ -69,8 +74,8 @@ ImageEncoder::~ImageEncoder() = default;
 Tensor ImageEncoder::forward(const Tensor& x) {
   const int S = cfg_.image_size;
   if (x.shape.size() != 4 || x.shape[1] != cfg_.in_channels || x.shape[2] != S || x.shape[3] != S)
-    throw std::invalid_argument("image encoder: input must be [B, " + std::to_string(cfg_.in_channels) + ", " + std::to_string(S) + ", " +
-                                std::to_string(S) + "]");
+    throw std::invalid_argument("image encoder: input must be [B, " + std::to_string(cfg_.in_channels) + ", " +
+                                std::to_string(S) + ", " + std::to_string(S) + "]");
   Tensor h = x;
   for (auto& st : stages_) h = st->forward(h);
   feature_shape_ = h.shape;

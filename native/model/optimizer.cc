@@ -28,8 +28,10 @@ void AdamOptimizer::step() {
     parallel_for(params_[k]->value.numel(), 8192, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         float gi = g[i];
-        if (decoupled) p[i] -= lr * wd * p[i];
-        else gi += wd * p[i];
+        if (decoupled)
+          p[i] -= lr * wd * p[i];
+        else
+          gi += wd * p[i];
         m[i] = b1 * m[i] + (1.f - b1) * gi;
         v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
         p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
@@ -51,7 +53,8 @@ void AdamOptimizer::load_state(const std::map<std::string, Tensor>& tensors, int
   for (size_t k = 0; k < params_.size(); ++k) {
     for (auto [prefix, dst] : {std::pair<const char*, Tensor*>{"exp_avg.", &m_[k]}, {"exp_avg_sq.", &v_[k]}}) {
       auto it = tensors.find(prefix + params_[k]->name);
-      if (it == tensors.end()) throw std::invalid_argument(std::string("optimizer state lacks ") + prefix + params_[k]->name);
+      if (it == tensors.end())
+        throw std::invalid_argument(std::string("optimizer state lacks ") + prefix + params_[k]->name);
       check_same_shape(it->second, *dst, (std::string("optimizer state ") + prefix + params_[k]->name).c_str());
       *dst = it->second;
     }

@@ -10,7 +10,10 @@ namespace {
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) { h ^= c; h *= 1099511628211ull; }
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
   return h;
 }
 

@@ -4,8 +4,7 @@
 
 namespace cxrl {
 
-ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int out, int temb_dim, int groups,
-                             float eps)
+ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int out, int temb_dim, int groups, float eps)
     : norm1_(ps, n + ".norm1", groups, in, eps),
       norm2_(ps, n + ".norm2", groups, out, eps),
       conv1_(ps, n + ".conv1", in, out, 3, 1, 1),

@@ -16,7 +16,8 @@ TextEncoderConfig TextEncoderConfig::from_json(const Json& j) {
       return;
     }
     const double v = j.at(key).number();
-    if (v < 1 || v != (int)v) throw std::invalid_argument(std::string("text encoder config: \"") + key + "\" must be a positive integer");
+    if (v < 1 || v != (int)v)
+      throw std::invalid_argument(std::string("text encoder config: \"") + key + "\" must be a positive integer");
     dst = (int)v;
   };
   get("vocab_size", c.vocab_size, true);
@@ -31,8 +32,12 @@ TextEncoderConfig TextEncoderConfig::from_json(const Json& j) {
 
 Json TextEncoderConfig::to_json() const {
   auto n = [](int v) { return Json::make_number(v); };
-  return Json::make_object({{"vocab_size", n(vocab_size)}, {"max_length", n(max_length)}, {"width", n(width)},
-                            {"layers", n(layers)}, {"heads", n(heads)}, {"mlp_ratio", n(mlp_ratio)}});
+  return Json::make_object({{"vocab_size", n(vocab_size)},
+                            {"max_length", n(max_length)},
+                            {"width", n(width)},
+                            {"layers", n(layers)},
+                            {"heads", n(heads)},
+                            {"mlp_ratio", n(mlp_ratio)}});
 }
 
 // x + attn(norm1(x)); then h + fc2(gelu(fc1(norm2(h)))).
@@ -77,7 +82,8 @@ TextEncoder::~TextEncoder() = default;
 
 Tensor TextEncoder::forward(const int32_t* ids, int64_t B, int64_t L, const Tensor& mask) {
   if (L < 1 || L > cfg_.max_length)
-    throw std::invalid_argument("text encoder: length " + std::to_string(L) + " outside [1, " + std::to_string(cfg_.max_length) + "]");
+    throw std::invalid_argument("text encoder: length " + std::to_string(L) + " outside [1, " +
+                                std::to_string(cfg_.max_length) + "]");
   if (mask.shape != Shape{B, L}) throw std::invalid_argument("text encoder: mask must be [B, L]");
   ids_.assign(ids, ids + B * L);
   batch_ = B;

@@ -43,8 +43,7 @@ Tensor GegluFeedForward::backward(const Tensor& gy) {
   return proj_.backward(geglu_backward(proj_out_, out_.backward(gy)));
 }
 
-BasicTransformerBlock::BasicTransformerBlock(ParamStore& ps, const std::string& n, int dim, int context_dim,
-                                             int heads)
+BasicTransformerBlock::BasicTransformerBlock(ParamStore& ps, const std::string& n, int dim, int context_dim, int heads)
     : norm1_(ps, n + ".norm1", dim, 1e-5f),
       norm2_(ps, n + ".norm2", dim, 1e-5f),
       norm3_(ps, n + ".norm3", dim, 1e-5f),
@@ -68,14 +67,18 @@ Tensor BasicTransformerBlock::backward(const Tensor& gy, Tensor* gcontext) {
   return g1;
 }
 
-Transformer2D::Transformer2D(ParamStore& ps, const std::string& n, int channels, int context_dim, int heads,
-                             int groups, bool linear_projection)
+Transformer2D::Transformer2D(ParamStore& ps, const std::string& n, int channels, int context_dim, int heads, int groups,
+                             bool linear_projection)
     : norm_(ps, n + ".norm", groups, channels, 1e-6f), linear_(linear_projection) {
-  if (linear_) proj_in_lin_ = Linear(ps, n + ".proj_in", channels, channels, true);
-  else proj_in_conv_ = Conv2d(ps, n + ".proj_in", channels, channels, 1, 1, 0);
+  if (linear_)
+    proj_in_lin_ = Linear(ps, n + ".proj_in", channels, channels, true);
+  else
+    proj_in_conv_ = Conv2d(ps, n + ".proj_in", channels, channels, 1, 1, 0);
   block_ = std::make_unique<BasicTransformerBlock>(ps, n + ".transformer_blocks.0", channels, context_dim, heads);
-  if (linear_) proj_out_lin_ = Linear(ps, n + ".proj_out", channels, channels, true);
-  else proj_out_conv_ = Conv2d(ps, n + ".proj_out", channels, channels, 1, 1, 0);
+  if (linear_)
+    proj_out_lin_ = Linear(ps, n + ".proj_out", channels, channels, true);
+  else
+    proj_out_conv_ = Conv2d(ps, n + ".proj_out", channels, channels, 1, 1, 0);
 }
 
 Tensor Transformer2D::forward(const Tensor& x, const Tensor& context, const Tensor* key_mask) {

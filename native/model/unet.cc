@@ -13,8 +13,8 @@ struct UNet2DCondition::Level {
   std::vector<std::unique_ptr<Transformer2D>> attentions;
   bool has_sampler = false;
   Conv2d sampler;
-  std::vector<int> skip_index;     // down: skip pushed after each layer; up: skip consumed by each layer
-  int sampler_skip_index = -1;     // down only
+  std::vector<int> skip_index;      // down: skip pushed after each layer; up: skip consumed by each layer
+  int sampler_skip_index = -1;      // down only
   std::vector<int64_t> h_channels;  // up only: channels of h before concatenating the skip
 };
 
@@ -38,8 +38,8 @@ UNet2DCondition::UNet2DCondition(const UNetConfig& cfg, uint64_t seed) : cfg_(cf
     const bool attn = UNetConfig::is_cross_attn_block(cfg.down_block_types[i]);
     for (int j = 0; j < cfg.layers_per_block; ++j) {
       const std::string r = p + ".resnets." + std::to_string(j);
-      L->resnets.push_back(std::make_unique<ResnetBlock2D>(params_, r, j == 0 ? in_ch : out_ch, out_ch, temb, groups,
-                                                           cfg.norm_eps));
+      L->resnets.push_back(
+          std::make_unique<ResnetBlock2D>(params_, r, j == 0 ? in_ch : out_ch, out_ch, temb, groups, cfg.norm_eps));
       if (attn)
         L->attentions.push_back(std::make_unique<Transformer2D>(params_, p + ".attentions." + std::to_string(j), out_ch,
                                                                 ctx, cfg.heads[i], groups, cfg.use_linear_projection));
@@ -110,8 +110,8 @@ Tensor UNet2DCondition::forward(const Tensor& sample, const Tensor& timestep, co
   if (has_mask_) mask_ = *encoder_mask;
   const Tensor* mask = has_mask_ ? &mask_ : nullptr;
 
-  const Tensor temb = time_linear_2_.forward(time_act_.forward(
-      time_linear_1_.forward(timestep_embedding_forward(timestep, time_spec_))));
+  const Tensor temb = time_linear_2_.forward(
+      time_act_.forward(time_linear_1_.forward(timestep_embedding_forward(timestep, time_spec_))));
 
   Tensor h = conv_in_.forward(sample);
   std::vector<Tensor> skips{h};

@@ -35,10 +35,14 @@ void require_default(const Json& j, const char* key, const Json& expected_or_nul
   if (!j.has(key) || j.at(key).is_null()) return;
   const Json& v = j.at(key);
   bool ok = false;
-  if (expected_or_null.is_null()) ok = false;
-  else if (expected_or_null.is_bool()) ok = v.is_bool() && v.boolean() == expected_or_null.boolean();
-  else if (expected_or_null.is_number()) ok = v.is_number() && v.number() == expected_or_null.number();
-  else if (expected_or_null.is_string()) ok = v.is_string() && v.str() == expected_or_null.str();
+  if (expected_or_null.is_null())
+    ok = false;
+  else if (expected_or_null.is_bool())
+    ok = v.is_bool() && v.boolean() == expected_or_null.boolean();
+  else if (expected_or_null.is_number())
+    ok = v.is_number() && v.number() == expected_or_null.number();
+  else if (expected_or_null.is_string())
+    ok = v.is_string() && v.str() == expected_or_null.str();
   if (!ok) throw bad(key, "= " + v.dump() + " is not supported by this engine");
 }
 
@@ -62,17 +66,22 @@ UNetConfig UNetConfig::from_json(const Json& j) {
   if (c.down_block_types.size() != nb || c.up_block_types.size() != nb)
     throw bad("down_block_types", "and up_block_types must have one entry per block_out_channels entry");
   for (const auto& t : c.down_block_types)
-    if (t != "CrossAttnDownBlock2D" && t != "DownBlock2D") throw bad("down_block_types", "entry " + t + " is not supported");
+    if (t != "CrossAttnDownBlock2D" && t != "DownBlock2D")
+      throw bad("down_block_types", "entry " + t + " is not supported");
   for (const auto& t : c.up_block_types)
     if (t != "CrossAttnUpBlock2D" && t != "UpBlock2D") throw bad("up_block_types", "entry " + t + " is not supported");
-  if (j.has("layers_per_block") && j.at("layers_per_block").is_array()) throw bad("layers_per_block", "must be one integer");
+  if (j.has("layers_per_block") && j.at("layers_per_block").is_array())
+    throw bad("layers_per_block", "must be one integer");
   c.layers_per_block = get_int(j, "layers_per_block", 2);
   // diffusers reads num_attention_heads, falling back to attention_head_dim (a historical misnomer:
   // it is the number of heads; the head width is channels / heads).
   const char* heads_key = (j.has("num_attention_heads") && !j.at("num_attention_heads").is_null())
-                              ? "num_attention_heads" : "attention_head_dim";
-  if (j.has(heads_key) && j.at(heads_key).is_array()) c.heads = int_list(j.at(heads_key), heads_key);
-  else c.heads.assign(nb, get_int(j, heads_key, 8));
+                              ? "num_attention_heads"
+                              : "attention_head_dim";
+  if (j.has(heads_key) && j.at(heads_key).is_array())
+    c.heads = int_list(j.at(heads_key), heads_key);
+  else
+    c.heads.assign(nb, get_int(j, heads_key, 8));
   if (c.heads.size() != nb) throw bad(heads_key, "must have one entry per block");
   if (j.has("cross_attention_dim") && j.at("cross_attention_dim").is_array())
     throw bad("cross_attention_dim", "as a list is not supported");
@@ -85,7 +94,8 @@ UNetConfig UNetConfig::from_json(const Json& j) {
   if (j.has("transformer_layers_per_block")) {
     const Json& t = j.at("transformer_layers_per_block");
     bool all_one = t.is_number() ? t.number() == 1 : true;
-    if (t.is_array()) for (const auto& e : t.array()) all_one = all_one && e.is_number() && e.number() == 1;
+    if (t.is_array())
+      for (const auto& e : t.array()) all_one = all_one && e.is_number() && e.number() == 1;
     if (!all_one) throw bad("transformer_layers_per_block", "other than 1 is not supported");
   }
   require_default(j, "mid_block_type", Json::make_string("UNetMidBlock2DCrossAttn"));

@@ -12,7 +12,9 @@ constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
 inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 inline float gelu(float x) { return 0.5f * x * (1.f + std::erf(x * kInvSqrt2)); }
-inline float gelu_grad(float x) { return 0.5f * (1.f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x); }
+inline float gelu_grad(float x) {
+  return 0.5f * (1.f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+}
 
 template <typename F>
 Tensor map_pointwise(const Tensor& x, F f) {

@@ -28,10 +28,13 @@ void affine_warp(const float* src, int64_t B, int64_t C, int64_t H, int64_t W, c
         for (int64_t ch = 0; ch < C; ++ch) {
           const float* img = src + (b * C + ch) * H * W;
           auto at = [&](int64_t yy, int64_t xx) -> double {
-            if (clamp) return (double)img[std::min(H - 1, std::max<int64_t>(0, yy)) * W + std::min(W - 1, std::max<int64_t>(0, xx))];
+            if (clamp)
+              return (
+                  double)img[std::min(H - 1, std::max<int64_t>(0, yy)) * W + std::min(W - 1, std::max<int64_t>(0, xx))];
             return (xx < 0 || yy < 0 || xx >= W || yy >= H) ? (double)fill : (double)img[yy * W + xx];
           };
-          const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) + wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));
+          const double v = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) +
+                           wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));
           dst[((b * C + ch) * OH + i) * OW + j] = (float)v;
         }
       }

@@ -2,8 +2,8 @@
 // to a reward model's input size. Coordinates are normalised per axis to [-1, 1] over pixel
 // centres' extent (align_corners = false). Output pixel q samples the source at
 //   p = S R(theta) q + t,  S = diag(s_x, s_y),  R(theta) = [[cos, -sin], [sin, cos]]
-// bilinearly; points outside the source take `fill` (NaN: the nearest edge pixel's value). psi = (s_x, s_y, t_x, t_y, theta) is thus
-// the map from the output image to the source image, the parameterisation of the posture reward.
+// bilinearly; points outside the source take `fill` (NaN: the nearest edge pixel's value). psi = (s_x, s_y, t_x, t_y,
+// theta) is thus the map from the output image to the source image, the parameterisation of the posture reward.
 #pragma once
 #include <cstdint>
 

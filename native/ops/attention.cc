@@ -42,8 +42,12 @@ void for_each_pair(const AttnDims& a, const PairFn& fn) {
 // Rows [0, rows) of a row-major matrix, optionally in parallel.
 template <typename RowFn>
 void for_rows(int rows, bool parallel, const RowFn& fn) {
-  if (parallel) parallel_for(rows, 16, [&](int64_t r0, int64_t r1) { for (int64_t i = r0; i < r1; ++i) fn((int)i); });
-  else for (int i = 0; i < rows; ++i) fn(i);
+  if (parallel)
+    parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) fn((int)i);
+    });
+  else
+    for (int i = 0; i < rows; ++i) fn(i);
 }
 
 }  // namespace

@@ -37,7 +37,10 @@ void im2col(const float* x, const ConvDims& d, Conv2dGeom g, float* col) {
       for (int oy = 0; oy < d.Ho; ++oy) {
         const int iy = oy * g.stride - g.pad + ky;
         float* o = out + (size_t)oy * d.Wo;
-        if (iy < 0 || iy >= d.H) { std::fill(o, o + d.Wo, 0.f); continue; }
+        if (iy < 0 || iy >= d.H) {
+          std::fill(o, o + d.Wo, 0.f);
+          continue;
+        }
         const float* xr = xc + (size_t)iy * d.W;
         for (int ox = 0; ox < d.Wo; ++ox) {
           const int ix = ox * g.stride - g.pad + kx;
@@ -82,10 +85,13 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dG
   for (int n = 0; n < d.B; ++n) {
     const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
     const float* src = xn;
-    if (!d.pointwise(g)) { im2col(xn, d, g, col); src = col; }
+    if (!d.pointwise(g)) {
+      im2col(xn, d, g, col);
+      src = col;
+    }
     float* yn = y.data() + (size_t)n * d.Cout * d.cols();
-    sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), src,
-          (int)d.cols(), 0.f, yn, (int)d.cols());
+    sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), src, (int)d.cols(), 0.f, yn,
+          (int)d.cols());
     if (b) {
       parallel_for(d.Cout, 4, [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
@@ -99,8 +105,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dG
   return y;
 }
 
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx,
-                     Tensor* gw, Tensor* gb) {
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx, Tensor* gw,
+                     Tensor* gb) {
   const ConvDims d = dims_of(x, w, g);
   if (gy.shape != Shape{d.B, d.Cout, d.Ho, d.Wo}) throw std::invalid_argument("conv2d_backward: bad grad shape");
   if (gx) *gx = Tensor(x.shape);
@@ -111,7 +117,10 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
     const float* gyn = gy.data() + (size_t)n * d.Cout * d.cols();
     if (gw) {
       const float* src = xn;
-      if (!d.pointwise(g)) { im2col(xn, d, g, col); src = col; }
+      if (!d.pointwise(g)) {
+        im2col(xn, d, g, col);
+        src = col;
+      }
       // dW[Cout, rows] += gy[Cout, cols] * col[rows, cols]^T
       sgemm(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gyn, (int)d.cols(), src, (int)d.cols(), 1.f,
             gw->data(), (int)d.rows());

@@ -14,7 +14,7 @@ struct Conv2dGeom {
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g);
 
 // gx (when not null) is overwritten; gw and gb (when not null) are accumulated.
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx,
-                     Tensor* gw, Tensor* gb);
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx, Tensor* gw,
+                     Tensor* gb);
 
 }  // namespace cxrl

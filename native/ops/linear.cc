@@ -1,6 +1,5 @@
 #include "ops/linear.h"
 
-
 #include "core/gemm.h"
 #include "core/parallel.h"
 
@@ -33,10 +32,11 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Tensor*
   }
   if (gw) sgemm(true, false, out, in, N, 1.f, gy.data(), out, x.data(), in, 1.f, gw->data(), in);
   if (gb) {
-    const std::vector<double> s = parallel_reduce(N, 256, out, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int o = 0; o < out; ++o) partial[o] += gy.v[r * out + o];
-    });
+    const std::vector<double> s =
+        parallel_reduce(N, 256, out, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
+          for (int64_t r = r0; r < r1; ++r)
+            for (int o = 0; o < out; ++o) partial[o] += gy.v[r * out + o];
+        });
     for (int o = 0; o < out; ++o) gb->v[o] += (float)s[o];
   }
 }

@@ -11,8 +11,8 @@ Tensor embedding_lookup_forward(const int32_t* ids, int64_t n, const Tensor& tab
   Tensor y({n, D});
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= V)
-      throw std::invalid_argument("embedding: token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
-                                  " is outside the vocabulary [0, " + std::to_string(V) + ")");
+      throw std::invalid_argument("embedding: token id " + std::to_string(ids[i]) + " at position " +
+                                  std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     std::memcpy(y.data() + i * D, table.data() + (int64_t)ids[i] * D, D * sizeof(float));
   }
   return y;

@@ -30,7 +30,10 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
       double s = 0, s2 = 0;
       for (int64_t j = 0; j < L.len; ++j) s += xr[j];
       const double mu = s / L.len;
-      for (int64_t j = 0; j < L.len; ++j) { double dlt = xr[j] - mu; s2 += dlt * dlt; }
+      for (int64_t j = 0; j < L.len; ++j) {
+        double dlt = xr[j] - mu;
+        s2 += dlt * dlt;
+      }
       const float rstd = (float)(1.0 / std::sqrt(s2 / L.len + eps));
       st->mean[r] = (float)mu;
       st->rstd[r] = rstd;
@@ -50,35 +53,36 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
   if (gx) *gx = Tensor(x.shape);
   const int64_t C = gamma.numel();
   // partial[0..C) accumulates d gamma, partial[C..2C) d beta; summed in chunk order.
-  const std::vector<double> sums = parallel_reduce(L.rows, 1, 2 * C, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
-    double* dg = partial.data();
-    double* db = partial.data() + C;
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x.data() + r * L.len;
-      const float* gr = gy.data() + r * L.len;
-      const float mu = st.mean[r], rstd = st.rstd[r];
-      double m1 = 0, m2 = 0;
-      for (int64_t j = 0; j < L.len; ++j) {
-        const int64_t c = L.channel(r, j);
-        const double xhat = (xr[j] - mu) * rstd;
-        const double dxhat = (double)gr[j] * gamma.v[c];
-        m1 += dxhat;
-        m2 += dxhat * xhat;
-        dg[c] += gr[j] * xhat;
-        db[c] += gr[j];
-      }
-      m1 /= L.len;
-      m2 /= L.len;
-      if (gx) {
-        float* gxr = gx->data() + r * L.len;
-        for (int64_t j = 0; j < L.len; ++j) {
-          const int64_t c = L.channel(r, j);
-          const double xhat = (xr[j] - mu) * rstd;
-          gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
+  const std::vector<double> sums =
+      parallel_reduce(L.rows, 1, 2 * C, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
+        double* dg = partial.data();
+        double* db = partial.data() + C;
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* xr = x.data() + r * L.len;
+          const float* gr = gy.data() + r * L.len;
+          const float mu = st.mean[r], rstd = st.rstd[r];
+          double m1 = 0, m2 = 0;
+          for (int64_t j = 0; j < L.len; ++j) {
+            const int64_t c = L.channel(r, j);
+            const double xhat = (xr[j] - mu) * rstd;
+            const double dxhat = (double)gr[j] * gamma.v[c];
+            m1 += dxhat;
+            m2 += dxhat * xhat;
+            dg[c] += gr[j] * xhat;
+            db[c] += gr[j];
+          }
+          m1 /= L.len;
+          m2 /= L.len;
+          if (gx) {
+            float* gxr = gx->data() + r * L.len;
+            for (int64_t j = 0; j < L.len; ++j) {
+              const int64_t c = L.channel(r, j);
+              const double xhat = (xr[j] - mu) * rstd;
+              gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
+            }
+          }
         }
-      }
-    }
-  });
+      });
   for (int64_t c = 0; c < C; ++c) {
     if (ggamma) ggamma->v[c] += (float)sums[c];
     if (gbeta) gbeta->v[c] += (float)sums[C + c];
@@ -109,8 +113,8 @@ Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, cons
   return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats);
 }
 
-void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats,
-                         const Tensor& gy, Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
+void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy,
+                         Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
   norm_backward(x, group_layout(x, groups, gamma), gamma, stats, gy, gx, ggamma, gbeta);
 }
 

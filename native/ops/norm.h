@@ -13,8 +13,8 @@ struct NormStats {
 Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
                           NormStats* stats);
 // gx overwritten; ggamma, gbeta accumulated.
-void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats,
-                         const Tensor& gy, Tensor* gx, Tensor* ggamma, Tensor* gbeta);
+void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy,
+                         Tensor* gx, Tensor* ggamma, Tensor* gbeta);
 
 // x [..., D]; gamma, beta [D].
 Tensor layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, NormStats* stats);

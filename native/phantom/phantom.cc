@@ -62,8 +62,7 @@ struct Anatomy {
   double heart_cu, heart_a;
   double blob_u[3], blob_v[3];
 
-  explicit Anatomy(const PhantomSpec& spec)
-      : s(spec), texture(spec.seed, 11), blobs(spec.seed, 12) {
+  explicit Anatomy(const PhantomSpec& spec) : s(spec), texture(spec.seed, 11), blobs(spec.seed, 12) {
     const double ap_mag = s.view == PhantomView::kAP ? 1.08 : 1.0;  // AP magnifies the heart
     // Calibrated so that the CTR measured on the image (outer lung edges, as src/data/measure.ts
     // does) equals heart_ratio on a PA view; AP views magnify the heart by ap_mag.
@@ -97,10 +96,10 @@ struct Anatomy {
 
   // Attenuation at canonical point (u, v) of a frontal view.
   double frontal(double u, double v) const {
-    if (std::fabs(u) > 0.97 || v > 1.4) return 0.0;  // air outside the body
-    double soft = 0.55 * superellipse(u, v, 0.0, 0.12, 0.93, 1.2, 4, 0.03);   // torso
+    if (std::fabs(u) > 0.97 || v > 1.4) return 0.0;                          // air outside the body
+    double soft = 0.55 * superellipse(u, v, 0.0, 0.12, 0.93, 1.2, 4, 0.03);  // torso
     soft += 0.5 * (std::fabs(u) < 0.2 && v < -0.6 ? 1.0 - smoothstep(0.16, 0.2, std::fabs(u)) : 0.0);  // neck
-    soft += 0.25 * superellipse(u, v, 0.0, 1.15, 0.9, 0.55, 2, 0.1);          // abdomen below the domes
+    soft += 0.25 * superellipse(u, v, 0.0, 1.15, 0.9, 0.55, 2, 0.1);  // abdomen below the domes
 
     double lung_air = 0, markings = 0;
     for (int side = 0; side < 2; ++side) {
@@ -110,19 +109,22 @@ struct Anatomy {
       // Pneumothorax: a rim along the apex and lateral edge with no lung markings.
       double rim = 0;
       if (s.pneumothorax[side] > 0) {
-        const double inner = superellipse(u, v, sgn * 0.43 - sgn * s.pneumothorax[side] * 0.5, 0.05 + s.pneumothorax[side] * 0.5,
-                                          0.29 - s.pneumothorax[side] * 0.5, 0.66 - s.pneumothorax[side], 3, 0.02);
+        const double inner =
+            superellipse(u, v, sgn * 0.43 - sgn * s.pneumothorax[side] * 0.5, 0.05 + s.pneumothorax[side] * 0.5,
+                         0.29 - s.pneumothorax[side] * 0.5, 0.66 - s.pneumothorax[side], 3, 0.02);
         rim = l * (1.0 - inner);
         markings += 0.35 * l * band(inner - 0.5, 0.08);  // visceral pleural line
       }
       // The pneumothorax space is air without lung tissue: hyperlucent as well as free of markings.
       lung_air += 0.42 * l + 0.12 * rim;
       const double hilum = gauss2(u, v, sgn * 0.2, 0.0, 0.28);
-      const double tex = texture.at(u * 9, v * 9) * 0.45 + texture.at(u * 19 + 7, v * 19) * 0.3 + texture.at(u * 41 + 3, v * 41) * 0.15;
+      const double tex = texture.at(u * 9, v * 9) * 0.45 + texture.at(u * 19 + 7, v * 19) * 0.3 +
+                         texture.at(u * 41 + 3, v * 41) * 0.15;
       markings += (l - rim) * (0.05 + 0.12 * hilum) * (1.0 + 0.8 * tex);
       // Effusion: dependent fluid with a meniscus rising laterally; blunts the costophrenic angle.
       if (s.effusion[side] > 0) {
-        const double level = diaphragm(side, u) - s.effusion[side] * 1.2 - 0.18 * s.effusion[side] * std::fabs(u - sgn * 0.15) / 0.5;
+        const double level =
+            diaphragm(side, u) - s.effusion[side] * 1.2 - 0.18 * s.effusion[side] * std::fabs(u - sgn * 0.15) / 0.5;
         markings += 0.5 * l * smoothstep(level - 0.02, level + 0.02, v);
       }
       // Atelectasis: plate-like band at the base.
@@ -138,7 +140,8 @@ struct Anatomy {
         markings += 0.45 * s.consolidation * l * std::min(1.0, patch) * mottling;
       }
       if (s.edema > 0) markings += 0.3 * s.edema * l * gauss2(u, v, sgn * 0.18, 0.05, 0.22) * (0.8 + 0.2 * tex);
-      if (s.nodule > 0 && side == 0) markings += 0.45 * l * (1.0 - smoothstep(s.nodule * 0.8, s.nodule, std::hypot(u + 0.45, v + 0.1)));
+      if (s.nodule > 0 && side == 0)
+        markings += 0.45 * l * (1.0 - smoothstep(s.nodule * 0.8, s.nodule, std::hypot(u + 0.45, v + 0.1)));
       if (s.pleural_thickening > 0) {
         const double outer = superellipse(u, v, sgn * 0.43, -0.02, 0.29, 0.66, 3, 0.0);
         markings += 0.3 * s.pleural_thickening * band(outer - 0.06, 0.06) * (v > -0.2 ? 1.0 : 0.0);
@@ -149,7 +152,9 @@ struct Anatomy {
     double medi = 0.25 * (1.0 - smoothstep(s.mediastinum_width - 0.02, s.mediastinum_width + 0.02, std::fabs(u))) *
                   (1.0 - smoothstep(0.15, 0.25, v)) * (v > -0.85 ? 1.0 : 0.0);
     const double heart = 0.45 * superellipse(u, v, heart_cu, 0.33, heart_a, 0.27, 2, 0.05);
-    const double spine = std::fabs(u) < 0.08 ? 0.22 * (1.0 - smoothstep(0.06, 0.08, std::fabs(u))) * (0.85 + 0.15 * std::cos(v * 40)) : 0.0;
+    const double spine = std::fabs(u) < 0.08
+                             ? 0.22 * (1.0 - smoothstep(0.06, 0.08, std::fabs(u))) * (0.85 + 0.15 * std::cos(v * 40))
+                             : 0.0;
     const double trachea = -0.2 * (1.0 - smoothstep(0.03, 0.04, std::fabs(u))) * (v < -0.3 ? 1.0 : 0.0);
 
     // Bones: clavicles and posterior ribs.
@@ -174,7 +179,8 @@ struct Anatomy {
 
     // Devices (very dense, thin).
     double device = 0;
-    if (s.devices & kDeviceEtTube) device += 0.6 * (band(u - 0.012, 0.006) + band(u + 0.012, 0.006)) * (v > -1.0 && v < -0.32 ? 1.0 : 0.0);
+    if (s.devices & kDeviceEtTube)
+      device += 0.6 * (band(u - 0.012, 0.006) + band(u + 0.012, 0.006)) * (v > -1.0 && v < -0.32 ? 1.0 : 0.0);
     if (s.devices & kDeviceCentralLine) {
       const double t = std::clamp((v + 0.75) / 0.6, 0.0, 1.0);
       device += 0.6 * band(u - (-0.5 + 0.45 * std::sqrt(t)), 0.007) * (v > -0.75 && v < -0.15 ? 1.0 : 0.0);
@@ -191,12 +197,15 @@ struct Anatomy {
   double lateral(double u, double v) const {
     // Side view: body profile, lungs as one air region, heart anteriorly (image left), spine posteriorly.
     double soft = 0.55 * superellipse(u, v, 0.0, 0.12, 0.75, 1.2, 3, 0.03);
-    const double air = 0.4 * superellipse(u, v, 0.05, -0.05, 0.5, 0.62, 3, 0.05) * (1.0 - smoothstep(-0.02, 0.02, v - 0.55 - 0.1 * u));
+    const double air =
+        0.4 * superellipse(u, v, 0.05, -0.05, 0.5, 0.62, 3, 0.05) * (1.0 - smoothstep(-0.02, 0.02, v - 0.55 - 0.1 * u));
     const double heart = 0.45 * superellipse(u, v, -0.22, 0.3, s.heart_ratio * 0.7, 0.28, 2, 0.06);
     const double spine = 0.35 * (1.0 - smoothstep(0.08, 0.1, std::fabs(u - 0.52))) * (0.8 + 0.2 * std::cos(v * 40));
     double fluid = 0;
     const double eff = std::max(s.effusion[0], s.effusion[1]);
-    if (eff > 0) fluid = 0.4 * superellipse(u, v, 0.05, -0.05, 0.5, 0.62, 3, 0.05) * smoothstep(0.5 - eff - 0.02, 0.5 - eff + 0.02, v);
+    if (eff > 0)
+      fluid =
+          0.4 * superellipse(u, v, 0.05, -0.05, 0.5, 0.62, 3, 0.05) * smoothstep(0.5 - eff - 0.02, 0.5 - eff + 0.02, v);
     const double tex = 0.04 * texture.at(u * 14, v * 14) * superellipse(u, v, 0.05, -0.05, 0.5, 0.62, 3, 0.05);
     return std::max(0.0, soft - air + heart + spine + fluid + tex);
   }
@@ -215,7 +224,8 @@ void render_phantom(const PhantomSpec& s, uint8_t* out) {
       for (int x = 0; x < W; ++x) {
         // Quantum-like mottle: one Philox block gives the uniforms of 4 neighbouring pixels.
         if ((x & 3) == 0)
-          mottle = philox4x32_10({{(uint32_t)(x >> 2), (uint32_t)y, 99, 0}}, (uint32_t)s.seed, (uint32_t)(s.seed >> 32));
+          mottle =
+              philox4x32_10({{(uint32_t)(x >> 2), (uint32_t)y, 99, 0}}, (uint32_t)s.seed, (uint32_t)(s.seed >> 32));
         // image -> canonical: p = R^-1 S^-1 (q - t)
         const double qx = (2.0 * (x + 0.5) / W - 1.0 - s.pose.shift_x) / s.pose.scale_x;
         const double qy = (2.0 * (y + 0.5) / H - 1.0 - s.pose.shift_y) / s.pose.scale_y;
@@ -229,7 +239,10 @@ void render_phantom(const PhantomSpec& s, uint8_t* out) {
   // Histogram equalisation over 4096 bins, as the MIMIC-CXR-JPG conversion did.
   constexpr int kBins = 4096;
   float lo = intensity[0], hi = intensity[0];
-  for (float v : intensity) { lo = std::min(lo, v); hi = std::max(hi, v); }
+  for (float v : intensity) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
   const float span = std::max(hi - lo, 1e-6f);
   std::vector<uint32_t> hist(kBins, 0);
   auto bin = [&](float v) { return std::min(kBins - 1, (int)((v - lo) / span * (kBins - 1))); };

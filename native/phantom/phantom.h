@@ -22,18 +22,18 @@ struct PhantomSpec {
   uint64_t seed = 0;  // texture, noise and finding placement
   PhantomView view = PhantomView::kPA;
   PhantomPose pose;
-  double heart_ratio = 0.45;             // cardiothoracic ratio in the canonical frame
-  double mediastinum_width = 0.12;       // half-width of the upper mediastinum
-  double effusion[2] = {0, 0};           // fluid height (fraction of lung height) right/left lung
-  double pneumothorax[2] = {0, 0};       // collapsed rim width right/left
-  double consolidation = 0;              // patchy opacity severity (0..1)
-  int consolidation_side = 0;            // 0 right, 1 left, 2 both
-  double edema = 0;                      // bilateral perihilar haze severity
-  double atelectasis[2] = {0, 0};        // band opacity + volume loss right/left
-  double nodule = 0;                     // lung lesion radius (0: none)
-  double pleural_thickening = 0;         // pleural other
-  uint32_t devices = 0;                  // PhantomDevice bits
-  int fractured_rib = -1;                // rib index (0..8) with a discontinuity, or -1
+  double heart_ratio = 0.45;        // cardiothoracic ratio in the canonical frame
+  double mediastinum_width = 0.12;  // half-width of the upper mediastinum
+  double effusion[2] = {0, 0};      // fluid height (fraction of lung height) right/left lung
+  double pneumothorax[2] = {0, 0};  // collapsed rim width right/left
+  double consolidation = 0;         // patchy opacity severity (0..1)
+  int consolidation_side = 0;       // 0 right, 1 left, 2 both
+  double edema = 0;                 // bilateral perihilar haze severity
+  double atelectasis[2] = {0, 0};   // band opacity + volume loss right/left
+  double nodule = 0;                // lung lesion radius (0: none)
+  double pleural_thickening = 0;    // pleural other
+  uint32_t devices = 0;             // PhantomDevice bits
+  int fractured_rib = -1;           // rib index (0..8) with a discontinuity, or -1
   int fractured_side = 0;
 };
 

@@ -50,7 +50,8 @@ std::vector<StepCoefficients> step_coefficients(const DdimStepArgs& a) {
 // Sum of squared residuals over elements [i0, i1) of sample b, writing x_prev. Specialised on the
 // prediction type and the noise source so that the inner loop has no branches on them.
 template <int kKind, NoiseSource kSource>
-double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1, float* prev_out) {
+double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1,
+                  float* prev_out) {
   const int64_t base = b * a.per_sample;
   double acc = 0;
   for (int64_t g = i0; g < i1; g += 4) {
@@ -60,11 +61,15 @@ double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, i
     for (int64_t i = g; i < gend; ++i) {
       const int64_t k = base + i;
       const double m = combined_output(a.model_output, a.model_output_uncond, a.guidance_scale, k);
-      const double mu = ddim_element(a.sample[k], m, c, kKind, a.clip_sample, a.clip_range, a.use_clipped_model_output).mu;
+      const double mu =
+          ddim_element(a.sample[k], m, c, kKind, a.clip_sample, a.clip_range, a.use_clipped_model_output).mu;
       float prev;
-      if (kSource == NoiseSource::kGivenPrevSample) prev = a.prev_sample_in[k];
-      else if (kSource == NoiseSource::kGivenNoise) prev = (float)(mu + c.std * a.noise[k]);
-      else prev = (float)(mu + c.std * z[i - g]);
+      if (kSource == NoiseSource::kGivenPrevSample)
+        prev = a.prev_sample_in[k];
+      else if (kSource == NoiseSource::kGivenNoise)
+        prev = (float)(mu + c.std * a.noise[k]);
+      else
+        prev = (float)(mu + c.std * z[i - g]);
       if (prev_out) prev_out[k] = prev;
       const double diff = (double)prev - mu;
       acc += diff * diff;
@@ -74,11 +79,15 @@ double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, i
 }
 
 template <int kKind>
-double step_chunk_for_source(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1, float* prev) {
+double step_chunk_for_source(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1,
+                             float* prev) {
   switch (a.noise_source) {
-    case NoiseSource::kGivenPrevSample: return step_chunk<kKind, NoiseSource::kGivenPrevSample>(a, c, b, i0, i1, prev);
-    case NoiseSource::kGivenNoise: return step_chunk<kKind, NoiseSource::kGivenNoise>(a, c, b, i0, i1, prev);
-    default: return step_chunk<kKind, NoiseSource::kSeeded>(a, c, b, i0, i1, prev);
+    case NoiseSource::kGivenPrevSample:
+      return step_chunk<kKind, NoiseSource::kGivenPrevSample>(a, c, b, i0, i1, prev);
+    case NoiseSource::kGivenNoise:
+      return step_chunk<kKind, NoiseSource::kGivenNoise>(a, c, b, i0, i1, prev);
+    default:
+      return step_chunk<kKind, NoiseSource::kSeeded>(a, c, b, i0, i1, prev);
   }
 }
 
@@ -90,9 +99,9 @@ void ddim_step_cpu(const DdimStepArgs& a, float* prev_out, double* log_prob_out)
   parallel_for(a.batch * chunks, 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / chunks, i0 = (j % chunks) * kStepChunk, i1 = std::min(N, i0 + kStepChunk);
-      partial[j] = kind == 0 ? step_chunk_for_source<0>(a, coef[b], b, i0, i1, prev_out)
-                 : kind == 1 ? step_chunk_for_source<1>(a, coef[b], b, i0, i1, prev_out)
-                             : step_chunk_for_source<2>(a, coef[b], b, i0, i1, prev_out);
+      partial[j] = kind == 0   ? step_chunk_for_source<0>(a, coef[b], b, i0, i1, prev_out)
+                   : kind == 1 ? step_chunk_for_source<1>(a, coef[b], b, i0, i1, prev_out)
+                               : step_chunk_for_source<2>(a, coef[b], b, i0, i1, prev_out);
     }
   });
   for (int64_t b = 0; b < a.batch; ++b) {
@@ -118,7 +127,8 @@ void ddim_step_backward_cpu(const DdimStepArgs& a, const double* grad_lp, float*
       double g = 0;
       if (c.std > 0) {
         const double m = combined_output(a.model_output, a.model_output_uncond, w, k);
-        const ElementTerms t = ddim_element(a.sample[k], m, c, kind, a.clip_sample, a.clip_range, a.use_clipped_model_output);
+        const ElementTerms t =
+            ddim_element(a.sample[k], m, c, kind, a.clip_sample, a.clip_range, a.use_clipped_model_output);
         // d lp / d mu = (x_prev - mu) / (std^2 N)
         g = grad_lp[b] * ((double)a.prev_sample_in[k] - t.mu) / (c.std * c.std * N) * t.dmu_dm;
       }
@@ -138,7 +148,11 @@ void ddim_step_unfused_cpu(const DdimStepArgs& a, float* prev_out, double* log_p
   const std::vector<StepCoefficients> coef = step_coefficients(a);
   const int64_t N = a.per_sample, n = a.batch * N;
   std::vector<float> eps(n), x0(n), mu(n), diff(n);
-  auto pass = [&](auto fn) { parallel_for(n, 16384, [&](int64_t s, int64_t e) { for (int64_t k = s; k < e; ++k) fn(k, coef[k / N]); }); };
+  auto pass = [&](auto fn) {
+    parallel_for(n, 16384, [&](int64_t s, int64_t e) {
+      for (int64_t k = s; k < e; ++k) fn(k, coef[k / N]);
+    });
+  };
   if (a.model_output_uncond) {
     pass([&](int64_t k, const StepCoefficients&) { eps[k] = a.model_output[k] - a.model_output_uncond[k]; });
     pass([&](int64_t k, const StepCoefficients&) { eps[k] = a.model_output_uncond[k] + a.guidance_scale * eps[k]; });
@@ -146,12 +160,20 @@ void ddim_step_unfused_cpu(const DdimStepArgs& a, float* prev_out, double* log_p
     pass([&](int64_t k, const StepCoefficients&) { eps[k] = a.model_output[k]; });
   }
   pass([&](int64_t k, const StepCoefficients& c) { x0[k] = (float)((a.sample[k] - c.sqrt_1ma * eps[k]) / c.sqrt_a); });
-  if (a.clip_sample) pass([&](int64_t k, const StepCoefficients&) { x0[k] = std::fmin(std::fmax(x0[k], -(float)a.clip_range), (float)a.clip_range); });
+  if (a.clip_sample)
+    pass([&](int64_t k, const StepCoefficients&) {
+      x0[k] = std::fmin(std::fmax(x0[k], -(float)a.clip_range), (float)a.clip_range);
+    });
   pass([&](int64_t k, const StepCoefficients& c) { mu[k] = (float)(c.sqrt_ap * x0[k]); });
   pass([&](int64_t k, const StepCoefficients& c) { mu[k] += (float)(c.dir * eps[k]); });
-  if (a.noise_source == NoiseSource::kGivenPrevSample) pass([&](int64_t k, const StepCoefficients&) { prev_out[k] = a.prev_sample_in[k]; });
-  else if (a.noise_source == NoiseSource::kGivenNoise) pass([&](int64_t k, const StepCoefficients& c) { prev_out[k] = mu[k] + (float)c.std * a.noise[k]; });
-  else pass([&](int64_t k, const StepCoefficients& c) { prev_out[k] = mu[k] + (float)c.std * philox_normal(a.seed, a.stream_offset + k / N, k % N); });
+  if (a.noise_source == NoiseSource::kGivenPrevSample)
+    pass([&](int64_t k, const StepCoefficients&) { prev_out[k] = a.prev_sample_in[k]; });
+  else if (a.noise_source == NoiseSource::kGivenNoise)
+    pass([&](int64_t k, const StepCoefficients& c) { prev_out[k] = mu[k] + (float)c.std * a.noise[k]; });
+  else
+    pass([&](int64_t k, const StepCoefficients& c) {
+      prev_out[k] = mu[k] + (float)c.std * philox_normal(a.seed, a.stream_offset + k / N, k % N);
+    });
   pass([&](int64_t k, const StepCoefficients&) { diff[k] = prev_out[k] - mu[k]; });
   pass([&](int64_t k, const StepCoefficients&) { diff[k] = diff[k] * diff[k]; });
   for (int64_t b = 0; b < a.batch; ++b) {

@@ -18,10 +18,10 @@ enum class PredictionType { kEpsilon, kSample, kVPrediction };
 enum class NoiseSource { kSeeded, kGivenNoise, kGivenPrevSample };
 
 struct DdimStepArgs {
-  int64_t batch = 0, per_sample = 0;  // elements per sample (C*H*W)
-  const float* sample = nullptr;      // x_t [B, N]
-  const float* model_output = nullptr;        // eps, or eps_cond with guidance
-  const float* model_output_uncond = nullptr; // eps_uncond, or null for no guidance
+  int64_t batch = 0, per_sample = 0;           // elements per sample (C*H*W)
+  const float* sample = nullptr;               // x_t [B, N]
+  const float* model_output = nullptr;         // eps, or eps_cond with guidance
+  const float* model_output_uncond = nullptr;  // eps_uncond, or null for no guidance
   float guidance_scale = 1.f;
   std::vector<double> alpha_bar_t, alpha_bar_prev;  // one per sample
   double eta = 1.0;
@@ -30,7 +30,7 @@ struct DdimStepArgs {
   double clip_range = 1.0;
   bool use_clipped_model_output = false;
   NoiseSource noise_source = NoiseSource::kSeeded;
-  const float* noise = nullptr;        // kGivenNoise
+  const float* noise = nullptr;           // kGivenNoise
   const float* prev_sample_in = nullptr;  // kGivenPrevSample
   uint64_t seed = 0, stream_offset = 0;   // kSeeded: sample b uses stream stream_offset + b
 };

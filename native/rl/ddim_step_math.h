@@ -7,8 +7,8 @@
 namespace cxrl {
 
 struct ElementTerms {
-  double mu;        // mean of x_prev
-  double dmu_dm;    // d mu / d (combined model output)
+  double mu;      // mean of x_prev
+  double dmu_dm;  // d mu / d (combined model output)
 };
 
 // kind: 0 epsilon, 1 sample, 2 v_prediction. Divisions use the per-sample reciprocals.

@@ -22,9 +22,11 @@ NoiseSchedule make_noise_schedule(const ScheduleConfig& c) {
     }
   } else if (c.beta_schedule == "squaredcos_cap_v2") {
     // Nichol & Dhariwal's cosine schedule, betas capped at 0.999 (diffusers' betas_for_alpha_bar).
-    auto alpha_bar = [](double t) { const double v = std::cos((t + 0.008) / 1.008 * M_PI / 2); return v * v; };
-    for (int i = 0; i < T; ++i)
-      s.betas[i] = std::min(1.0 - alpha_bar((i + 1.0) / T) / alpha_bar((double)i / T), 0.999);
+    auto alpha_bar = [](double t) {
+      const double v = std::cos((t + 0.008) / 1.008 * M_PI / 2);
+      return v * v;
+    };
+    for (int i = 0; i < T; ++i) s.betas[i] = std::min(1.0 - alpha_bar((i + 1.0) / T) / alpha_bar((double)i / T), 0.999);
   } else {
     throw std::invalid_argument("unknown beta_schedule '" + c.beta_schedule +
                                 "' (linear, scaled_linear, squaredcos_cap_v2)");
@@ -42,7 +44,8 @@ NoiseSchedule make_noise_schedule(const ScheduleConfig& c) {
 std::vector<int> ddim_timesteps(const ScheduleConfig& c, int steps) {
   const int T = c.num_train_timesteps;
   if (steps < 1 || steps > T)
-    throw std::invalid_argument("num_inference_steps must be in [1, " + std::to_string(T) + "], got " + std::to_string(steps));
+    throw std::invalid_argument("num_inference_steps must be in [1, " + std::to_string(T) + "], got " +
+                                std::to_string(steps));
   std::vector<int> ts(steps);
   if (c.timestep_spacing == "leading") {
     const int ratio = T / steps;

@@ -8,10 +8,10 @@ namespace cxrl {
 struct ScheduleConfig {
   int num_train_timesteps = 1000;
   double beta_start = 0.00085, beta_end = 0.012;  // Stable Diffusion's values
-  std::string beta_schedule = "scaled_linear";      // linear | scaled_linear | squaredcos_cap_v2
-  bool set_alpha_to_one = false;                    // SD's scheduler config uses false
+  std::string beta_schedule = "scaled_linear";    // linear | scaled_linear | squaredcos_cap_v2
+  bool set_alpha_to_one = false;                  // SD's scheduler config uses false
   int steps_offset = 1;
-  std::string timestep_spacing = "leading";         // leading | trailing | linspace
+  std::string timestep_spacing = "leading";  // leading | trailing | linspace
 };
 
 struct NoiseSchedule {

@@ -1,9 +1,9 @@
 #include "tests/harness.h"
 
-#include "core/scratch.h"
-
 #include <algorithm>
 #include <cstring>
+
+#include "core/scratch.h"
 
 namespace cxrl::test {
 
@@ -60,8 +60,8 @@ static double probe_max_error(const std::vector<Tensor>& grads, int probes, doub
 
 double fd_check(const std::string& label, std::vector<Tensor> inputs,
                 const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
-                const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
-                double tol, float eps, int probes, double floor_frac) {
+                const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd, double tol,
+                float eps, int probes, double floor_frac) {
   const Tensor y = fwd(inputs);
   const Tensor w = randn(y.shape);
   const std::vector<Tensor> grads = bwd(inputs, w);
@@ -170,8 +170,13 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       fail(std::string("exception: ") + e.what());
     }
-    if (g_failures_in_case) { ++failed; std::printf("[ FAIL ] %s\n", c.name); }
-    else { ++passed; std::printf("[  OK  ] %s\n", c.name); }
+    if (g_failures_in_case) {
+      ++failed;
+      std::printf("[ FAIL ] %s\n", c.name);
+    } else {
+      ++passed;
+      std::printf("[  OK  ] %s\n", c.name);
+    }
   }
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

@@ -22,14 +22,14 @@ struct Registrar {
 };
 void fail(const std::string& msg);
 
-#define TEST(name)                                                        \
-  static void name();                                                     \
-  static ::cxrl::test::Registrar reg_##name(#name, name);                 \
+#define TEST(name)                                        \
+  static void name();                                     \
+  static ::cxrl::test::Registrar reg_##name(#name, name); \
   static void name()
 
-#define CHECK(cond, msg)                                                  \
-  do {                                                                    \
-    if (!(cond)) ::cxrl::test::fail(std::string(msg) + " [" #cond "]");   \
+#define CHECK(cond, msg)                                                \
+  do {                                                                  \
+    if (!(cond)) ::cxrl::test::fail(std::string(msg) + " [" #cond "]"); \
   } while (0)
 
 std::mt19937_64& rng();
@@ -58,7 +58,8 @@ double fd_check_float64(const std::string& label, const std::vector<Tensor>& inp
                         const std::function<std::vector<double>(const Values&)>& ref,
                         const std::function<Tensor(const std::vector<Tensor>&)>& fwd,
                         const std::function<std::vector<Tensor>(const std::vector<Tensor>&, const Tensor&)>& bwd,
-                        double tol = 1e-2, double h = 1e-5, int probes = 24, double floor_frac = 1e-2, double fwd_tol = 1e-5);
+                        double tol = 1e-2, double h = 1e-5, int probes = 24, double floor_frac = 1e-2,
+                        double fwd_tol = 1e-5);
 
 // Directional finite-difference check for whole networks: for each input, the direction r is the
 // analytic gradient normalised, and (L(x + eps r) - L(x - eps r)) / 2 eps must equal <grad, r> =

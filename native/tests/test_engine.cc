@@ -31,8 +31,10 @@ static double gemm_error(bool ta, bool tb, int M, int N, int K, float beta, bool
       ref[i * N + j] = 0.5 * s + beta * C.v[i * N + j];
       scale[i * N + j] = 0.5 * mag + std::fabs(beta * C.v[i * N + j]);
     }
-  if (builtin) sgemm_builtin(ta, tb, M, N, K, 0.5f, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, C.data(), N);
-  else sgemm(ta, tb, M, N, K, 0.5f, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, C.data(), N);
+  if (builtin)
+    sgemm_builtin(ta, tb, M, N, K, 0.5f, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, C.data(), N);
+  else
+    sgemm(ta, tb, M, N, K, 0.5f, A.data(), ta ? M : K, B.data(), tb ? K : N, beta, C.data(), N);
   double worst = 0;
   for (int i = 0; i < M * N; ++i) worst = std::max(worst, std::fabs(C.v[i] - ref[i]) / (scale[i] + 1e-30));
   return worst;
@@ -47,14 +49,15 @@ TEST(gemm_builtin_and_openblas_match_float64) {
         const float beta = rep == 0 ? 0.f : 0.7f;
         const double eb = gemm_error(ta, tb, M, N, K, beta, true);
         const double bound = (K + 2) * 5.96e-8;
-        std::printf("    builtin  %c%c M%-3d N%-3d K%-3d beta %.1f  max err / sum|ab| %.2e (bound K*u %.2e)\n", ta ? 'T' : 'N',
-                    tb ? 'T' : 'N', M, N, K, beta, eb, bound);
+        std::printf("    builtin  %c%c M%-3d N%-3d K%-3d beta %.1f  max err / sum|ab| %.2e (bound K*u %.2e)\n",
+                    ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, beta, eb, bound);
         CHECK(eb < bound, "built-in GEMM differs from float64");
         if (openblas_available()) {
           set_gemm_backend(GemmBackend::kOpenBlas);
           const double eo = gemm_error(ta, tb, M, N, K, beta, false);
           CHECK(eo < bound, "OpenBLAS GEMM differs from float64");
-          std::printf("    openblas %c%c                     max err / sum|ab| %.2e\n", ta ? 'T' : 'N', tb ? 'T' : 'N', eo);
+          std::printf("    openblas %c%c                     max err / sum|ab| %.2e\n", ta ? 'T' : 'N', tb ? 'T' : 'N',
+                      eo);
         }
       }
   if (!openblas_available()) std::printf("    (this build has no OpenBLAS; only the built-in GEMM was checked)\n");
@@ -134,7 +137,8 @@ static UNetConfig tiny_config(bool linear_proj) {
   Json j = Json::parse(std::string(R"({"in_channels":1,"out_channels":1,"sample_size":8,"block_out_channels":[8,16],
     "down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],"up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],
     "layers_per_block":1,"attention_head_dim":2,"cross_attention_dim":6,"norm_num_groups":4,
-    "use_linear_projection":)") + (linear_proj ? "true" : "false") + "}");
+    "use_linear_projection":)") +
+                       (linear_proj ? "true" : "false") + "}");
   return UNetConfig::from_json(j);
 }
 
@@ -145,36 +149,41 @@ TEST(unet_gradients_fd) {
     Tensor mask({2, 3}, 1.f);
     mask.v[5] = 0.f;
     // Inputs: sample, encoder_hidden_states, and a few parameters through a setter.
-    std::vector<std::string> pnames = {"conv_in.weight", "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight",
-                                       "mid_block.resnets.0.time_emb_proj.weight", "up_blocks.1.resnets.1.norm1.weight",
-                                       "time_embedding.linear_1.bias", "conv_out.bias"};
+    std::vector<std::string> pnames = {"conv_in.weight",
+                                       "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight",
+                                       "mid_block.resnets.0.time_emb_proj.weight",
+                                       "up_blocks.1.resnets.1.norm1.weight",
+                                       "time_embedding.linear_1.bias",
+                                       "conv_out.bias"};
     std::vector<Tensor> inputs{randn({2, 1, 8, 8}), randn({2, 3, 6})};
     for (const auto& n : pnames) inputs.push_back(net.params().find(n)->value);
     auto load = [&](const std::vector<Tensor>& in) {
       for (size_t k = 0; k < pnames.size(); ++k) net.params().find(pnames[k])->value = in[2 + k];
     };
-    fd_directional_check(std::string("unet (") + (linear_proj ? "linear" : "conv") + " projection): sample, context, 6 params", inputs,
-             [&](const std::vector<Tensor>& in) {
-               load(in);
-               return net.forward(in[0], t, in[1], &mask);
-             },
-             [&](const std::vector<Tensor>& in, const Tensor& gy) {
-               load(in);
-               net.params().zero_grad();
-               net.forward(in[0], t, in[1], &mask);
-               UNetGrads g = net.backward(gy);
-               std::vector<Tensor> out{g.sample, g.encoder_hidden_states};
-               for (const auto& n : pnames) out.push_back(net.params().find(n)->grad);
-               return out;
-             },
-             // The whole network in float32: a directional check per input; the tight check of every
-             // single gradient entry is the PyTorch parity test (1e-4 relative).
-             5e-3, 1e-2f);
+    fd_directional_check(
+        std::string("unet (") + (linear_proj ? "linear" : "conv") + " projection): sample, context, 6 params", inputs,
+        [&](const std::vector<Tensor>& in) {
+          load(in);
+          return net.forward(in[0], t, in[1], &mask);
+        },
+        [&](const std::vector<Tensor>& in, const Tensor& gy) {
+          load(in);
+          net.params().zero_grad();
+          net.forward(in[0], t, in[1], &mask);
+          UNetGrads g = net.backward(gy);
+          std::vector<Tensor> out{g.sample, g.encoder_hidden_states};
+          for (const auto& n : pnames) out.push_back(net.params().find(n)->grad);
+          return out;
+        },
+        // The whole network in float32: a directional check per input; the tight check of every
+        // single gradient entry is the PyTorch parity test (1e-4 relative).
+        5e-3, 1e-2f);
   }
 }
 
 TEST(text_encoder_gradients_fd) {
-  TextEncoderConfig cfg = TextEncoderConfig::from_json(Json::parse(R"({"vocab_size":11,"max_length":8,"width":12,"layers":2,"heads":3})"));
+  TextEncoderConfig cfg =
+      TextEncoderConfig::from_json(Json::parse(R"({"vocab_size":11,"max_length":8,"width":12,"layers":2,"heads":3})"));
   TextEncoder enc(cfg, 5);
   const int B = 2, L = 6;
   std::vector<int32_t> ids = {1, 4, 9, 2, 0, 0, 3, 3, 7, 10, 5, 0};
@@ -187,23 +196,24 @@ TEST(text_encoder_gradients_fd) {
   auto load = [&](const std::vector<Tensor>& in) {
     for (size_t k = 0; k < names.size(); ++k) enc.params().find(names[k])->value = in[k];
   };
-  fd_directional_check("text encoder: every parameter (" + std::to_string(names.size()) + " tensors)", inputs,
-                       [&](const std::vector<Tensor>& in) {
-                         load(in);
-                         return enc.forward(ids.data(), B, L, mask);
-                       },
-                       [&](const std::vector<Tensor>& in, const Tensor& gy) {
-                         load(in);
-                         enc.params().zero_grad();
-                         enc.forward(ids.data(), B, L, mask);
-                         enc.backward(gy);
-                         std::vector<Tensor> out;
-                         for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
-                         return out;
-                       },
-                       // Its embeddings are small (~0.02), so the step is too: at 1e-2 the difference
-                       // quotient's truncation error reaches 5e-2 on them.
-                       5e-3, 2e-3f);
+  fd_directional_check(
+      "text encoder: every parameter (" + std::to_string(names.size()) + " tensors)", inputs,
+      [&](const std::vector<Tensor>& in) {
+        load(in);
+        return enc.forward(ids.data(), B, L, mask);
+      },
+      [&](const std::vector<Tensor>& in, const Tensor& gy) {
+        load(in);
+        enc.params().zero_grad();
+        enc.forward(ids.data(), B, L, mask);
+        enc.backward(gy);
+        std::vector<Tensor> out;
+        for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
+        return out;
+      },
+      // Its embeddings are small (~0.02), so the step is too: at 1e-2 the difference
+      // quotient's truncation error reaches 5e-2 on them.
+      5e-3, 2e-3f);
   // Padding tokens do not influence the real tokens' outputs.
   Tensor y1 = enc.forward(ids.data(), B, L, mask);
   std::vector<int32_t> other = ids;
@@ -214,7 +224,8 @@ TEST(text_encoder_gradients_fd) {
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < L; ++t)
       if (mask.v[b * L + t] != 0.f)
-        for (int d = 0; d < 12; ++d) diff = std::max(diff, (double)std::fabs(y1.v[(b * L + t) * 12 + d] - y2.v[(b * L + t) * 12 + d]));
+        for (int d = 0; d < 12; ++d)
+          diff = std::max(diff, (double)std::fabs(y1.v[(b * L + t) * 12 + d] - y2.v[(b * L + t) * 12 + d]));
   std::printf("    changing padding tokens moves real-token outputs by %.2e\n", diff);
   CHECK(diff == 0.0, "padding leaks into real tokens");
 }
@@ -223,7 +234,8 @@ TEST(unet_backward_is_bitwise_reproducible) {
   // Reductions add per-chunk partials in a fixed order, so repeated passes agree bit for bit
   // (what exact resumption of training relies on).
   UNet2DCondition net(tiny_config(true), 3);
-  Tensor x = randn({3, 1, 8, 8}), t({3}, std::vector<float>{5.f, 50.f, 500.f}), ctx = randn({3, 4, 6}), gy = randn({3, 1, 8, 8});
+  Tensor x = randn({3, 1, 8, 8}), t({3}, std::vector<float>{5.f, 50.f, 500.f}), ctx = randn({3, 4, 6}),
+         gy = randn({3, 1, 8, 8});
   std::vector<std::vector<float>> runs[2];
   for (auto& run : runs) {
     net.params().zero_grad();

@@ -19,7 +19,8 @@ static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(
 
 // Float64 reference of GroupNorm (LayerNorm is rows = tokens, groups = 1, spatial = 1): x viewed as
 // [rows, len]; element j of row r has channel (r % groups) * (len / spatial) + j / spatial.
-static std::vector<double> norm_reference(const Values& in, int64_t rows, int64_t len, int64_t groups, int64_t spatial) {
+static std::vector<double> norm_reference(const Values& in, int64_t rows, int64_t len, int64_t groups,
+                                          int64_t spatial) {
   const std::vector<double>&x = in[0], &gamma = in[1], &beta = in[2];
   std::vector<double> y(x.size());
   for (int64_t r = 0; r < rows; ++r) {
@@ -35,19 +36,23 @@ static std::vector<double> norm_reference(const Values& in, int64_t rows, int64_
 }
 
 TEST(conv2d_backward_fd) {
-  struct Geom { int k, stride, pad; };
+  struct Geom {
+    int k, stride, pad;
+  };
   for (Geom g : {Geom{1, 1, 0}, Geom{3, 1, 1}, Geom{3, 2, 1}, Geom{5, 1, 2}, Geom{2, 2, 0}, Geom{3, 1, 0}}) {
-    const int B = rand_int(1, 2), Cin = rand_int(1, 4), Cout = rand_int(1, 5), H = rand_int(g.k, 9), W = rand_int(g.k, 9);
+    const int B = rand_int(1, 2), Cin = rand_int(1, 4), Cout = rand_int(1, 5), H = rand_int(g.k, 9),
+              W = rand_int(g.k, 9);
     Conv2dGeom cg{g.stride, g.pad};
-    fd_check("conv2d k" + std::to_string(g.k) + " s" + std::to_string(g.stride) + " p" + std::to_string(g.pad) + " x" +
-                 shape_str({B, Cin, H, W}) + " out " + std::to_string(Cout),
-             {randn({B, Cin, H, W}), randn({Cout, Cin, g.k, g.k}, 0.3f), randn({Cout})},
-             [&](const Inputs& in) { return conv2d_forward(in[0], in[1], &in[2], cg); },
-             [&](const Inputs& in, const Tensor& gy) {
-               Tensor gx, gw(in[1].shape), gb(in[2].shape);
-               conv2d_backward(in[0], in[1], gy, cg, &gx, &gw, &gb);
-               return Inputs{gx, gw, gb};
-             });
+    fd_check(
+        "conv2d k" + std::to_string(g.k) + " s" + std::to_string(g.stride) + " p" + std::to_string(g.pad) + " x" +
+            shape_str({B, Cin, H, W}) + " out " + std::to_string(Cout),
+        {randn({B, Cin, H, W}), randn({Cout, Cin, g.k, g.k}, 0.3f), randn({Cout})},
+        [&](const Inputs& in) { return conv2d_forward(in[0], in[1], &in[2], cg); },
+        [&](const Inputs& in, const Tensor& gy) {
+          Tensor gx, gw(in[1].shape), gb(in[2].shape);
+          conv2d_backward(in[0], in[1], gy, cg, &gx, &gw, &gb);
+          return Inputs{gx, gw, gb};
+        });
   }
 }
 
@@ -58,40 +63,44 @@ TEST(group_norm_backward_fd) {
     // Over small groups a float32 difference quotient is either truncation- or rounding-bound
     // (about 1% of random draws failed at any single step), so the differences are of a float64
     // reference forward, which the engine's forward must match.
-    fd_check_float64("group_norm groups " + std::to_string(groups) + " x" + shape_str({B, C, H, W}),
-             {randn({B, C, H, W}, 2.f), randn({C}), randn({C})},
-             [&](const Values& v) { return norm_reference(v, (int64_t)B * groups, (int64_t)C / groups * H * W, groups, (int64_t)H * W); },
-             [&](const Inputs& in) {
-               NormStats st;
-               return group_norm_forward(in[0], groups, in[1], in[2], 1e-5f, &st);
-             },
-             [&](const Inputs& in, const Tensor& gy) {
-               NormStats st;
-               group_norm_forward(in[0], groups, in[1], in[2], 1e-5f, &st);
-               Tensor gx, gg(in[1].shape), gb(in[2].shape);
-               group_norm_backward(in[0], groups, in[1], st, gy, &gx, &gg, &gb);
-               return Inputs{gx, gg, gb};
-             });
+    fd_check_float64(
+        "group_norm groups " + std::to_string(groups) + " x" + shape_str({B, C, H, W}),
+        {randn({B, C, H, W}, 2.f), randn({C}), randn({C})},
+        [&](const Values& v) {
+          return norm_reference(v, (int64_t)B * groups, (int64_t)C / groups * H * W, groups, (int64_t)H * W);
+        },
+        [&](const Inputs& in) {
+          NormStats st;
+          return group_norm_forward(in[0], groups, in[1], in[2], 1e-5f, &st);
+        },
+        [&](const Inputs& in, const Tensor& gy) {
+          NormStats st;
+          group_norm_forward(in[0], groups, in[1], in[2], 1e-5f, &st);
+          Tensor gx, gg(in[1].shape), gb(in[2].shape);
+          group_norm_backward(in[0], groups, in[1], st, gy, &gx, &gg, &gb);
+          return Inputs{gx, gg, gb};
+        });
   }
 }
 
 TEST(layer_norm_backward_fd) {
   for (int D : {rand_int(4, 7), 16, 33}) {  // D = 2 is degenerate: the output is +-1
     const int N = rand_int(1, 4), L = rand_int(1, 5);
-    fd_check_float64("layer_norm D " + std::to_string(D) + " x" + shape_str({N, L, D}),
-             {randn({N, L, D}, 2.f), randn({D}), randn({D})},
-             [&](const Values& v) { return norm_reference(v, (int64_t)N * L, D, 1, 1); },
-             [&](const Inputs& in) {
-               NormStats st;
-               return layer_norm_forward(in[0], in[1], in[2], 1e-5f, &st);
-             },
-             [&](const Inputs& in, const Tensor& gy) {
-               NormStats st;
-               layer_norm_forward(in[0], in[1], in[2], 1e-5f, &st);
-               Tensor gx, gg(in[1].shape), gb(in[2].shape);
-               layer_norm_backward(in[0], in[1], st, gy, &gx, &gg, &gb);
-               return Inputs{gx, gg, gb};
-             });
+    fd_check_float64(
+        "layer_norm D " + std::to_string(D) + " x" + shape_str({N, L, D}),
+        {randn({N, L, D}, 2.f), randn({D}), randn({D})},
+        [&](const Values& v) { return norm_reference(v, (int64_t)N * L, D, 1, 1); },
+        [&](const Inputs& in) {
+          NormStats st;
+          return layer_norm_forward(in[0], in[1], in[2], 1e-5f, &st);
+        },
+        [&](const Inputs& in, const Tensor& gy) {
+          NormStats st;
+          layer_norm_forward(in[0], in[1], in[2], 1e-5f, &st);
+          Tensor gx, gg(in[1].shape), gb(in[2].shape);
+          layer_norm_backward(in[0], in[1], st, gy, &gx, &gg, &gb);
+          return Inputs{gx, gg, gb};
+        });
   }
 }
 
@@ -100,31 +109,38 @@ TEST(linear_backward_fd) {
     const int N = rand_int(1, 3), L = rand_int(1, 6), in = rand_int(1, 20), out = rand_int(1, 20);
     Inputs x{randn({N, L, in}), randn({out, in}, 0.3f)};
     if (bias) x.push_back(randn({out}));
-    fd_check(std::string("linear ") + (bias ? "with" : "without") + " bias " + shape_str({N, L, in}) + " -> " +
-                 std::to_string(out),
-             x, [&](const Inputs& i) { return linear_forward(i[0], i[1], bias ? &i[2] : nullptr); },
-             [&](const Inputs& i, const Tensor& gy) {
-               Tensor gx, gw(i[1].shape), gb(bias ? i[2].shape : Shape{});
-               linear_backward(i[0], i[1], gy, &gx, &gw, bias ? &gb : nullptr);
-               Inputs r{gx, gw};
-               if (bias) r.push_back(gb);
-               return r;
-             });
+    fd_check(
+        std::string("linear ") + (bias ? "with" : "without") + " bias " + shape_str({N, L, in}) + " -> " +
+            std::to_string(out),
+        x, [&](const Inputs& i) { return linear_forward(i[0], i[1], bias ? &i[2] : nullptr); },
+        [&](const Inputs& i, const Tensor& gy) {
+          Tensor gx, gw(i[1].shape), gb(bias ? i[2].shape : Shape{});
+          linear_backward(i[0], i[1], gy, &gx, &gw, bias ? &gb : nullptr);
+          Inputs r{gx, gw};
+          if (bias) r.push_back(gb);
+          return r;
+        });
   }
 }
 
 TEST(activations_backward_fd) {
   const Shape s{2, rand_int(3, 40)};
-  fd_check("silu", {randn(s, 2.f)}, [](const Inputs& i) { return silu_forward(i[0]); },
-           [](const Inputs& i, const Tensor& gy) { return Inputs{silu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
-  fd_check("gelu (erf)", {randn(s, 2.f)}, [](const Inputs& i) { return gelu_forward(i[0]); },
-           [](const Inputs& i, const Tensor& gy) { return Inputs{gelu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
-  fd_check("geglu", {randn({3, 2, 2 * rand_int(1, 12)}, 2.f)}, [](const Inputs& i) { return geglu_forward(i[0]); },
-           [](const Inputs& i, const Tensor& gy) { return Inputs{geglu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
+  fd_check(
+      "silu", {randn(s, 2.f)}, [](const Inputs& i) { return silu_forward(i[0]); },
+      [](const Inputs& i, const Tensor& gy) { return Inputs{silu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
+  fd_check(
+      "gelu (erf)", {randn(s, 2.f)}, [](const Inputs& i) { return gelu_forward(i[0]); },
+      [](const Inputs& i, const Tensor& gy) { return Inputs{gelu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
+  fd_check(
+      "geglu", {randn({3, 2, 2 * rand_int(1, 12)}, 2.f)}, [](const Inputs& i) { return geglu_forward(i[0]); },
+      [](const Inputs& i, const Tensor& gy) { return Inputs{geglu_backward(i[0], gy)}; }, 1e-2, 1e-3f);
 }
 
 TEST(attention_backward_fd) {
-  struct Case { int heads, d, Lq, Lk; bool mask; };
+  struct Case {
+    int heads, d, Lq, Lk;
+    bool mask;
+  };
   for (Case c : {Case{1, 4, 5, 5, false}, Case{2, 3, 6, 6, false}, Case{3, 5, 4, 7, true}, Case{2, 8, 9, 1, false},
                  Case{4, 2, 3, 11, true}}) {
     const int B = rand_int(1, 2), HD = c.heads * c.d;
@@ -132,20 +148,21 @@ TEST(attention_backward_fd) {
     if (c.mask)
       for (int b = 0; b < B; ++b)
         for (int j = 1; j < c.Lk; j += 2) mask.v[b * c.Lk + j] = 0.f;
-    fd_check("attention heads " + std::to_string(c.heads) + " head_dim " + std::to_string(c.d) + " Lq " +
-                 std::to_string(c.Lq) + " Lk " + std::to_string(c.Lk) + (c.mask ? " masked" : ""),
-             {randn({B, c.Lq, HD}), randn({B, c.Lk, HD}), randn({B, c.Lk, HD})},
-             [&](const Inputs& i) {
-               AttentionCache cache;
-               return attention_forward(i[0], i[1], i[2], c.heads, c.mask ? &mask : nullptr, &cache);
-             },
-             [&](const Inputs& i, const Tensor& gy) {
-               AttentionCache cache;
-               attention_forward(i[0], i[1], i[2], c.heads, c.mask ? &mask : nullptr, &cache);
-               Tensor gq, gk, gv;
-               attention_backward(i[0], i[1], i[2], c.heads, cache, gy, &gq, &gk, &gv);
-               return Inputs{gq, gk, gv};
-             });
+    fd_check(
+        "attention heads " + std::to_string(c.heads) + " head_dim " + std::to_string(c.d) + " Lq " +
+            std::to_string(c.Lq) + " Lk " + std::to_string(c.Lk) + (c.mask ? " masked" : ""),
+        {randn({B, c.Lq, HD}), randn({B, c.Lk, HD}), randn({B, c.Lk, HD})},
+        [&](const Inputs& i) {
+          AttentionCache cache;
+          return attention_forward(i[0], i[1], i[2], c.heads, c.mask ? &mask : nullptr, &cache);
+        },
+        [&](const Inputs& i, const Tensor& gy) {
+          AttentionCache cache;
+          attention_forward(i[0], i[1], i[2], c.heads, c.mask ? &mask : nullptr, &cache);
+          Tensor gq, gk, gv;
+          attention_backward(i[0], i[1], i[2], c.heads, cache, gy, &gq, &gk, &gv);
+          return Inputs{gq, gk, gv};
+        });
   }
 }
 
@@ -155,18 +172,20 @@ TEST(attention_large_map_path_fd) {
   const int B = 2, H = 2, d = 3, Lq = 260, Lk = 256;
   Tensor mask({B, Lk}, 1.f);
   for (int j = 0; j < Lk; j += 7) mask.v[Lk + j] = 0.f;
-  fd_check("attention large map Lq 260 Lk 256 masked", {randn({B, Lq, H * d}), randn({B, Lk, H * d}), randn({B, Lk, H * d})},
-           [&](const Inputs& i) {
-             AttentionCache cache;
-             return attention_forward(i[0], i[1], i[2], H, &mask, &cache);
-           },
-           [&](const Inputs& i, const Tensor& gy) {
-             AttentionCache cache;
-             attention_forward(i[0], i[1], i[2], H, &mask, &cache);
-             Tensor gq, gk, gv;
-             attention_backward(i[0], i[1], i[2], H, cache, gy, &gq, &gk, &gv);
-             return Inputs{gq, gk, gv};
-           }, 1e-2, 1e-2f, 8);
+  fd_check(
+      "attention large map Lq 260 Lk 256 masked", {randn({B, Lq, H * d}), randn({B, Lk, H * d}), randn({B, Lk, H * d})},
+      [&](const Inputs& i) {
+        AttentionCache cache;
+        return attention_forward(i[0], i[1], i[2], H, &mask, &cache);
+      },
+      [&](const Inputs& i, const Tensor& gy) {
+        AttentionCache cache;
+        attention_forward(i[0], i[1], i[2], H, &mask, &cache);
+        Tensor gq, gk, gv;
+        attention_backward(i[0], i[1], i[2], H, cache, gy, &gq, &gk, &gv);
+        return Inputs{gq, gk, gv};
+      },
+      1e-2, 1e-2f, 8);
 }
 
 TEST(attention_mask_excludes_keys) {
@@ -175,7 +194,10 @@ TEST(attention_mask_excludes_keys) {
   mask.v[2] = 0.f;
   AttentionCache c;
   Tensor y1 = attention_forward(q, k, v, 2, &mask, &c);
-  for (int d = 0; d < 4; ++d) { k.v[2 * 4 + d] += 3.f; v.v[2 * 4 + d] -= 5.f; }
+  for (int d = 0; d < 4; ++d) {
+    k.v[2 * 4 + d] += 3.f;
+    v.v[2 * 4 + d] -= 5.f;
+  }
   Tensor y2 = attention_forward(q, k, v, 2, &mask, &c);
   double diff = 0;
   for (int64_t i = 0; i < y1.numel(); ++i) diff = std::max(diff, (double)std::fabs(y1.v[i] - y2.v[i]));
@@ -185,23 +207,28 @@ TEST(attention_mask_excludes_keys) {
 
 TEST(layout_ops_backward_fd) {
   const int B = rand_int(1, 2), C = rand_int(1, 3), H = rand_int(1, 4), W = rand_int(1, 4);
-  fd_check("upsample_nearest2x " + shape_str({B, C, H, W}), {randn({B, C, H, W})},
-           [](const Inputs& i) { return upsample_nearest2x_forward(i[0]); },
-           [](const Inputs&, const Tensor& gy) { return Inputs{upsample_nearest2x_backward(gy)}; });
+  fd_check(
+      "upsample_nearest2x " + shape_str({B, C, H, W}), {randn({B, C, H, W})},
+      [](const Inputs& i) { return upsample_nearest2x_forward(i[0]); },
+      [](const Inputs&, const Tensor& gy) { return Inputs{upsample_nearest2x_backward(gy)}; });
   const int Ca = rand_int(1, 3), Cb = rand_int(1, 3);
-  fd_check("concat_channels", {randn({B, Ca, H, W}), randn({B, Cb, H, W})},
-           [](const Inputs& i) { return concat_channels_forward(i[0], i[1]); },
-           [&](const Inputs&, const Tensor& gy) {
-             Tensor ga, gb;
-             concat_channels_backward(gy, Ca, &ga, &gb);
-             return Inputs{ga, gb};
-           });
-  fd_check("residual add", {randn({B, C, H, W}), randn({B, C, H, W})},
-           [](const Inputs& i) { return add(i[0], i[1]); },
-           [](const Inputs&, const Tensor& gy) { return Inputs{gy, gy}; });
-  fd_check("nchw<->tokens", {randn({B, C, H, W})},
-           [&](const Inputs& i) { return tokens_to_nchw(nchw_to_tokens(i[0]), H, W); },
-           [&](const Inputs&, const Tensor& gy) { return Inputs{tokens_to_nchw(nchw_to_tokens(gy), H, W)}; });
+  fd_check(
+      "concat_channels", {randn({B, Ca, H, W}), randn({B, Cb, H, W})},
+      [](const Inputs& i) { return concat_channels_forward(i[0], i[1]); },
+      [&](const Inputs&, const Tensor& gy) {
+        Tensor ga, gb;
+        concat_channels_backward(gy, Ca, &ga, &gb);
+        return Inputs{ga, gb};
+      });
+  fd_check(
+      "residual add", {randn({B, C, H, W}), randn({B, C, H, W})}, [](const Inputs& i) { return add(i[0], i[1]); },
+      [](const Inputs&, const Tensor& gy) {
+        return Inputs{gy, gy};
+      });
+  fd_check(
+      "nchw<->tokens", {randn({B, C, H, W})},
+      [&](const Inputs& i) { return tokens_to_nchw(nchw_to_tokens(i[0]), H, W); },
+      [&](const Inputs&, const Tensor& gy) { return Inputs{tokens_to_nchw(nchw_to_tokens(gy), H, W)}; });
 }
 
 TEST(timestep_embedding_and_mse_fd) {
@@ -222,10 +249,11 @@ TEST(timestep_embedding_and_mse_fd) {
           }
         return y;
       };
-      fd_check_float64("timestep_embedding dim " + std::to_string(s.dim) + (flip ? " flip" : "") + " shift " +
-                           std::to_string((int)shift),
-                       {t}, reference, [&](const Inputs& i) { return timestep_embedding_forward(i[0], s); },
-                       [&](const Inputs& i, const Tensor& gy) { return Inputs{timestep_embedding_backward(i[0], s, gy)}; });
+      fd_check_float64(
+          "timestep_embedding dim " + std::to_string(s.dim) + (flip ? " flip" : "") + " shift " +
+              std::to_string((int)shift),
+          {t}, reference, [&](const Inputs& i) { return timestep_embedding_forward(i[0], s); },
+          [&](const Inputs& i, const Tensor& gy) { return Inputs{timestep_embedding_backward(i[0], s, gy)}; });
     }
   // Diffusers' values for t = 1, dim 4, flip_sin_to_cos = false, shift 1: freqs exp(-ln(1e4) * j / 1).
   TimestepEmbeddingSpec s{4, false, 1.f, 10000.f};
@@ -234,22 +262,24 @@ TEST(timestep_embedding_and_mse_fd) {
             std::fabs(e.v[2] - std::cos(1.f)) < 1e-6,
         "timestep embedding values differ from the diffusers formula");
   Tensor target = randn({2, 3});
-  fd_check("mse_loss", {randn({2, 3})},
-           [&](const Inputs& i) { return Tensor({1}, std::vector<float>{(float)mse_loss_forward(i[0], target)}); },
-           [&](const Inputs& i, const Tensor& gy) { return Inputs{mse_loss_backward(i[0], target, gy.v[0])}; },
-           1e-2, 1e-3f);
+  fd_check(
+      "mse_loss", {randn({2, 3})},
+      [&](const Inputs& i) { return Tensor({1}, std::vector<float>{(float)mse_loss_forward(i[0], target)}); },
+      [&](const Inputs& i, const Tensor& gy) { return Inputs{mse_loss_backward(i[0], target, gy.v[0])}; }, 1e-2, 1e-3f);
 }
 
 TEST(embedding_lookup_backward_fd) {
   const int V = rand_int(3, 9), D = rand_int(2, 6);
   std::vector<int32_t> ids = {0, V - 1, 1, 1, V - 1};  // repeats accumulate
-  fd_check("embedding lookup V " + std::to_string(V) + " D " + std::to_string(D), {randn({V, D})},
-           [&](const Inputs& i) { return embedding_lookup_forward(ids.data(), (int64_t)ids.size(), i[0]); },
-           [&](const Inputs& i, const Tensor& gy) {
-             Tensor g(i[0].shape);
-             embedding_lookup_backward(ids.data(), (int64_t)ids.size(), gy, &g);
-             return Inputs{g};
-           }, 1e-2, 1e-2f, 40);
+  fd_check(
+      "embedding lookup V " + std::to_string(V) + " D " + std::to_string(D), {randn({V, D})},
+      [&](const Inputs& i) { return embedding_lookup_forward(ids.data(), (int64_t)ids.size(), i[0]); },
+      [&](const Inputs& i, const Tensor& gy) {
+        Tensor g(i[0].shape);
+        embedding_lookup_backward(ids.data(), (int64_t)ids.size(), gy, &g);
+        return Inputs{g};
+      },
+      1e-2, 1e-2f, 40);
   bool threw = false;
   try {
     int32_t bad = V;

@@ -11,7 +11,8 @@ using namespace cxrl;
 using namespace cxrl::test;
 
 TEST(image_encoder_gradients_fd) {
-  ImageEncoderConfig cfg = ImageEncoderConfig::from_json(Json::parse(R"({"in_channels":1,"image_size":16,"out_dim":5,"groups":2,"channels":[4,6]})"));
+  ImageEncoderConfig cfg = ImageEncoderConfig::from_json(
+      Json::parse(R"({"in_channels":1,"image_size":16,"out_dim":5,"groups":2,"channels":[4,6]})"));
   ImageEncoder enc(cfg, 3);
   std::vector<std::string> names;
   for (const auto& p : enc.params().all()) names.push_back(p->name);
@@ -20,20 +21,21 @@ TEST(image_encoder_gradients_fd) {
   auto load = [&](const std::vector<Tensor>& in) {
     for (size_t k = 0; k < names.size(); ++k) enc.params().find(names[k])->value = in[k + 1];
   };
-  fd_directional_check("image encoder: input and every parameter (" + std::to_string(names.size()) + " tensors)", inputs,
-                       [&](const std::vector<Tensor>& in) {
-                         load(in);
-                         return enc.forward(in[0]);
-                       },
-                       [&](const std::vector<Tensor>& in, const Tensor& gy) {
-                         load(in);
-                         enc.params().zero_grad();
-                         enc.forward(in[0]);
-                         std::vector<Tensor> out{enc.backward(gy)};
-                         for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
-                         return out;
-                       },
-                       5e-3, 1e-2f);
+  fd_directional_check(
+      "image encoder: input and every parameter (" + std::to_string(names.size()) + " tensors)", inputs,
+      [&](const std::vector<Tensor>& in) {
+        load(in);
+        return enc.forward(in[0]);
+      },
+      [&](const std::vector<Tensor>& in, const Tensor& gy) {
+        load(in);
+        enc.params().zero_grad();
+        enc.forward(in[0]);
+        std::vector<Tensor> out{enc.backward(gy)};
+        for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
+        return out;
+      },
+      5e-3, 1e-2f);
   bool threw = false;
   try {
     ImageEncoderConfig::from_json(Json::parse(R"({"image_size":20,"channels":[8,8,8]})"));
@@ -62,7 +64,8 @@ TEST(affine_warp_matches_float64_reference) {
           for (int dy = 0; dy < 2; ++dy)
             for (int dx = 0; dx < 2; ++dx) {
               const int64_t xx = (int64_t)std::floor(x) + dx, yy = (int64_t)std::floor(y) + dy;
-              const double w = (dx ? x - std::floor(x) : 1 - (x - std::floor(x))) * (dy ? y - std::floor(y) : 1 - (y - std::floor(y)));
+              const double w = (dx ? x - std::floor(x) : 1 - (x - std::floor(x))) *
+                               (dy ? y - std::floor(y) : 1 - (y - std::floor(y)));
               ref += w * ((xx < 0 || yy < 0 || xx >= W || yy >= H) ? -1.0 : src.v[((b * C + c) * H + yy) * W + xx]);
             }
           worst = std::max(worst, std::fabs(ref - out[((b * C + c) * OH + i) * OW + j]));

@@ -13,7 +13,9 @@ import { packageVersion } from '../util/paths';
 export function buildCli(argv: string[]) {
   let y = yargs(argv)
     .scriptName('cxrl-native')
-    .usage('$0 <command> [options]\n\nTrain, RL-fine-tune (CXRL), sample and evaluate report-to-chest-X-ray diffusion models.')
+    .usage(
+      '$0 <command> [options]\n\nTrain, RL-fine-tune (CXRL), sample and evaluate report-to-chest-X-ray diffusion models.',
+    )
     .version(packageVersion())
     .strict()
     .demandCommand(1, 'give a command; see --help')

@@ -22,13 +22,15 @@ export function isGuided(guidanceScale: number): boolean {
 
 /** A finite guidance scale >= 0 (0 is the unconditional model, 1 the conditional one). */
 export function checkGuidanceScale(w: number, flag = '--guidance-scale'): number {
-  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) throw new UserError(`${flag} must be a finite number >= 0, got ${w}`);
+  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0)
+    throw new UserError(`${flag} must be a finite number >= 0, got ${w}`);
   return w;
 }
 
 /** DDIM's eta: finite, >= 0 (0 deterministic, 1 the DDPM posterior variance). */
 export function checkEta(eta: number, flag = '--eta'): number {
-  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) throw new UserError(`${flag} must be a finite number >= 0, got ${eta}`);
+  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0)
+    throw new UserError(`${flag} must be a finite number >= 0, got ${eta}`);
   return eta;
 }
 
@@ -65,13 +67,23 @@ export class GuidedDenoiser {
    * `cond` for B samples; `uncond` (the empty prompt, same token count) when guided. Both are
    * broadcast from batch 1 when needed. The pass runs 2B rows: the unconditional half first.
    */
-  constructor(readonly unet: NativeUNet, readonly batch: number, cond: Conditioning, uncond: Conditioning | null, readonly guidanceScale: number) {
+  constructor(
+    readonly unet: NativeUNet,
+    readonly batch: number,
+    cond: Conditioning,
+    uncond: Conditioning | null,
+    readonly guidanceScale: number,
+  ) {
     this.guided = isGuided(guidanceScale);
-    if (this.guided && !uncond) throw new UserError('classifier-free guidance needs the unconditional embedding (the empty prompt)');
-    const ctx = toBatch(cond.context, batch, 'context'), mask = toBatch(cond.mask, batch, 'mask');
+    if (this.guided && !uncond)
+      throw new UserError('classifier-free guidance needs the unconditional embedding (the empty prompt)');
+    const ctx = toBatch(cond.context, batch, 'context'),
+      mask = toBatch(cond.mask, batch, 'mask');
     if (this.guided) {
-      const uctx = toBatch(uncond!.context, batch, 'unconditional context'), umask = toBatch(uncond!.mask, batch, 'unconditional mask');
-      if (uctx.shape[1] !== ctx.shape[1]) throw new UserError(`the unconditional embedding has ${uctx.shape[1]} tokens, the prompts ${ctx.shape[1]}`);
+      const uctx = toBatch(uncond!.context, batch, 'unconditional context'),
+        umask = toBatch(uncond!.mask, batch, 'unconditional mask');
+      if (uctx.shape[1] !== ctx.shape[1])
+        throw new UserError(`the unconditional embedding has ${uctx.shape[1]} tokens, the prompts ${ctx.shape[1]}`);
       this.context = concatBatch(uctx, ctx);
       this.mask = concatBatch(umask, mask);
     } else {
@@ -86,14 +98,25 @@ export class GuidedDenoiser {
   }
 
   /** Model outputs at x ([B, C, H, W] flat) and one timestep per sample (or one for all). */
-  async predict(x: Float32Array, sampleShape: [number, number, number], timesteps: number | ArrayLike<number>): Promise<GuidedOutput> {
-    const B = this.batch, n = x.length;
+  async predict(
+    x: Float32Array,
+    sampleShape: [number, number, number],
+    timesteps: number | ArrayLike<number>,
+  ): Promise<GuidedOutput> {
+    const B = this.batch,
+      n = x.length;
     const shape = [B, ...sampleShape];
-    if (n !== B * sampleShape[0] * sampleShape[1] * sampleShape[2]) throw new UserError(`sample of ${n} values does not fill [${shape}]`);
+    if (n !== B * sampleShape[0] * sampleShape[1] * sampleShape[2])
+      throw new UserError(`sample of ${n} values does not fill [${shape}]`);
     const t = new Float32Array(this.rows);
     for (let r = 0; r < this.rows; r++) t[r] = typeof timesteps === 'number' ? timesteps : timesteps[r % B];
     const sample = this.guided ? concatBatch({ data: x, shape }, { data: x, shape }) : { data: x, shape };
-    const eps = await this.unet.forwardAsync({ sample, timestep: { data: t, shape: [this.rows] }, encoderHiddenStates: this.context, encoderAttentionMask: this.mask });
+    const eps = await this.unet.forwardAsync({
+      sample,
+      timestep: { data: t, shape: [this.rows] },
+      encoderHiddenStates: this.context,
+      encoderAttentionMask: this.mask,
+    });
     return this.guided ? { uncond: eps.data.subarray(0, n), cond: eps.data.subarray(n, 2 * n) } : { cond: eps.data };
   }
 
@@ -102,8 +125,13 @@ export class GuidedDenoiser {
    * the UNet (parameter gradients accumulate). Returns d/d(context) of the conditional rows,
    * [B, L, D], which holds the gradient of any appended learnable tokens.
    */
-  async backward(gradCond: Float32Array, gradUncond: Float32Array | undefined, sampleShape: [number, number, number]): Promise<TensorData> {
-    const B = this.batch, n = gradCond.length;
+  async backward(
+    gradCond: Float32Array,
+    gradUncond: Float32Array | undefined,
+    sampleShape: [number, number, number],
+  ): Promise<TensorData> {
+    const B = this.batch,
+      n = gradCond.length;
     let grad: Float32Array;
     if (this.guided) {
       if (!gradUncond) throw new Error('guided backward needs the gradient of the unconditional half');

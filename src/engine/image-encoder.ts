@@ -13,7 +13,6 @@ export interface ImageEncoderConfig {
   channels: number[];
 }
 
-
 export function createImageEncoder(config: ImageEncoderConfig, seed = 0): NativeImageEncoder {
   const { ImageEncoder } = loadAddon();
   try {

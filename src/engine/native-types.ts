@@ -126,12 +126,28 @@ export interface NativeAddon {
   ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
   ppoLoss(a: PpoInput, device: Device): PpoOutput;
   randn(o: { seed: number; streamOffset: number; batch: number; perSample: number }): Float32Array;
-  addNoise(o: { sample: Float32Array; noise: Float32Array; alphaBar: number | ArrayLike<number>; batch: number; perSample: number }): Float32Array;
+  addNoise(o: {
+    sample: Float32Array;
+    noise: Float32Array;
+    alphaBar: number | ArrayLike<number>;
+    batch: number;
+    perSample: number;
+  }): Float32Array;
   mseLoss(o: { pred: Float32Array; target: Float32Array; scale?: number }): { loss: number; grad: Float32Array };
   // Synthetic data
   renderPhantom(p: PhantomParams): Uint8Array;
   // Image resampling (posture augmentation, resizing to a reward model's input)
-  affineWarp(o: { images: Float32Array; batch: number; channels: number; height: number; width: number; outHeight: number; outWidth: number; params: Float32Array; fill?: number }): Float32Array;
+  affineWarp(o: {
+    images: Float32Array;
+    batch: number;
+    channels: number;
+    height: number;
+    width: number;
+    outHeight: number;
+    outWidth: number;
+    params: Float32Array;
+    fill?: number;
+  }): Float32Array;
   // Evaluation numerics
   symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
   // Benchmarks

@@ -42,6 +42,10 @@ export function loadAddon(): NativeAddon {
 /** One line naming the engine build in use (printed in every run's header, recorded in RL metrics). */
 export function engineSummary(): string {
   const i = loadAddon().info();
-  const cuda = i.cuda.compiled ? (i.cuda.usable ? `CUDA ${i.cuda.deviceName}` : 'CUDA compiled, no usable GPU') : 'no CUDA';
+  const cuda = i.cuda.compiled
+    ? i.cuda.usable
+      ? `CUDA ${i.cuda.deviceName}`
+      : 'CUDA compiled, no usable GPU'
+    : 'no CUDA';
   return `engine: GEMM ${i.gemm}, ${i.threads} threads, ${cuda}`;
 }

@@ -21,7 +21,11 @@ export function ddimStep(input: DdimStepInput, device: Device = 'cpu'): DdimStep
 }
 
 /** d(sum_b gradLogProb[b] * logProb[b]) / d(model output); input.prevSample must be the step's x_prev. */
-export function ddimStepBackward(input: DdimStepInput, gradLogProb: Float64Array, device: Device = 'cpu'): DdimStepGrads {
+export function ddimStepBackward(
+  input: DdimStepInput,
+  gradLogProb: Float64Array,
+  device: Device = 'cpu',
+): DdimStepGrads {
   if (!input.prevSample) throw new UserError('ddimStepBackward: prevSample (the x_prev of the step) is required');
   return wrap(() => loadAddon().ddimStepBackward(input, gradLogProb, device));
 }

@@ -53,7 +53,12 @@ export function etaAtStep(eta: number | readonly number[], i: number): number {
   return typeof eta === 'number' ? eta : eta[i];
 }
 
-export async function sampleDdim(unet: NativeUNet, cond: Conditioning, uncond: Conditioning | null, o: SampleOptions): Promise<SampleResult> {
+export async function sampleDdim(
+  unet: NativeUNet,
+  cond: Conditioning,
+  uncond: Conditioning | null,
+  o: SampleOptions,
+): Promise<SampleResult> {
   const [B, C, H, W] = o.shape;
   const perSample = C * H * W;
   const sched = new DdimScheduler(o.scheduler, o.steps);
@@ -64,12 +69,25 @@ export async function sampleDdim(unet: NativeUNet, cond: Conditioning, uncond: C
   for (let i = 0; i < o.steps; i++) {
     const { t, alphaBarT, alphaBarPrev } = sched.step(i);
     const out = await denoiser.predict(x, [C, H, W], t);
-    const step = ddimStep({
-      batch: B, perSample, sample: x, modelOutput: out.cond, modelOutputUncond: out.uncond,
-      guidanceScale: o.guidanceScale, alphaBarT, alphaBarPrev, eta: etaAtStep(o.eta, i),
-      predictionType: o.scheduler.prediction_type, clipSample: o.scheduler.clip_sample, clipSampleRange: o.scheduler.clip_sample_range,
-      seed: o.seed, streamOffset: stepNoiseStream(i, B),
-    }, o.device ?? 'cpu');
+    const step = ddimStep(
+      {
+        batch: B,
+        perSample,
+        sample: x,
+        modelOutput: out.cond,
+        modelOutputUncond: out.uncond,
+        guidanceScale: o.guidanceScale,
+        alphaBarT,
+        alphaBarPrev,
+        eta: etaAtStep(o.eta, i),
+        predictionType: o.scheduler.prediction_type,
+        clipSample: o.scheduler.clip_sample,
+        clipSampleRange: o.scheduler.clip_sample_range,
+        seed: o.seed,
+        streamOffset: stepNoiseStream(i, B),
+      },
+      o.device ?? 'cpu',
+    );
     x = step.prevSample;
     if (traj) {
       traj.latents.push(x);

@@ -40,17 +40,29 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
 
 function nativeArgs(c: SchedulerConfig): NativeScheduleArgs {
   return {
-    numTrainTimesteps: c.num_train_timesteps, betaStart: c.beta_start, betaEnd: c.beta_end, betaSchedule: c.beta_schedule,
-    setAlphaToOne: c.set_alpha_to_one, stepsOffset: c.steps_offset, timestepSpacing: c.timestep_spacing,
+    numTrainTimesteps: c.num_train_timesteps,
+    betaStart: c.beta_start,
+    betaEnd: c.beta_end,
+    betaSchedule: c.beta_schedule,
+    setAlphaToOne: c.set_alpha_to_one,
+    stepsOffset: c.steps_offset,
+    timestepSpacing: c.timestep_spacing,
   };
 }
 
 /** Merges a (possibly partial) diffusers scheduler config over the defaults and checks it. */
 export function schedulerConfig(partial: Partial<SchedulerConfig> = {}, source = 'scheduler config'): SchedulerConfig {
   const c = { ...DEFAULT_SCHEDULER, ...partial };
-  if (!['linear', 'scaled_linear', 'squaredcos_cap_v2'].includes(c.beta_schedule)) throw new UserError(`${source}: beta_schedule "${c.beta_schedule}" is not one of linear, scaled_linear, squaredcos_cap_v2`);
-  if (!['epsilon', 'sample', 'v_prediction'].includes(c.prediction_type)) throw new UserError(`${source}: prediction_type "${c.prediction_type}" is not one of epsilon, sample, v_prediction`);
-  if (!Number.isInteger(c.num_train_timesteps) || c.num_train_timesteps < 2) throw new UserError(`${source}: num_train_timesteps must be an integer >= 2`);
+  if (!['linear', 'scaled_linear', 'squaredcos_cap_v2'].includes(c.beta_schedule))
+    throw new UserError(
+      `${source}: beta_schedule "${c.beta_schedule}" is not one of linear, scaled_linear, squaredcos_cap_v2`,
+    );
+  if (!['epsilon', 'sample', 'v_prediction'].includes(c.prediction_type))
+    throw new UserError(
+      `${source}: prediction_type "${c.prediction_type}" is not one of epsilon, sample, v_prediction`,
+    );
+  if (!Number.isInteger(c.num_train_timesteps) || c.num_train_timesteps < 2)
+    throw new UserError(`${source}: num_train_timesteps must be an integer >= 2`);
   return c;
 }
 

@@ -16,7 +16,6 @@ export interface TextEncoderConfig {
   mlp_ratio?: number;
 }
 
-
 export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTextEncoder {
   const { TextEncoder } = loadAddon();
   try {
@@ -27,7 +26,12 @@ export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTe
 }
 
 /** Encodes report texts: returns the context [B, L, D] and the key mask [B, L] for cross-attention. */
-export function encodeTexts(enc: NativeTextEncoder, tok: WordTokenizer, texts: string[], length: number): { context: TensorData; mask: TensorData } {
+export function encodeTexts(
+  enc: NativeTextEncoder,
+  tok: WordTokenizer,
+  texts: string[],
+  length: number,
+): { context: TensorData; mask: TensorData } {
   const { ids, mask } = tok.encodeBatch(texts, length);
   const context = enc.forward({ ids, shape: [texts.length, length], mask });
   return { context, mask: { data: mask, shape: [texts.length, length] } };

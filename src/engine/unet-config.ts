@@ -95,11 +95,22 @@ export function validateUNetConfig(cfg: unknown, file = 'config'): UNetConfig {
   need(typeof cfg === 'object' && cfg !== null && !Array.isArray(cfg), file, 'expected a JSON object');
   const c = cfg as Record<string, unknown>;
   const isPosInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  for (const key of ['in_channels', 'out_channels', 'sample_size', 'layers_per_block', 'cross_attention_dim', 'norm_num_groups']) {
-    if (c[key] !== undefined) need(isPosInt(c[key]), file, `"${key}" must be a positive integer, got ${JSON.stringify(c[key])}`);
+  for (const key of [
+    'in_channels',
+    'out_channels',
+    'sample_size',
+    'layers_per_block',
+    'cross_attention_dim',
+    'norm_num_groups',
+  ]) {
+    if (c[key] !== undefined)
+      need(isPosInt(c[key]), file, `"${key}" must be a positive integer, got ${JSON.stringify(c[key])}`);
   }
-  need(Array.isArray(c.block_out_channels) && (c.block_out_channels as unknown[]).every(isPosInt), file,
-    '"block_out_channels" must be a list of positive integers');
+  need(
+    Array.isArray(c.block_out_channels) && (c.block_out_channels as unknown[]).every(isPosInt),
+    file,
+    '"block_out_channels" must be a list of positive integers',
+  );
   need(Array.isArray(c.down_block_types), file, '"down_block_types" is missing');
   need(Array.isArray(c.up_block_types), file, '"up_block_types" is missing');
   return c as UNetConfig;
@@ -111,7 +122,9 @@ export function readUNetConfig(file: string): UNetConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`${file}: cannot read config (${(e as NodeJS.ErrnoException).code ?? e}); presets: ${Object.keys(PRESETS).join(', ')}`);
+    throw new UserError(
+      `${file}: cannot read config (${(e as NodeJS.ErrnoException).code ?? e}); presets: ${Object.keys(PRESETS).join(', ')}`,
+    );
   }
   let parsed: unknown;
   try {

@@ -10,7 +10,12 @@ export interface Interval {
   replicates: number;
 }
 
-export function bootstrapInterval(nReports: number, statistic: (reports: number[]) => number, replicates: number, seed: number): Interval | null {
+export function bootstrapInterval(
+  nReports: number,
+  statistic: (reports: number[]) => number,
+  replicates: number,
+  seed: number,
+): Interval | null {
   if (replicates < 1 || nReports < 2) return null;
   const rng = new Rng(seed);
   const values: number[] = [];
@@ -22,7 +27,9 @@ export function bootstrapInterval(nReports: number, statistic: (reports: number[
   if (values.length < 2) return null;
   values.sort((a, b) => a - b);
   const q = (p: number) => {
-    const x = p * (values.length - 1), i = Math.floor(x), f = x - i;
+    const x = p * (values.length - 1),
+      i = Math.floor(x),
+      f = x - i;
     return i + 1 < values.length ? values[i] * (1 - f) + values[i + 1] * f : values[i];
   };
   return { lo: q(0.025), hi: q(0.975), replicates: values.length };

@@ -67,7 +67,8 @@ function matmul(a: Float64Array, b: Float64Array, n: number): Float64Array {
 export function frechetDistance(s1: FeatureStats, s2: FeatureStats): number {
   if (s1.dim !== s2.dim) throw new Error(`frechetDistance: features of dimension ${s1.dim} and ${s2.dim}`);
   const d = s1.dim;
-  let meanTerm = 0, trace = 0;
+  let meanTerm = 0,
+    trace = 0;
   for (let j = 0; j < d; j++) {
     meanTerm += (s1.mean[j] - s2.mean[j]) ** 2;
     trace += s1.cov[j * d + j] + s2.cov[j * d + j];
@@ -95,7 +96,9 @@ function mmd2(x: ArrayLike<number>, xi: number[], y: ArrayLike<number>, yi: numb
     return (s / d + 1) ** 3;
   };
   const m = xi.length;
-  let kxx = 0, kyy = 0, kxy = 0;
+  let kxx = 0,
+    kyy = 0,
+    kxy = 0;
   for (let a = 0; a < m; a++) {
     for (let b = 0; b < m; b++) {
       if (a !== b) {
@@ -108,8 +111,14 @@ function mmd2(x: ArrayLike<number>, xi: number[], y: ArrayLike<number>, yi: numb
   return kxx / (m * (m - 1)) + kyy / (m * (m - 1)) - (2 * kxy) / (m * m);
 }
 
-export function kernelInceptionDistance(f1: ArrayLike<number>, n1: number, f2: ArrayLike<number>, n2: number, dim: number,
-  o: { subsets?: number; subsetSize?: number; seed?: number } = {}): KidResult {
+export function kernelInceptionDistance(
+  f1: ArrayLike<number>,
+  n1: number,
+  f2: ArrayLike<number>,
+  n2: number,
+  dim: number,
+  o: { subsets?: number; subsetSize?: number; seed?: number } = {},
+): KidResult {
   const m = Math.min(o.subsetSize ?? 1000, n1, n2);
   if (m < 2) throw new Error('KID needs at least 2 feature vectors in each set');
   const subsets = o.subsets ?? 100;

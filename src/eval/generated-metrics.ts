@@ -15,7 +15,14 @@ export const METRICS = ['posture', 'auroc', 'consistency', 'fid', 'kid', 'msssim
 export type Metric = (typeof METRICS)[number];
 
 /** Which direction is better, for the table's arrows. */
-export const HIGHER_IS_BETTER: Record<Metric, boolean> = { posture: true, auroc: true, consistency: true, fid: false, kid: false, msssim: false };
+export const HIGHER_IS_BETTER: Record<Metric, boolean> = {
+  posture: true,
+  auroc: true,
+  consistency: true,
+  fid: false,
+  kid: false,
+  msssim: false,
+};
 
 export interface MetricValue {
   value: number | null;
@@ -58,11 +65,17 @@ function reportMeanMetric(values: (number | null)[] | null, m: ModelImages, boot
 }
 
 /** Macro AUROC over labels with both classes among the chosen reports' images. */
-export function macroAuroc(probs: number[][], labels: Int8Array[], k: number, reports: number[]): { macro: number; byLabel: Record<string, number | null> } {
+export function macroAuroc(
+  probs: number[][],
+  labels: Int8Array[],
+  k: number,
+  reports: number[],
+): { macro: number; byLabel: Record<string, number | null> } {
   const byLabel: Record<string, number | null> = {};
   const vals: number[] = [];
   CHEXPERT_LABELS.forEach((name, c) => {
-    const s: number[] = [], pos: boolean[] = [];
+    const s: number[] = [],
+      pos: boolean[] = [];
     for (const r of reports) {
       const y = labels[r][c];
       if (y !== POSITIVE && y !== NEGATIVE) continue;
@@ -86,8 +99,14 @@ export interface RealFeatures {
   dim: number;
 }
 
-export function computeMetrics(m: ModelImages, labels: Int8Array[], real: RealFeatures | null, which: Set<Metric>, boot: number, seed: number):
-  Partial<Record<Metric, MetricValue>> & { aurocByLabel?: Record<string, number | null> } {
+export function computeMetrics(
+  m: ModelImages,
+  labels: Int8Array[],
+  real: RealFeatures | null,
+  which: Set<Metric>,
+  boot: number,
+  seed: number,
+): Partial<Record<Metric, MetricValue>> & { aurocByLabel?: Record<string, number | null> } {
   const out: Partial<Record<Metric, MetricValue>> & { aurocByLabel?: Record<string, number | null> } = {};
   const all = Array.from({ length: m.reports }, (_, r) => r);
   if (which.has('posture')) out.posture = reportMeanMetric(m.rAlign, m, boot, seed + 1);
@@ -98,8 +117,11 @@ export function computeMetrics(m: ModelImages, labels: Int8Array[], real: RealFe
       const a = macroAuroc(m.probabilities, labels, m.perReport, all);
       out.aurocByLabel = a.byLabel;
       const stat = (idx: number[]) => macroAuroc(m.probabilities!, labels, m.perReport, idx).macro;
-      out.auroc = { value: Number.isNaN(a.macro) ? null : a.macro, interval: bootstrapInterval(m.reports, stat, boot, seed + 3),
-        note: `macro over ${Object.values(a.byLabel).filter((v) => v !== null).length} labels with both classes` };
+      out.auroc = {
+        value: Number.isNaN(a.macro) ? null : a.macro,
+        interval: bootstrapInterval(m.reports, stat, boot, seed + 3),
+        note: `macro over ${Object.values(a.byLabel).filter((v) => v !== null).length} labels with both classes`,
+      };
     }
   }
   if (which.has('msssim')) {
@@ -108,7 +130,8 @@ export function computeMetrics(m: ModelImages, labels: Int8Array[], real: RealFe
       const per = all.map((r) => {
         const v: number[] = [];
         for (let a = 0; a < m.perReport; a++)
-          for (let b = a + 1; b < m.perReport; b++) v.push(msssim(m.pixels[r * m.perReport + a], m.pixels[r * m.perReport + b], m.size, m.size));
+          for (let b = a + 1; b < m.perReport; b++)
+            v.push(msssim(m.pixels[r * m.perReport + a], m.pixels[r * m.perReport + b], m.size, m.size));
         return meanOf(v);
       });
       const stat = (idx: number[]) => meanOf(idx.map((r) => per[r]));
@@ -120,18 +143,28 @@ export function computeMetrics(m: ModelImages, labels: Int8Array[], real: RealFe
     if (which.has('fid')) out.fid = miss;
     if (which.has('kid')) out.kid = miss;
   } else if (which.has('fid') || which.has('kid')) {
-    const d = m.featureDim, n = m.reports * m.perReport;
+    const d = m.featureDim,
+      n = m.reports * m.perReport;
     const realStats = featureStats(real!.features, real!.n, d);
     const rows = (idx: number[]) => {
       const f = new Float32Array(idx.length * m.perReport * d);
-      idx.forEach((r, i) => f.set(m.features!.subarray(r * m.perReport * d, (r + 1) * m.perReport * d), i * m.perReport * d));
+      idx.forEach((r, i) =>
+        f.set(m.features!.subarray(r * m.perReport * d, (r + 1) * m.perReport * d), i * m.perReport * d),
+      );
       return f;
     };
     if (which.has('fid')) {
       const fid = (idx: number[]) => frechetDistance(featureStats(rows(idx), idx.length * m.perReport, d), realStats);
-      const note = n < d ? `only ${n} generated images for ${d} feature dimensions: the covariance is rank-deficient and FID is biased upwards` : undefined;
+      const note =
+        n < d
+          ? `only ${n} generated images for ${d} feature dimensions: the covariance is rank-deficient and FID is biased upwards`
+          : undefined;
       // Each replicate costs two d x d eigendecompositions; beyond 256 dimensions the interval is left out.
-      out.fid = { value: fid(all), interval: d <= 256 ? bootstrapInterval(m.reports, fid, Math.min(boot, 200), seed + 5) : null, note };
+      out.fid = {
+        value: fid(all),
+        interval: d <= 256 ? bootstrapInterval(m.reports, fid, Math.min(boot, 200), seed + 5) : null,
+        note,
+      };
     }
     if (which.has('kid')) {
       const k: KidResult = kernelInceptionDistance(m.features!, n, real!.features, real!.n, d, { seed: seed + 6 });
@@ -143,7 +176,13 @@ export function computeMetrics(m: ModelImages, labels: Int8Array[], real: RealFe
 
 /** FID and KID of two disjoint halves of the real images: the floor a perfect generator would reach at this N. */
 export function realFloor(real: RealFeatures, seed: number): { fid: number; kid: KidResult; n: number } {
-  const half = Math.floor(real.n / 2), d = real.dim;
-  const a = real.features.subarray(0, half * d), b = real.features.subarray(half * d, 2 * half * d);
-  return { fid: frechetDistance(featureStats(a, half, d), featureStats(b, half, d)), kid: kernelInceptionDistance(a, half, b, half, d, { seed }), n: half };
+  const half = Math.floor(real.n / 2),
+    d = real.dim;
+  const a = real.features.subarray(0, half * d),
+    b = real.features.subarray(half * d, 2 * half * d);
+  return {
+    fid: frechetDistance(featureStats(a, half, d), featureStats(b, half, d)),
+    kid: kernelInceptionDistance(a, half, b, half, d, { seed }),
+    n: half,
+  };
 }

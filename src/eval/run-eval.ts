@@ -57,11 +57,16 @@ export interface EvalArgs {
 
 /** `a=runs/pretrain/checkpoint,b=images:runs/gen` -> specs; names unique. */
 export function parseModelSpecs(text: string): ModelSpec[] {
-  const specs = text.split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
-    const m = /^([A-Za-z0-9_.-]+)=(images:)?(.+)$/.exec(s);
-    if (!m) throw new UserError(`--models: "${s}" is not NAME=PATH or NAME=images:DIR (NAME: letters, digits, _ . -)`);
-    return { name: m[1], path: m[3], images: !!m[2] };
-  });
+  const specs = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const m = /^([A-Za-z0-9_.-]+)=(images:)?(.+)$/.exec(s);
+      if (!m)
+        throw new UserError(`--models: "${s}" is not NAME=PATH or NAME=images:DIR (NAME: letters, digits, _ . -)`);
+      return { name: m[1], path: m[3], images: !!m[2] };
+    });
   if (specs.length === 0) throw new UserError('--models: give at least one NAME=PATH');
   const seen = new Set<string>();
   for (const s of specs) {
@@ -78,20 +83,31 @@ async function readImageFolder(dir: string, reports: Report[], k: number, size: 
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder of images`);
   const byPrompt = new Map<string, string[]>();
   let sidecars = 0;
-  for (const f of fs.readdirSync(dir).filter((x) => IMAGE_EXT.test(x)).sort()) {
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((x) => IMAGE_EXT.test(x))
+    .sort()) {
     const side = path.join(dir, f.replace(IMAGE_EXT, '.json'));
     if (!fs.existsSync(side)) continue;
     sidecars++;
     const prompt = (JSON.parse(fs.readFileSync(side, 'utf8')) as { prompt?: unknown }).prompt;
     if (typeof prompt === 'string') byPrompt.set(prompt, [...(byPrompt.get(prompt) ?? []), path.join(dir, f)]);
   }
-  if (sidecars === 0) throw new UserError(`${dir}: no images with .json sidecars (generate writes one per image, with the prompt)`);
+  if (sidecars === 0)
+    throw new UserError(`${dir}: no images with .json sidecars (generate writes one per image, with the prompt)`);
   const out: Uint8Array[] = [];
   for (const r of reports) {
     const files = byPrompt.get(r.text) ?? [];
-    if (files.length < k) throw new UserError(`${dir}: ${files.length} images for the report "${r.text.slice(0, 60)}" (study ${r.studyId}); --n-per-report ${k} needs ${k}`);
+    if (files.length < k)
+      throw new UserError(
+        `${dir}: ${files.length} images for the report "${r.text.slice(0, 60)}" (study ${r.studyId}); --n-per-report ${k} needs ${k}`,
+      );
     for (const f of files.slice(0, k)) {
-      const { data } = await sharp(f).grayscale().resize(size, size, { fit: 'cover' }).raw().toBuffer({ resolveWithObject: true });
+      const { data } = await sharp(f)
+        .grayscale()
+        .resize(size, size, { fit: 'cover' })
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       out.push(new Uint8Array(data));
     }
   }
@@ -105,12 +121,29 @@ function toGeneratorRange(pixels: Uint8Array[], size: number): Float32Array {
   return out;
 }
 
-async function writeImages(dir: string, pixels: Uint8Array[], size: number, reports: Report[], k: number, meta: object): Promise<void> {
+async function writeImages(
+  dir: string,
+  pixels: Uint8Array[],
+  size: number,
+  reports: Report[],
+  k: number,
+  meta: object,
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   for (let i = 0; i < pixels.length; i++) {
-    const r = Math.floor(i / k), name = `${r}-${i % k}`;
-    await sharp(Buffer.from(pixels[i]), { raw: { width: size, height: size, channels: 1 } }).png().toFile(path.join(dir, `${name}.png`));
-    fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ prompt: reports[r].text, study_id: reports[r].studyId, prompt_index: r, sample_index: i % k, ...meta }, null, 2) + '\n');
+    const r = Math.floor(i / k),
+      name = `${r}-${i % k}`;
+    await sharp(Buffer.from(pixels[i]), { raw: { width: size, height: size, channels: 1 } })
+      .png()
+      .toFile(path.join(dir, `${name}.png`));
+    fs.writeFileSync(
+      path.join(dir, `${name}.json`),
+      JSON.stringify(
+        { prompt: reports[r].text, study_id: reports[r].studyId, prompt_index: r, sample_index: i % k, ...meta },
+        null,
+        2,
+      ) + '\n',
+    );
   }
 }
 
@@ -120,19 +153,24 @@ export async function runEval(a: EvalArgs): Promise<void> {
   }
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const all = loadReports(root, a.split);
-  if (all.length < a.reports) throw new UserError(`${root}: the ${a.split} split has ${all.length} reports with text; --reports ${a.reports} needs that many`);
+  if (all.length < a.reports)
+    throw new UserError(
+      `${root}: the ${a.split} split has ${all.length} reports with text; --reports ${a.reports} needs that many`,
+    );
   const reports = all.slice(0, a.reports);
   const labels = reports.map((r) => r.labels);
 
   const needScores = ['posture', 'auroc', 'consistency'].some((m) => a.metrics.has(m as Metric));
   const needFeatures = a.metrics.has('fid') || a.metrics.has('kid');
-  const defaults = (needScores && !a.rewards?.length) || (needFeatures && !a.features) ? await defaultRewardModels(root) : null;
+  const defaults =
+    (needScores && !a.rewards?.length) || (needFeatures && !a.features) ? await defaultRewardModels(root) : null;
   const scorer = needScores ? await RewardScorer.open(a.rewards?.length ? a.rewards : [defaults!], a.device) : null;
   let features: ImageRewardModel | null = null;
   if (needFeatures) {
     const file = a.features ?? classifierFeaturesFile(path.join(defaults!, 'classifier.onnx'));
     const kind = readContract(file).kind;
-    if (kind !== 'features') throw new UserError(`${file}: a ${kind} model; --features needs a model whose contract has kind "features"`);
+    if (kind !== 'features')
+      throw new UserError(`${file}: a ${kind} model; --features needs a model whose contract has kind "features"`);
     features = await ImageRewardModel.open(file, a.device);
   }
   const embed = async (x: Float32Array, n: number, size: number) => {
@@ -146,7 +184,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
   const size = loaded.find((m) => m.gen)?.gen?.imageSize ?? 64;
   fs.mkdirSync(a.out, { recursive: true });
 
-  let real: RealFeatures | null = null, floor: ReturnType<typeof realFloor> | null = null;
+  let real: RealFeatures | null = null,
+    floor: ReturnType<typeof realFloor> | null = null;
   if (features) {
     const records = loadMimic({ root, splits: [a.split] }).records;
     const picked = new Rng(a.generation.seed + 99).shuffle(records.slice()).slice(0, a.realImages);
@@ -158,60 +197,125 @@ export async function runEval(a: EvalArgs): Promise<void> {
       if (p) px.push(p);
       bar.update(px.length);
     }
-    if (px.length < 4) throw new UserError(`${root}: only ${px.length} readable real images in the ${a.split} split; FID needs more`);
+    if (px.length < 4)
+      throw new UserError(`${root}: only ${px.length} readable real images in the ${a.split} split; FID needs more`);
     const e = await embed(toGeneratorRange(px, size), px.length, size);
     real = { features: e.data, n: px.length, dim: e.dim };
     floor = realFloor(real, a.generation.seed);
   }
 
-  const rows: { name: string; source: string; sha256?: string; metrics: ReturnType<typeof computeMetrics>; seconds: number }[] = [];
+  const rows: {
+    name: string;
+    source: string;
+    sha256?: string;
+    metrics: ReturnType<typeof computeMetrics>;
+    seconds: number;
+  }[] = [];
   const k = a.perReport;
   const prompts = reports.flatMap((r) => Array.from({ length: k }, () => r.text));
   for (const { spec, gen } of loaded) {
     const t0 = Date.now();
     let pixels: Uint8Array[];
     if (gen) {
-      if (gen.imageSize !== size) throw new UserError(`${spec.path}: images of ${gen.imageSize} px, the other models' ${size} px; compare models of one size`);
-      const g = a.generation, chunks = Math.ceil(prompts.length / a.batchSize);
+      if (gen.imageSize !== size)
+        throw new UserError(
+          `${spec.path}: images of ${gen.imageSize} px, the other models' ${size} px; compare models of one size`,
+        );
+      const g = a.generation,
+        chunks = Math.ceil(prompts.length / a.batchSize);
       const bar = new Progress(`eval ${spec.name}: generating`, chunks * g.steps, 'steps');
       pixels = [];
       for (let c = 0; c < chunks; c++) {
         const part = prompts.slice(c * a.batchSize, (c + 1) * a.batchSize);
-        pixels.push(...(await generateImages(gen, part, { ...g, seed: g.seed + c }, (d) => bar.update(c * g.steps + d))));
+        pixels.push(
+          ...(await generateImages(gen, part, { ...g, seed: g.seed + c }, (d) => bar.update(c * g.steps + d))),
+        );
       }
     } else pixels = await readImageFolder(spec.path, reports, k, size);
-    const x = toGeneratorRange(pixels, size), n = pixels.length;
-    const scores = scorer ? (await scorer.scoreGenerated(x, n, size, prompts, prompts.map((_, i) => labels[Math.floor(i / k)]))).perImage : null;
-    const probs = scorer?.classifier && a.metrics.has('auroc') ? await scorer.chexpertProbabilities({ data: x, size }, n) : null;
+    const x = toGeneratorRange(pixels, size),
+      n = pixels.length;
+    const scores = scorer
+      ? (
+          await scorer.scoreGenerated(
+            x,
+            n,
+            size,
+            prompts,
+            prompts.map((_, i) => labels[Math.floor(i / k)]),
+          )
+        ).perImage
+      : null;
+    const probs =
+      scorer?.classifier && a.metrics.has('auroc') ? await scorer.chexpertProbabilities({ data: x, size }, n) : null;
     const f = features ? await embed(x, n, size) : null;
     const m: ModelImages = {
-      reports: reports.length, perReport: k, size, pixels,
+      reports: reports.length,
+      perReport: k,
+      size,
+      pixels,
       rAlign: scores && scorer!.posture ? scores.map((s) => s.r_align) : null,
       sCons: scores && scorer!.consistency ? scores.map((s) => s.s_cons) : null,
-      probabilities: probs, features: f?.data ?? null, featureDim: f?.dim ?? 0,
+      probabilities: probs,
+      features: f?.data ?? null,
+      featureDim: f?.dim ?? 0,
     };
     console.error(`eval ${spec.name}: computing metrics`);
     const metrics = computeMetrics(m, labels, real, a.metrics, a.bootstrap, a.generation.seed);
     if (a.keepImages) {
-      await writeImages(path.join(a.out, 'images', spec.name), pixels, size, reports, k, { model: spec.name, source: path.resolve(spec.path), ...a.generation, batch_size: a.batchSize });
+      await writeImages(path.join(a.out, 'images', spec.name), pixels, size, reports, k, {
+        model: spec.name,
+        source: path.resolve(spec.path),
+        ...a.generation,
+        batch_size: a.batchSize,
+      });
     }
-    rows.push({ name: spec.name, source: spec.images ? `images:${path.resolve(spec.path)}` : path.resolve(spec.path), sha256: gen ? fileSha256(gen.weightsFile) : undefined, metrics, seconds: (Date.now() - t0) / 1000 });
+    rows.push({
+      name: spec.name,
+      source: spec.images ? `images:${path.resolve(spec.path)}` : path.resolve(spec.path),
+      sha256: gen ? fileSha256(gen.weightsFile) : undefined,
+      metrics,
+      seconds: (Date.now() - t0) / 1000,
+    });
   }
 
   const result = {
-    format: 'cxrl-eval', version: 1, data: root, split: a.split, reports: reports.map((r) => r.studyId), n_per_report: k,
-    generation: a.generation, batch_size: a.batchSize, bootstrap: a.bootstrap, metrics: [...a.metrics],
+    format: 'cxrl-eval',
+    version: 1,
+    data: root,
+    split: a.split,
+    reports: reports.map((r) => r.studyId),
+    n_per_report: k,
+    generation: a.generation,
+    batch_size: a.batchSize,
+    bootstrap: a.bootstrap,
+    metrics: [...a.metrics],
     features: features ? { file: path.resolve(features.file), real_images: real!.n, dim: real!.dim } : null,
-    real_vs_real: floor ? { fid: floor.fid, kid: floor.kid.mean, kid_se: floor.kid.se, images_per_half: floor.n } : null,
+    real_vs_real: floor
+      ? { fid: floor.fid, kid: floor.kid.mean, kid_se: floor.kid.se, images_per_half: floor.n }
+      : null,
     models: rows,
   };
   fs.writeFileSync(path.join(a.out, 'eval.json'), JSON.stringify(result, null, 2) + '\n');
-  const md = markdownTable(rows, [...a.metrics], floor, { split: a.split, reports: reports.length, perReport: k, generation: a.generation });
+  const md = markdownTable(rows, [...a.metrics], floor, {
+    split: a.split,
+    reports: reports.length,
+    perReport: k,
+    generation: a.generation,
+  });
   fs.writeFileSync(path.join(a.out, 'eval.md'), md);
   for (const metric of a.metrics) {
-    const svg = barChartSvg(metric, rows.map((r) => ({ name: r.name, value: r.metrics[metric]?.value ?? null, interval: r.metrics[metric]?.interval ?? null })),
-      metric === 'fid' ? floor?.fid ?? null : metric === 'kid' ? floor?.kid.mean ?? null : null);
-    await sharp(Buffer.from(svg)).png().toFile(path.join(a.out, `${metric}.png`));
+    const svg = barChartSvg(
+      metric,
+      rows.map((r) => ({
+        name: r.name,
+        value: r.metrics[metric]?.value ?? null,
+        interval: r.metrics[metric]?.interval ?? null,
+      })),
+      metric === 'fid' ? (floor?.fid ?? null) : metric === 'kid' ? (floor?.kid.mean ?? null) : null,
+    );
+    await sharp(Buffer.from(svg))
+      .png()
+      .toFile(path.join(a.out, `${metric}.png`));
   }
   console.log(md);
 }

@@ -55,7 +55,8 @@ export interface GeneratorOptions {
 export function appendTokens(c: Conditioning, ace: Float32Array, K: number, pad: boolean): Conditioning {
   const [B, L, D] = c.context.shape;
   if (ace.length !== K * D) throw new UserError(`ACE tokens have width ${ace.length / K}, the text encoder ${D}`);
-  const ctx = new Float32Array(B * (L + K) * D), mask = new Float32Array(B * (L + K));
+  const ctx = new Float32Array(B * (L + K) * D),
+    mask = new Float32Array(B * (L + K));
   for (let b = 0; b < B; b++) {
     ctx.set(c.context.data.subarray(b * L * D, (b + 1) * L * D), b * (L + K) * D);
     if (!pad) ctx.set(ace, (b * (L + K) + L) * D);
@@ -67,7 +68,9 @@ export function appendTokens(c: Conditioning, ace: Float32Array, K: number, pad:
 
 /** SHA-256 of a file, read in 4 MiB chunks (diffusers UNets can exceed Node's 2 GiB buffer limit). */
 export function fileSha256(file: string): string {
-  const hash = crypto.createHash('sha256'), buf = Buffer.alloc(4 << 20), fd = fs.openSync(file, 'r');
+  const hash = crypto.createHash('sha256'),
+    buf = Buffer.alloc(4 << 20),
+    fd = fs.openSync(file, 'r');
   try {
     for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
   } finally {
@@ -77,21 +80,32 @@ export function fileSha256(file: string): string {
 }
 
 function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
-  const weights = o.useEma !== false && fs.existsSync(path.join(dir, 'unet_ema.safetensors')) ? 'unet_ema.safetensors' : 'unet.safetensors';
+  const weights =
+    o.useEma !== false && fs.existsSync(path.join(dir, 'unet_ema.safetensors'))
+      ? 'unet_ema.safetensors'
+      : 'unet.safetensors';
   const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
-  const state = fs.existsSync(path.join(dir, 'state.json')) ? readJson<{ state?: { step?: number }; settings?: { textLength?: number } }>(path.join(dir, 'state.json')) : {};
+  const state = fs.existsSync(path.join(dir, 'state.json'))
+    ? readJson<{ state?: { step?: number }; settings?: { textLength?: number } }>(path.join(dir, 'state.json'))
+    : {};
   const L = state.settings?.textLength ?? textConfig.max_length;
   const aceFile = path.join(dir, 'ace.safetensors');
   const ace = fs.existsSync(aceFile) ? requireTensor(readSafetensors(aceFile), 'ace_tokens', aceFile) : null;
   const K = ace ? ace.shape[0] : 0;
   const withAce = (c: Conditioning, pad: boolean) => (ace ? appendTokens(c, ace.data, K, pad) : c);
   return {
-    kind: 'cxrl-checkpoint', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile: path.join(dir, weights), scheduler,
+    kind: 'cxrl-checkpoint',
+    unet,
+    imageSize: unetConfig.sample_size,
+    channels: unetConfig.in_channels,
+    weightsFile: path.join(dir, weights),
+    scheduler,
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
     encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
     encodeText: async (prompts) => encodeTexts(text, tok, prompts, L),
     ace: ace ? { tokens: Float32Array.from(ace.data), count: K } : undefined,
-    step: state.state?.step, aceTokens: K || undefined,
+    step: state.state?.step,
+    aceTokens: K || undefined,
   };
 }
 
@@ -99,26 +113,44 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
 export function readDiffusersScheduler(file: string): SchedulerConfig {
   if (!fs.existsSync(file)) return schedulerConfig();
   const raw = readJson<Record<string, unknown>>(file);
-  if (raw.trained_betas !== undefined && raw.trained_betas !== null) throw new UserError(`${file}: trained_betas is not supported`);
+  if (raw.trained_betas !== undefined && raw.trained_betas !== null)
+    throw new UserError(`${file}: trained_betas is not supported`);
   const picked: Record<string, unknown> = {};
   for (const k of Object.keys(DEFAULT_SCHEDULER)) if (raw[k] !== undefined && raw[k] !== null) picked[k] = raw[k];
   return schedulerConfig(picked as Partial<SchedulerConfig>, file);
 }
 
-async function loadDiffusers(unetDir: string, textEncoder: string, tokenizer: string, schedulerFile: string, o: GeneratorOptions): Promise<Generator> {
+async function loadDiffusers(
+  unetDir: string,
+  textEncoder: string,
+  tokenizer: string,
+  schedulerFile: string,
+  o: GeneratorOptions,
+): Promise<Generator> {
   const cfgFile = path.join(unetDir, 'config.json');
   const unetConfig = readUNetConfig(cfgFile);
-  const weightsFile = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'].map((f) => path.join(unetDir, f)).find((f) => fs.existsSync(f));
-  if (!weightsFile) throw new UserError(`${unetDir}: no diffusion_pytorch_model.safetensors (or .fp16.safetensors); .bin weights are not read, convert them to safetensors`);
+  const weightsFile = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors']
+    .map((f) => path.join(unetDir, f))
+    .find((f) => fs.existsSync(f));
+  if (!weightsFile)
+    throw new UserError(
+      `${unetDir}: no diffusion_pytorch_model.safetensors (or .fp16.safetensors); .bin weights are not read, convert them to safetensors`,
+    );
   const unet = createUNet(unetConfig, 0, cfgFile);
   loadUNetWeights(unet, weightsFile);
   const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
   const probe = await enc.encode(['']);
   if (probe.context.shape[2] !== unetConfig.cross_attention_dim) {
-    throw new UserError(`${textEncoder}: embeddings of width ${probe.context.shape[2]}, but ${cfgFile} has cross_attention_dim ${unetConfig.cross_attention_dim}`);
+    throw new UserError(
+      `${textEncoder}: embeddings of width ${probe.context.shape[2]}, but ${cfgFile} has cross_attention_dim ${unetConfig.cross_attention_dim}`,
+    );
   }
   return {
-    kind: 'diffusers', unet, imageSize: unetConfig.sample_size, channels: unetConfig.in_channels, weightsFile,
+    kind: 'diffusers',
+    unet,
+    imageSize: unetConfig.sample_size,
+    channels: unetConfig.in_channels,
+    weightsFile,
     scheduler: readDiffusersScheduler(schedulerFile),
     encode: (prompts) => enc.encode(prompts),
     encodeUnconditional: async () => probe,
@@ -130,16 +162,30 @@ export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Prom
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
   const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
   // A run folder made by `train` (RUN/checkpoint holds the model).
-  if (!has('text_encoder_config.json') && has('checkpoint', 'text_encoder_config.json')) return loadGenerator(path.join(dir, 'checkpoint'), o);
+  if (!has('text_encoder_config.json') && has('checkpoint', 'text_encoder_config.json'))
+    return loadGenerator(path.join(dir, 'checkpoint'), o);
   if (has('text_encoder_config.json') && has('tokenizer.json')) return loadCheckpoint(dir, o);
   if (has('unet', 'config.json')) {
-    if (!has('text_encoder', 'model.onnx') && !o.textEncoder) throw new UserError(`${dir}: a diffusers pipeline folder needs text_encoder/model.onnx (an ONNX export of its text encoder) or --text-encoder FILE.onnx`);
-    return loadDiffusers(path.join(dir, 'unet'), o.textEncoder ?? path.join(dir, 'text_encoder', 'model.onnx'), o.tokenizer ?? path.join(dir, 'tokenizer'),
-      path.join(dir, 'scheduler', 'scheduler_config.json'), o);
+    if (!has('text_encoder', 'model.onnx') && !o.textEncoder)
+      throw new UserError(
+        `${dir}: a diffusers pipeline folder needs text_encoder/model.onnx (an ONNX export of its text encoder) or --text-encoder FILE.onnx`,
+      );
+    return loadDiffusers(
+      path.join(dir, 'unet'),
+      o.textEncoder ?? path.join(dir, 'text_encoder', 'model.onnx'),
+      o.tokenizer ?? path.join(dir, 'tokenizer'),
+      path.join(dir, 'scheduler', 'scheduler_config.json'),
+      o,
+    );
   }
   if (has('config.json')) {
-    if (!o.textEncoder || !o.tokenizer) throw new UserError(`${dir}: a diffusers UNet folder needs --text-encoder FILE.onnx and --tokenizer DIR (CLIP vocab.json + merges.txt)`);
+    if (!o.textEncoder || !o.tokenizer)
+      throw new UserError(
+        `${dir}: a diffusers UNet folder needs --text-encoder FILE.onnx and --tokenizer DIR (CLIP vocab.json + merges.txt)`,
+      );
     return loadDiffusers(dir, o.textEncoder, o.tokenizer, path.join(dir, 'scheduler_config.json'), o);
   }
-  throw new UserError(`${dir}: not a checkpoint (no text_encoder_config.json + tokenizer.json), diffusers pipeline (no unet/config.json) or UNet folder (no config.json)`);
+  throw new UserError(
+    `${dir}: not a checkpoint (no text_encoder_config.json + tokenizer.json), diffusers pipeline (no unet/config.json) or UNet folder (no config.json)`,
+  );
 }

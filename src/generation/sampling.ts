@@ -11,7 +11,10 @@ import { GenerationSettings, SAMPLE_GRID_SETTINGS } from './settings';
 export type { GenerationSettings } from './settings';
 
 /** The part of a Generator that sampling needs. */
-export type SamplingModel = Pick<Generator, 'unet' | 'scheduler' | 'imageSize' | 'channels' | 'encode' | 'encodeUnconditional'>;
+export type SamplingModel = Pick<
+  Generator,
+  'unet' | 'scheduler' | 'imageSize' | 'channels' | 'encode' | 'encodeUnconditional'
+>;
 
 /** [-1, 1] floats of one image ([C, n] planes; C = 3 is averaged to gray) to 8-bit grayscale. */
 export function toBytes(x: Float32Array, channels = 1): Uint8Array {
@@ -26,26 +29,50 @@ export function toBytes(x: Float32Array, channels = 1): Uint8Array {
 }
 
 /** One image per prompt (batched); returns size*size bytes per image. */
-export async function generateImages(m: SamplingModel, prompts: string[], g: GenerationSettings, onStep?: (d: number, t: number) => void): Promise<Uint8Array[]> {
-  if (m.channels !== 1 && m.channels !== 3) throw new UserError(`the UNet has ${m.channels} input channels: latent-space models need a VAE decoder, which is not supported yet (pixel-space models with 1 or 3 channels are)`);
+export async function generateImages(
+  m: SamplingModel,
+  prompts: string[],
+  g: GenerationSettings,
+  onStep?: (d: number, t: number) => void,
+): Promise<Uint8Array[]> {
+  if (m.channels !== 1 && m.channels !== 3)
+    throw new UserError(
+      `the UNet has ${m.channels} input channels: latent-space models need a VAE decoder, which is not supported yet (pixel-space models with 1 or 3 channels are)`,
+    );
   const cond = await m.encode(prompts);
   const uncond = isGuided(g.guidanceScale) ? await m.encodeUnconditional() : null;
-  const size = m.imageSize, C = m.channels;
+  const size = m.imageSize,
+    C = m.channels;
   const r = await sampleDdim(m.unet, cond, uncond, {
-    shape: [prompts.length, C, size, size], steps: g.steps, eta: g.eta, guidanceScale: g.guidanceScale, seed: g.seed, scheduler: m.scheduler, onStep,
+    shape: [prompts.length, C, size, size],
+    steps: g.steps,
+    eta: g.eta,
+    guidanceScale: g.guidanceScale,
+    seed: g.seed,
+    scheduler: m.scheduler,
+    onStep,
   });
   const n = C * size * size;
   return prompts.map((_, i) => toBytes(r.images.subarray(i * n, (i + 1) * n), C));
 }
 
 export async function writeGrid(images: Uint8Array[], size: number, file: string, columns = 4): Promise<void> {
-  const cols = Math.min(columns, images.length), rows = Math.ceil(images.length / cols);
-  const tiles = await Promise.all(images.map(async (px, i) => ({
-    input: await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 1 } }).png().toBuffer(),
-    left: (i % cols) * size, top: Math.floor(i / cols) * size,
-  })));
+  const cols = Math.min(columns, images.length),
+    rows = Math.ceil(images.length / cols);
+  const tiles = await Promise.all(
+    images.map(async (px, i) => ({
+      input: await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 1 } })
+        .png()
+        .toBuffer(),
+      left: (i % cols) * size,
+      top: Math.floor(i / cols) * size,
+    })),
+  );
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp({ create: { width: cols * size, height: rows * size, channels: 3, background: '#000' } }).composite(tiles).png().toFile(file);
+  await sharp({ create: { width: cols * size, height: rows * size, channels: 3, background: '#000' } })
+    .composite(tiles)
+    .png()
+    .toFile(file);
 }
 
 export async function writeSampleGrid(m: SamplingModel, prompts: string[], seed: number, file: string): Promise<void> {

@@ -23,7 +23,8 @@ export const SAMPLE_GRID_SETTINGS: Omit<GenerationSettings, 'seed'> = { ...GENER
 
 /** Checks every field (the flags are named as `generate` names them). */
 export function checkGenerationSettings(g: GenerationSettings): GenerationSettings {
-  if (!Number.isInteger(g.steps) || g.steps < 1) throw new UserError(`--steps must be a positive integer, got ${g.steps}`);
+  if (!Number.isInteger(g.steps) || g.steps < 1)
+    throw new UserError(`--steps must be a positive integer, got ${g.steps}`);
   if (!Number.isInteger(g.seed) || g.seed < 0) throw new UserError(`--seed must be an integer >= 0, got ${g.seed}`);
   checkEta(g.eta);
   checkGuidanceScale(g.guidanceScale);

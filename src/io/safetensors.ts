@@ -14,7 +14,11 @@ export function readSafetensors(file: string): SafetensorsContents {
 }
 
 /** Writes float32 tensors atomically (temporary file renamed into place). */
-export function writeSafetensors(file: string, tensors: Record<string, TensorData>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  file: string,
+  tensors: Record<string, TensorData>,
+  metadata: Record<string, string> = {},
+): void {
   try {
     loadAddon().writeSafetensors(file, tensors, metadata);
   } catch (e) {
@@ -25,7 +29,10 @@ export function writeSafetensors(file: string, tensors: Record<string, TensorDat
 /** Fetches a named tensor, or fails naming the file and the tensors it does have. */
 export function requireTensor(contents: SafetensorsContents, name: string, file: string): TensorData {
   const t = contents.tensors[name];
-  if (!t) throw new UserError(`${file}: no tensor named "${name}" (has: ${Object.keys(contents.tensors).join(', ') || 'none'})`);
+  if (!t)
+    throw new UserError(
+      `${file}: no tensor named "${name}" (has: ${Object.keys(contents.tensors).join(', ') || 'none'})`,
+    );
   return t;
 }
 
@@ -33,13 +40,15 @@ export function requireTensor(contents: SafetensorsContents, name: string, file:
 export function readScalar(contents: SafetensorsContents, name: string, file: string, fallback?: number): number {
   const t = contents.tensors[name];
   if (t) {
-    if (t.data.length !== 1) throw new UserError(`${file}: "${name}" must be a scalar (0-d or 1 element), got shape [${t.shape.join(',')}]`);
+    if (t.data.length !== 1)
+      throw new UserError(`${file}: "${name}" must be a scalar (0-d or 1 element), got shape [${t.shape.join(',')}]`);
     return t.data[0];
   }
   const attr = contents.metadata[name];
   if (attr !== undefined) {
     const v = Number(attr);
-    if (!Number.isFinite(v)) throw new UserError(`${file}: metadata "${name}" = ${JSON.stringify(attr)} is not a number`);
+    if (!Number.isFinite(v))
+      throw new UserError(`${file}: metadata "${name}" = ${JSON.stringify(attr)} is not a number`);
     return v;
   }
   if (fallback !== undefined) return fallback;

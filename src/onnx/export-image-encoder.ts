@@ -17,33 +17,79 @@ export interface ImageHeadOutputs {
 }
 
 /** The convolutional stages (Conv -> GroupNorm -> SiLU each); returns the last feature map [N, C, s, s]. */
-function addConvStages(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix: string): string {
+function addConvStages(
+  g: GraphBuilder,
+  enc: NativeImageEncoder,
+  cfg: ImageEncoderConfig,
+  input: string,
+  prefix: string,
+): string {
   const p = (n: string) => enc.getParam(n);
-  let x = input, size = cfg.image_size;
+  let x = input,
+    size = cfg.image_size;
   cfg.channels.forEach((ch, i) => {
-    const w = p(`stages.${i}.conv.weight`), b = p(`stages.${i}.conv.bias`);
-    x = g.op('Conv', [x, g.floats(`${prefix}stages.${i}.conv.weight`, w.data, w.shape), g.floats(`${prefix}stages.${i}.conv.bias`, b.data, b.shape)],
-      { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } });
+    const w = p(`stages.${i}.conv.weight`),
+      b = p(`stages.${i}.conv.bias`);
+    x = g.op(
+      'Conv',
+      [
+        x,
+        g.floats(`${prefix}stages.${i}.conv.weight`, w.data, w.shape),
+        g.floats(`${prefix}stages.${i}.conv.bias`, b.data, b.shape),
+      ],
+      { kernel_shape: { ints: [3, 3] }, strides: { ints: [2, 2] }, pads: { ints: [1, 1, 1, 1] } },
+    );
     size /= 2;
     const grouped = g.op('Reshape', [x, g.int64s(`${prefix}stages.${i}.group_shape`, [0, cfg.groups, -1])]);
-    const normed = g.op('InstanceNormalization', [grouped, g.floats(`${prefix}stages.${i}.ones`, new Float32Array(cfg.groups).fill(1), [cfg.groups]),
-      g.floats(`${prefix}stages.${i}.zeros`, new Float32Array(cfg.groups), [cfg.groups])], { epsilon: { f: 1e-5 } });
+    const normed = g.op(
+      'InstanceNormalization',
+      [
+        grouped,
+        g.floats(`${prefix}stages.${i}.ones`, new Float32Array(cfg.groups).fill(1), [cfg.groups]),
+        g.floats(`${prefix}stages.${i}.zeros`, new Float32Array(cfg.groups), [cfg.groups]),
+      ],
+      { epsilon: { f: 1e-5 } },
+    );
     const back = g.op('Reshape', [normed, g.int64s(`${prefix}stages.${i}.map_shape`, [0, ch, size, size])]);
-    const gamma = p(`stages.${i}.norm.weight`), beta = p(`stages.${i}.norm.bias`);
-    const scaled = g.op('Add', [g.op('Mul', [back, g.floats(`${prefix}stages.${i}.norm.weight`, gamma.data, [ch, 1, 1])]), g.floats(`${prefix}stages.${i}.norm.bias`, beta.data, [ch, 1, 1])]);
+    const gamma = p(`stages.${i}.norm.weight`),
+      beta = p(`stages.${i}.norm.bias`);
+    const scaled = g.op('Add', [
+      g.op('Mul', [back, g.floats(`${prefix}stages.${i}.norm.weight`, gamma.data, [ch, 1, 1])]),
+      g.floats(`${prefix}stages.${i}.norm.bias`, beta.data, [ch, 1, 1]),
+    ]);
     x = g.op('Mul', [scaled, g.op('Sigmoid', [scaled])]);
   });
   return x;
 }
 
-export function addImageEncoder(g: GraphBuilder, enc: NativeImageEncoder, cfg: ImageEncoderConfig, input: string, prefix = ''): string {
+export function addImageEncoder(
+  g: GraphBuilder,
+  enc: NativeImageEncoder,
+  cfg: ImageEncoderConfig,
+  input: string,
+  prefix = '',
+): string {
   const x = addConvStages(g, enc, cfg, input, prefix);
-  const hw = enc.getParam('head.weight'), hb = enc.getParam('head.bias');
-  return g.op('Gemm', [g.op('Flatten', [x], { axis: { i: 1 } }), g.floats(`${prefix}head.weight`, hw.data, hw.shape), g.floats(`${prefix}head.bias`, hb.data, hb.shape)], { transB: { i: 1 } });
+  const hw = enc.getParam('head.weight'),
+    hb = enc.getParam('head.bias');
+  return g.op(
+    'Gemm',
+    [
+      g.op('Flatten', [x], { axis: { i: 1 } }),
+      g.floats(`${prefix}head.weight`, hw.data, hw.shape),
+      g.floats(`${prefix}head.bias`, hb.data, hb.shape),
+    ],
+    { transB: { i: 1 } },
+  );
 }
 
 /** A whole image model: input "image" [N, C, S, S] in the model's value range -> the named outputs. */
-export function exportImageEncoder(enc: NativeImageEncoder, cfg: ImageEncoderConfig, heads: ImageHeadOutputs, doc: string): Uint8Array {
+export function exportImageEncoder(
+  enc: NativeImageEncoder,
+  cfg: ImageEncoderConfig,
+  heads: ImageHeadOutputs,
+  doc: string,
+): Uint8Array {
   const g = new GraphBuilder('cxrl_image_model');
   const input = g.input('image', 'float', ['batch', cfg.in_channels, cfg.image_size, cfg.image_size]);
   const raw = addImageEncoder(g, enc, cfg, input);

@@ -15,7 +15,12 @@ export type Attr = { i: number } | { f: number } | { ints: number[] } | { s: str
 function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }
 
@@ -47,7 +52,8 @@ export class GraphBuilder {
   /** A float32 initializer. */
   floats(name: string, data: Float32Array | number[], dims: number[]): string {
     const f = Float32Array.from(data);
-    if (f.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`initializer ${name}: ${f.length} values for dims [${dims}]`);
+    if (f.length !== dims.reduce((a, b) => a * b, 1))
+      throw new Error(`initializer ${name}: ${f.length} values for dims [${dims}]`);
     this.inits.push({ name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(f.buffer) });
     return name;
   }
@@ -62,7 +68,13 @@ export class GraphBuilder {
   /** Adds a node; returns its output name (`out` names it, else a fresh one). */
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, out?: string): string {
     const o = out ?? `${type.toLowerCase()}_${this.counter++}`;
-    this.nodes.push({ opType: type, input: inputs, output: [o], name: `${type}_${this.counter++}`, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
+    this.nodes.push({
+      opType: type,
+      input: inputs,
+      output: [o],
+      name: `${type}_${this.counter++}`,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
     return o;
   }
 

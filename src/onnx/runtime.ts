@@ -27,7 +27,11 @@ export async function openSession(file: string, device: OrtDevice = 'cpu'): Prom
       // ONNX Runtime would log the missing library itself (in colour, per attempt); the reason is
       // reported once below instead. The level applies from the first session on.
       ort.env.logLevel = 'fatal';
-      return { session: await ort.InferenceSession.create(file, { executionProviders: ['cuda'], logSeverityLevel: 4 }), provider: 'cuda', file };
+      return {
+        session: await ort.InferenceSession.create(file, { executionProviders: ['cuda'], logSeverityLevel: 4 }),
+        provider: 'cuda',
+        file,
+      };
     } catch (e) {
       cudaUnavailable = true;
       const why = ((e as Error).message || String(e)).split('\n')[0];
@@ -63,7 +67,11 @@ export function outputInfo(s: ort.InferenceSession): TensorInfo[] {
 /** An integer-id tensor in the type the model declares (int64 or int32). */
 export function idTensor(ids: Int32Array, shape: number[], type = 'int64'): ort.Tensor {
   if (type === 'int32') return new ort.Tensor('int32', ids, shape);
-  return new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), shape);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(ids, (v) => BigInt(v)),
+    shape,
+  );
 }
 
 export function floatData(t: ort.Tensor, what: string): Float32Array {

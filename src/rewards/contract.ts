@@ -70,25 +70,37 @@ function checkImageInput(v: unknown, file: string): ImageInput {
   if (!v || typeof v !== 'object') fail(file, '"input" must be an object {name, size, channels, range, resize}');
   const i = v as Json;
   if (typeof i.name !== 'string' || !i.name) fail(file, '"input.name" must be the ONNX input name');
-  if (!Array.isArray(i.size) || i.size.length !== 2 || !i.size.every(isPosInt)) fail(file, '"input.size" must be [height, width] in pixels');
-  if (i.channels !== 1 && i.channels !== 3) fail(file, `"input.channels" must be 1 or 3, got ${JSON.stringify(i.channels)}`);
-  if (!Array.isArray(i.range) || i.range.length !== 2 || !i.range.every(isNum) || !((i.range[0] as number) < (i.range[1] as number)))
+  if (!Array.isArray(i.size) || i.size.length !== 2 || !i.size.every(isPosInt))
+    fail(file, '"input.size" must be [height, width] in pixels');
+  if (i.channels !== 1 && i.channels !== 3)
+    fail(file, `"input.channels" must be 1 or 3, got ${JSON.stringify(i.channels)}`);
+  if (
+    !Array.isArray(i.range) ||
+    i.range.length !== 2 ||
+    !i.range.every(isNum) ||
+    !((i.range[0] as number) < (i.range[1] as number))
+  )
     fail(file, '"input.range" must be [black, white] with black < white');
   for (const k of ['mean', 'std'] as const) {
     if (i[k] === undefined) continue;
-    if (!Array.isArray(i[k]) || (i[k] as unknown[]).length !== i.channels || !(i[k] as unknown[]).every(isNum)) fail(file, `"input.${k}" must have one number per channel (${i.channels})`);
+    if (!Array.isArray(i[k]) || (i[k] as unknown[]).length !== i.channels || !(i[k] as unknown[]).every(isNum))
+      fail(file, `"input.${k}" must have one number per channel (${i.channels})`);
   }
-  if (Array.isArray(i.std) && (i.std as number[]).some((s) => s <= 0)) fail(file, '"input.std" entries must be positive');
+  if (Array.isArray(i.std) && (i.std as number[]).some((s) => s <= 0))
+    fail(file, '"input.std" entries must be positive');
   if ((i.mean === undefined) !== (i.std === undefined)) fail(file, '"input.mean" and "input.std" go together');
   const resize = i.resize ?? 'shorter-side-center-crop';
-  if (resize !== 'shorter-side-center-crop' && resize !== 'stretch') fail(file, `"input.resize" must be "shorter-side-center-crop" or "stretch", got ${JSON.stringify(resize)}`);
+  if (resize !== 'shorter-side-center-crop' && resize !== 'stretch')
+    fail(file, `"input.resize" must be "shorter-side-center-crop" or "stretch", got ${JSON.stringify(resize)}`);
   return { ...(i as unknown as ImageInput), resize };
 }
 
 function checkTextInput(v: unknown, file: string): TextInput {
-  if (!v || typeof v !== 'object') fail(file, '"text" must be an object {tokenizer, tokenizer_path, length, ids_input}');
+  if (!v || typeof v !== 'object')
+    fail(file, '"text" must be an object {tokenizer, tokenizer_path, length, ids_input}');
   const t = v as Json;
-  if (t.tokenizer !== 'cxrl-word' && t.tokenizer !== 'clip') fail(file, '"text.tokenizer" must be "cxrl-word" or "clip"');
+  if (t.tokenizer !== 'cxrl-word' && t.tokenizer !== 'clip')
+    fail(file, '"text.tokenizer" must be "cxrl-word" or "clip"');
   if (typeof t.tokenizer_path !== 'string') fail(file, '"text.tokenizer_path" must name the tokenizer file or folder');
   if (!isPosInt(t.length)) fail(file, '"text.length" must be a positive integer (tokens per report)');
   if (typeof t.ids_input !== 'string') fail(file, '"text.ids_input" must be the ONNX input name of the token ids');
@@ -110,36 +122,51 @@ export function checkContract(raw: unknown, file: string): Contract {
   const c = raw as Json;
   if (c.format !== CONTRACT_FORMAT) fail(file, `"format" must be "${CONTRACT_FORMAT}"`);
   if (c.version !== 1) fail(file, `"version" ${JSON.stringify(c.version)} is not supported (1 is)`);
-  if (!KINDS.includes(c.kind as ContractKind)) fail(file, `"kind" must be one of ${KINDS.join(', ')}, got ${JSON.stringify(c.kind)}`);
+  if (!KINDS.includes(c.kind as ContractKind))
+    fail(file, `"kind" must be one of ${KINDS.join(', ')}, got ${JSON.stringify(c.kind)}`);
   const kind = c.kind as ContractKind;
-  if (!c.outputs || typeof c.outputs !== 'object' || Array.isArray(c.outputs) || !Object.values(c.outputs).every((v) => typeof v === 'string'))
+  if (
+    !c.outputs ||
+    typeof c.outputs !== 'object' ||
+    Array.isArray(c.outputs) ||
+    !Object.values(c.outputs).every((v) => typeof v === 'string')
+  )
     fail(file, '"outputs" must map roles to ONNX output names');
   const roles = Object.keys(c.outputs as Json);
-  if (!ROLES[kind].some((need) => need.every((r) => roles.includes(r)))) fail(file, `a ${kind} contract needs outputs ${ROLES[kind].map((r) => `{${r.join(', ')}}`).join(' or ')}`);
+  if (!ROLES[kind].some((need) => need.every((r) => roles.includes(r))))
+    fail(file, `a ${kind} contract needs outputs ${ROLES[kind].map((r) => `{${r.join(', ')}}`).join(' or ')}`);
   const out: Contract = { ...(c as unknown as Contract) };
   if (kind === 'consistency-text') out.text = checkTextInput(c.text, file);
   else out.input = checkImageInput(c.input, file);
   if (kind === 'classifier') {
-    if (!Array.isArray(c.labels) || c.labels.length === 0 || !c.labels.every((l) => typeof l === 'string')) fail(file, '"labels" must list the classifier\'s output names in order');
-    const map = (c.label_map ?? Object.fromEntries((c.labels as string[]).filter((l) => (CHEXPERT_LABELS as readonly string[]).includes(l)).map((l) => [l, l]))) as Json;
+    if (!Array.isArray(c.labels) || c.labels.length === 0 || !c.labels.every((l) => typeof l === 'string'))
+      fail(file, '"labels" must list the classifier\'s output names in order');
+    const map = (c.label_map ??
+      Object.fromEntries(
+        (c.labels as string[]).filter((l) => (CHEXPERT_LABELS as readonly string[]).includes(l)).map((l) => [l, l]),
+      )) as Json;
     for (const [k, v] of Object.entries(map)) {
       if (!(c.labels as string[]).includes(k)) fail(file, `"label_map" key "${k}" is not one of "labels"`);
-      if (!(CHEXPERT_LABELS as readonly string[]).includes(v as string)) fail(file, `"label_map" value "${String(v)}" is not a CheXpert label (${CHEXPERT_LABELS.join(', ')})`);
+      if (!(CHEXPERT_LABELS as readonly string[]).includes(v as string))
+        fail(file, `"label_map" value "${String(v)}" is not a CheXpert label (${CHEXPERT_LABELS.join(', ')})`);
     }
     if (Object.keys(map).length === 0) fail(file, 'no classifier label maps to a CheXpert label; add "label_map"');
     out.label_map = map as Record<string, string>;
   }
   if (kind === 'posture') {
     const order = (c.psi_order ?? [...PSI_ORDER]) as unknown[];
-    if (!Array.isArray(order) || order.join() !== PSI_ORDER.join()) fail(file, `"psi_order" must be ${JSON.stringify(PSI_ORDER)}`);
+    if (!Array.isArray(order) || order.join() !== PSI_ORDER.join())
+      fail(file, `"psi_order" must be ${JSON.stringify(PSI_ORDER)}`);
   }
-  if (kind === 'consistency-image' && typeof c.pair !== 'string') fail(file, '"pair" must name the paired consistency-text model (NAME.onnx)');
+  if (kind === 'consistency-image' && typeof c.pair !== 'string')
+    fail(file, '"pair" must name the paired consistency-text model (NAME.onnx)');
   return out;
 }
 
 export function readContract(onnxFile: string): Contract {
   const file = `${onnxFile}.json`;
-  if (!fs.existsSync(file)) fail(file, `missing: every reward model needs its contract beside it (${onnxFile} + .json)`);
+  if (!fs.existsSync(file))
+    fail(file, `missing: every reward model needs its contract beside it (${onnxFile} + .json)`);
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -149,25 +176,38 @@ export function readContract(onnxFile: string): Contract {
   return checkContract(raw, file);
 }
 
-function checkDims(file: string, what: string, declared: (number | string)[] | undefined, want: (number | null)[]): void {
+function checkDims(
+  file: string,
+  what: string,
+  declared: (number | string)[] | undefined,
+  want: (number | null)[],
+): void {
   if (!declared || declared.length === 0) return;
-  if (declared.length !== want.length) fail(file, `${what} has rank ${declared.length} in the ONNX file, the contract implies [${want.map((w) => w ?? 'N').join(', ')}]`);
+  if (declared.length !== want.length)
+    fail(
+      file,
+      `${what} has rank ${declared.length} in the ONNX file, the contract implies [${want.map((w) => w ?? 'N').join(', ')}]`,
+    );
   declared.forEach((d, k) => {
-    if (typeof d === 'number' && d > 0 && want[k] !== null && d !== want[k]) fail(file, `${what} dimension ${k} is ${d} in the ONNX file, the contract says ${want[k]}`);
+    if (typeof d === 'number' && d > 0 && want[k] !== null && d !== want[k])
+      fail(file, `${what} dimension ${k} is ${d} in the ONNX file, the contract says ${want[k]}`);
   });
 }
 
 /** Checks a contract against the ONNX session's declared inputs and outputs. */
 export function checkAgainstModel(c: Contract, inputs: TensorInfo[], outputs: TensorInfo[], file: string): void {
-  const inNames = inputs.map((i) => i.name), outNames = outputs.map((o) => o.name);
+  const inNames = inputs.map((i) => i.name),
+    outNames = outputs.map((o) => o.name);
   const needInput = (name: string) => {
     const i = inputs.find((x) => x.name === name);
-    if (!i) fail(file, `the contract's input "${name}" is not an input of the ONNX model (it has ${inNames.join(', ')})`);
+    if (!i)
+      fail(file, `the contract's input "${name}" is not an input of the ONNX model (it has ${inNames.join(', ')})`);
     return i;
   };
   if (c.input) {
     const i = needInput(c.input.name);
-    if (i.type && i.type !== 'float32') fail(file, `input "${i.name}" is ${i.type} in the ONNX file; image inputs must be float32`);
+    if (i.type && i.type !== 'float32')
+      fail(file, `input "${i.name}" is ${i.type} in the ONNX file; image inputs must be float32`);
     checkDims(file, `input "${i.name}"`, i.shape, [null, c.input.channels, c.input.size[0], c.input.size[1]]);
     const extra = inNames.filter((n) => n !== c.input!.name);
     if (extra.length) fail(file, `the ONNX model has inputs the contract does not feed: ${extra.join(', ')}`);
@@ -175,13 +215,18 @@ export function checkAgainstModel(c: Contract, inputs: TensorInfo[], outputs: Te
   if (c.text) {
     for (const n of [c.text.ids_input, c.text.mask_input].filter((x): x is string => !!x)) {
       const i = needInput(n);
-      if (i.type && i.type !== 'int64' && i.type !== 'int32') fail(file, `input "${n}" is ${i.type}; token inputs must be int64 or int32`);
+      if (i.type && i.type !== 'int64' && i.type !== 'int32')
+        fail(file, `input "${n}" is ${i.type}; token inputs must be int64 or int32`);
       checkDims(file, `input "${n}"`, i.shape, [null, c.text.length]);
     }
   }
   for (const [role, name] of Object.entries(c.outputs)) {
     const o = outputs.find((x) => x.name === name);
-    if (!o) fail(file, `the contract's ${role} output "${name}" is not an output of the ONNX model (it has ${outNames.join(', ')})`);
+    if (!o)
+      fail(
+        file,
+        `the contract's ${role} output "${name}" is not an output of the ONNX model (it has ${outNames.join(', ')})`,
+      );
     const width = role === 'psi' ? 5 : role === 'probabilities' || role === 'logits' ? c.labels!.length : null;
     checkDims(file, `output "${name}"`, o.shape, [null, width]);
   }

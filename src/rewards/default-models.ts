@@ -14,7 +14,10 @@ import { describeFit, REWARD_FIT_DEFAULTS, RewardKind, runRewardFit } from './ru
 /** Bump when the fitting recipe changes, so stale cached models are not reused. */
 const DEFAULT_MODELS_VERSION = 2;
 
-export async function defaultRewardModels(dataRoot: string, log: (line: string) => void = (l) => console.error(l)): Promise<string> {
+export async function defaultRewardModels(
+  dataRoot: string,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
   const key = crypto.createHash('sha256').update(path.resolve(dataRoot)).digest('hex').slice(0, 12);
   const dir = path.join(cacheRoot(), `rewards-v${DEFAULT_MODELS_VERSION}-${key}`);
   if (fs.existsSync(path.join(dir, 'DONE'))) return dir;
@@ -23,7 +26,12 @@ export async function defaultRewardModels(dataRoot: string, log: (line: string) 
   fs.mkdirSync(tmp, { recursive: true });
   log(`fitting the default reward models once into ${dir} (about 4 minutes on two cores)`);
   for (const kind of ['posture', 'classifier', 'consistency'] as RewardKind[]) {
-    const report = await runRewardFit({ kind, data: dataRoot, out: path.join(tmp, `${kind}.onnx`), ...REWARD_FIT_DEFAULTS });
+    const report = await runRewardFit({
+      kind,
+      data: dataRoot,
+      out: path.join(tmp, `${kind}.onnx`),
+      ...REWARD_FIT_DEFAULTS,
+    });
     log(describeFit(report).split(tmp).join(dir));
   }
   fs.writeFileSync(path.join(tmp, 'DONE'), `${new Date().toISOString()}\n`);

@@ -3,7 +3,9 @@
 /** Area under the ROC curve (ties count one half); NaN when a class is absent. */
 export function auroc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let nPos = 0, nNeg = 0, rankSum = 0;
+  let nPos = 0,
+    nNeg = 0,
+    rankSum = 0;
   for (let i = 0; i < idx.length;) {
     let j = i;
     while (j < idx.length && scores[idx[j]] === scores[idx[i]]) j++;

@@ -34,7 +34,14 @@ export interface FitArgs {
 }
 
 /** `reward fit`'s defaults (also what the default models in the cache folder are fitted with). */
-export const REWARD_FIT_DEFAULTS = { steps: 1200, batchSize: 32, lr: 2e-3, imageSize: 64, seed: 0, synthStudies: 2000 } as const;
+export const REWARD_FIT_DEFAULTS = {
+  steps: 1200,
+  batchSize: 32,
+  lr: 2e-3,
+  imageSize: 64,
+  seed: 0,
+  synthStudies: 2000,
+} as const;
 
 export interface FitReport {
   kind: RewardKind;
@@ -59,9 +66,19 @@ export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   const section = a.kind === 'consistency' ? 'findings' : 'impression';
   const bar = a.quiet ? null : new Progress('loading images', 2, 'splits');
   const records = loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: section }).records;
-  const train = await loadImages(root, records.filter((r) => r.split === 'train'), a.imageSize, 'train');
+  const train = await loadImages(
+    root,
+    records.filter((r) => r.split === 'train'),
+    a.imageSize,
+    'train',
+  );
   bar?.update(1);
-  const held = await loadImages(root, records.filter((r) => r.split !== 'train'), a.imageSize, 'validate + test');
+  const held = await loadImages(
+    root,
+    records.filter((r) => r.split !== 'train'),
+    a.imageSize,
+    'validate + test',
+  );
   bar?.update(2);
   const loop = { steps: a.steps, batchSize: a.batchSize, lr: a.lr, seed: a.seed, quiet: a.quiet };
   const files = [a.out];
@@ -73,14 +90,37 @@ export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   } else if (a.kind === 'posture') {
     result = await fitPosture(train, held, loop, a.out, root, new Rng(a.seed + 7));
   } else {
-    const impressionOf = new Map(loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: 'impression' }).records.map((r) => [r.studyId, r.text]));
+    const impressionOf = new Map(
+      loadMimic({ root, splits: ['train', 'validate', 'test'], textSection: 'impression' }).records.map((r) => [
+        r.studyId,
+        r.text,
+      ]),
+    );
     const r = await fitConsistency(train, held, impressionOf, loop, a.out);
     files.push(r.textFile);
     result = r;
   }
-  const quality = result.quality as Record<string, unknown>, onnxMaxError = result.onnxMaxError;
-  const report: FitReport = { kind: a.kind, files, data: root, trainImages: train.records.length, heldOutImages: held.records.length, steps: a.steps, onnxMaxError, quality };
-  for (const f of files) addFitToContract(f, { data: root, train_images: report.trainImages, steps: a.steps, seed: a.seed, onnx_max_abs_error_vs_engine: onnxMaxError, held_out_quality: quality });
+  const quality = result.quality as Record<string, unknown>,
+    onnxMaxError = result.onnxMaxError;
+  const report: FitReport = {
+    kind: a.kind,
+    files,
+    data: root,
+    trainImages: train.records.length,
+    heldOutImages: held.records.length,
+    steps: a.steps,
+    onnxMaxError,
+    quality,
+  };
+  for (const f of files)
+    addFitToContract(f, {
+      data: root,
+      train_images: report.trainImages,
+      steps: a.steps,
+      seed: a.seed,
+      onnx_max_abs_error_vs_engine: onnxMaxError,
+      held_out_quality: quality,
+    });
   return report;
 }
 
@@ -88,16 +128,32 @@ const f3 = (v: unknown) => (typeof v === 'number' ? v.toFixed(3) : String(v));
 
 export function describeFit(r: FitReport): string {
   const q = r.quality as Record<string, never>;
-  const lines = [`reward fit ${r.kind}: ${r.files.join(' + ')} (trained on ${r.trainImages} images, ${r.steps} steps; held out ${r.heldOutImages})`,
-    `  onnxruntime vs engine: max abs error ${r.onnxMaxError.toExponential(2)}`];
+  const lines = [
+    `reward fit ${r.kind}: ${r.files.join(' + ')} (trained on ${r.trainImages} images, ${r.steps} steps; held out ${r.heldOutImages})`,
+    `  onnxruntime vs engine: max abs error ${r.onnxMaxError.toExponential(2)}`,
+  ];
   if (r.kind === 'classifier') {
-    lines.push(`  held-out macro AUROC: ${f3(q.macroAurocRendered)} over the labels the phantoms render, ${f3(q.macroAurocAll)} over all with both classes`);
-    lines.push('  ' + Object.entries(q.aurocByLabel as Record<string, number | null>).map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(3)}`).join(', '));
+    lines.push(
+      `  held-out macro AUROC: ${f3(q.macroAurocRendered)} over the labels the phantoms render, ${f3(q.macroAurocAll)} over all with both classes`,
+    );
+    lines.push(
+      '  ' +
+        Object.entries(q.aurocByLabel as Record<string, number | null>)
+          .map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(3)}`)
+          .join(', '),
+    );
   } else if (r.kind === 'posture') {
-    lines.push(`  held-out warped images: mean |psi error| ${f3(q.augmentedMaeMean)} (per parameter ${(q.augmentedMae as number[]).map(f3).join(' ')}) vs training-transform spread ${f3(q.trainingSpreadMaeMean)}`);
-    if (q.truthMaeMean !== undefined) lines.push(`  against the recorded phantom poses: mean |psi error| ${f3(q.truthMaeMean)} (per parameter ${(q.truthMae as number[]).map(f3).join(' ')}) vs pose spread ${f3(q.truthSpreadMaeMean)}`);
+    lines.push(
+      `  held-out warped images: mean |psi error| ${f3(q.augmentedMaeMean)} (per parameter ${(q.augmentedMae as number[]).map(f3).join(' ')}) vs training-transform spread ${f3(q.trainingSpreadMaeMean)}`,
+    );
+    if (q.truthMaeMean !== undefined)
+      lines.push(
+        `  against the recorded phantom poses: mean |psi error| ${f3(q.truthMaeMean)} (per parameter ${(q.truthMae as number[]).map(f3).join(' ')}) vs pose spread ${f3(q.truthSpreadMaeMean)}`,
+      );
   } else {
-    lines.push(`  held-out report-to-image recall@1 among 100: findings ${f3(q.recallAt1Findings)}, impression ${f3(q.recallAt1Impression)} (chance 0.010; ${q.heldOutStudies} studies)`);
+    lines.push(
+      `  held-out report-to-image recall@1 among 100: findings ${f3(q.recallAt1Findings)}, impression ${f3(q.recallAt1Impression)} (chance 0.010; ${q.heldOutStudies} studies)`,
+    );
   }
   return lines.join('\n');
 }

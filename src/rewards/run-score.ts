@@ -29,7 +29,10 @@ export function readReports(file: string): Map<string, ReportRow> {
     const t = readCsv(file);
     const img = ['image', 'file', 'path'].map((c) => t.header.indexOf(c)).find((i) => i >= 0);
     const txt = TEXT_FIELDS.map((c) => t.header.indexOf(c)).find((i) => i >= 0);
-    if (img === undefined || txt === undefined) throw new UserError(`${file}: needs an image (or file/path) column and a text (or report/prompt/impression) column`);
+    if (img === undefined || txt === undefined)
+      throw new UserError(
+        `${file}: needs an image (or file/path) column and a text (or report/prompt/impression) column`,
+      );
     const labelCols = CHEXPERT_LABELS.map((l) => t.header.indexOf(l));
     const hasLabels = labelCols.some((c) => c >= 0);
     t.rows.forEach((r, i) => {
@@ -39,7 +42,10 @@ export function readReports(file: string): Map<string, ReportRow> {
         labelCols.forEach((c, k) => {
           if (c < 0) return;
           const v = parseLabelCell(r[c]);
-          if (v === null) throw new UserError(`${file}: line ${t.lines[i]}: ${CHEXPERT_LABELS[k]} = "${r[c]}" is not 1.0, 0.0, -1.0 or empty`);
+          if (v === null)
+            throw new UserError(
+              `${file}: line ${t.lines[i]}: ${CHEXPERT_LABELS[k]} = "${r[c]}" is not 1.0, 0.0, -1.0 or empty`,
+            );
           labels![k] = v;
         });
       }
@@ -47,15 +53,21 @@ export function readReports(file: string): Map<string, ReportRow> {
     });
     return out;
   }
-  fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let o: Record<string, unknown>;
-    try { o = JSON.parse(line); } catch { throw new UserError(`${file}: line ${i + 1} is not JSON`); }
-    const img = ['image', 'file', 'path'].map((k) => o[k]).find((v) => typeof v === 'string') as string | undefined;
-    const txt = TEXT_FIELDS.map((k) => o[k]).find((v) => typeof v === 'string') as string | undefined;
-    if (!img || txt === undefined) throw new UserError(`${file}: line ${i + 1} needs "image" and "text" fields`);
-    out.set(path.basename(img), { text: txt, labels: null });
-  });
+  fs.readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line);
+      } catch {
+        throw new UserError(`${file}: line ${i + 1} is not JSON`);
+      }
+      const img = ['image', 'file', 'path'].map((k) => o[k]).find((v) => typeof v === 'string') as string | undefined;
+      const txt = TEXT_FIELDS.map((k) => o[k]).find((v) => typeof v === 'string') as string | undefined;
+      if (!img || txt === undefined) throw new UserError(`${file}: line ${i + 1} needs "image" and "text" fields`);
+      out.set(path.basename(img), { text: txt, labels: null });
+    });
   return out;
 }
 
@@ -66,15 +78,22 @@ export interface ScoreArgs {
   device?: OrtDevice;
 }
 
-export async function runRewardScore(a: ScoreArgs): Promise<{ files: string[]; summary: ScoreSummary; providers: string[] }> {
-  if (!fs.existsSync(a.images) || !fs.statSync(a.images).isDirectory()) throw new UserError(`${a.images}: not a folder of images`);
+export async function runRewardScore(
+  a: ScoreArgs,
+): Promise<{ files: string[]; summary: ScoreSummary; providers: string[] }> {
+  if (!fs.existsSync(a.images) || !fs.statSync(a.images).isDirectory())
+    throw new UserError(`${a.images}: not a folder of images`);
   // grid.png is the contact sheet `generate --grid` writes beside the images.
-  const files = fs.readdirSync(a.images).filter((f) => IMAGE_EXT.test(f) && f !== 'grid.png').sort();
+  const files = fs
+    .readdirSync(a.images)
+    .filter((f) => IMAGE_EXT.test(f) && f !== 'grid.png')
+    .sort();
   if (files.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
   const scorer = await RewardScorer.open(a.models, a.device ?? 'cpu');
   const table = a.reports ? readReports(a.reports) : null;
   const needText = !!(scorer.classifier || scorer.consistency);
-  const texts: string[] = [], labels: Int8Array[] = [];
+  const texts: string[] = [],
+    labels: Int8Array[] = [];
   for (const f of files) {
     let row: ReportRow | undefined = table?.get(f);
     if (!row && !table) {
@@ -84,7 +103,10 @@ export async function runRewardScore(a: ScoreArgs): Promise<{ files: string[]; s
         if (typeof prompt === 'string') row = { text: prompt, labels: null };
       }
     }
-    if (!row && needText) throw new UserError(`${path.join(a.images, f)}: no report text (give --reports FILE, or keep the .json sidecar that generate writes)`);
+    if (!row && needText)
+      throw new UserError(
+        `${path.join(a.images, f)}: no report text (give --reports FILE, or keep the .json sidecar that generate writes)`,
+      );
     texts.push(row?.text ?? '');
     labels.push(row?.labels ?? labelReport(row?.text ?? ''));
   }
@@ -103,6 +125,8 @@ export async function runRewardScore(a: ScoreArgs): Promise<{ files: string[]; s
     return { data: loaded.get(size)!, size };
   };
   const summary = await scorer.score(files.length, images, texts, labels);
-  const providers = [scorer.posture, scorer.classifier, scorer.consistency?.image].filter((m) => m).map((m) => `${m!.file}: ${m!.provider}`);
+  const providers = [scorer.posture, scorer.classifier, scorer.consistency?.image]
+    .filter((m) => m)
+    .map((m) => `${m!.file}: ${m!.provider}`);
   return { files, summary, providers };
 }

@@ -29,7 +29,8 @@ export function findModelFiles(items: string[]): string[] {
   for (const it of items) {
     if (!fs.existsSync(it)) throw new UserError(`${it}: no such file or folder`);
     if (fs.statSync(it).isDirectory()) {
-      for (const f of fs.readdirSync(it).sort()) if (f.endsWith('.onnx') && fs.existsSync(path.join(it, `${f}.json`))) files.push(path.join(it, f));
+      for (const f of fs.readdirSync(it).sort())
+        if (f.endsWith('.onnx') && fs.existsSync(path.join(it, `${f}.json`))) files.push(path.join(it, f));
     } else files.push(it);
   }
   return files;
@@ -46,7 +47,8 @@ export class RewardScorer {
 
   static async open(items: string[], device: OrtDevice = 'cpu'): Promise<RewardScorer> {
     const files = findModelFiles(items);
-    let posture: ImageRewardModel | null = null, classifier: ImageRewardModel | null = null;
+    let posture: ImageRewardModel | null = null,
+      classifier: ImageRewardModel | null = null;
     let consistency: { image: ImageRewardModel; text: TextRewardModel } | null = null;
     for (const f of files) {
       const kind = readContract(f).kind;
@@ -58,7 +60,10 @@ export class RewardScorer {
         consistency = { image, text: await TextRewardModel.open(pair, device) };
       }
     }
-    if (!posture && !classifier && !consistency) throw new UserError(`no posture, classifier or consistency-image model among ${files.length ? files.join(', ') : items.join(', ')}`);
+    if (!posture && !classifier && !consistency)
+      throw new UserError(
+        `no posture, classifier or consistency-image model among ${files.length ? files.join(', ') : items.join(', ')}`,
+      );
     const cols: number[][] = CHEXPERT_LABELS.map(() => []);
     if (classifier) {
       const c = classifier.contract;
@@ -74,7 +79,12 @@ export class RewardScorer {
    * images(S): [B, S*S] in [-1, 1] at side S (called once per size the models want; generated
    * images can simply be resampled). reports and labels are per image; labels in CheXpert order.
    */
-  async score(B: number, images: (size: number) => Promise<{ data: Float32Array; size: number }>, reports: string[], labels: Int8Array[]): Promise<ScoreSummary> {
+  async score(
+    B: number,
+    images: (size: number) => Promise<{ data: Float32Array; size: number }>,
+    reports: string[],
+    labels: Int8Array[],
+  ): Promise<ScoreSummary> {
     const per: ImageScores[] = Array.from({ length: B }, () => ({ r_align: null, s_diag: null, s_cons: null }));
     const run = async (m: ImageRewardModel) => {
       const side = Math.max(...m.contract.input!.size);
@@ -93,7 +103,10 @@ export class RewardScorer {
     if (this.consistency) {
       const im = (await run(this.consistency.image)).embedding;
       const tx = await this.consistency.text.embed(reports);
-      if (im.width !== tx.width) throw new UserError(`${this.consistency.image.file}: image embeddings of width ${im.width}, its text model gives ${tx.width}`);
+      if (im.width !== tx.width)
+        throw new UserError(
+          `${this.consistency.image.file}: image embeddings of width ${im.width}, its text model gives ${tx.width}`,
+        );
       for (let b = 0; b < B; b++) per[b].s_cons = cosine(im.data, b * im.width, tx.data, b * tx.width, im.width);
     }
     const mean = (k: keyof ImageScores) => {
@@ -112,11 +125,19 @@ export class RewardScorer {
     const out = await this.classifier.run(im.data, B, im.size);
     const probs = out.probabilities?.data ?? out.logits.data.map((z) => 1 / (1 + Math.exp(-z)));
     const width = (out.probabilities ?? out.logits).width;
-    return Array.from({ length: B }, (_, b) => this.chexColumns.map((cols) => (cols.length ? Math.max(...cols.map((j) => probs[b * width + j])) : NaN)));
+    return Array.from({ length: B }, (_, b) =>
+      this.chexColumns.map((cols) => (cols.length ? Math.max(...cols.map((j) => probs[b * width + j])) : NaN)),
+    );
   }
 
   /** Scores in-memory generator output [B, S*S] in [-1, 1] (the RL stage's path): each model's contract resamples it. */
-  scoreGenerated(images: Float32Array, B: number, S: number, reports: string[], labels: Int8Array[]): Promise<ScoreSummary> {
+  scoreGenerated(
+    images: Float32Array,
+    B: number,
+    S: number,
+    reports: string[],
+    labels: Int8Array[],
+  ): Promise<ScoreSummary> {
     return this.score(B, async () => ({ data: images, size: S }), reports, labels);
   }
 }

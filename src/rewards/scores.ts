@@ -7,12 +7,19 @@
 import { NEGATIVE, POSITIVE } from '../data/labels';
 
 export function rAlign(psi: ArrayLike<number>, offset = 0): number {
-  return -(Math.abs(psi[offset] - 1) + Math.abs(psi[offset + 1] - 1) + Math.abs(psi[offset + 2]) + Math.abs(psi[offset + 3]) + Math.abs(psi[offset + 4]));
+  return -(
+    Math.abs(psi[offset] - 1) +
+    Math.abs(psi[offset + 1] - 1) +
+    Math.abs(psi[offset + 2]) +
+    Math.abs(psi[offset + 3]) +
+    Math.abs(psi[offset + 4])
+  );
 }
 
 /** probs: CheXpert-ordered probabilities (NaN where the classifier has no such output); null when no label is usable. */
 export function sDiag(probs: ArrayLike<number>, labels: Int8Array, eps = 1e-6): number | null {
-  let s = 0, n = 0;
+  let s = 0,
+    n = 0;
   for (let k = 0; k < labels.length; k++) {
     const y = labels[k];
     if ((y !== POSITIVE && y !== NEGATIVE) || Number.isNaN(probs[k])) continue;
@@ -24,7 +31,9 @@ export function sDiag(probs: ArrayLike<number>, labels: Int8Array, eps = 1e-6): 
 }
 
 export function cosine(a: ArrayLike<number>, ao: number, b: ArrayLike<number>, bo: number, d: number): number {
-  let ab = 0, aa = 0, bb = 0;
+  let ab = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < d; i++) {
     ab += a[ao + i] * b[bo + i];
     aa += a[ao + i] ** 2;

@@ -21,7 +21,11 @@ export class AceTokens {
   private v: Float32Array;
   private steps = 0;
 
-  constructor(readonly count: number, readonly width: number, readonly tokens: Float32Array) {
+  constructor(
+    readonly count: number,
+    readonly width: number,
+    readonly tokens: Float32Array,
+  ) {
     if (tokens.length !== count * width) throw new Error(`ACE: ${tokens.length} values for [${count}, ${width}]`);
     this.grad = new Float64Array(tokens.length);
     this.m = new Float32Array(tokens.length);
@@ -44,7 +48,10 @@ export class AceTokens {
   accumulateFromContextGrad(gradContext: TensorData, scale = 1): void {
     const [B, LK, D] = gradContext.shape;
     const K = this.count;
-    if (D !== this.width || LK < K) throw new Error(`ACE gradient: context gradient [${gradContext.shape}] does not hold ${K} tokens of width ${this.width}`);
+    if (D !== this.width || LK < K)
+      throw new Error(
+        `ACE gradient: context gradient [${gradContext.shape}] does not hold ${K} tokens of width ${this.width}`,
+      );
     for (let b = 0; b < B; b++) {
       const base = (b * LK + LK - K) * D;
       for (let i = 0; i < K * D; i++) this.grad[i] += scale * gradContext.data[base + i];
@@ -70,7 +77,8 @@ export class AceTokens {
   /** One Adam step (beta 0.9/0.999, eps 1e-8, bias-corrected) with the accumulated gradient. */
   adamStep(lr: number, beta1 = 0.9, beta2 = 0.999, eps = 1e-8): void {
     this.steps++;
-    const c1 = 1 - beta1 ** this.steps, c2 = 1 - beta2 ** this.steps;
+    const c1 = 1 - beta1 ** this.steps,
+      c2 = 1 - beta2 ** this.steps;
     for (let i = 0; i < this.tokens.length; i++) {
       const g = this.grad[i];
       this.m[i] = beta1 * this.m[i] + (1 - beta1) * g;
@@ -80,9 +88,17 @@ export class AceTokens {
   }
 
   save(tokensFile: string, optimizerFile: string): void {
-    writeSafetensors(tokensFile, { ace_tokens: { data: this.tokens, shape: [this.count, this.width] } }, { format: 'cxrl-ace' });
+    writeSafetensors(
+      tokensFile,
+      { ace_tokens: { data: this.tokens, shape: [this.count, this.width] } },
+      { format: 'cxrl-ace' },
+    );
     const shape = [this.count, this.width];
-    writeSafetensors(optimizerFile, { m: { data: this.m, shape }, v: { data: this.v, shape }, steps: { data: Float32Array.of(this.steps), shape: [1] } });
+    writeSafetensors(optimizerFile, {
+      m: { data: this.m, shape },
+      v: { data: this.v, shape },
+      steps: { data: Float32Array.of(this.steps), shape: [1] },
+    });
   }
 
   static load(tokensFile: string, optimizerFile: string): AceTokens {
@@ -91,7 +107,10 @@ export class AceTokens {
     const o = readSafetensors(optimizerFile);
     const moment = (name: string) => {
       const x = requireTensor(o, name, optimizerFile);
-      if (x.data.length !== ace.tokens.length) throw new UserError(`${optimizerFile}: "${name}" has ${x.data.length} values, the ACE tokens ${ace.tokens.length}`);
+      if (x.data.length !== ace.tokens.length)
+        throw new UserError(
+          `${optimizerFile}: "${name}" has ${x.data.length} values, the ACE tokens ${ace.tokens.length}`,
+        );
       return Float32Array.from(x.data);
     };
     ace.m = moment('m');

@@ -31,7 +31,10 @@ export interface TrackerState {
 export class PerPromptStatTracker {
   private readonly buffers = new Map<string, number[]>();
 
-  constructor(readonly bufferSize = 32, readonly minCount = 16) {}
+  constructor(
+    readonly bufferSize = 32,
+    readonly minCount = 16,
+  ) {}
 
   /** Adds this batch's rewards to the buffers, then normalises each reward. */
   update(prompts: readonly string[], rewards: ArrayLike<number>): Float64Array {
@@ -76,5 +79,8 @@ export function groupAdvantages(keys: readonly string[], rewards: ArrayLike<numb
 }
 
 export function batchAdvantages(rewards: ArrayLike<number>): Float64Array {
-  return groupAdvantages(Array.from({ length: rewards.length }, () => ''), rewards);
+  return groupAdvantages(
+    Array.from({ length: rewards.length }, () => ''),
+    rewards,
+  );
 }

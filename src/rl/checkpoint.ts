@@ -18,7 +18,13 @@ import type { RlState } from './trainer';
 import { readJson, writeCheckpointDir } from '../train/checkpoint';
 
 export const RL_FORMAT = 'cxrl-rl';
-const MODEL_FILES = ['config.json', 'text_encoder_config.json', 'text_encoder.safetensors', 'tokenizer.json', 'scheduler_config.json'];
+const MODEL_FILES = [
+  'config.json',
+  'text_encoder_config.json',
+  'text_encoder.safetensors',
+  'tokenizer.json',
+  'scheduler_config.json',
+];
 
 export interface InitModel {
   /** the folder given as --init */
@@ -44,12 +50,22 @@ export function describeInit(dir: string, g: Generator): InitModel {
 /** Refuses an init the RL checkpoint could not be written for (it copies a checkpoint made here). */
 export function checkInitKind(dir: string, g: Generator): void {
   if (g.kind !== 'cxrl-checkpoint') {
-    throw new UserError(`${dir}: RL fine-tuning of diffusers pipelines is not supported yet; --init takes a checkpoint made by train (RUN/checkpoint)`);
+    throw new UserError(
+      `${dir}: RL fine-tuning of diffusers pipelines is not supported yet; --init takes a checkpoint made by train (RUN/checkpoint)`,
+    );
   }
 }
 
-export function saveRlCheckpoint(dir: string, init: InitModel, policy: Generator, optimizer: NativeOptimizer, ace: AceTokens | null,
-  tracker: PerPromptStatTracker, settings: RlSettings, state: RlState): void {
+export function saveRlCheckpoint(
+  dir: string,
+  init: InitModel,
+  policy: Generator,
+  optimizer: NativeOptimizer,
+  ace: AceTokens | null,
+  tracker: PerPromptStatTracker,
+  settings: RlSettings,
+  state: RlState,
+): void {
   const source = path.dirname(init.weights);
   writeCheckpointDir(dir, (tmp) => {
     for (const f of MODEL_FILES) fs.copyFileSync(path.join(source, f), path.join(tmp, f));
@@ -66,8 +82,10 @@ export function readRlCheckpointState(dir: string): RlCheckpointState {
   const file = path.join(dir, 'state.json');
   if (!fs.existsSync(file)) throw new UserError(`${dir}: no checkpoint to resume from (no state.json)`);
   const st = readJson<Partial<RlCheckpointState>>(file);
-  if (st.format !== RL_FORMAT) throw new UserError(`${file}: not an RL checkpoint (format ${JSON.stringify(st.format)})`);
-  for (const k of ['state', 'settings', 'tracker', 'init'] as const) if (!st[k] || typeof st[k] !== 'object') throw new UserError(`${file}: "${k}" is missing`);
+  if (st.format !== RL_FORMAT)
+    throw new UserError(`${file}: not an RL checkpoint (format ${JSON.stringify(st.format)})`);
+  for (const k of ['state', 'settings', 'tracker', 'init'] as const)
+    if (!st[k] || typeof st[k] !== 'object') throw new UserError(`${file}: "${k}" is missing`);
   return st as RlCheckpointState;
 }
 

@@ -32,11 +32,15 @@ export const REWARD_COMPONENTS = [
 /** Parses `align=1,diag=0.5,cons=1` (names left out keep their default of 1). */
 export function parseRewardWeights(text: string): RewardWeights {
   const w = { ...DEFAULT_REWARD_WEIGHTS };
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(align|diag|cons)=(.+)$/.exec(part);
     if (!m) throw new UserError(`--reward-weights: "${part}" is not NAME=VALUE with NAME one of align, diag, cons`);
     const v = Number(m[2]);
-    if (!Number.isFinite(v) || v < 0) throw new UserError(`--reward-weights: ${m[1]} must be a finite number >= 0, got ${m[2]}`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new UserError(`--reward-weights: ${m[1]} must be a finite number >= 0, got ${m[2]}`);
     w[m[1] as keyof RewardWeights] = v;
   }
   if (w.align + w.diag + w.cons === 0) throw new UserError('--reward-weights: at least one weight must be above 0');
@@ -60,12 +64,24 @@ function compare(s: number | null, anchor: number | null, mode: RlcfMode): numbe
 }
 
 /** `anchor` may be null only in direct mode. */
-export function comparativeRewards(policy: ImageScores[], anchor: ImageScores[] | null, mode: RlcfMode, w: RewardWeights): ComparedRewards {
-  if (mode !== 'direct' && (!anchor || anchor.length !== policy.length)) throw new Error(`RLCF mode ${mode} needs one anchor score per policy image`);
+export function comparativeRewards(
+  policy: ImageScores[],
+  anchor: ImageScores[] | null,
+  mode: RlcfMode,
+  w: RewardWeights,
+): ComparedRewards {
+  if (mode !== 'direct' && (!anchor || anchor.length !== policy.length))
+    throw new Error(`RLCF mode ${mode} needs one anchor score per policy image`);
   const n = policy.length;
-  const out: ComparedRewards = { align: new Float64Array(n), diag: new Float64Array(n), cons: new Float64Array(n), total: new Float64Array(n) };
+  const out: ComparedRewards = {
+    align: new Float64Array(n),
+    diag: new Float64Array(n),
+    cons: new Float64Array(n),
+    total: new Float64Array(n),
+  };
   for (let i = 0; i < n; i++) {
-    const p = policy[i], a = anchor?.[i];
+    const p = policy[i],
+      a = anchor?.[i];
     out.align[i] = p.r_align ?? 0;
     out.diag[i] = compare(p.s_diag, a?.s_diag ?? null, mode);
     out.cons[i] = compare(p.s_cons, a?.s_cons ?? null, mode);

@@ -76,7 +76,12 @@ function gatherRows(t: TensorData, idx: readonly number[]): TensorData {
 }
 
 /** Sample b's slice of the stored latent at each (step, b) pair. */
-function gatherLatents(latents: Float32Array[], steps: readonly number[], idx: readonly number[], per: number): Float32Array {
+function gatherLatents(
+  latents: Float32Array[],
+  steps: readonly number[],
+  idx: readonly number[],
+  per: number,
+): Float32Array {
   const out = new Float32Array(idx.length * per);
   idx.forEach((b, k) => out.set(latents[steps[k]].subarray(b * per, (b + 1) * per), k * per));
   return out;
@@ -89,7 +94,8 @@ export function policyConditioning(c: Conditioning, ace: AceTokens | null, pad: 
 
 /** Clips the joint norm of the UNet's and ACE's gradients; returns the norm before clipping. */
 function clipJointNorm(optimizer: NativeOptimizer, ace: AceTokens | null, maxNorm: number): number {
-  const unetNorm = optimizer.clipGradNorm(0), aceNorm = ace ? ace.gradNorm() : 0;
+  const unetNorm = optimizer.clipGradNorm(0),
+    aceNorm = ace ? ace.gradNorm() : 0;
   const norm = Math.hypot(unetNorm, aceNorm);
   if (maxNorm > 0 && norm > maxNorm) {
     optimizer.clipGradNorm((maxNorm * unetNorm) / norm);
@@ -112,13 +118,23 @@ export interface MicroBatchLoss {
  * The PPO objective of samples `idx`, sample idx[k] trained at its steps steps[k][0..n-1]: zeroes
  * the gradients, then leaves d(loss)/d(UNet parameters) in the UNet and d(loss)/d(ACE) in ace.grad.
  */
-export async function microBatchGradient(u: PolicyUpdateInputs, s: PpoSettings, idx: readonly number[], steps: readonly (readonly number[])[],
-  onStep?: () => void): Promise<MicroBatchLoss> {
-  const [C, H, W] = u.sampleShape, per = C * H * W;
+export async function microBatchGradient(
+  u: PolicyUpdateInputs,
+  s: PpoSettings,
+  idx: readonly number[],
+  steps: readonly (readonly number[])[],
+  onStep?: () => void,
+): Promise<MicroBatchLoss> {
+  const [C, H, W] = u.sampleShape,
+    per = C * H * W;
   const nTrain = steps[0].length;
   u.policy.zeroGrad();
   u.ace?.zeroGrad();
-  const cond = policyConditioning({ context: gatherRows(u.cond.context, idx), mask: gatherRows(u.cond.mask, idx) }, u.ace, false);
+  const cond = policyConditioning(
+    { context: gatherRows(u.cond.context, idx), mask: gatherRows(u.cond.mask, idx) },
+    u.ace,
+    false,
+  );
   const uncond = policyConditioning(u.uncond, u.ace, true);
   const denoiser = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale);
   const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0 };
@@ -126,21 +142,45 @@ export async function microBatchGradient(u: PolicyUpdateInputs, s: PpoSettings, 
     const at = steps.map((st) => u.scheduler.step(st[j]));
     const stepIdx = steps.map((st) => st[j]);
     const x = gatherLatents(u.trajectory.latents, stepIdx, idx, per);
-    const xPrev = gatherLatents(u.trajectory.latents, stepIdx.map((i) => i + 1), idx, per);
-    const out = await denoiser.predict(x, u.sampleShape, at.map((a) => a.t));
+    const xPrev = gatherLatents(
+      u.trajectory.latents,
+      stepIdx.map((i) => i + 1),
+      idx,
+      per,
+    );
+    const out = await denoiser.predict(
+      x,
+      u.sampleShape,
+      at.map((a) => a.t),
+    );
     const stepInput: DdimStepInput = {
-      batch: idx.length, perSample: per, sample: x, modelOutput: out.cond, modelOutputUncond: out.uncond, guidanceScale: s.guidanceScale,
-      alphaBarT: at.map((a) => a.alphaBarT), alphaBarPrev: at.map((a) => a.alphaBarPrev), eta: u.eta,
-      predictionType: u.schedulerConfig.prediction_type, clipSample: u.schedulerConfig.clip_sample, clipSampleRange: u.schedulerConfig.clip_sample_range,
+      batch: idx.length,
+      perSample: per,
+      sample: x,
+      modelOutput: out.cond,
+      modelOutputUncond: out.uncond,
+      guidanceScale: s.guidanceScale,
+      alphaBarT: at.map((a) => a.alphaBarT),
+      alphaBarPrev: at.map((a) => a.alphaBarPrev),
+      eta: u.eta,
+      predictionType: u.schedulerConfig.prediction_type,
+      clipSample: u.schedulerConfig.clip_sample,
+      clipSampleRange: u.schedulerConfig.clip_sample_range,
       prevSample: xPrev,
     };
     const lp = ddimStep(stepInput).logProb;
     const ppo = ppoLoss({
-      logProb: lp, oldLogProb: Float64Array.from(idx, (b, k) => u.trajectory.logProbs[stepIdx[k]][b]),
-      advantages: Float64Array.from(idx, (b) => u.advantages[b]), clipRange: s.clipRange, advClipMax: s.advClipMax,
+      logProb: lp,
+      oldLogProb: Float64Array.from(idx, (b, k) => u.trajectory.logProbs[stepIdx[k]][b]),
+      advantages: Float64Array.from(idx, (b) => u.advantages[b]),
+      clipRange: s.clipRange,
+      advClipMax: s.advClipMax,
     });
     // Mean over the trained steps: each step's surrogate enters with weight 1 / nTrain.
-    const g = ddimStepBackward(stepInput, ppo.gradLogProb.map((v) => v / nTrain));
+    const g = ddimStepBackward(
+      stepInput,
+      ppo.gradLogProb.map((v) => v / nTrain),
+    );
     const gradContext = await denoiser.backward(g.gradModelOutput, g.gradModelOutputUncond, u.sampleShape);
     u.ace?.accumulateFromContextGrad(gradContext);
     mb.loss += ppo.loss / nTrain;
@@ -151,20 +191,31 @@ export async function microBatchGradient(u: PolicyUpdateInputs, s: PpoSettings, 
   return mb;
 }
 
-export async function policyUpdate(u: PolicyUpdateInputs, s: PpoSettings, rng: Rng,
-  hooks: { onMicroBatch?: (m: MicroBatchStats) => void; onProgress?: (done: number, total: number) => void } = {}): Promise<PolicyUpdateStats> {
+export async function policyUpdate(
+  u: PolicyUpdateInputs,
+  s: PpoSettings,
+  rng: Rng,
+  hooks: { onMicroBatch?: (m: MicroBatchStats) => void; onProgress?: (done: number, total: number) => void } = {},
+): Promise<PolicyUpdateStats> {
   const B = u.advantages.length;
   const nTrain = trainedStepCount(u.trainableSteps.length, s.timestepFraction);
   const microBatches = Math.ceil(B / s.trainBatchSize);
   const total = s.innerEpochs * microBatches * nTrain;
   const sum = { loss: 0, approxKl: 0, clipfrac: 0, gradNorm: 0 };
-  let done = 0, optimizerSteps = 0;
+  let done = 0,
+    optimizerSteps = 0;
   for (let inner = 0; inner < s.innerEpochs; inner++) {
     const order = rng.shuffle(Array.from({ length: B }, (_, b) => b));
     const stepOrder = Array.from({ length: B }, () => rng.shuffle([...u.trainableSteps]).slice(0, nTrain));
     for (let m = 0; m < microBatches; m++) {
       const idx = order.slice(m * s.trainBatchSize, (m + 1) * s.trainBatchSize);
-      const mb = await microBatchGradient(u, s, idx, idx.map((b) => stepOrder[b]), () => hooks.onProgress?.(++done, total));
+      const mb = await microBatchGradient(
+        u,
+        s,
+        idx,
+        idx.map((b) => stepOrder[b]),
+        () => hooks.onProgress?.(++done, total),
+      );
       const gradNorm = clipJointNorm(u.optimizer, u.ace, s.maxGradNorm);
       u.optimizer.setLr(s.lr);
       u.optimizer.step();
@@ -178,5 +229,11 @@ export async function policyUpdate(u: PolicyUpdateInputs, s: PpoSettings, rng: R
     }
   }
   const n = optimizerSteps;
-  return { loss: sum.loss / n, approxKl: sum.approxKl / n, clipfrac: sum.clipfrac / n, gradNorm: sum.gradNorm / n, optimizerSteps };
+  return {
+    loss: sum.loss / n,
+    approxKl: sum.approxKl / n,
+    clipfrac: sum.clipfrac / n,
+    gradNorm: sum.gradNorm / n,
+    optimizerSteps,
+  };
 }

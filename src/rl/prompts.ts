@@ -39,7 +39,9 @@ export function nextPrompts(reports: readonly Report[], n: number, seed: number,
   if (reports.length === 0) throw new UserError('no training reports with text');
   const out: Report[] = [];
   while (out.length < n) {
-    const order = new Rng((seed * 1000003 + cursor.pass) >>> 0).shuffle(Array.from({ length: reports.length }, (_, i) => i));
+    const order = new Rng((seed * 1000003 + cursor.pass) >>> 0).shuffle(
+      Array.from({ length: reports.length }, (_, i) => i),
+    );
     while (out.length < n && cursor.offset < order.length) out.push(reports[order[cursor.offset++]]);
     if (cursor.offset >= order.length) {
       cursor.pass++;
@@ -52,6 +54,9 @@ export function nextPrompts(reports: readonly Report[], n: number, seed: number,
 /** The fixed evaluation reports: the first n of the validate split by study id. */
 export function evalReports(root: string, n: number): Report[] {
   const all = loadReports(root, 'validate');
-  if (all.length < n) throw new UserError(`${root}: the validate split has ${all.length} reports with text; --eval-reports ${n} needs that many`);
+  if (all.length < n)
+    throw new UserError(
+      `${root}: the validate split has ${all.length} reports with text; --eval-reports ${n} needs that many`,
+    );
   return all.slice(0, n);
 }

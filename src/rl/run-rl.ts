@@ -42,7 +42,9 @@ function checkRewardModels(scorer: RewardScorer, s: RlSettings, files: string[])
   const have = { posture: scorer.posture, classifier: scorer.classifier, 'consistency-image': scorer.consistency };
   for (const c of REWARD_COMPONENTS) {
     if (s.rewardWeights[c.weight] > 0 && !have[c.model]) {
-      throw new UserError(`--reward-weights gives ${c.weight} weight ${s.rewardWeights[c.weight]}, but no ${c.model} model is among ${files.join(', ')} (set ${c.weight}=0 or add the model)`);
+      throw new UserError(
+        `--reward-weights gives ${c.weight} weight ${s.rewardWeights[c.weight]}, but no ${c.model} model is among ${files.join(', ')} (set ${c.weight}=0 or add the model)`,
+      );
     }
   }
 }
@@ -50,15 +52,18 @@ function checkRewardModels(scorer: RewardScorer, s: RlSettings, files: string[])
 /** Keeps the lines of metrics.jsonl up to the checkpoint's epoch (a resumed run rewrites the rest). */
 function truncateMetrics(file: string, epoch: number): void {
   if (!fs.existsSync(file)) return;
-  const keep = fs.readFileSync(file, 'utf8').split('\n').filter((l) => {
-    if (!l.trim()) return false;
-    try {
-      const m = JSON.parse(l) as { kind?: string; epoch?: number };
-      return m.kind === 'run' || (m.epoch !== undefined && m.epoch <= epoch);
-    } catch {
-      return false;
-    }
-  });
+  const keep = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        const m = JSON.parse(l) as { kind?: string; epoch?: number };
+        return m.kind === 'run' || (m.epoch !== undefined && m.epoch <= epoch);
+      } catch {
+        return false;
+      }
+    });
   fs.writeFileSync(file, keep.map((l) => l + '\n').join(''));
 }
 
@@ -67,9 +72,15 @@ function fmt(v: number | null | undefined, digits = 3): string {
 }
 
 export function describeEval(m: EvalMetrics): string {
-  const lines = [`held-out evaluation after epoch ${m.epoch} (${m.reports} validate reports, same noise for policy and anchor):`];
+  const lines = [
+    `held-out evaluation after epoch ${m.epoch} (${m.reports} validate reports, same noise for policy and anchor):`,
+  ];
   for (const [k, c] of Object.entries(m.components)) {
-    lines.push(c ? `  ${k.padEnd(8)} policy ${fmt(c.policy)}  anchor ${fmt(c.anchor)}  diff ${fmt(c.diff, 4)} ± ${fmt(c.se, 4)} (t = ${fmt(c.t, 2)}, n = ${c.n})` : `  ${k.padEnd(8)} n/a`);
+    lines.push(
+      c
+        ? `  ${k.padEnd(8)} policy ${fmt(c.policy)}  anchor ${fmt(c.anchor)}  diff ${fmt(c.diff, 4)} ± ${fmt(c.se, 4)} (t = ${fmt(c.t, 2)}, n = ${c.n})`
+        : `  ${k.padEnd(8)} n/a`,
+    );
   }
   return lines.join('\n');
 }
@@ -81,23 +92,32 @@ export async function runRl(a: RlArgs): Promise<void> {
   const metricsFile = path.join(a.out, 'metrics.jsonl');
   const saved = a.resume ? readRlCheckpointState(ckpt) : null;
   if (!a.resume && (fs.existsSync(ckpt) || (fs.existsSync(metricsFile) && fs.statSync(metricsFile).size > 0))) {
-    throw new UserError(`${a.out} already holds a run: add --resume to continue it, or choose another --out (nothing was overwritten)`);
+    throw new UserError(
+      `${a.out} already holds a run: add --resume to continue it, or choose another --out (nothing was overwritten)`,
+    );
   }
   const init = saved ? saved.init.dir : a.init;
-  if (saved && a.init && path.resolve(a.init) !== saved.init.dir) throw new UserError(`--init ${a.init} differs from the run's init ${saved.init.dir}`);
+  if (saved && a.init && path.resolve(a.init) !== saved.init.dir)
+    throw new UserError(`--init ${a.init} differs from the run's init ${saved.init.dir}`);
 
   // Models: the policy (trainable) and the anchor (frozen) both start from the init's weights.
   const policy = await loadGenerator(init);
   checkInitKind(init, policy);
   const anchor = await loadGenerator(init);
   const initInfo = describeInit(init, policy);
-  if (saved && saved.init.sha256 !== initInfo.sha256) throw new UserError(`${initInfo.weights} changed since the run started (SHA-256 differs): the anchor would not be the same model`);
+  if (saved && saved.init.sha256 !== initInfo.sha256)
+    throw new UserError(
+      `${initInfo.weights} changed since the run started (SHA-256 differs): the anchor would not be the same model`,
+    );
   const textLength = (await policy.encodeText([''])).context.shape[1];
   const width = (await policy.encodeText([''])).context.shape[2];
   const settings = checkRlSettings({ ...a.settings, textLength });
   if (saved) {
     const diffs = changedSettings(saved.settings, settings);
-    if (diffs.length) throw new UserError(`--resume with changed settings (only ${['epochs', 'eval-every'].join(', ')} may change): ${diffs.join('; ')}`);
+    if (diffs.length)
+      throw new UserError(
+        `--resume with changed settings (only ${['epochs', 'eval-every'].join(', ')} may change): ${diffs.join('; ')}`,
+      );
   }
 
   const rewardItems = a.rewards?.length ? a.rewards : [await defaultRewardModels(root)];
@@ -110,7 +130,10 @@ export async function runRl(a: RlArgs): Promise<void> {
   if (settings.aceTokens > 0) {
     if (saved) ace = loadAce(ckpt);
     else if (policy.ace) {
-      if (policy.ace.count !== settings.aceTokens) throw new UserError(`${init} has ${policy.ace.count} ACE tokens; --ace-tokens ${settings.aceTokens} differs (use --ace-tokens ${policy.ace.count})`);
+      if (policy.ace.count !== settings.aceTokens)
+        throw new UserError(
+          `${init} has ${policy.ace.count} ACE tokens; --ace-tokens ${settings.aceTokens} differs (use --ace-tokens ${policy.ace.count})`,
+        );
       ace = new AceTokens(policy.ace.count, width, Float32Array.from(policy.ace.tokens));
     } else ace = AceTokens.init(settings.aceTokens, width, settings.seed + 17);
   }
@@ -118,7 +141,9 @@ export async function runRl(a: RlArgs): Promise<void> {
   const optimizer = createPolicyOptimizer(policy, settings);
   if (saved) optimizer.loadState(path.join(ckpt, 'optimizer.safetensors'));
   const tracker = saved ? PerPromptStatTracker.fromState(saved.tracker) : new PerPromptStatTracker();
-  const state: RlState = saved ? { ...saved.state, cursor: { ...saved.state.cursor } } : { epoch: 0, step: 0, cursor: { pass: 0, offset: 0 } };
+  const state: RlState = saved
+    ? { ...saved.state, cursor: { ...saved.state.cursor } }
+    : { epoch: 0, step: 0, cursor: { pass: 0, offset: 0 } };
   const trainer = new RlTrainer(policy, anchor, scorer, optimizer, ace, tracker, settings, state);
 
   fs.mkdirSync(a.out, { recursive: true });
@@ -127,8 +152,10 @@ export async function runRl(a: RlArgs): Promise<void> {
     console.error(`resuming ${ckpt} after epoch ${state.epoch}`);
   }
   console.error(engineSummary());
-  console.error(`train --stage rl: ${settings.epochs} epochs of ${settings.promptsPerEpoch} reports x ${settings.samplesPerPrompt} samples, ${settings.sampleSteps} steps, ` +
-    `guidance ${settings.guidanceScale}, eta ${settings.eta}, RLCF ${settings.rlcf}, ACE ${ace ? ace.count + ' tokens' : 'off'}; rewards ${rewardItems.join(', ')}`);
+  console.error(
+    `train --stage rl: ${settings.epochs} epochs of ${settings.promptsPerEpoch} reports x ${settings.samplesPerPrompt} samples, ${settings.sampleSteps} steps, ` +
+      `guidance ${settings.guidanceScale}, eta ${settings.eta}, RLCF ${settings.rlcf}, ACE ${ace ? ace.count + ' tokens' : 'off'}; rewards ${rewardItems.join(', ')}`,
+  );
 
   let stop = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -139,19 +166,43 @@ export async function runRl(a: RlArgs): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const metrics = fs.openSync(metricsFile, 'a');
-  fs.writeSync(metrics, JSON.stringify({ kind: 'run', started: new Date().toISOString(), resumed_after_epoch: saved ? state.epoch : null, engine: loadAddon().info(), settings }) + '\n');
+  fs.writeSync(
+    metrics,
+    JSON.stringify({
+      kind: 'run',
+      started: new Date().toISOString(),
+      resumed_after_epoch: saved ? state.epoch : null,
+      engine: loadAddon().info(),
+      settings,
+    }) + '\n',
+  );
   let bar: { phase: Phase; p: Progress } | null = null;
   const onPhase = (e: number) => (phase: Phase, done: number, total: number) => {
-    if (!bar || bar.phase !== phase) bar = { phase, p: new Progress(`epoch ${e}/${settings.epochs} ${phase}`, total, phase === 'training' ? 'step-batches' : 'steps') };
+    if (!bar || bar.phase !== phase)
+      bar = {
+        phase,
+        p: new Progress(
+          `epoch ${e}/${settings.epochs} ${phase}`,
+          total,
+          phase === 'training' ? 'step-batches' : 'steps',
+        ),
+      };
     bar.p.update(done);
   };
   const evaluate = async () => {
     const r = await trainer.evaluate(evalSet, { onPhase: onPhase(state.epoch) });
     fs.writeSync(metrics, JSON.stringify({ kind: 'eval', ...r.metrics }) + '\n');
     console.error(describeEval(r.metrics));
-    const per = policy.channels * policy.imageSize * policy.imageSize, cols = Math.min(8, evalSet.length);
-    const row = (x: Float32Array) => Array.from({ length: cols }, (_, i) => toBytes(x.subarray(i * per, (i + 1) * per), policy.channels));
-    await writeGrid([...row(r.anchor), ...row(r.policy)], policy.imageSize, path.join(a.out, 'samples', `epoch-${state.epoch}.png`), cols);
+    const per = policy.channels * policy.imageSize * policy.imageSize,
+      cols = Math.min(8, evalSet.length);
+    const row = (x: Float32Array) =>
+      Array.from({ length: cols }, (_, i) => toBytes(x.subarray(i * per, (i + 1) * per), policy.channels));
+    await writeGrid(
+      [...row(r.anchor), ...row(r.policy)],
+      policy.imageSize,
+      path.join(a.out, 'samples', `epoch-${state.epoch}.png`),
+      cols,
+    );
     return r.metrics;
   };
   try {
@@ -159,8 +210,10 @@ export async function runRl(a: RlArgs): Promise<void> {
       const m = await trainer.epoch(reports, { onPhase: onPhase(state.epoch + 1) });
       bar = null;
       fs.writeSync(metrics, JSON.stringify({ kind: 'epoch', ...m }) + '\n');
-      console.error(`epoch ${m.epoch}: reward ${fmt(m.reward.total)} (align ${fmt(m.reward.align)}, diag ${fmt(m.reward.diag)}, cons ${fmt(m.reward.cons)}), ` +
-        `loss ${m.loss.toExponential(2)}, approx_kl ${m.approx_kl.toExponential(2)}, clipfrac ${fmt(m.clipfrac, 2)}, ${m.seconds.total.toFixed(0)} s`);
+      console.error(
+        `epoch ${m.epoch}: reward ${fmt(m.reward.total)} (align ${fmt(m.reward.align)}, diag ${fmt(m.reward.diag)}, cons ${fmt(m.reward.cons)}), ` +
+          `loss ${m.loss.toExponential(2)}, approx_kl ${m.approx_kl.toExponential(2)}, clipfrac ${fmt(m.clipfrac, 2)}, ${m.seconds.total.toFixed(0)} s`,
+      );
       saveRlCheckpoint(ckpt, initInfo, policy, optimizer, ace, tracker, settings, state);
       if (state.epoch % settings.evalEvery === 0 || state.epoch === settings.epochs) await evaluate();
       bar = null;
@@ -170,6 +223,8 @@ export async function runRl(a: RlArgs): Promise<void> {
     process.off('SIGTERM', onSignal);
     fs.closeSync(metrics);
   }
-  console.log(`train --stage rl: epoch ${state.epoch}/${settings.epochs}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`);
+  console.log(
+    `train --stage rl: epoch ${state.epoch}/${settings.epochs}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`,
+  );
   if (stop) process.exitCode = 130;
 }

@@ -83,7 +83,8 @@ function positiveInt(v: number, flag: string): void {
 }
 
 function finitePositive(v: number, flag: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UserError(`${flag} must be a finite number > 0, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new UserError(`${flag} must be a finite number > 0, got ${v}`);
 }
 
 /** Parses `a:b` (inclusive inference-step indices, 0 = the noisiest step). */
@@ -91,37 +92,61 @@ export function parseTrainWindow(text: string | undefined, steps: number): [numb
   if (text === undefined || text === '') return null;
   const m = /^(\d+):(\d+)$/.exec(text.trim());
   if (!m) throw new UserError(`--train-window must be FIRST:LAST (inference-step indices), got "${text}"`);
-  const a = Number(m[1]), b = Number(m[2]);
-  if (a > b || b >= steps) throw new UserError(`--train-window ${text}: need 0 <= FIRST <= LAST < --sample-steps (${steps})`);
+  const a = Number(m[1]),
+    b = Number(m[2]);
+  if (a > b || b >= steps)
+    throw new UserError(`--train-window ${text}: need 0 <= FIRST <= LAST < --sample-steps (${steps})`);
   return [a, b];
 }
 
 export function checkRlSettings(s: RlSettings): RlSettings {
-  for (const [v, flag] of [[s.epochs, '--epochs'], [s.promptsPerEpoch, '--prompts-per-epoch'], [s.samplesPerPrompt, '--samples-per-prompt'],
-    [s.sampleSteps, '--sample-steps'], [s.trainBatchSize, '--train-batch-size'], [s.innerEpochs, '--inner-epochs'],
-    [s.evalEvery, '--eval-every'], [s.evalReports, '--eval-reports']] as const) positiveInt(v, flag);
-  if (!Number.isInteger(s.aceTokens) || s.aceTokens < 0) throw new UserError(`--ace-tokens must be an integer >= 0, got ${s.aceTokens}`);
+  for (const [v, flag] of [
+    [s.epochs, '--epochs'],
+    [s.promptsPerEpoch, '--prompts-per-epoch'],
+    [s.samplesPerPrompt, '--samples-per-prompt'],
+    [s.sampleSteps, '--sample-steps'],
+    [s.trainBatchSize, '--train-batch-size'],
+    [s.innerEpochs, '--inner-epochs'],
+    [s.evalEvery, '--eval-every'],
+    [s.evalReports, '--eval-reports'],
+  ] as const)
+    positiveInt(v, flag);
+  if (!Number.isInteger(s.aceTokens) || s.aceTokens < 0)
+    throw new UserError(`--ace-tokens must be an integer >= 0, got ${s.aceTokens}`);
   if (!Number.isInteger(s.seed) || s.seed < 0) throw new UserError(`--seed must be an integer >= 0, got ${s.seed}`);
   checkEta(s.eta);
-  if (s.eta === 0) throw new UserError('--eta must be above 0 for RL: with eta 0 a DDIM step is deterministic and has no log-probability');
+  if (s.eta === 0)
+    throw new UserError(
+      '--eta must be above 0 for RL: with eta 0 a DDIM step is deterministic and has no log-probability',
+    );
   checkGuidanceScale(s.guidanceScale);
-  if (!(s.timestepFraction > 0 && s.timestepFraction <= 1)) throw new UserError(`--timestep-fraction must be in (0, 1], got ${s.timestepFraction}`);
+  if (!(s.timestepFraction > 0 && s.timestepFraction <= 1))
+    throw new UserError(`--timestep-fraction must be in (0, 1], got ${s.timestepFraction}`);
   finitePositive(s.clipRange, '--clip-range');
   finitePositive(s.advClipMax, '--adv-clip-max');
   finitePositive(s.lr, '--lr');
   finitePositive(s.aceLr, '--ace-lr');
-  if (!(s.weightDecay >= 0 && Number.isFinite(s.weightDecay))) throw new UserError(`--weight-decay must be a finite number >= 0, got ${s.weightDecay}`);
-  if (!(s.maxGradNorm >= 0 && Number.isFinite(s.maxGradNorm))) throw new UserError(`--max-grad-norm must be a finite number >= 0 (0: no clipping), got ${s.maxGradNorm}`);
+  if (!(s.weightDecay >= 0 && Number.isFinite(s.weightDecay)))
+    throw new UserError(`--weight-decay must be a finite number >= 0, got ${s.weightDecay}`);
+  if (!(s.maxGradNorm >= 0 && Number.isFinite(s.maxGradNorm)))
+    throw new UserError(`--max-grad-norm must be a finite number >= 0 (0: no clipping), got ${s.maxGradNorm}`);
   if (!RLCF_MODES.includes(s.rlcf)) throw new UserError(`--rlcf must be one of ${RLCF_MODES.join(', ')}`);
-  if (!ADVANTAGE_MODES.includes(s.advantage)) throw new UserError(`--advantage must be one of ${ADVANTAGE_MODES.join(', ')}`);
-  if (s.advantage === 'group' && s.samplesPerPrompt < 2) throw new UserError('--advantage group needs --samples-per-prompt 2 or more (it normalises within the samples of one prompt)');
-  if (s.trainWindow && s.trainWindow[1] >= s.sampleSteps) throw new UserError(`--train-window: LAST must be below --sample-steps (${s.sampleSteps})`);
+  if (!ADVANTAGE_MODES.includes(s.advantage))
+    throw new UserError(`--advantage must be one of ${ADVANTAGE_MODES.join(', ')}`);
+  if (s.advantage === 'group' && s.samplesPerPrompt < 2)
+    throw new UserError(
+      '--advantage group needs --samples-per-prompt 2 or more (it normalises within the samples of one prompt)',
+    );
+  if (s.trainWindow && s.trainWindow[1] >= s.sampleSteps)
+    throw new UserError(`--train-window: LAST must be below --sample-steps (${s.sampleSteps})`);
   return s;
 }
 
 /** eta per inference step: eta inside the train window (or everywhere), 0 outside it. */
 export function etaSchedule(s: Pick<RlSettings, 'sampleSteps' | 'eta' | 'trainWindow'>): number[] {
-  return Array.from({ length: s.sampleSteps }, (_, i) => (!s.trainWindow || (i >= s.trainWindow[0] && i <= s.trainWindow[1]) ? s.eta : 0));
+  return Array.from({ length: s.sampleSteps }, (_, i) =>
+    !s.trainWindow || (i >= s.trainWindow[0] && i <= s.trainWindow[1]) ? s.eta : 0,
+  );
 }
 
 /** The inference steps the policy gradient trains: those sampled with eta > 0. */
@@ -134,7 +159,8 @@ export function changedSettings(saved: RlSettings, now: RlSettings): string[] {
   const diffs: string[] = [];
   for (const k of Object.keys(now) as (keyof RlSettings)[]) {
     if (RESUME_SAFE_SETTINGS.includes(k)) continue;
-    const a = JSON.stringify(saved[k]), b = JSON.stringify(now[k]);
+    const a = JSON.stringify(saved[k]),
+      b = JSON.stringify(now[k]);
     if (a !== b) diffs.push(`${k}: ${a} in the checkpoint, ${b} now`);
   }
   return diffs;

@@ -73,7 +73,10 @@ export function derivedSeed(seed: number, purpose: number, epoch: number): numbe
   return h >>> 0;
 }
 
-const SEED_POLICY = 1, SEED_ANCHOR = 2, SEED_UPDATE = 3, SEED_EVAL = 4;
+const SEED_POLICY = 1,
+  SEED_ANCHOR = 2,
+  SEED_UPDATE = 3,
+  SEED_EVAL = 4;
 
 /** [-1, 1]-clamped copy: what the saved images show, and what the reward models see. */
 function clampImages(x: Float32Array): Float32Array {
@@ -83,9 +86,11 @@ function clampImages(x: Float32Array): Float32Array {
 /** Repeats row p of a [P, ...] tensor k times in a row: [P * k, ...]. */
 export function repeatRows(t: TensorData, k: number): TensorData {
   if (k === 1) return t;
-  const P = t.shape[0], per = t.data.length / P;
+  const P = t.shape[0],
+    per = t.data.length / P;
   const out = new Float32Array(P * k * per);
-  for (let p = 0; p < P; p++) for (let j = 0; j < k; j++) out.set(t.data.subarray(p * per, (p + 1) * per), (p * k + j) * per);
+  for (let p = 0; p < P; p++)
+    for (let j = 0; j < k; j++) out.set(t.data.subarray(p * per, (p + 1) * per), (p * k + j) * per);
   return { data: out, shape: [P * k, ...t.shape.slice(1)] };
 }
 
@@ -102,13 +107,17 @@ function means(per: ImageScores[]): ScoreMeans {
 }
 
 function meanStd(v: ArrayLike<number>): { mean: number; std: number } {
-  const a = Array.from(v), m = a.reduce((x, y) => x + y, 0) / a.length;
+  const a = Array.from(v),
+    m = a.reduce((x, y) => x + y, 0) / a.length;
   return { mean: m, std: Math.sqrt(a.reduce((x, y) => x + (y - m) ** 2, 0) / a.length) };
 }
 
 function checkFinite(what: string, epoch: number, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw new UserError(`epoch ${epoch}: ${what} is not finite (${values[i]}); the run stops here and keeps its last good checkpoint`);
+    if (!Number.isFinite(values[i]))
+      throw new UserError(
+        `epoch ${epoch}: ${what} is not finite (${values[i]}); the run stops here and keeps its last good checkpoint`,
+      );
   }
 }
 
@@ -139,26 +148,65 @@ export class RlTrainer {
   }
 
   /** Policy trajectories for B images (k per prompt), and the anchor's final images from the chosen noise. */
-  async sample(plain: Conditioning, uncond: Conditioning, B: number, seed: number, anchorSeed: number | null, hooks: RlHooks, keepTrajectory = true) {
+  async sample(
+    plain: Conditioning,
+    uncond: Conditioning,
+    B: number,
+    seed: number,
+    anchorSeed: number | null,
+    hooks: RlHooks,
+    keepTrajectory = true,
+  ) {
     const s = this.settings;
     const shape: [number, number, number, number] = [B, ...this.sampleShape];
-    const common = { shape, steps: s.sampleSteps, eta: etaSchedule(s), guidanceScale: s.guidanceScale, scheduler: this.policy.scheduler };
+    const common = {
+      shape,
+      steps: s.sampleSteps,
+      eta: etaSchedule(s),
+      guidanceScale: s.guidanceScale,
+      scheduler: this.policy.scheduler,
+    };
     const t0 = Date.now();
-    const policy = await sampleDdim(this.policy.unet, policyConditioning(plain, this.ace, false), policyConditioning(uncond, this.ace, true), {
-      ...common, seed, keepTrajectory, onStep: (d, t) => hooks.onPhase?.('sampling', d, t),
-    });
+    const policy = await sampleDdim(
+      this.policy.unet,
+      policyConditioning(plain, this.ace, false),
+      policyConditioning(uncond, this.ace, true),
+      {
+        ...common,
+        seed,
+        keepTrajectory,
+        onStep: (d, t) => hooks.onPhase?.('sampling', d, t),
+      },
+    );
     const t1 = Date.now();
-    const anchor = anchorSeed === null ? null : await sampleDdim(this.anchor.unet, plain, uncond, { ...common, seed: anchorSeed, onStep: (d, t) => hooks.onPhase?.('anchor', d, t) });
+    const anchor =
+      anchorSeed === null
+        ? null
+        : await sampleDdim(this.anchor.unet, plain, uncond, {
+            ...common,
+            seed: anchorSeed,
+            onStep: (d, t) => hooks.onPhase?.('anchor', d, t),
+          });
     return { policy, anchor, seconds: { sampling: (t1 - t0) / 1000, anchor: (Date.now() - t1) / 1000 } };
   }
 
   private score(images: Float32Array, B: number, reports: Report[]): Promise<ImageScores[]> {
-    return this.scorer.scoreGenerated(clampImages(images), B, this.policy.imageSize, reports.map((r) => r.text), reports.map((r) => r.labels)).then((r) => r.perImage);
+    return this.scorer
+      .scoreGenerated(
+        clampImages(images),
+        B,
+        this.policy.imageSize,
+        reports.map((r) => r.text),
+        reports.map((r) => r.labels),
+      )
+      .then((r) => r.perImage);
   }
 
   /** One epoch on the next prompts of `reports`. */
   async epoch(reports: readonly Report[], hooks: RlHooks = {}): Promise<EpochMetrics> {
-    const s = this.settings, e = this.state.epoch + 1, k = s.samplesPerPrompt;
+    const s = this.settings,
+      e = this.state.epoch + 1,
+      k = s.samplesPerPrompt;
     const tStart = Date.now();
     const prompts = nextPrompts(reports, s.promptsPerEpoch, s.seed, this.state.cursor);
     const perImage = prompts.flatMap((r) => Array.from({ length: k }, () => r));
@@ -180,31 +228,67 @@ export class RlTrainer {
     const rewards = comparativeRewards(policyScores, anchorScores, s.rlcf, s.rewardWeights);
     checkFinite('the reward', e, rewards.total);
     const promptKeys = perImage.map((r) => r.text);
-    const adv = s.advantage === 'per-prompt' ? this.tracker.update(promptKeys, rewards.total)
-      : s.advantage === 'group' ? groupAdvantages(perImage.map((_, i) => String(Math.floor(i / k))), rewards.total)
-      : batchAdvantages(rewards.total);
+    const adv =
+      s.advantage === 'per-prompt'
+        ? this.tracker.update(promptKeys, rewards.total)
+        : s.advantage === 'group'
+          ? groupAdvantages(
+              perImage.map((_, i) => String(Math.floor(i / k))),
+              rewards.total,
+            )
+          : batchAdvantages(rewards.total);
     const secondsScoring = (Date.now() - tScore) / 1000;
 
     const tTrain = Date.now();
-    const upd: PolicyUpdateStats = await policyUpdate({
-      policy: this.policy.unet, optimizer: this.optimizer, ace: this.ace, scheduler: this.scheduler, schedulerConfig: this.policy.scheduler,
-      cond: plain, uncond, trajectory: sampled.policy.trajectory!, sampleShape: this.sampleShape, advantages: adv,
-      trainableSteps: trainableSteps(s), eta: s.eta,
-    }, s, new Rng(derivedSeed(s.seed, SEED_UPDATE, e)), {
-      onMicroBatch: hooks.onMicroBatch, onProgress: (d, t) => hooks.onPhase?.('training', d, t),
-    });
+    const upd: PolicyUpdateStats = await policyUpdate(
+      {
+        policy: this.policy.unet,
+        optimizer: this.optimizer,
+        ace: this.ace,
+        scheduler: this.scheduler,
+        schedulerConfig: this.policy.scheduler,
+        cond: plain,
+        uncond,
+        trajectory: sampled.policy.trajectory!,
+        sampleShape: this.sampleShape,
+        advantages: adv,
+        trainableSteps: trainableSteps(s),
+        eta: s.eta,
+      },
+      s,
+      new Rng(derivedSeed(s.seed, SEED_UPDATE, e)),
+      {
+        onMicroBatch: hooks.onMicroBatch,
+        onProgress: (d, t) => hooks.onPhase?.('training', d, t),
+      },
+    );
     checkFinite('the PPO loss', e, [upd.loss, upd.gradNorm]);
     const secondsTraining = (Date.now() - tTrain) / 1000;
 
     this.state.epoch = e;
     this.state.step += upd.optimizerSteps;
     const total = (Date.now() - tStart) / 1000;
-    const a = meanStd(adv), mean = (v: Float64Array) => v.reduce((x, y) => x + y, 0) / v.length;
+    const a = meanStd(adv),
+      mean = (v: Float64Array) => v.reduce((x, y) => x + y, 0) / v.length;
     return {
-      epoch: e, step: this.state.step, prompts: prompts.length, images: B,
-      policy: means(policyScores), anchor: anchorScores ? means(anchorScores) : null,
-      reward: { total: mean(rewards.total), align: mean(rewards.align), diag: mean(rewards.diag), cons: mean(rewards.cons) },
-      advantage: a, loss: upd.loss, approx_kl: upd.approxKl, clipfrac: upd.clipfrac, grad_norm: upd.gradNorm, ace_norm: this.ace ? this.ace.norm() : null,
+      epoch: e,
+      step: this.state.step,
+      prompts: prompts.length,
+      images: B,
+      policy: means(policyScores),
+      anchor: anchorScores ? means(anchorScores) : null,
+      reward: {
+        total: mean(rewards.total),
+        align: mean(rewards.align),
+        diag: mean(rewards.diag),
+        cons: mean(rewards.cons),
+      },
+      advantage: a,
+      loss: upd.loss,
+      approx_kl: upd.approxKl,
+      clipfrac: upd.clipfrac,
+      grad_norm: upd.gradNorm,
+      ace_norm: this.ace ? this.ace.norm() : null,
       seconds: { ...sampled.seconds, scoring: secondsScoring, training: secondsTraining, total },
       images_per_second: B / total,
     };
@@ -215,8 +299,13 @@ export class RlTrainer {
    * compared per report. The anchor's images are computed once per run (it is frozen).
    * Returns the metrics and both sets of images (for the side-by-side grid).
    */
-  async evaluate(reports: Report[], hooks: RlHooks = {}, chunk = 16): Promise<{ metrics: EvalMetrics; policy: Float32Array; anchor: Float32Array }> {
-    const t0 = Date.now(), s = this.settings;
+  async evaluate(
+    reports: Report[],
+    hooks: RlHooks = {},
+    chunk = 16,
+  ): Promise<{ metrics: EvalMetrics; policy: Float32Array; anchor: Float32Array }> {
+    const t0 = Date.now(),
+      s = this.settings;
     const seed = derivedSeed(s.seed, SEED_EVAL, 0);
     const per = this.sampleShape.reduce((a, b) => a * b, 1);
     const policyImages = new Float32Array(reports.length * per);
@@ -225,24 +314,49 @@ export class RlTrainer {
     for (let c = 0; c < parts; c++) {
       const part = reports.slice(c * chunk, (c + 1) * chunk);
       const { plain, uncond } = await this.conditioning(part.map((r) => r.text));
-      const r = await this.sample(plain, uncond, part.length, seed + c, anchorImages ? seed + c : null, {
-        onPhase: (_p, d, t) => hooks.onPhase?.('evaluation', c * t + d, parts * t),
-      }, false);
+      const r = await this.sample(
+        plain,
+        uncond,
+        part.length,
+        seed + c,
+        anchorImages ? seed + c : null,
+        {
+          onPhase: (_p, d, t) => hooks.onPhase?.('evaluation', c * t + d, parts * t),
+        },
+        false,
+      );
       policyImages.set(r.policy.images, c * chunk * per);
       if (anchorImages) anchorImages.set(r.anchor!.images, c * chunk * per);
     }
-    if (anchorImages) this.anchorEvalCache = { seed, images: anchorImages, scores: await this.score(anchorImages, reports.length, reports) };
+    if (anchorImages)
+      this.anchorEvalCache = {
+        seed,
+        images: anchorImages,
+        scores: await this.score(anchorImages, reports.length, reports),
+      };
     const cache = this.anchorEvalCache!;
     const pol = await this.score(policyImages, reports.length, reports);
     const w = s.rewardWeights;
-    const weighted = (x: ImageScores) => w.align * (x.r_align ?? 0) + w.diag * (x.s_diag ?? 0) + w.cons * (x.s_cons ?? 0);
+    const weighted = (x: ImageScores) =>
+      w.align * (x.r_align ?? 0) + w.diag * (x.s_diag ?? 0) + w.cons * (x.s_cons ?? 0);
     const compare = (f: (x: ImageScores) => number | null): PairedComparison | null => {
       const idx = pol.flatMap((p, i) => (f(p) !== null && f(cache.scores[i]) !== null ? [i] : []));
-      return idx.length >= 2 ? pairedComparison(idx.map((i) => f(pol[i])!), idx.map((i) => f(cache.scores[i])!)) : null;
+      return idx.length >= 2
+        ? pairedComparison(
+            idx.map((i) => f(pol[i])!),
+            idx.map((i) => f(cache.scores[i])!),
+          )
+        : null;
     };
     const metrics: EvalMetrics = {
-      epoch: this.state.epoch, reports: reports.length,
-      components: { r_align: compare((x) => x.r_align), s_diag: compare((x) => x.s_diag), s_cons: compare((x) => x.s_cons), total: compare(weighted) },
+      epoch: this.state.epoch,
+      reports: reports.length,
+      components: {
+        r_align: compare((x) => x.r_align),
+        s_diag: compare((x) => x.s_diag),
+        s_cons: compare((x) => x.s_cons),
+        total: compare(weighted),
+      },
       seconds: (Date.now() - t0) / 1000,
     };
     return { metrics, policy: clampImages(policyImages), anchor: cache.images };

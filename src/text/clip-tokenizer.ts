@@ -41,7 +41,12 @@ export class ClipTokenizer {
   readonly eosId: number;
   readonly padId: number;
 
-  constructor(private readonly vocab: Map<string, number>, merges: [string, string][], o: ClipTokenizerOptions = {}, private readonly source = 'tokenizer') {
+  constructor(
+    private readonly vocab: Map<string, number>,
+    merges: [string, string][],
+    o: ClipTokenizerOptions = {},
+    private readonly source = 'tokenizer',
+  ) {
     merges.forEach(([a, b], i) => this.ranks.set(`${a} ${b}`, i));
     this.maxLength = o.maxLength ?? 77;
     const id = (tok: string) => {
@@ -58,7 +63,8 @@ export class ClipTokenizer {
   static load(dir: string): ClipTokenizer {
     const read = (f: string) => {
       const file = path.join(dir, f);
-      if (!fs.existsSync(file)) throw new UserError(`${file}: missing (a CLIP tokenizer folder needs vocab.json and merges.txt)`);
+      if (!fs.existsSync(file))
+        throw new UserError(`${file}: missing (a CLIP tokenizer folder needs vocab.json and merges.txt)`);
       return fs.readFileSync(file, 'utf8');
     };
     let vocabJson: Record<string, number>;
@@ -68,27 +74,41 @@ export class ClipTokenizer {
       if (e instanceof UserError) throw e;
       throw new UserError(`${path.join(dir, 'vocab.json')}: not valid JSON (${(e as Error).message})`);
     }
-    const merges = read('merges.txt').split('\n').filter((l) => l && !l.startsWith('#version')).map((l, i) => {
-      const parts = l.trim().split(' ');
-      if (parts.length !== 2) throw new UserError(`${path.join(dir, 'merges.txt')}: line ${i + 1} is not "a b"`);
-      return parts as [string, string];
-    });
+    const merges = read('merges.txt')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#version'))
+      .map((l, i) => {
+        const parts = l.trim().split(' ');
+        if (parts.length !== 2) throw new UserError(`${path.join(dir, 'merges.txt')}: line ${i + 1} is not "a b"`);
+        return parts as [string, string];
+      });
     // tokenizer_config.json (then special_tokens_map.json) may name the special tokens, as strings
     // or {content}, and the model's maximum length.
-    const configs = ['tokenizer_config.json', 'special_tokens_map.json'].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f))
+    const configs = ['tokenizer_config.json', 'special_tokens_map.json']
+      .map((f) => path.join(dir, f))
+      .filter((f) => fs.existsSync(f))
       .map((f) => readJson<Record<string, unknown>>(f));
     const special = (name: string) => {
       for (const c of configs) {
         const v = c[name];
         if (typeof v === 'string') return v;
-        if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+        if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+          return (v as { content: string }).content;
       }
       return undefined;
     };
     const maxLen = configs.map((c) => c.model_max_length).find((v) => v !== undefined);
-    return new ClipTokenizer(new Map(Object.entries(vocabJson)), merges, {
-      maxLength: typeof maxLen === 'number' && maxLen > 0 && maxLen < 1e6 ? maxLen : 77, bos: special('bos_token'), eos: special('eos_token'), pad: special('pad_token'),
-    }, dir);
+    return new ClipTokenizer(
+      new Map(Object.entries(vocabJson)),
+      merges,
+      {
+        maxLength: typeof maxLen === 'number' && maxLen > 0 && maxLen < 1e6 ? maxLen : 77,
+        bos: special('bos_token'),
+        eos: special('eos_token'),
+        pad: special('pad_token'),
+      },
+      dir,
+    );
   }
 
   /** BPE of one pre-tokenized piece (already byte-mapped); returns vocabulary strings. */
@@ -98,17 +118,25 @@ export class ClipTokenizer {
     const word = [...piece];
     word[word.length - 1] += '</w>';
     for (;;) {
-      let best = -1, bestRank = Infinity;
+      let best = -1,
+        bestRank = Infinity;
       for (let i = 0; i + 1 < word.length; i++) {
         const r = this.ranks.get(`${word[i]} ${word[i + 1]}`);
-        if (r !== undefined && r < bestRank) { bestRank = r; best = i; }
+        if (r !== undefined && r < bestRank) {
+          bestRank = r;
+          best = i;
+        }
       }
       if (best < 0) break;
       // Merge every occurrence of the best pair, left to right.
-      const a = word[best], b = word[best + 1];
+      const a = word[best],
+        b = word[best + 1];
       const merged: string[] = [];
       for (let i = 0; i < word.length; i++) {
-        if (i + 1 < word.length && word[i] === a && word[i + 1] === b) { merged.push(a + b); i++; } else merged.push(word[i]);
+        if (i + 1 < word.length && word[i] === a && word[i + 1] === b) {
+          merged.push(a + b);
+          i++;
+        } else merged.push(word[i]);
       }
       word.splice(0, word.length, ...merged);
     }

@@ -9,7 +9,10 @@ import * as fs from 'fs';
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 
-export const PAD = 0, UNK = 1, BOS = 2, EOS = 3;
+export const PAD = 0,
+  UNK = 1,
+  BOS = 2,
+  EOS = 3;
 const SPECIALS = ['[PAD]', '[UNK]', '[BOS]', '[EOS]'];
 const FORMAT = 'cxrl-word-tokenizer';
 
@@ -26,7 +29,8 @@ export class WordTokenizer {
   private readonly index: Map<string, number>;
 
   constructor(readonly vocab: string[]) {
-    if (vocab.slice(0, 4).join() !== SPECIALS.join()) throw new UserError('tokenizer: the first four entries must be [PAD], [UNK], [BOS], [EOS]');
+    if (vocab.slice(0, 4).join() !== SPECIALS.join())
+      throw new UserError('tokenizer: the first four entries must be [PAD], [UNK], [BOS], [EOS]');
     this.index = new Map(vocab.map((w, i) => [w, i]));
   }
 
@@ -48,17 +52,23 @@ export class WordTokenizer {
 
   encode(text: string, length: number): Encoded {
     if (length < 2) throw new UserError('tokenizer: length must be at least 2');
-    const body = splitWords(text).map((w) => this.index.get(w) ?? UNK).slice(0, length - 2);
+    const body = splitWords(text)
+      .map((w) => this.index.get(w) ?? UNK)
+      .slice(0, length - 2);
     const ids = new Int32Array(length).fill(PAD);
     const mask = new Float32Array(length);
     const seq = [BOS, ...body, EOS];
-    seq.forEach((id, i) => { ids[i] = id; mask[i] = 1; });
+    seq.forEach((id, i) => {
+      ids[i] = id;
+      mask[i] = 1;
+    });
     return { ids, mask };
   }
 
   /** Encodes a batch: ids and mask of shape [B, length]. */
   encodeBatch(texts: string[], length: number): Encoded {
-    const ids = new Int32Array(texts.length * length), mask = new Float32Array(texts.length * length);
+    const ids = new Int32Array(texts.length * length),
+      mask = new Float32Array(texts.length * length);
     texts.forEach((t, b) => {
       const e = this.encode(t, length);
       ids.set(e.ids, b * length);

@@ -64,7 +64,11 @@ export function loadCheckpointModels(dir: string, unetWeights = 'unet.safetensor
   }
   const schedulerFile = path.join(dir, 'scheduler_config.json');
   return {
-    unetConfig, unet, textConfig, text, tokenizer: WordTokenizer.load(path.join(dir, 'tokenizer.json')),
+    unetConfig,
+    unet,
+    textConfig,
+    text,
+    tokenizer: WordTokenizer.load(path.join(dir, 'tokenizer.json')),
     scheduler: schedulerConfig(readJson(schedulerFile), schedulerFile),
   };
 }

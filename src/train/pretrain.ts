@@ -97,32 +97,62 @@ export class Pretrainer {
   samplingModel(): SamplingModel {
     const s = this.settings;
     return {
-      unet: this.ema ?? this.unet, scheduler: this.scheduler, imageSize: s.imageSize, channels: this.unetConfig.in_channels,
+      unet: this.ema ?? this.unet,
+      scheduler: this.scheduler,
+      imageSize: s.imageSize,
+      channels: this.unetConfig.in_channels,
       encode: async (prompts) => encodeTexts(this.text, this.tokenizer, prompts, s.textLength),
       encodeUnconditional: async () => encodeTexts(this.text, this.tokenizer, [''], s.textLength),
     };
   }
 
-  static create(unetConfig: UNetConfig, textConfig: Omit<TextEncoderConfig, 'vocab_size'>, tokenizer: WordTokenizer, scheduler: SchedulerConfig, settings: PretrainSettings): Pretrainer {
+  static create(
+    unetConfig: UNetConfig,
+    textConfig: Omit<TextEncoderConfig, 'vocab_size'>,
+    tokenizer: WordTokenizer,
+    scheduler: SchedulerConfig,
+    settings: PretrainSettings,
+  ): Pretrainer {
     const tc: TextEncoderConfig = { ...textConfig, vocab_size: tokenizer.size };
-    return new Pretrainer(createUNet(unetConfig, settings.seed), unetConfig, createTextEncoder(tc, settings.seed + 1), tc, tokenizer, scheduler, settings);
+    return new Pretrainer(
+      createUNet(unetConfig, settings.seed),
+      unetConfig,
+      createTextEncoder(tc, settings.seed + 1),
+      tc,
+      tokenizer,
+      scheduler,
+      settings,
+    );
   }
 
   /** Forward and backward of one micro-batch; gradients accumulate. Returns its loss. */
   private async microBatch(batch: Batch, micro: number): Promise<number> {
     const s = this.settings;
-    const B = batch.records.length, N = s.imageSize * s.imageSize;
+    const B = batch.records.length,
+      N = s.imageSize * s.imageSize;
     const rng = new Rng(microSeed(s.seed, this.state.step, micro));
-    const texts = dropPrompts(batch.records.map((r) => r.text), s.condDropout, rng);
+    const texts = dropPrompts(
+      batch.records.map((r) => r.text),
+      s.condDropout,
+      rng,
+    );
     const T = this.scheduler.num_train_timesteps;
     const t = Array.from({ length: B }, () => rng.int(0, T - 1));
     const noise = this.native.randn({ seed: rng.nextUint32(), streamOffset: 0, batch: B, perSample: N });
-    const xt = this.native.addNoise({ sample: batch.images, noise, alphaBar: t.map((k) => this.alphasCumprod[k]), batch: B, perSample: N });
+    const xt = this.native.addNoise({
+      sample: batch.images,
+      noise,
+      alphaBar: t.map((k) => this.alphasCumprod[k]),
+      batch: B,
+      perSample: N,
+    });
     const { ids, mask } = this.tokenizer.encodeBatch(texts, s.textLength);
     const context = this.text.forward({ ids, shape: [B, s.textLength], mask });
     const pred = await this.unet.forwardAsync({
-      sample: { data: xt, shape: [B, 1, s.imageSize, s.imageSize] }, timestep: { data: Float32Array.from(t), shape: [B] },
-      encoderHiddenStates: context, encoderAttentionMask: { data: mask, shape: [B, s.textLength] },
+      sample: { data: xt, shape: [B, 1, s.imageSize, s.imageSize] },
+      timestep: { data: Float32Array.from(t), shape: [B] },
+      encoderHiddenStates: context,
+      encoderAttentionMask: { data: mask, shape: [B, s.textLength] },
     });
     const { loss, grad } = this.native.mseLoss({ pred: pred.data, target: noise, scale: 1 / s.gradAccum });
     const g = await this.unet.backwardAsync({ data: grad, shape: pred.shape });
@@ -151,7 +181,10 @@ export class Pretrainer {
 
   save(dir: string): void {
     writeCheckpointDir(dir, (tmp) => {
-      fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify({ _class_name: 'UNet2DConditionModel', ...this.unetConfig }, null, 2));
+      fs.writeFileSync(
+        path.join(tmp, 'config.json'),
+        JSON.stringify({ _class_name: 'UNet2DConditionModel', ...this.unetConfig }, null, 2),
+      );
       fs.writeFileSync(path.join(tmp, 'text_encoder_config.json'), JSON.stringify(this.textConfig, null, 2));
       fs.writeFileSync(path.join(tmp, 'scheduler_config.json'), JSON.stringify(this.scheduler, null, 2));
       this.tokenizer.save(path.join(tmp, 'tokenizer.json'));
@@ -160,7 +193,10 @@ export class Pretrainer {
       this.text.saveWeights(path.join(tmp, 'text_encoder.safetensors'));
       this.optUnet.saveState(path.join(tmp, 'optimizer.safetensors'));
       this.optText.saveState(path.join(tmp, 'optimizer_text_encoder.safetensors'));
-      fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify({ format: 'cxrl-pretrain', version: 1, state: this.state, settings: this.settings }, null, 2));
+      fs.writeFileSync(
+        path.join(tmp, 'state.json'),
+        JSON.stringify({ format: 'cxrl-pretrain', version: 1, state: this.state, settings: this.settings }, null, 2),
+      );
     });
   }
 
@@ -169,7 +205,9 @@ export class Pretrainer {
     const st = j('state.json') as { format: string; state: PretrainState; settings: PretrainSettings };
     if (st.format !== 'cxrl-pretrain') throw new Error(`${dir}/state.json: not a pretraining checkpoint`);
     const m = loadCheckpointModels(dir);
-    const p = new Pretrainer(m.unet, m.unetConfig, m.text, m.textConfig, m.tokenizer, m.scheduler, st.settings, { ...st.state });
+    const p = new Pretrainer(m.unet, m.unetConfig, m.text, m.textConfig, m.tokenizer, m.scheduler, st.settings, {
+      ...st.state,
+    });
     if (p.ema) p.ema.loadWeights(path.join(dir, 'unet_ema.safetensors'));
     p.optUnet.loadState(path.join(dir, 'optimizer.safetensors'));
     p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors'));
@@ -182,12 +220,23 @@ export class Pretrainer {
  * micro-batches in the seeded order of each epoch from where the state left off. Stops only at
  * step boundaries, so the state can always be checkpointed and resumed exactly.
  */
-export async function trainSteps(p: Pretrainer, records: MimicRecord[], loader: ImageLoader,
-  untilStep: number, hooks: { onStep?: (m: StepMetrics) => void | Promise<void>; shouldStop?: () => boolean } = {}): Promise<void> {
+export async function trainSteps(
+  p: Pretrainer,
+  records: MimicRecord[],
+  loader: ImageLoader,
+  untilStep: number,
+  hooks: { onStep?: (m: StepMetrics) => void | Promise<void>; shouldStop?: () => boolean } = {},
+): Promise<void> {
   let micro: Batch[] = [];
   while (p.state.step < untilStep) {
     let sawBatch = false;
-    for await (const b of batches(records, loader, { batchSize: p.settings.batchSize, seed: p.settings.seed, epoch: p.state.epoch, startBatch: p.state.batchInEpoch, dropLast: true })) {
+    for await (const b of batches(records, loader, {
+      batchSize: p.settings.batchSize,
+      seed: p.settings.seed,
+      epoch: p.state.epoch,
+      startBatch: p.state.batchInEpoch,
+      dropLast: true,
+    })) {
       sawBatch = true;
       micro.push(b);
       p.state.batchInEpoch++;
@@ -197,7 +246,8 @@ export async function trainSteps(p: Pretrainer, records: MimicRecord[], loader: 
       await hooks.onStep?.(m);
       if (p.state.step >= untilStep || hooks.shouldStop?.()) return;
     }
-    if (!sawBatch && p.state.batchInEpoch === 0) throw new Error(`no training batch of ${p.settings.batchSize} readable images`);
+    if (!sawBatch && p.state.batchInEpoch === 0)
+      throw new Error(`no training batch of ${p.settings.batchSize} readable images`);
     p.state.epoch++;
     p.state.batchInEpoch = 0;
   }

@@ -38,7 +38,10 @@ export interface PretrainArgs {
 export async function runPretrain(a: PretrainArgs): Promise<void> {
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const records = loadMimic({ root, splits: ['train'] }).records;
-  if (records.length < a.batchSize) throw new UserError(`${root}: only ${records.length} training images with report text; need at least --batch-size ${a.batchSize}`);
+  if (records.length < a.batchSize)
+    throw new UserError(
+      `${root}: only ${records.length} training images with report text; need at least --batch-size ${a.batchSize}`,
+    );
   const ckpt = path.join(a.out, 'checkpoint');
   let trainer: Pretrainer;
   if (a.resume) {
@@ -46,14 +49,36 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     trainer = Pretrainer.load(ckpt);
     console.error(`resuming from ${ckpt} at step ${trainer.state.step}`);
   } else {
-    if (fs.existsSync(ckpt)) throw new UserError(`${ckpt} already exists: add --resume to continue it, or choose another --out (nothing was overwritten)`);
+    if (fs.existsSync(ckpt))
+      throw new UserError(
+        `${ckpt} already exists: add --resume to continue it, or choose another --out (nothing was overwritten)`,
+      );
     const unet = { ...readUNetConfig(a.preset), sample_size: a.imageSize };
     const settings: PretrainSettings = {
-      batchSize: a.batchSize, gradAccum: a.gradAccum, lr: a.lr, textLr: a.lr, warmupSteps: a.warmup, weightDecay: 1e-4,
-      maxGradNorm: 1, condDropout: 0.1, seed: a.seed, imageSize: a.imageSize, textLength: a.textLength, emaDecay: a.emaDecay,
+      batchSize: a.batchSize,
+      gradAccum: a.gradAccum,
+      lr: a.lr,
+      textLr: a.lr,
+      warmupSteps: a.warmup,
+      weightDecay: 1e-4,
+      maxGradNorm: 1,
+      condDropout: 0.1,
+      seed: a.seed,
+      imageSize: a.imageSize,
+      textLength: a.textLength,
+      emaDecay: a.emaDecay,
     };
-    const tok = WordTokenizer.build(records.map((r) => r.text), { minCount: 2 });
-    trainer = Pretrainer.create(unet, { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 }, tok, schedulerConfig(), settings);
+    const tok = WordTokenizer.build(
+      records.map((r) => r.text),
+      { minCount: 2 },
+    );
+    trainer = Pretrainer.create(
+      unet,
+      { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 },
+      tok,
+      schedulerConfig(),
+      settings,
+    );
   }
   fs.mkdirSync(a.out, { recursive: true });
   console.error(engineSummary());
@@ -73,11 +98,19 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     await trainSteps(trainer, records, loader, a.steps, {
       shouldStop: () => stop,
       onStep: async (m) => {
-        fs.writeSync(metrics, JSON.stringify({ ...m, epoch: trainer.state.epoch, seconds: (Date.now() - t0) / 1000 }) + '\n');
+        fs.writeSync(
+          metrics,
+          JSON.stringify({ ...m, epoch: trainer.state.epoch, seconds: (Date.now() - t0) / 1000 }) + '\n',
+        );
         bar.update(m.step, `loss ${m.loss.toFixed(4)}`);
         if (m.step % a.saveEvery === 0) trainer.save(ckpt);
         if (a.sampleEvery > 0 && m.step % a.sampleEvery === 0) {
-          await writeSampleGrid(trainer.samplingModel(), samplePrompts, trainer.settings.seed, path.join(a.out, 'samples', `step-${m.step}.png`));
+          await writeSampleGrid(
+            trainer.samplingModel(),
+            samplePrompts,
+            trainer.settings.seed,
+            path.join(a.out, 'samples', `step-${m.step}.png`),
+          );
         }
       },
     });
@@ -86,6 +119,8 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     fs.closeSync(metrics);
   }
   trainer.save(ckpt);
-  console.log(`pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`);
+  console.log(
+    `pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`,
+  );
   if (stop) process.exitCode = 130;
 }

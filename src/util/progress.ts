@@ -5,7 +5,12 @@ export class Progress {
   private lastDraw = 0;
 
   /** `startCount`: work already done before this run (a resumed run), left out of the rate. */
-  constructor(private readonly label: string, private readonly total: number, private readonly unit = 'items', private readonly startCount = 0) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly unit = 'items',
+    private readonly startCount = 0,
+  ) {}
 
   update(done: number, extra = ''): void {
     const now = Date.now();
@@ -17,7 +22,8 @@ export class Progress {
     if (process.stderr.isTTY) {
       if (now - this.lastDraw < 100 && done < this.total) return;
       this.lastDraw = now;
-      const width = 24, filled = Math.round(frac * width);
+      const width = 24,
+        filled = Math.round(frac * width);
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K`);
       if (done >= this.total) process.stderr.write('\n');
     } else {

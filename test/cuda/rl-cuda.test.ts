@@ -10,8 +10,12 @@ import { Rng, testSeed } from '../../src/util/random';
 const seed = testSeed();
 
 function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { d = Math.max(d, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
   return m > 0 ? d / m : d;
 }
 
@@ -23,24 +27,41 @@ beforeAll(() => {
 
 describe('DDIM step: CUDA vs CPU', () => {
   const cases: [string, boolean, boolean, 'seeded' | 'noise' | 'prev'][] = [];
-  for (const p of ['epsilon', 'sample', 'v_prediction']) for (const g of [false, true]) for (const src of ['seeded', 'noise', 'prev'] as const) cases.push([p, g, p !== 'epsilon', src]);
+  for (const p of ['epsilon', 'sample', 'v_prediction'])
+    for (const g of [false, true])
+      for (const src of ['seeded', 'noise', 'prev'] as const) cases.push([p, g, p !== 'epsilon', src]);
   test.each(cases)('%s guided=%s clip=%s noise=%s', (pred, guided, clip, src) => {
     const rng = new Rng(seed + pred.length + (guided ? 100 : 0) + src.length);
-    const B = 5, N = 3 * 16384 + 77;
+    const B = 5,
+      N = 3 * 16384 + 77;
     const input: DdimStepInput = {
-      batch: B, perSample: N, sample: rng.normals(B * N), modelOutput: rng.normals(B * N),
-      modelOutputUncond: guided ? rng.normals(B * N) : undefined, guidanceScale: 5,
-      alphaBarT: [0.01, 0.2, 0.5, 0.8, 0.95], alphaBarPrev: [0.02, 0.25, 0.55, 0.85, 0.99],
-      predictionType: pred as DdimStepInput['predictionType'], clipSample: clip, seed: 77, streamOffset: 3,
-      noise: src === 'noise' ? rng.normals(B * N) : undefined, prevSample: src === 'prev' ? rng.normals(B * N) : undefined,
+      batch: B,
+      perSample: N,
+      sample: rng.normals(B * N),
+      modelOutput: rng.normals(B * N),
+      modelOutputUncond: guided ? rng.normals(B * N) : undefined,
+      guidanceScale: 5,
+      alphaBarT: [0.01, 0.2, 0.5, 0.8, 0.95],
+      alphaBarPrev: [0.02, 0.25, 0.55, 0.85, 0.99],
+      predictionType: pred as DdimStepInput['predictionType'],
+      clipSample: clip,
+      seed: 77,
+      streamOffset: 3,
+      noise: src === 'noise' ? rng.normals(B * N) : undefined,
+      prevSample: src === 'prev' ? rng.normals(B * N) : undefined,
     };
-    const cpu = ddimStep(input, 'cpu'), gpu = ddimStep(input, 'cuda');
-    const ePrev = normRel(gpu.prevSample, cpu.prevSample), eLp = normRel(gpu.logProb, cpu.logProb);
+    const cpu = ddimStep(input, 'cpu'),
+      gpu = ddimStep(input, 'cuda');
+    const ePrev = normRel(gpu.prevSample, cpu.prevSample),
+      eLp = normRel(gpu.logProb, cpu.logProb);
     const g = Float64Array.from({ length: B }, () => rng.normal());
     const back = { ...input, noise: undefined, prevSample: cpu.prevSample };
-    const gc = ddimStepBackward(back, g, 'cpu'), gg = ddimStepBackward(back, g, 'cuda');
+    const gc = ddimStepBackward(back, g, 'cpu'),
+      gg = ddimStepBackward(back, g, 'cuda');
     const eG = normRel(gg.gradModelOutput, gc.gradModelOutput);
-    console.log(`${pred} guided=${guided} ${src}: prev ${ePrev.toExponential(2)}, log_prob ${eLp.toExponential(2)}, grad ${eG.toExponential(2)}`);
+    console.log(
+      `${pred} guided=${guided} ${src}: prev ${ePrev.toExponential(2)}, log_prob ${eLp.toExponential(2)}, grad ${eG.toExponential(2)}`,
+    );
     expect(ePrev).toBeLessThan(1e-6);
     expect(eLp).toBeLessThan(1e-9);
     expect(eG).toBeLessThan(1e-6);
@@ -56,7 +77,8 @@ describe('PPO: CUDA vs CPU', () => {
     const lp = old.map((v) => v + 0.3 * rng.normal());
     const adv = Float64Array.from({ length: B }, () => 4 * rng.normal());
     const args = { logProb: lp, oldLogProb: old, advantages: adv, clipRange: 0.2, advClipMax: 5 };
-    const c = ppoLoss(args, 'cpu'), g = ppoLoss(args, 'cuda');
+    const c = ppoLoss(args, 'cpu'),
+      g = ppoLoss(args, 'cuda');
     expect(Math.abs(g.loss - c.loss)).toBeLessThan(1e-12);
     expect(g.clipfrac).toBe(c.clipfrac);
     expect(normRel(g.gradLogProb, c.gradLogProb)).toBeLessThan(1e-12);

@@ -6,7 +6,8 @@ export function referenceBetas(schedule: string, T: number, start: number, end: 
   const betas: number[] = [];
   for (let i = 0; i < T; i++) {
     if (schedule === 'linear') betas.push(start + ((end - start) * i) / (T - 1));
-    else if (schedule === 'scaled_linear') betas.push((Math.sqrt(start) + ((Math.sqrt(end) - Math.sqrt(start)) * i) / (T - 1)) ** 2);
+    else if (schedule === 'scaled_linear')
+      betas.push((Math.sqrt(start) + ((Math.sqrt(end) - Math.sqrt(start)) * i) / (T - 1)) ** 2);
     else {
       const ab = (t: number) => Math.cos(((t + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
       betas.push(Math.min(1 - ab((i + 1) / T) / ab(i / T), 0.999));
@@ -44,16 +45,26 @@ interface ElementResult {
 
 function element(a: RefStepArgs, k: number): ElementResult {
   const b = Math.floor(k / a.N);
-  const at = a.abarT[b], ap = a.abarPrev[b];
+  const at = a.abarT[b],
+    ap = a.abarPrev[b];
   const m = a.uncond ? a.uncond[k] + a.w * (a.cond[k] - a.uncond[k]) : a.cond[k];
   const x = a.x[k];
   let x0: number, eps: number, dx0: number, deps: number;
   if (a.pred === 'epsilon') {
-    eps = m; x0 = (x - Math.sqrt(1 - at) * m) / Math.sqrt(at); dx0 = -Math.sqrt(1 - at) / Math.sqrt(at); deps = 1;
+    eps = m;
+    x0 = (x - Math.sqrt(1 - at) * m) / Math.sqrt(at);
+    dx0 = -Math.sqrt(1 - at) / Math.sqrt(at);
+    deps = 1;
   } else if (a.pred === 'sample') {
-    x0 = m; eps = (x - Math.sqrt(at) * m) / Math.sqrt(1 - at); dx0 = 1; deps = -Math.sqrt(at) / Math.sqrt(1 - at);
+    x0 = m;
+    eps = (x - Math.sqrt(at) * m) / Math.sqrt(1 - at);
+    dx0 = 1;
+    deps = -Math.sqrt(at) / Math.sqrt(1 - at);
   } else {
-    x0 = Math.sqrt(at) * x - Math.sqrt(1 - at) * m; eps = Math.sqrt(at) * m + Math.sqrt(1 - at) * x; dx0 = -Math.sqrt(1 - at); deps = Math.sqrt(at);
+    x0 = Math.sqrt(at) * x - Math.sqrt(1 - at) * m;
+    eps = Math.sqrt(at) * m + Math.sqrt(1 - at) * x;
+    dx0 = -Math.sqrt(1 - at);
+    deps = Math.sqrt(at);
   }
   if (a.clip) {
     if (x0 < -a.r || x0 > a.r) dx0 = 0;
@@ -91,11 +102,12 @@ export function referenceStep(a: RefStepArgs, noise: Float32Array | null, prevFo
 
 /** d(sum_b g_b logProb_b)/d(cond) and d/d(uncond), x_prev fixed. */
 export function referenceStepGrad(a: RefStepArgs, prev: Float32Array, g: Float64Array) {
-  const gc = new Float64Array(a.B * a.N), gu = new Float64Array(a.B * a.N);
+  const gc = new Float64Array(a.B * a.N),
+    gu = new Float64Array(a.B * a.N);
   for (let k = 0; k < a.B * a.N; k++) {
     const b = Math.floor(k / a.N);
     const e = element(a, k);
-    const dm = e.std > 0 ? (g[b] * (prev[k] - e.mu)) / (e.std * e.std * a.N) * e.dmuDm : 0;
+    const dm = e.std > 0 ? ((g[b] * (prev[k] - e.mu)) / (e.std * e.std * a.N)) * e.dmuDm : 0;
     gc[k] = a.uncond ? a.w * dm : dm;
     gu[k] = (1 - a.w) * dm;
   }
@@ -104,7 +116,9 @@ export function referenceStepGrad(a: RefStepArgs, prev: Float32Array, g: Float64
 
 export function referencePpo(lp: Float64Array, old: Float64Array, adv: Float64Array, clip: number, advMax: number) {
   const B = lp.length;
-  let loss = 0, kl = 0, clipped = 0;
+  let loss = 0,
+    kl = 0,
+    clipped = 0;
   const grad = new Float64Array(B);
   for (let b = 0; b < B; b++) {
     const A = Math.min(Math.max(adv[b], -advMax), advMax);

@@ -40,19 +40,30 @@ export function debugStep(inFile: string, outFile: string, device: Device): void
   const guided = !!c.tensors.eps_cond;
   const cond = requireTensor(c, guided ? 'eps_cond' : 'eps', inFile);
   const uncond = guided ? requireTensor(c, 'eps_uncond', inFile) : undefined;
-  for (const [name, t] of [[guided ? 'eps_cond' : 'eps', cond], ['eps_uncond', uncond]] as [string, TensorData | undefined][]) {
-    if (t && t.data.length !== sample.data.length) throw new UserError(`${inFile}: "${name}" has shape [${t.shape}] but sample is [${sample.shape}]`);
+  for (const [name, t] of [
+    [guided ? 'eps_cond' : 'eps', cond],
+    ['eps_uncond', uncond],
+  ] as [string, TensorData | undefined][]) {
+    if (t && t.data.length !== sample.data.length)
+      throw new UserError(`${inFile}: "${name}" has shape [${t.shape}] but sample is [${sample.shape}]`);
   }
   const pt = (c.metadata.prediction_type ?? 'epsilon') as PredictionTypeName;
   const input: DdimStepInput = {
-    batch, perSample, sample: sample.data, modelOutput: cond.data, modelOutputUncond: uncond?.data,
+    batch,
+    perSample,
+    sample: sample.data,
+    modelOutput: cond.data,
+    modelOutputUncond: uncond?.data,
     guidanceScale: guided ? readScalar(c, 'guidance_scale', inFile) : 1,
     alphaBarT: perSampleScalar(c, 'alpha_bar_t', inFile, batch),
     alphaBarPrev: perSampleScalar(c, 'alpha_bar_prev', inFile, batch),
-    eta: readScalar(c, 'eta', inFile, 1), predictionType: pt,
-    clipSample: flag(c, 'clip_sample'), clipSampleRange: readScalar(c, 'clip_sample_range', inFile, 1),
+    eta: readScalar(c, 'eta', inFile, 1),
+    predictionType: pt,
+    clipSample: flag(c, 'clip_sample'),
+    clipSampleRange: readScalar(c, 'clip_sample_range', inFile, 1),
     useClippedModelOutput: flag(c, 'use_clipped_model_output'),
-    prevSample: c.tensors.prev_sample?.data, noise: c.tensors.noise?.data,
+    prevSample: c.tensors.prev_sample?.data,
+    noise: c.tensors.noise?.data,
     seed: readScalar(c, 'seed', inFile, 0),
   };
   const out = ddimStep(input, device);
@@ -63,7 +74,11 @@ export function debugStep(inFile: string, outFile: string, device: Device): void
   const g = c.tensors.grad_log_prob;
   if (g) {
     if (g.data.length !== batch) throw new UserError(`${inFile}: "grad_log_prob" needs ${batch} values`);
-    const grads = ddimStepBackward({ ...input, prevSample: out.prevSample, noise: undefined }, Float64Array.from(g.data), device);
+    const grads = ddimStepBackward(
+      { ...input, prevSample: out.prevSample, noise: undefined },
+      Float64Array.from(g.data),
+      device,
+    );
     if (guided) {
       result.grad_eps_cond = { data: grads.gradModelOutput, shape: sample.shape };
       result.grad_eps_uncond = { data: grads.gradModelOutputUncond!, shape: sample.shape };
@@ -79,31 +94,55 @@ export function debugPpo(inFile: string, outFile: string, device: Device): void 
   const lp = requireTensor(c, 'log_prob', inFile);
   const f64 = (name: string) => {
     const t = requireTensor(c, name, inFile);
-    if (t.data.length !== lp.data.length) throw new UserError(`${inFile}: "${name}" needs ${lp.data.length} values like log_prob`);
+    if (t.data.length !== lp.data.length)
+      throw new UserError(`${inFile}: "${name}" needs ${lp.data.length} values like log_prob`);
     return Float64Array.from(t.data);
   };
-  const r = ppoLoss({
-    logProb: Float64Array.from(lp.data), oldLogProb: f64('old_log_prob'), advantages: f64('advantages'),
-    clipRange: readScalar(c, 'clip_range', inFile), advClipMax: readScalar(c, 'adv_clip_max', inFile),
-  }, device);
+  const r = ppoLoss(
+    {
+      logProb: Float64Array.from(lp.data),
+      oldLogProb: f64('old_log_prob'),
+      advantages: f64('advantages'),
+      clipRange: readScalar(c, 'clip_range', inFile),
+      advClipMax: readScalar(c, 'adv_clip_max', inFile),
+    },
+    device,
+  );
   const scalar = (v: number) => ({ data: Float32Array.from([v]), shape: [] as number[] });
-  writeSafetensors(outFile, {
-    loss: scalar(r.loss), grad_log_prob: { data: Float32Array.from(r.gradLogProb), shape: [lp.data.length] },
-    approx_kl: scalar(r.approxKl), clipfrac: scalar(r.clipfrac),
-  }, { device });
+  writeSafetensors(
+    outFile,
+    {
+      loss: scalar(r.loss),
+      grad_log_prob: { data: Float32Array.from(r.gradLogProb), shape: [lp.data.length] },
+      approx_kl: scalar(r.approxKl),
+      clipfrac: scalar(r.clipfrac),
+    },
+    { device },
+  );
 }
 
 export function registerDebug(y: Argv): Argv {
-  return y.command('debug <kernel>', 'Run one RL kernel on tensors from a file (for independent checks)', (a) =>
-    a
-      .positional('kernel', { choices: ['step', 'ppo'] as const, describe: 'step: fused DDIM step with log-prob (+ backward); ppo: clipped surrogate' })
-      .option('in', { type: 'string', demandOption: true, describe: 'input safetensors (names below)' })
-      .option('out', { type: 'string', demandOption: true, describe: 'output safetensors' })
-      .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'kernel to run: the CPU reference or CUDA' })
-      .epilogue(`debug step\n${STEP_HELP}\n\ndebug ppo\n${PPO_HELP}`),
-  (args) => {
-    if (args.kernel === 'step') debugStep(args.in, args.out, args.device as Device);
-    else debugPpo(args.in, args.out, args.device as Device);
-    console.log(`debug ${args.kernel} (${args.device}): wrote ${args.out}`);
-  });
+  return y.command(
+    'debug <kernel>',
+    'Run one RL kernel on tensors from a file (for independent checks)',
+    (a) =>
+      a
+        .positional('kernel', {
+          choices: ['step', 'ppo'] as const,
+          describe: 'step: fused DDIM step with log-prob (+ backward); ppo: clipped surrogate',
+        })
+        .option('in', { type: 'string', demandOption: true, describe: 'input safetensors (names below)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output safetensors' })
+        .option('device', {
+          choices: ['cpu', 'cuda'] as const,
+          default: 'cpu' as const,
+          describe: 'kernel to run: the CPU reference or CUDA',
+        })
+        .epilogue(`debug step\n${STEP_HELP}\n\ndebug ppo\n${PPO_HELP}`),
+    (args) => {
+      if (args.kernel === 'step') debugStep(args.in, args.out, args.device as Device);
+      else debugPpo(args.in, args.out, args.device as Device);
+      console.log(`debug ${args.kernel} (${args.device}): wrote ${args.out}`);
+    },
+  );
 }

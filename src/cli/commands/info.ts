@@ -25,12 +25,16 @@ export function registerInfo(y: Argv): Argv {
       }
       console.log(`cxrl-native ${report.version}`);
       console.log(`backends compiled: ${report.backends.join(', ')}`);
-      console.log(info.cuda.usable
-        ? `CUDA: usable (${info.cuda.deviceCount} device(s), ${info.cuda.deviceName})`
-        : `CUDA: not usable: ${info.cuda.reason}`);
+      console.log(
+        info.cuda.usable
+          ? `CUDA: usable (${info.cuda.deviceCount} device(s), ${info.cuda.deviceName})`
+          : `CUDA: not usable: ${info.cuda.reason}`,
+      );
       console.log(`GEMM: ${report.gemm}${report.openblasAvailable ? '' : ' (OpenBLAS not compiled in)'}`);
       console.log(`threads: ${report.threads}`);
-      console.log(`onnxruntime-node ${report.onnxruntime.version}: execution providers ${report.onnxruntime.providers.map((p) => `${p.name}${p.bundled ? '' : ' (libraries not bundled)'}`).join(', ')}`);
+      console.log(
+        `onnxruntime-node ${report.onnxruntime.version}: execution providers ${report.onnxruntime.providers.map((p) => `${p.name}${p.bundled ? '' : ' (libraries not bundled)'}`).join(', ')}`,
+      );
     },
   );
 }

@@ -23,7 +23,9 @@ export interface FitImages {
 /** The images of `all` (records of `root`), those that can be read; `what` names the set in errors. */
 export async function loadImages(root: string, all: MimicRecord[], size: number, what: string): Promise<FitImages> {
   const loader = cachedImageLoader(root, size);
-  const px = size * size, kept: MimicRecord[] = [], buf = new Float32Array(all.length * px);
+  const px = size * size,
+    kept: MimicRecord[] = [],
+    buf = new Float32Array(all.length * px);
   for (let i = 0; i < all.length; i++) {
     const bytes = await loader.load(all[i]);
     if (bytes) {
@@ -40,11 +42,22 @@ export function readTruthPoses(root: string): Map<string, Pose> | null {
   const file = path.join(root, TRUTH_FILE);
   if (!fs.existsSync(file)) return null;
   const poses = new Map<string, Pose>();
-  forEachCsvRow(file, ['dicom_id', 'pose_scale_x', 'pose_scale_y', 'pose_shift_x', 'pose_shift_y', 'pose_rotation'], (get) => {
-    poses.set(get('dicom_id'), { scaleX: +get('pose_scale_x'), scaleY: +get('pose_scale_y'), shiftX: +get('pose_shift_x'), shiftY: +get('pose_shift_y'), rotation: +get('pose_rotation') });
-  }, (message, line) => {
-    throw new UserError(`${file}: line ${line}: ${message}`);
-  });
+  forEachCsvRow(
+    file,
+    ['dicom_id', 'pose_scale_x', 'pose_scale_y', 'pose_shift_x', 'pose_shift_y', 'pose_rotation'],
+    (get) => {
+      poses.set(get('dicom_id'), {
+        scaleX: +get('pose_scale_x'),
+        scaleY: +get('pose_scale_y'),
+        shiftX: +get('pose_shift_x'),
+        shiftY: +get('pose_shift_y'),
+        rotation: +get('pose_rotation'),
+      });
+    },
+    (message, line) => {
+      throw new UserError(`${file}: line ${line}: ${message}`);
+    },
+  );
   return poses;
 }
 
@@ -64,12 +77,20 @@ export function cropScale(columns: number, rows: number): [number, number] {
  */
 export function truePsi(pose: Pose, columns: number, rows: number, ref: [number, number]): number[] {
   const [kx, ky] = cropScale(columns, rows);
-  const c = Math.cos(pose.rotation), s = Math.sin(pose.rotation);
+  const c = Math.cos(pose.rotation),
+    s = Math.sin(pose.rotation);
   // M = R^-1 S^-1 = [[c, s], [-s, c]] diag(1/sx, 1/sy)
-  const m00 = c / pose.scaleX, m01 = s / pose.scaleY, m10 = -s / pose.scaleX, m11 = c / pose.scaleY;
+  const m00 = c / pose.scaleX,
+    m01 = s / pose.scaleY,
+    m10 = -s / pose.scaleX,
+    m11 = c / pose.scaleY;
   // A = ref^-1 M K, b = -ref^-1 M t
-  const a00 = (m00 * kx) / ref[0], a01 = (m01 * ky) / ref[0], a10 = (m10 * kx) / ref[1], a11 = (m11 * ky) / ref[1];
-  const bx = -(m00 * pose.shiftX + m01 * pose.shiftY) / ref[0], by = -(m10 * pose.shiftX + m11 * pose.shiftY) / ref[1];
+  const a00 = (m00 * kx) / ref[0],
+    a01 = (m01 * ky) / ref[0],
+    a10 = (m10 * kx) / ref[1],
+    a11 = (m11 * ky) / ref[1];
+  const bx = -(m00 * pose.shiftX + m01 * pose.shiftY) / ref[0],
+    by = -(m10 * pose.shiftX + m11 * pose.shiftY) / ref[1];
   const theta = (Math.atan2(-a01, a00) + Math.atan2(a10, a11)) / 2;
   return [Math.hypot(a00, a01), Math.hypot(a10, a11), bx, by, theta];
 }

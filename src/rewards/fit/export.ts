@@ -19,7 +19,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Loads the written model through its contract and returns max |onnxruntime - engine| on `images`. */
-export async function verifyImageModel(file: string, images: Float32Array, B: number, S: number, role: string, engine: Float32Array): Promise<number> {
+export async function verifyImageModel(
+  file: string,
+  images: Float32Array,
+  B: number,
+  S: number,
+  role: string,
+  engine: Float32Array,
+): Promise<number> {
   const m = await ImageRewardModel.open(file);
   const out = await m.run(images, B, S);
   return maxAbsDiff(out[role].data, engine);

@@ -19,15 +19,20 @@ export interface LoopOptions {
 }
 
 /** Runs `steps` optimizer steps; `step(indices, rng)` does forward + backward on a batch and returns its loss. */
-export async function fitLoop(models: NativeTrainable[], n: number, o: LoopOptions,
-  step: (indices: number[], rng: Rng) => number | Promise<number>): Promise<number[]> {
+export async function fitLoop(
+  models: NativeTrainable[],
+  n: number,
+  o: LoopOptions,
+  step: (indices: number[], rng: Rng) => number | Promise<number>,
+): Promise<number[]> {
   const { Optimizer } = loadAddon();
   const opts: NativeOptimizer[] = models.map((m) => new Optimizer(m, { lr: o.lr, weightDecay: o.weightDecay ?? 1e-4 }));
   const rng = new Rng(o.seed);
   const bar = o.quiet ? null : new Progress(o.label, o.steps, 'steps');
   const warm = Math.max(1, Math.round(o.steps * 0.05));
   const losses: number[] = [];
-  let order: number[] = [], pos = n;
+  let order: number[] = [],
+    pos = n;
   const B = Math.min(o.batchSize, n);
   for (let s = 0; s < o.steps; s++) {
     if (pos + B > n) {
@@ -39,7 +44,10 @@ export async function fitLoop(models: NativeTrainable[], n: number, o: LoopOptio
     for (const m of models) m.zeroGrad();
     const loss = await step(idx, rng);
     clipJointGradNorm(opts, o.maxGradNorm ?? 1);
-    const lr = s < warm ? (o.lr * (s + 1)) / warm : 0.5 * o.lr * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, o.steps - warm)));
+    const lr =
+      s < warm
+        ? (o.lr * (s + 1)) / warm
+        : 0.5 * o.lr * (1 + Math.cos((Math.PI * (s - warm)) / Math.max(1, o.steps - warm)));
     for (const op of opts) {
       op.setLr(lr);
       op.step();
