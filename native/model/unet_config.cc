@@ -114,6 +114,14 @@ UNetConfig UNetConfig::from_json(const Json& j) {
   require_default(j, "encoder_hid_dim", Json());
   require_default(j, "time_cond_proj_dim", Json());
   require_default(j, "num_class_embeds", Json());
+  // These change diffusers' time embedding (an activation after it, or inside its MLP): refused
+  // by name rather than accepted and ignored.
+  require_default(j, "timestep_post_act", Json());
+  require_default(j, "time_embedding_act_fn", Json());
+  require_default(j, "time_embedding_dim", Json());
+  require_default(j, "class_embeddings_concat", Json::make_bool(false));
+  require_default(j, "cross_attention_norm", Json());
+  require_default(j, "attention_type", Json::make_string("default"));
   for (size_t i = 0; i < nb; ++i) {
     const int ch = c.block_out_channels[i];
     if (ch % c.norm_num_groups) throw bad("norm_num_groups", "must divide every block_out_channels entry");

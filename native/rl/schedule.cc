@@ -51,10 +51,18 @@ std::vector<int> ddim_timesteps(const ScheduleConfig& c, int steps) {
     const int ratio = T / steps;
     for (int i = 0; i < steps; ++i) ts[i] = (steps - 1 - i) * ratio + c.steps_offset;
   } else if (c.timestep_spacing == "trailing") {
+    // As diffusers: np.round(np.arange(T, 0, -T / steps)) - 1; numpy rounds halves to even, as
+    // std::nearbyint does in the default rounding mode.
     const double ratio = (double)T / steps;
-    for (int i = 0; i < steps; ++i) ts[i] = (int)std::round(T - i * ratio) - 1;
+    for (int i = 0; i < steps; ++i) ts[i] = (int)std::nearbyint(T - i * ratio) - 1;
   } else if (c.timestep_spacing == "linspace") {
-    for (int i = 0; i < steps; ++i) ts[i] = (int)std::round((T - 1) * (double)(steps - 1 - i) / std::max(1, steps - 1));
+    // As diffusers: np.linspace(0, T - 1, steps).round()[::-1]; numpy's linspace is j * step with
+    // step = (T - 1) / (steps - 1) and the last value set to T - 1 exactly; halves round to even.
+    const double step = steps > 1 ? (double)(T - 1) / (steps - 1) : 0.0;
+    for (int i = 0; i < steps; ++i) {
+      const int j = steps - 1 - i;
+      ts[i] = (int)std::nearbyint(steps > 1 && j == steps - 1 ? (double)(T - 1) : j * step);
+    }
   } else {
     throw std::invalid_argument("unknown timestep_spacing '" + c.timestep_spacing + "' (leading, trailing, linspace)");
   }

@@ -1,6 +1,8 @@
 import type { Argv } from 'yargs';
 import { ddimStep, ddimStepBackward, Device, ppoLoss, DdimStepInput } from '../../engine/rl';
-import type { PredictionTypeName } from '../../engine/scheduler';
+import { DdimScheduler, PredictionTypeName, schedulerConfig } from '../../engine/scheduler';
+import { readDiffusersScheduler } from '../../generation/generator';
+import { requirePositiveIntegers } from '../validate';
 import type { TensorData } from '../../engine/tensor';
 import { readScalar, readSafetensors, requireTensor, writeSafetensors } from '../../io/safetensors';
 import { SafetensorsContents } from '../../engine/native';
@@ -121,6 +123,22 @@ export function debugPpo(inFile: string, outFile: string, device: Device): void 
   );
 }
 
+/**
+ * The DDIM schedule for a scheduler config (default: Stable Diffusion v1.x's) and a step count:
+ * one line per inference step with t, the previous timestep and both alpha-bars.
+ */
+export function debugSchedule(
+  configFile: string | undefined,
+  steps: number,
+): { t: number; prev_t: number; alpha_bar_t: number; alpha_bar_prev: number }[] {
+  const cfg = configFile ? readDiffusersScheduler(configFile) : schedulerConfig();
+  const sched = new DdimScheduler(cfg, steps);
+  return Array.from({ length: steps }, (_, i) => {
+    const s = sched.step(i);
+    return { t: s.t, prev_t: s.prevT, alpha_bar_t: s.alphaBarT, alpha_bar_prev: s.alphaBarPrev };
+  });
+}
+
 export function registerDebug(y: Argv): Argv {
   return y.command(
     'debug <kernel>',
@@ -128,11 +146,17 @@ export function registerDebug(y: Argv): Argv {
     (a) =>
       a
         .positional('kernel', {
-          choices: ['step', 'ppo'] as const,
-          describe: 'step: fused DDIM step with log-prob (+ backward); ppo: clipped surrogate',
+          choices: ['step', 'ppo', 'schedule'] as const,
+          describe:
+            'step: fused DDIM step with log-prob (+ backward); ppo: clipped surrogate; schedule: the DDIM timesteps and alpha-bars',
         })
-        .option('in', { type: 'string', demandOption: true, describe: 'input safetensors (names below)' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output safetensors' })
+        .option('in', { type: 'string', describe: 'step, ppo: input safetensors (names below)' })
+        .option('out', { type: 'string', describe: 'step, ppo: output safetensors' })
+        .option('scheduler-config', {
+          type: 'string',
+          describe: "schedule: a diffusers scheduler_config.json (default: Stable Diffusion v1.x's DDIM settings)",
+        })
+        .option('steps', { type: 'number', default: 50, describe: 'schedule: inference steps' })
         .option('device', {
           choices: ['cpu', 'cuda'] as const,
           default: 'cpu' as const,
@@ -140,6 +164,12 @@ export function registerDebug(y: Argv): Argv {
         })
         .epilogue(`debug step\n${STEP_HELP}\n\ndebug ppo\n${PPO_HELP}`),
     (args) => {
+      if (args.kernel === 'schedule') {
+        requirePositiveIntegers(args, ['steps']);
+        for (const row of debugSchedule(args.schedulerConfig, args.steps)) console.log(JSON.stringify(row));
+        return;
+      }
+      if (!args.in || !args.out) throw new UserError(`debug ${args.kernel} needs --in FILE and --out FILE`);
       if (args.kernel === 'step') debugStep(args.in, args.out, args.device as Device);
       else debugPpo(args.in, args.out, args.device as Device);
       console.log(`debug ${args.kernel} (${args.device}): wrote ${args.out}`);
