@@ -4,6 +4,7 @@ module.exports = {
   testEnvironment: '<rootDir>/test/native-environment.js',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/cleanup.ts'],
   // test/cuda needs a GPU: run by `npm run test:cuda`, which checks for one first.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cuda/'],
   testTimeout: 300000,

@@ -7,8 +7,19 @@ import type { TensorData } from '../src/engine/tensor';
 export const ROOT = path.resolve(__dirname, '..');
 export const PYTHON = '/usr/bin/python3';
 
+const created: string[] = [];
+
+/** A fresh folder in the system temp folder; removed after the test file (test/cleanup.ts). */
 export function tmpDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `cxrl-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cxrl-${prefix}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every folder tmpDir made in this test file (CXRL_KEEP_TEST_DIRS=1 keeps them for a look). */
+export function removeTmpDirs(): void {
+  if (process.env.CXRL_KEEP_TEST_DIRS === '1') return;
+  for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 /** Runs the CLI as a user would; returns its exit status and output. */

@@ -132,7 +132,9 @@ test('prompt dropout replaces about the configured fraction; checkpoints replace
 
 test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up decay, and is checkpointed', async () => {
   const loader = new ImageLoader({ size: 16 }, cache);
-  const decay = 0.8;
+  // 0.2 binds from step 2 on (the warm-up (1 + s) / (10 + s) is 0.25 there): an implementation that
+  // ignored the configured decay would fail.
+  const decay = 0.2;
   const p = Pretrainer.create(UNET as never, TEXT, tokenizer, schedulerConfig(), {
     ...SETTINGS,
     gradAccum: 1,
@@ -140,9 +142,11 @@ test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up de
   });
   const names = p.unet.paramInfo().map((x) => x.name);
   const expected = new Map(names.map((n) => [n, Float64Array.from(p.unet.getParam(n).data)]));
-  for (let step = 0; step < 4; step++) {
+  let decayBound = 0;
+  for (let step = 0; step < 5; step++) {
     await trainSteps(p, records, loader, step + 1);
     const d = Math.min(decay, (1 + step) / (10 + step));
+    if (d === decay) decayBound++;
     for (const n of names) {
       const live = p.unet.getParam(n).data,
         e = expected.get(n)!;
@@ -163,6 +167,7 @@ test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up de
   console.log(
     `EMA vs float64 recurrence: max abs error ${maxErr.toExponential(2)}; max |ema - live| ${moved.toExponential(2)}`,
   );
+  expect(decayBound).toBe(3);
   expect(maxErr).toBeLessThan(1e-6);
   expect(moved).toBeGreaterThan(1e-5);
   const dir = path.join(tmpDir('ema'), 'ckpt');

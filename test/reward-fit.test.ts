@@ -148,11 +148,11 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
     'cuda',
     '--json',
   ]);
-  if (!/: cuda"/.test(cuda.stdout)) {
-    expect(cuda.stderr.match(/CUDA execution provider not available/g)).toHaveLength(1);
-    expect(cuda.status).toBe(0);
-    expect(JSON.parse(cuda.stdout).means.s_diag).toBeCloseTo(matched.means.s_diag, 5);
-  }
+  // Either provider must give the same scores; without the CUDA provider's libraries there is
+  // exactly one message about the fallback.
+  expect(cuda.status).toBe(0);
+  if (!/: cuda"/.test(cuda.stdout)) expect(cuda.stderr.match(/CUDA execution provider not available/g)).toHaveLength(1);
+  expect(JSON.parse(cuda.stdout).means.s_diag).toBeCloseTo(matched.means.s_diag, 5);
 });
 
 test('a torch.onnx.export model loads through the TorchXRayVision contract and scores like PyTorch', async () => {

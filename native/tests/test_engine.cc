@@ -1,6 +1,7 @@
 // GEMM parity (built-in and OpenBLAS against float64), optimizer against a hand reference,
 // safetensors round trips, UNet gradients by finite differences, and a memory-leak check.
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -41,6 +42,7 @@ static double gemm_error(bool ta, bool tb, int M, int N, int K, float beta, bool
 }
 
 TEST(gemm_builtin_and_openblas_match_float64) {
+  const GemmBackend selected = gemm_backend();  // restored at the end: later tests use the run's choice
   std::uniform_int_distribution<int> dim(1, 300);
   for (int rep = 0; rep < 3; ++rep)
     for (bool ta : {false, true})
@@ -61,6 +63,7 @@ TEST(gemm_builtin_and_openblas_match_float64) {
         }
       }
   if (!openblas_available()) std::printf("    (this build has no OpenBLAS; only the built-in GEMM was checked)\n");
+  set_gemm_backend(selected);
 }
 
 TEST(adamw_matches_reference_update) {
@@ -96,7 +99,8 @@ TEST(adamw_matches_reference_update) {
 }
 
 TEST(safetensors_round_trip_and_errors) {
-  const std::string path = "/tmp/cxrl_test_" + std::to_string(rng()()) + ".safetensors";
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("cxrl_test_" + std::to_string(rng()()) + ".safetensors")).string();
   Tensor a = randn({2, 3}), b = randn({4});
   write_safetensors(path, {{"a", &a}, {"b.x", &b}}, {{"format", "pt"}});
   SafetensorsFile f = read_safetensors(path);

@@ -64,8 +64,13 @@ export class Rng {
   }
 }
 
-/** A fresh seed for tests: CXRL_TEST_SEED when set, else time-based; always printed by the caller. */
+/**
+ * A fresh seed for tests: CXRL_TEST_SEED when set, else time-based. Printed when drawn, so a
+ * failing run can be repeated with CXRL_TEST_SEED.
+ */
 export function testSeed(): number {
   const env = process.env.CXRL_TEST_SEED;
-  return env ? Number(env) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
+  const seed = env ? Number(env) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
+  console.log(`test seed ${seed} (CXRL_TEST_SEED=${seed} repeats this run)`);
+  return seed;
 }

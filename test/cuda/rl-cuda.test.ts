@@ -5,7 +5,9 @@
  */
 import { loadAddon } from '../../src/engine/native';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../../src/engine/rl';
+import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { Rng, testSeed } from '../../src/util/random';
+import { runCli, tmpDir } from '../helpers';
 
 const seed = testSeed();
 
@@ -81,6 +83,39 @@ describe('PPO: CUDA vs CPU', () => {
       g = ppoLoss(args, 'cuda');
     expect(Math.abs(g.loss - c.loss)).toBeLessThan(1e-12);
     expect(g.clipfrac).toBe(c.clipfrac);
+    expect(Math.abs(g.approxKl - c.approxKl)).toBeLessThan(1e-12);
+    expect(c.approxKl).toBeGreaterThan(0);
     expect(normRel(g.gradLogProb, c.gradLogProb)).toBeLessThan(1e-12);
+  });
+});
+
+describe('the CLI on the GPU', () => {
+  test('debug ppo --device cuda writes what the CPU kernel writes', () => {
+    const dir = tmpDir('cuda-cli');
+    const f = (v: number[]) => ({ data: Float32Array.from(v), shape: [v.length] });
+    writeSafetensors(`${dir}/p.safetensors`, {
+      log_prob: f([-1, -0.9, -1.2]),
+      old_log_prob: f([-1, -1, -1]),
+      advantages: f([1, -2, 0.5]),
+      clip_range: { data: Float32Array.of(0.2), shape: [] },
+      adv_clip_max: { data: Float32Array.of(5), shape: [] },
+    });
+    for (const device of ['cpu', 'cuda']) {
+      const r = runCli([
+        'debug',
+        'ppo',
+        '--device',
+        device,
+        '--in',
+        `${dir}/p.safetensors`,
+        '--out',
+        `${dir}/${device}.safetensors`,
+      ]);
+      expect(r.status).toBe(0);
+    }
+    const cpu = readSafetensors(`${dir}/cpu.safetensors`).tensors,
+      gpu = readSafetensors(`${dir}/cuda.safetensors`).tensors;
+    for (const k of ['loss', 'grad_log_prob', 'approx_kl', 'clipfrac'])
+      expect(Array.from(gpu[k].data)).toEqual(Array.from(cpu[k].data));
   });
 });
