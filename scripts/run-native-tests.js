@@ -19,7 +19,12 @@ const runs = [
 let failed = false;
 for (const [label, env, expected] of runs) {
   console.log(`\n=== C++ engine tests, ${label} ===`);
-  const r = spawnSync(bin, [], { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(bin, [], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.stdout.write(r.stdout);
   if (r.status !== 0) failed = true;
   const used = /^gemm backend: (\w+)$/m.exec(r.stdout || '');
