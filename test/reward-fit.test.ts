@@ -132,8 +132,15 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
   expect(matched.means.s_diag).toBeGreaterThan(mism.means.s_diag);
   expect(matched.means.s_cons).toBeGreaterThan(mism.means.s_cons);
   expect(matched.means.r_align).toBeGreaterThan(tilt.means.r_align);
+  // Without reports: r_align for every image, the classifier's probabilities, and a note on what was skipped.
   const table = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs]);
-  expect(table.stderr).toMatch(/img-0.png: no report text/);
+  expect(table.status).toBe(0);
+  expect(table.stderr).toMatch(/note: 60 of 60 images have no report text .*: s_diag and s_cons skipped for them; the classifier's probabilities are given instead/);
+  expect(table.stdout).toMatch(/img-0.png: classifier \w+/);
+  const bare = JSON.parse(runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs, '--json']).stdout);
+  expect(bare.means.s_diag).toBeNull();
+  expect(Number.isFinite(bare.means.r_align)).toBe(true);
+  expect(Object.keys(bare.images[0].probabilities)).toContain('Cardiomegaly');
   // --device cuda without ONNX Runtime's CUDA provider libraries: one message, then the CPU provider.
   const cuda = runCli([
     'reward',

@@ -11,7 +11,7 @@ import { CHEXPERT_LABELS, emptyLabels, parseLabelCell } from '../data/labels';
 import type { OrtDevice } from '../onnx/runtime';
 import { UserError } from '../util/errors';
 import { labelReport } from './labeler';
-import { RewardScorer, ScoreSummary } from './scorer';
+import { meanScores, RewardScorer, ScoreSummary } from './scorer';
 
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
 const TEXT_FIELDS = ['text', 'report', 'prompt', 'impression'];
@@ -78,9 +78,17 @@ export interface ScoreArgs {
   device?: OrtDevice;
 }
 
-export async function runRewardScore(
-  a: ScoreArgs,
-): Promise<{ files: string[]; summary: ScoreSummary; providers: string[] }> {
+export interface ScoreResult {
+  files: string[];
+  summary: ScoreSummary;
+  providers: string[];
+  /** per image, for images without a report: the classifier's probabilities by CheXpert label */
+  probabilities: (Record<string, number> | null)[];
+  /** what was not scored, and why */
+  notes: string[];
+}
+
+export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
   if (!fs.existsSync(a.images) || !fs.statSync(a.images).isDirectory())
     throw new UserError(`${a.images}: not a folder of images`);
   // grid.png is the contact sheet `generate --grid` writes beside the images.
@@ -91,7 +99,7 @@ export async function runRewardScore(
   if (files.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
   const scorer = await RewardScorer.open(a.models, a.device ?? 'cpu');
   const table = a.reports ? readReports(a.reports) : null;
-  const needText = !!(scorer.classifier || scorer.consistency);
+  const missing: boolean[] = [];
   const texts: string[] = [],
     labels: Int8Array[] = [];
   for (const f of files) {
@@ -103,10 +111,7 @@ export async function runRewardScore(
         if (typeof prompt === 'string') row = { text: prompt, labels: null };
       }
     }
-    if (!row && needText)
-      throw new UserError(
-        `${path.join(a.images, f)}: no report text (give --reports FILE, or keep the .json sidecar that generate writes)`,
-      );
+    missing.push(!row);
     texts.push(row?.text ?? '');
     labels.push(row?.labels ?? labelReport(row?.text ?? ''));
   }
@@ -125,8 +130,25 @@ export async function runRewardScore(
     return { data: loaded.get(size)!, size };
   };
   const summary = await scorer.score(files.length, images, texts, labels);
+  // Images without a report get what needs none: r_align, and the classifier's probabilities.
+  const notes: string[] = [];
+  const probabilities: (Record<string, number> | null)[] = files.map(() => null);
+  const without = missing.flatMap((m, i) => (m ? [i] : []));
+  if (without.length) {
+    for (const i of without) summary.perImage[i] = { ...summary.perImage[i], s_diag: null, s_cons: null };
+    summary.means = meanScores(summary.perImage);
+    if (scorer.classifier || scorer.consistency) {
+      notes.push(`${without.length} of ${files.length} images have no report text (no --reports row, no generate sidecar): s_diag and s_cons skipped for them` +
+        (scorer.classifier ? '; the classifier\'s probabilities are given instead' : ''));
+    }
+    if (scorer.classifier) {
+      const side = Math.max(...scorer.classifier.contract.input!.size);
+      const probs = await scorer.chexpertProbabilities(await images(side), files.length);
+      for (const i of without) probabilities[i] = Object.fromEntries(CHEXPERT_LABELS.flatMap((l, k) => (Number.isNaN(probs[i][k]) ? [] : [[l, probs[i][k]]])));
+    }
+  }
   const providers = [scorer.posture, scorer.classifier, scorer.consistency?.image]
     .filter((m) => m)
     .map((m) => `${m!.file}: ${m!.provider}`);
-  return { files, summary, providers };
+  return { files, summary, providers, probabilities, notes };
 }

@@ -36,6 +36,15 @@ export function findModelFiles(items: string[]): string[] {
   return files;
 }
 
+/** Each score's mean over the images that have it (null when none has). */
+export function meanScores(per: ImageScores[]): ImageScores {
+  const mean = (k: keyof ImageScores) => {
+    const v = per.map((s) => s[k]).filter((x): x is number => x !== null);
+    return v.length ? v.reduce((a, c) => a + c, 0) / v.length : null;
+  };
+  return { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') };
+}
+
 export class RewardScorer {
   private constructor(
     readonly posture: ImageRewardModel | null,
@@ -109,11 +118,7 @@ export class RewardScorer {
         );
       for (let b = 0; b < B; b++) per[b].s_cons = cosine(im.data, b * im.width, tx.data, b * tx.width, im.width);
     }
-    const mean = (k: keyof ImageScores) => {
-      const v = per.map((s) => s[k]).filter((x): x is number => x !== null);
-      return v.length ? v.reduce((a, c) => a + c, 0) / v.length : null;
-    };
-    return { perImage: per, means: { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') } };
+    return { perImage: per, means: meanScores(per) };
   }
 
   /**

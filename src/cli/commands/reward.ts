@@ -93,7 +93,7 @@ export function registerReward(y: Argv): Argv {
               })
               .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
           async (args) => {
-            const { files, summary, providers } = await runRewardScore({
+            const { files, summary, providers, probabilities, notes } = await runRewardScore({
               models: args.models,
               images: args.images,
               reports: args.reports,
@@ -103,9 +103,14 @@ export function registerReward(y: Argv): Argv {
               console.log(
                 JSON.stringify(
                   {
-                    images: files.map((f, i) => ({ file: f, ...summary.perImage[i] })),
+                    images: files.map((f, i) => ({
+                      file: f,
+                      ...summary.perImage[i],
+                      ...(probabilities[i] ? { probabilities: probabilities[i] } : {}),
+                    })),
                     means: summary.means,
                     providers,
+                    notes,
                   },
                   null,
                   2,
@@ -122,6 +127,12 @@ export function registerReward(y: Argv): Argv {
             console.log(
               `${'mean'.padEnd(24)}${fmt(summary.means.r_align)} ${fmt(summary.means.s_diag)} ${fmt(summary.means.s_cons)}`,
             );
+            for (const n of notes) console.error(`note: ${n}`);
+            const withProbs = files.flatMap((f, i) => (probabilities[i] ? [[f, probabilities[i]!] as const] : []));
+            for (const [f, p] of withProbs) {
+              const top = Object.entries(p).sort((x, y) => y[1] - x[1]).slice(0, 3);
+              console.log(`${f}: classifier ${top.map(([l, v]) => `${l} ${v.toFixed(2)}`).join(', ')}`);
+            }
           },
         )
         .demandCommand(1, 'give a subcommand: fit or score'),
