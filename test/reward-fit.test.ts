@@ -135,9 +135,13 @@ test('reward score: matched reports beat shuffled ones on s_diag and s_cons; str
   // Without reports: r_align for every image, the classifier's probabilities, and a note on what was skipped.
   const table = runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs]);
   expect(table.status).toBe(0);
-  expect(table.stderr).toMatch(/note: 60 of 60 images have no report text .*: s_diag and s_cons skipped for them; the classifier's probabilities are given instead/);
+  expect(table.stderr).toMatch(
+    /note: 60 of 60 images have no report text .*: s_diag and s_cons skipped for them; the classifier's probabilities are given instead/,
+  );
   expect(table.stdout).toMatch(/img-0.png: classifier \w+/);
-  const bare = JSON.parse(runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs, '--json']).stdout);
+  const bare = JSON.parse(
+    runCli(['reward', 'score', '--models', path.join(dir, 'models'), '--images', imgs, '--json']).stdout,
+  );
   expect(bare.means.s_diag).toBeNull();
   expect(Number.isFinite(bare.means.r_align)).toBe(true);
   expect(Object.keys(bare.images[0].probabilities)).toContain('Cardiomegaly');

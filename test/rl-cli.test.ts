@@ -3,6 +3,7 @@
  * bit-identical to an uninterrupted one; `generate` reads the result; bad input is refused with one
  * line and exit 2 before anything is written; a NaN reward stops the epoch with a message naming it.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadGenerator } from '../src/generation/generator';
@@ -13,7 +14,7 @@ import { PerPromptStatTracker } from '../src/rl/advantages';
 import { loadReports } from '../src/rl/prompts';
 import { RL_DEFAULTS } from '../src/rl/settings';
 import { RlTrainer } from '../src/rl/trainer';
-import { runCli, tmpDir } from './helpers';
+import { ROOT, runCli, tmpDir } from './helpers';
 
 jest.setTimeout(600000);
 
@@ -103,6 +104,12 @@ const RL = [
   '--eval-every',
   '2',
 ];
+/** args with --flag set to value (replacing an earlier value: the CLI refuses a repeated flag). */
+function setFlag(args: string[], flag: string, value: string): string[] {
+  const i = args.indexOf(flag);
+  return i >= 0 ? [...args.slice(0, i + 1), value, ...args.slice(i + 2)] : [...args, flag, value];
+}
+
 const rl = (out: string, ...extra: string[]) => [
   'train',
   '--stage',
@@ -197,7 +204,7 @@ test.each([
   ],
   [
     'k < 1',
-    (out: string) => rl(out).map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '0' : a)),
+    (out: string) => setFlag(rl(out), '--samples-per-prompt', '0'),
     /--samples-per-prompt must be a positive integer/,
   ],
   ['lr 0', (out: string) => rl(out, '--lr', '0'), /--lr must be a finite number > 0/],
@@ -210,8 +217,7 @@ test.each([
   ],
   [
     'group advantages with k = 1',
-    (out: string) =>
-      rl(out, '--advantage', 'group').map((a, i, all) => (all[i - 1] === '--samples-per-prompt' ? '1' : a)),
+    (out: string) => setFlag(rl(out, '--advantage', 'group'), '--samples-per-prompt', '1'),
     /--advantage group needs/,
   ],
   [
@@ -284,6 +290,45 @@ test('an existing run is not overwritten; --resume refuses changed settings, nam
   expect(changed.stderr).toMatch(/lr: 0.00005 in the checkpoint, 0.001 now/);
   expect(changed.stderr).toMatch(/clipRange: 0.0001 in the checkpoint, 0.2 now/);
   expect(fs.readFileSync(path.join(out, 'checkpoint', 'unet.safetensors')).equals(before)).toBe(true);
+});
+
+test('SIGTERM stops at the end of the epoch with a checkpoint and exit 143; --resume finishes the run', async () => {
+  const out = path.join(work, 'sigterm');
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin', 'cxrl-native'), ...setFlag(rl(out, '--epochs', '3'), '--eval-every', '5')],
+    {
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no progress within 120 s:\n${stderr}`));
+    }, 120000);
+    let sent = false;
+    child.stderr.on('data', () => {
+      if (!sent && /epoch 1\/3 sampling/.test(stderr)) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  expect(code).toBe(143);
+  expect(stderr).toMatch(/SIGTERM: saving a checkpoint at the end of this epoch/);
+  const st = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8'));
+  expect(st.state.epoch).toBe(1);
+  const resume = ['train', '--stage', 'rl', '--data', data, '--out', out, '--resume', '--rewards', rewards, ...RL];
+  ok(setFlag(setFlag(resume, '--epochs', '3'), '--eval-every', '5'));
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'state.json'), 'utf8')).state.epoch).toBe(3);
+  expect(epochLines(out).map((m) => (m as { epoch: number }).epoch)).toEqual([1, 2, 3]);
 });
 
 test('a NaN reward stops the epoch with a message naming it', async () => {

@@ -31,6 +31,8 @@ export interface FitArgs {
   synthStudies: number;
   json?: boolean;
   quiet?: boolean;
+  /** replace an existing model at --out (otherwise refused) */
+  overwrite?: boolean;
 }
 
 /** `reward fit`'s defaults (also what the default models in the cache folder are fitted with). */
@@ -62,6 +64,11 @@ function addFitToContract(file: string, fit: Record<string, unknown>): void {
 
 export async function runRewardFit(a: FitArgs): Promise<FitReport> {
   if (!a.out.endsWith('.onnx')) throw new UserError(`--out must name a .onnx file, got ${a.out}`);
+  if (fs.existsSync(a.out) && !a.overwrite) {
+    throw new UserError(
+      `${a.out} already exists: add --overwrite to replace it, or choose another --out (nothing was written)`,
+    );
+  }
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const section = a.kind === 'consistency' ? 'findings' : 'impression';
   const bar = a.quiet ? null : new Progress('loading images', 2, 'splits');

@@ -138,13 +138,18 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
     for (const i of without) summary.perImage[i] = { ...summary.perImage[i], s_diag: null, s_cons: null };
     summary.means = meanScores(summary.perImage);
     if (scorer.classifier || scorer.consistency) {
-      notes.push(`${without.length} of ${files.length} images have no report text (no --reports row, no generate sidecar): s_diag and s_cons skipped for them` +
-        (scorer.classifier ? '; the classifier\'s probabilities are given instead' : ''));
+      notes.push(
+        `${without.length} of ${files.length} images have no report text (no --reports row, no generate sidecar): s_diag and s_cons skipped for them` +
+          (scorer.classifier ? "; the classifier's probabilities are given instead" : ''),
+      );
     }
     if (scorer.classifier) {
       const side = Math.max(...scorer.classifier.contract.input!.size);
       const probs = await scorer.chexpertProbabilities(await images(side), files.length);
-      for (const i of without) probabilities[i] = Object.fromEntries(CHEXPERT_LABELS.flatMap((l, k) => (Number.isNaN(probs[i][k]) ? [] : [[l, probs[i][k]]])));
+      for (const i of without)
+        probabilities[i] = Object.fromEntries(
+          CHEXPERT_LABELS.flatMap((l, k) => (Number.isNaN(probs[i][k]) ? [] : [[l, probs[i][k]]])),
+        );
     }
   }
   const providers = [scorer.posture, scorer.classifier, scorer.consistency?.image]

@@ -157,10 +157,10 @@ export async function runRl(a: RlArgs): Promise<void> {
       `guidance ${settings.guidanceScale}, eta ${settings.eta}, RLCF ${settings.rlcf}, ACE ${ace ? ace.count + ' tokens' : 'off'}; rewards ${rewardItems.join(', ')}`,
   );
 
-  let stop = false;
+  let stop: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop) process.exit(sig === 'SIGTERM' ? 143 : 130);
-    stop = true;
+    stop = sig;
     console.error(`\n${sig}: saving a checkpoint at the end of this epoch (send it again to quit without saving)`);
   };
   process.on('SIGINT', onSignal);
@@ -226,5 +226,6 @@ export async function runRl(a: RlArgs): Promise<void> {
   console.log(
     `train --stage rl: epoch ${state.epoch}/${settings.epochs}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`,
   );
-  if (stop) process.exitCode = 130;
+  // The usual codes of a process ended by the signal: 128 + 2 (SIGINT), 128 + 15 (SIGTERM).
+  if (stop) process.exitCode = stop === 'SIGTERM' ? 143 : 130;
 }

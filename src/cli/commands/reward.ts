@@ -59,7 +59,8 @@ export function registerReward(y: Argv): Argv {
                 default: REWARD_FIT_DEFAULTS.synthStudies,
                 describe: 'studies in the embedded synthetic dataset',
               })
-              .option('json', { type: 'boolean', default: false, describe: 'print the fit report as JSON' }),
+              .option('json', { type: 'boolean', default: false, describe: 'print the fit report as JSON' })
+              .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing model at --out' }),
           async (args) => {
             requirePositiveIntegers(args, ['steps', 'batchSize', 'imageSize', 'synthStudies']);
             if (args.imageSize % 16)
@@ -130,7 +131,9 @@ export function registerReward(y: Argv): Argv {
             for (const n of notes) console.error(`note: ${n}`);
             const withProbs = files.flatMap((f, i) => (probabilities[i] ? [[f, probabilities[i]!] as const] : []));
             for (const [f, p] of withProbs) {
-              const top = Object.entries(p).sort((x, y) => y[1] - x[1]).slice(0, 3);
+              const top = Object.entries(p)
+                .sort((x, y) => y[1] - x[1])
+                .slice(0, 3);
               console.log(`${f}: classifier ${top.map(([l, v]) => `${l} ${v.toFixed(2)}`).join(', ')}`);
             }
           },
