@@ -51,6 +51,7 @@ const SETTINGS: PpoSettings = {
   guidanceScale: 3,
   lr: 1e-4,
   aceLr: 1e-3,
+  klWeight: 0,
 };
 
 function randomConditioning(rng: Rng, rows: number): Conditioning {
@@ -279,4 +280,92 @@ test('without ACE the policy and the anchor draw bit-identical images from the s
   const ace = AceTokens.init(2, D, seed);
   const c = await sampleDdim(policy, policyConditioning(cond, ace, false), policyConditioning(uncond, ace, true), o);
   expect(Buffer.from(c.images.buffer).equals(Buffer.from(b.images.buffer))).toBe(false);
+});
+
+test("the KL trust region: 0 against the policy's own means; its gradient matches central differences", async () => {
+  const { unet, ace, inputs } = await setup(true, seed + 4);
+  // The policy's own per-step means along its trajectory: KL 0.
+  const own = await sampleDdim(
+    unet,
+    policyConditioning(inputs.cond, ace, false),
+    policyConditioning(inputs.uncond, ace, true),
+    {
+      shape: [B, ...SHAPE],
+      steps: STEPS,
+      eta: 1,
+      guidanceScale: SETTINGS.guidanceScale,
+      seed: seed + 4,
+      scheduler: schedulerConfig(),
+      keepTrajectory: true,
+      keepMeans: true,
+    },
+  );
+  const self = await microBatchGradient(
+    { ...inputs, anchorMeans: own.trajectory!.means },
+    { ...SETTINGS, klWeight: 1 },
+    IDX,
+    AT,
+  );
+  say(`KL against the policy's own means: ${self.klAnchor.toExponential(2)}`);
+  expect(Math.abs(self.klAnchor)).toBeLessThan(1e-6);
+  // An anchor that differs: another UNet's means along the same noise.
+  const other = createUNet(UNET as never, (seed % 1000) + 1);
+  const anchorMeans = (
+    await sampleDdim(other, inputs.cond, inputs.uncond, {
+      shape: [B, ...SHAPE],
+      steps: STEPS,
+      eta: 1,
+      guidanceScale: SETTINGS.guidanceScale,
+      seed: seed + 4,
+      scheduler: schedulerConfig(),
+      keepTrajectory: true,
+      keepMeans: true,
+    })
+  ).trajectory!.means!;
+  const klInputs = { ...inputs, anchorMeans };
+  const s = { ...SETTINGS, klWeight: 0.7 };
+  const base = await microBatchGradient(klInputs, s, IDX, AT);
+  expect(base.klAnchor).toBeGreaterThan(0);
+  const withoutKl = await microBatchGradient(klInputs, { ...s, klWeight: 0 }, IDX, AT);
+  expect(base.loss).toBeCloseTo(withoutKl.loss + 0.7 * base.klAnchor, 12);
+  await microBatchGradient(klInputs, s, IDX, AT);
+  const name = 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v.weight';
+  const g = Float32Array.from(unet.getGrad(name).data),
+    p0 = Float32Array.from(unet.getParam(name).data);
+  const aceGrad = Float64Array.from(ace!.grad);
+  const rng = new Rng(seed + 9);
+  const v = Float32Array.from(g, () => (rng.uniform() < 0.5 ? -1 : 1));
+  const an = g.reduce((a, x, i) => a + x * v[i], 0),
+    norm = Math.hypot(...g);
+  let err = Infinity;
+  for (const h of [1e-2, 3e-3, 1e-3]) {
+    unet.setParam(
+      name,
+      p0.map((x, i) => x + h * v[i]),
+    );
+    const up = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
+    unet.setParam(
+      name,
+      p0.map((x, i) => x - h * v[i]),
+    );
+    const down = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
+    err = Math.min(err, Math.abs((up - down) / (2 * h) - an) / Math.max(Math.abs(an), norm));
+  }
+  unet.setParam(name, p0);
+  const j = aceGrad.reduce((best, x, i) => (Math.abs(x) > Math.abs(aceGrad[best]) ? i : best), 0);
+  const x0 = ace!.tokens[j];
+  let aceErr = Infinity;
+  for (const h of [1e-2, 1e-3]) {
+    ace!.tokens[j] = x0 + h;
+    const up = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
+    ace!.tokens[j] = x0 - h;
+    const down = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
+    aceErr = Math.min(aceErr, Math.abs((up - down) / (2 * h) - aceGrad[j]) / Math.abs(aceGrad[j]));
+  }
+  ace!.tokens[j] = x0;
+  say(
+    `PPO + KL gradient vs central differences: ${name} along a random direction ${err.toExponential(2)}, largest ACE coordinate ${aceErr.toExponential(2)}`,
+  );
+  expect(err).toBeLessThan(0.01);
+  expect(aceErr).toBeLessThan(0.02);
 });

@@ -7,7 +7,7 @@
  */
 import { loadAddon, NativeUNet } from './native';
 import { Conditioning, GuidedDenoiser } from './guided-denoiser';
-import { ddimStep, Device } from './rl';
+import { ddimStep, DdimStepInput, Device } from './rl';
 import { DdimScheduler, SchedulerConfig } from './scheduler';
 
 export type { Conditioning } from './guided-denoiser';
@@ -23,6 +23,8 @@ export interface SampleOptions {
   scheduler: SchedulerConfig;
   device?: Device;
   keepTrajectory?: boolean;
+  /** also keep each step's mean mu (x_prev before noise is added): the RL stage's KL trust region */
+  keepMeans?: boolean;
   onStep?: (done: number, total: number) => void;
 }
 
@@ -32,6 +34,8 @@ export interface Trajectory {
   timesteps: number[];
   /** one Float64Array [B] per step */
   logProbs: Float64Array[];
+  /** with keepMeans: each step's mean [B * C * H * W] */
+  means?: Float32Array[];
 }
 
 export interface SampleResult {
@@ -65,29 +69,32 @@ export async function sampleDdim(
   const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
 
   let x = initialNoise(o.seed, B, perSample);
-  const traj: Trajectory | undefined = o.keepTrajectory ? { latents: [x], timesteps: [], logProbs: [] } : undefined;
+  const traj: Trajectory | undefined = o.keepTrajectory
+    ? { latents: [x], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
+    : undefined;
   for (let i = 0; i < o.steps; i++) {
     const { t, alphaBarT, alphaBarPrev } = sched.step(i);
     const out = await denoiser.predict(x, [C, H, W], t);
-    const step = ddimStep(
-      {
-        batch: B,
-        perSample,
-        sample: x,
-        modelOutput: out.cond,
-        modelOutputUncond: out.uncond,
-        guidanceScale: o.guidanceScale,
-        alphaBarT,
-        alphaBarPrev,
-        eta: etaAtStep(o.eta, i),
-        predictionType: o.scheduler.prediction_type,
-        clipSample: o.scheduler.clip_sample,
-        clipSampleRange: o.scheduler.clip_sample_range,
-        seed: o.seed,
-        streamOffset: stepNoiseStream(i, B),
-      },
-      o.device ?? 'cpu',
-    );
+    const input: DdimStepInput = {
+      batch: B,
+      perSample,
+      sample: x,
+      modelOutput: out.cond,
+      modelOutputUncond: out.uncond,
+      guidanceScale: o.guidanceScale,
+      alphaBarT,
+      alphaBarPrev,
+      eta: etaAtStep(o.eta, i),
+      predictionType: o.scheduler.prediction_type,
+      clipSample: o.scheduler.clip_sample,
+      clipSampleRange: o.scheduler.clip_sample_range,
+      seed: o.seed,
+      streamOffset: stepNoiseStream(i, B),
+    };
+    const step = ddimStep(input, o.device ?? 'cpu');
+    // The step's mean: the same step with zero noise.
+    if (traj?.means)
+      traj.means.push(ddimStep({ ...input, noise: new Float32Array(B * perSample) }, o.device ?? 'cpu').prevSample);
     x = step.prevSample;
     if (traj) {
       traj.latents.push(x);

@@ -30,6 +30,8 @@ export interface PpoSettings {
   guidanceScale: number;
   lr: number;
   aceLr: number;
+  /** weight of KL(policy || anchor) per trained step (0: none; needs anchorMeans) */
+  klWeight: number;
 }
 
 export interface PolicyUpdateInputs {
@@ -49,18 +51,18 @@ export interface PolicyUpdateInputs {
   /** step indices that may be trained (those sampled with eta > 0) and their eta */
   trainableSteps: number[];
   eta: number;
+  /** the anchor's per-step means along its trajectory (same noise), for the KL trust region */
+  anchorMeans?: Float32Array[];
 }
 
-export interface MicroBatchStats {
+export interface MicroBatchStats extends MicroBatchLoss {
   innerEpoch: number;
-  loss: number;
-  approxKl: number;
-  clipfrac: number;
   gradNorm: number;
 }
 
 export interface PolicyUpdateStats {
   loss: number;
+  klAnchor: number;
   approxKl: number;
   clipfrac: number;
   gradNorm: number;
@@ -109,9 +111,17 @@ export function trainedStepCount(trainable: number, fraction: number): number {
 }
 
 export interface MicroBatchLoss {
+  /** the PPO surrogate plus klWeight times the KL term */
   loss: number;
   approxKl: number;
   clipfrac: number;
+  /** mean KL(policy || anchor) per element over the samples and trained steps (0 without the term) */
+  klAnchor: number;
+}
+
+/** sigma_t of the DDIM step from t to prev: sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)). */
+function ddimSigma(abarT: number, abarPrev: number): number {
+  return Math.sqrt(((1 - abarPrev) / (1 - abarT)) * (1 - abarT / abarPrev));
 }
 
 /**
@@ -137,7 +147,9 @@ export async function microBatchGradient(
   );
   const uncond = policyConditioning(u.uncond, u.ace, true);
   const denoiser = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale);
-  const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0 };
+  const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0, klAnchor: 0 };
+  const withKl = s.klWeight > 0;
+  if (withKl && !u.anchorMeans) throw new Error("the KL term needs the anchor's per-step means");
   for (let j = 0; j < nTrain; j++) {
     const at = steps.map((st) => u.scheduler.step(st[j]));
     const stepIdx = steps.map((st) => st[j]);
@@ -181,6 +193,25 @@ export async function microBatchGradient(
       stepInput,
       ppo.gradLogProb.map((v) => v / nTrain),
     );
+    if (withKl) {
+      // KL(N(mu, std^2) || N(mu_a, std^2)) per element = (mu - mu_a)^2 / (2 std^2): the step's
+      // log-density evaluated at x_prev = mu_a is -KL - log std - log sqrt(2 pi), so the fused
+      // kernel gives both the value and (through its backward) the gradient to both guidance halves.
+      const klInput: DdimStepInput = { ...stepInput, prevSample: gatherLatents(u.anchorMeans!, stepIdx, idx, per) };
+      const lpAnchor = ddimStep(klInput).logProb;
+      let kl = 0;
+      lpAnchor.forEach((lp, k) => {
+        kl += -lp - Math.log(u.eta * ddimSigma(at[k].alphaBarT, at[k].alphaBarPrev)) - 0.5 * Math.log(2 * Math.PI);
+      });
+      kl /= idx.length;
+      const gk = ddimStepBackward(klInput, new Float64Array(idx.length).fill(-s.klWeight / (idx.length * nTrain)));
+      for (let i = 0; i < g.gradModelOutput.length; i++) g.gradModelOutput[i] += gk.gradModelOutput[i];
+      if (g.gradModelOutputUncond)
+        for (let i = 0; i < g.gradModelOutputUncond.length; i++)
+          g.gradModelOutputUncond[i] += gk.gradModelOutputUncond![i];
+      mb.klAnchor += kl / nTrain;
+      mb.loss += (s.klWeight * kl) / nTrain;
+    }
     const gradContext = await denoiser.backward(g.gradModelOutput, g.gradModelOutputUncond, u.sampleShape);
     u.ace?.accumulateFromContextGrad(gradContext);
     mb.loss += ppo.loss / nTrain;
@@ -201,7 +232,7 @@ export async function policyUpdate(
   const nTrain = trainedStepCount(u.trainableSteps.length, s.timestepFraction);
   const microBatches = Math.ceil(B / s.trainBatchSize);
   const total = s.innerEpochs * microBatches * nTrain;
-  const sum = { loss: 0, approxKl: 0, clipfrac: 0, gradNorm: 0 };
+  const sum = { loss: 0, approxKl: 0, clipfrac: 0, gradNorm: 0, klAnchor: 0 };
   let done = 0,
     optimizerSteps = 0;
   for (let inner = 0; inner < s.innerEpochs; inner++) {
@@ -225,6 +256,7 @@ export async function policyUpdate(
       sum.loss += mb.loss;
       sum.approxKl += mb.approxKl;
       sum.clipfrac += mb.clipfrac;
+      sum.klAnchor += mb.klAnchor;
       sum.gradNorm += gradNorm;
     }
   }
@@ -233,6 +265,7 @@ export async function policyUpdate(
     loss: sum.loss / n,
     approxKl: sum.approxKl / n,
     clipfrac: sum.clipfrac / n,
+    klAnchor: sum.klAnchor / n,
     gradNorm: sum.gradNorm / n,
     optimizerSteps,
   };

@@ -33,6 +33,8 @@ export interface RlSettings {
   rewardWeights: RewardWeights;
   advantage: AdvantageMode;
   anchorNoise: AnchorNoise;
+  /** beta of the optional KL(policy || anchor) trust region per trained step (0: off, as in the paper) */
+  klWeight: number;
   /** [first, last] inference steps trained (sampled with eta there, eta 0 elsewhere); null: all */
   trainWindow: [number, number] | null;
   evalEvery: number;
@@ -69,6 +71,7 @@ export const RL_DEFAULTS: Omit<RlSettings, 'aceLr' | 'textLength'> = {
   rewardWeights: DEFAULT_REWARD_WEIGHTS,
   advantage: 'per-prompt',
   anchorNoise: 'same',
+  klWeight: 0,
   trainWindow: null,
   evalEvery: 8,
   evalReports: 32,
@@ -133,6 +136,10 @@ export function checkRlSettings(s: RlSettings): RlSettings {
     throw new UserError(`--weight-decay must be a finite number >= 0, got ${s.weightDecay}`);
   if (!(s.maxGradNorm >= 0 && Number.isFinite(s.maxGradNorm)))
     throw new UserError(`--max-grad-norm must be a finite number >= 0 (0: no clipping), got ${s.maxGradNorm}`);
+  if (!(Number.isFinite(s.klWeight) && s.klWeight >= 0))
+    throw new UserError(`--kl-weight must be a finite number >= 0, got ${s.klWeight}`);
+  if (s.klWeight > 0 && s.rlcf === 'direct')
+    throw new UserError("--kl-weight needs the anchor's trajectories; --rlcf direct samples none");
   if (!RLCF_MODES.includes(s.rlcf)) throw new UserError(`--rlcf must be one of ${RLCF_MODES.join(', ')}`);
   if (!ADVANTAGE_MODES.includes(s.advantage))
     throw new UserError(`--advantage must be one of ${ADVANTAGE_MODES.join(', ')}`);
@@ -162,7 +169,9 @@ export function changedSettings(saved: RlSettings, now: RlSettings): string[] {
   const diffs: string[] = [];
   for (const k of Object.keys(now) as (keyof RlSettings)[]) {
     if (RESUME_SAFE_SETTINGS.includes(k)) continue;
-    const a = JSON.stringify(saved[k]),
+    // A setting newer than the checkpoint had its default there.
+    const was = saved[k] === undefined && k in RL_DEFAULTS ? RL_DEFAULTS[k as keyof typeof RL_DEFAULTS] : saved[k];
+    const a = JSON.stringify(was),
       b = JSON.stringify(now[k]);
     if (a !== b) diffs.push(`${k}: ${a} in the checkpoint, ${b} now`);
   }

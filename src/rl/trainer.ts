@@ -51,6 +51,8 @@ export interface EpochMetrics {
   reward: { total: number; align: number; diag: number; cons: number };
   advantage: { mean: number; std: number };
   loss: number;
+  /** mean KL(policy || anchor) per element over the trained steps (0 unless --kl-weight) */
+  kl_anchor: number;
   approx_kl: number;
   clipfrac: number;
   grad_norm: number;
@@ -185,6 +187,9 @@ export class RlTrainer {
         : await sampleDdim(this.anchor.unet, plain, uncond, {
             ...common,
             seed: anchorSeed,
+            // The KL trust region needs the anchor's per-step means.
+            keepTrajectory: keepTrajectory && this.settings.klWeight > 0,
+            keepMeans: keepTrajectory && this.settings.klWeight > 0,
             onStep: (d, t) => hooks.onPhase?.('anchor', d, t),
           });
     return { policy, anchor, seconds: { sampling: (t1 - t0) / 1000, anchor: (Date.now() - t1) / 1000 } };
@@ -254,6 +259,7 @@ export class RlTrainer {
         advantages: adv,
         trainableSteps: trainableSteps(s),
         eta: s.eta,
+        anchorMeans: sampled.anchor?.trajectory?.means,
       },
       s,
       new Rng(derivedSeed(s.seed, SEED_UPDATE, e)),
@@ -285,6 +291,7 @@ export class RlTrainer {
       },
       advantage: a,
       loss: upd.loss,
+      kl_anchor: upd.klAnchor,
       approx_kl: upd.approxKl,
       clipfrac: upd.clipfrac,
       grad_norm: upd.gradNorm,

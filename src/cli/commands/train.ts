@@ -116,6 +116,7 @@ export function registerTrain(y: Argv): Argv {
             'reward-weights',
             'advantage',
             'anchor-noise',
+            'kl-weight',
             'train-window',
             'eval-every',
             'eval-reports',
@@ -214,6 +215,11 @@ export function registerTrain(y: Argv): Argv {
           default: D.anchorNoise,
           describe: "anchor images from the policy's noise, or from their own",
         })
+        .option('kl-weight', {
+          type: 'number',
+          default: D.klWeight,
+          describe: 'beta of an optional KL(policy || anchor) trust region per trained step (0: none, as in the paper)',
+        })
         .option('train-window', {
           type: 'string',
           describe: 'FIRST:LAST: train only these inference steps (eta there, eta 0 elsewhere); default: all',
@@ -279,6 +285,7 @@ export function registerTrain(y: Argv): Argv {
           rewardWeights: parseRewardWeights(args.rewardWeights),
           advantage: args.advantage as AdvantageMode,
           anchorNoise: args.anchorNoise as AnchorNoise,
+          klWeight: args.klWeight,
           trainWindow: parseTrainWindow(args.trainWindow, args.sampleSteps),
           evalEvery: args.evalEvery,
           evalReports: args.evalReports,
