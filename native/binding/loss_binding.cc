@@ -17,8 +17,11 @@ Napi::Value MseLoss(const Napi::CallbackInfo& info) {
   Napi::Float32Array pred = float32_field(o, "pred", "mseLoss"), target = float32_field(o, "target", "mseLoss");
   if (pred.ElementLength() != target.ElementLength() || pred.ElementLength() == 0)
     throw Napi::RangeError::New(env, "mseLoss: pred and target must have the same non-zero length");
-  const float scale =
-      o.Has("scale") && o.Get("scale").IsNumber() ? o.Get("scale").As<Napi::Number>().FloatValue() : 1.f;
+  float scale = 1.f;
+  if (o.Has("scale") && !o.Get("scale").IsUndefined()) {
+    if (!o.Get("scale").IsNumber()) throw Napi::TypeError::New(env, "mseLoss: scale must be a number");
+    scale = o.Get("scale").As<Napi::Number>().FloatValue();
+  }
   const Shape s{(int64_t)pred.ElementLength()};
   Tensor p(s), t(s);
   std::memcpy(p.data(), pred.Data(), p.numel() * 4);

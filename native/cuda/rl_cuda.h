@@ -1,6 +1,6 @@
-// CUDA versions of the DDIM-step and PPO kernels. The *_device functions take device pointers
-// (the engine's resident tensors); the host-pointer wrappers copy in and out, for tests, the
-// debug command and benchmarks. All throw std::runtime_error when CUDA is unavailable.
+// CUDA versions of the DDIM-step and PPO kernels, called with host pointers: each copies its inputs
+// to the device, runs the kernel and copies the results back (device-resident tensors are issue
+// 16's work). All throw std::runtime_error when CUDA is unavailable.
 #pragma once
 #include "rl/ddim_step.h"
 #include "rl/ppo.h"

@@ -11,14 +11,11 @@
 namespace cxrl {
 namespace {
 
-constexpr double kHalfLog2Pi = 0.91893853320467274178;
 constexpr int kThreads = 256;
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
 }
-
-int kind_of(PredictionType p) { return p == PredictionType::kEpsilon ? 0 : p == PredictionType::kSample ? 1 : 2; }
 
 struct DeviceStep {
   const float *x, *m, *mu_in, *noise, *prev_in;

@@ -11,10 +11,6 @@
 namespace cxrl {
 namespace {
 
-constexpr double kHalfLog2Pi = 0.91893853320467274178;
-
-int kind_of(PredictionType p) { return p == PredictionType::kEpsilon ? 0 : p == PredictionType::kSample ? 1 : 2; }
-
 void validate(const DdimStepArgs& a) {
   if (a.batch <= 0 || a.per_sample <= 0) throw std::invalid_argument("ddim step: empty input");
   if (!a.sample || !a.model_output) throw std::invalid_argument("ddim step: sample and model output are required");

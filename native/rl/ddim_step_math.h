@@ -6,6 +6,14 @@
 
 namespace cxrl {
 
+// log sqrt(2 pi): the Gaussian's normalising term in the per-sample log-probability.
+constexpr double kHalfLog2Pi = 0.91893853320467274178;
+
+// The prediction type as the integer the per-element math switches on (0 epsilon, 1 sample, 2 v).
+inline int kind_of(PredictionType p) {
+  return p == PredictionType::kEpsilon ? 0 : p == PredictionType::kSample ? 1 : 2;
+}
+
 struct ElementTerms {
   double mu;      // mean of x_prev
   double dmu_dm;  // d mu / d (combined model output)
