@@ -12,81 +12,16 @@ import { emptyLabels, NEGATIVE, POSITIVE } from '../src/data/labels';
 import { loadMimic } from '../src/data/mimic';
 import { loadReports } from '../src/rl/prompts';
 import { Rng } from '../src/util/random';
-import { runCli, tmpDir } from './helpers';
+import { CliFixture, makeCliFixture } from './fixtures';
+import { runCli } from './helpers';
 
 jest.setTimeout(600000);
 
-const UNET = {
-  in_channels: 1,
-  out_channels: 1,
-  sample_size: 16,
-  block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 2,
-  cross_attention_dim: 16,
-  norm_num_groups: 4,
-};
-
-let work: string, data: string, init: string, rewards: string;
-const env = () => ({ CXRL_CACHE_DIR: path.join(work, 'cache') });
-
-function ok(args: string[]) {
-  const r = runCli(args, env());
-  if (r.status !== 0) throw new Error(`cxrl-native ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  return r;
-}
+let work: string, data: string, init: string, rewards: string, env: CliFixture['env'], ok: CliFixture['ok'];
 
 beforeAll(() => {
-  work = tmpDir('eval-cli');
-  data = path.join(work, 'data');
-  ok(['data', 'synth', '--out', data, '--studies', '80', '--size', '64']);
-  fs.writeFileSync(path.join(work, 'unet.json'), JSON.stringify(UNET));
-  ok([
-    'train',
-    '--stage',
-    'pretrain',
-    '--data',
-    data,
-    '--out',
-    path.join(work, 'pre'),
-    '--preset',
-    path.join(work, 'unet.json'),
-    '--image-size',
-    '16',
-    '--steps',
-    '3',
-    '--batch-size',
-    '4',
-    '--text-length',
-    '12',
-    '--sample-every',
-    '0',
-  ]);
-  init = path.join(work, 'pre', 'checkpoint');
-  rewards = path.join(work, 'rewards');
-  for (const kind of ['posture', 'classifier', 'consistency']) {
-    ok([
-      'reward',
-      'fit',
-      '--kind',
-      kind,
-      '--data',
-      data,
-      '--out',
-      path.join(rewards, `${kind}.onnx`),
-      '--steps',
-      '3',
-      '--image-size',
-      '16',
-      '--batch-size',
-      '8',
-    ]);
-  }
+  ({ work, data, init, rewards, env, ok } = makeCliFixture('eval-cli', { studies: 80, rewards: true }));
 });
-
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const FEATURES = () => path.join(rewards, 'classifier-features.onnx');
 const common = (out: string, reports = '6', k = '2') => [

@@ -5,57 +5,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runCli, tmpDir } from './helpers';
+import { CliFixture, makeCliFixture } from './fixtures';
+import { runCli } from './helpers';
 
 jest.setTimeout(600000);
 
-const UNET = {
-  in_channels: 1,
-  out_channels: 1,
-  sample_size: 16,
-  block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 2,
-  cross_attention_dim: 16,
-  norm_num_groups: 4,
-};
-let work: string, data: string, init: string;
-const env = () => ({ CXRL_CACHE_DIR: path.join(work, 'cache') });
-function ok(args: string[]) {
-  const r = runCli(args, env());
-  if (r.status !== 0) throw new Error(`cxrl-native ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
-  return r;
-}
+let work: string, data: string, init: string, env: CliFixture['env'], ok: CliFixture['ok'];
 
 beforeAll(() => {
-  work = tmpDir('outputs');
-  data = path.join(work, 'data');
-  ok(['data', 'synth', '--out', data, '--studies', '30', '--size', '64']);
-  fs.writeFileSync(path.join(work, 'unet.json'), JSON.stringify(UNET));
-  ok([
-    'train',
-    '--stage',
-    'pretrain',
-    '--data',
-    data,
-    '--out',
-    path.join(work, 'pre'),
-    '--preset',
-    path.join(work, 'unet.json'),
-    '--image-size',
-    '16',
-    '--steps',
-    '2',
-    '--batch-size',
-    '4',
-    '--text-length',
-    '12',
-    '--sample-every',
-    '0',
-  ]);
-  init = path.join(work, 'pre', 'checkpoint');
+  ({ work, data, init, env, ok } = makeCliFixture('outputs', { studies: 30, rewards: false }));
 });
 
 test('generate: refuses a non-empty --out; --resume keeps matching images and makes the rest; --overwrite replaces', () => {

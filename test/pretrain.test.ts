@@ -12,21 +12,11 @@ import { WordTokenizer } from '../src/text/tokenizer';
 import { dropPrompts, Pretrainer, PretrainSettings, trainSteps } from '../src/train/pretrain';
 import { Rng } from '../src/util/random';
 import { tmpDir } from './helpers';
+import { MICRO_UNET } from './fixtures';
 
 jest.setTimeout(600000);
 
-const UNET = {
-  in_channels: 1,
-  out_channels: 1,
-  sample_size: 16,
-  block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 2,
-  cross_attention_dim: 16,
-  norm_num_groups: 4,
-};
+const UNET = MICRO_UNET;
 const TEXT = { max_length: 16, width: 16, layers: 1, heads: 2 };
 const SETTINGS: PretrainSettings = {
   batchSize: 4,

@@ -20,22 +20,12 @@ import {
   PpoSettings,
 } from '../src/rl/policy-update';
 import { Rng, testSeed } from '../src/util/random';
+import { MICRO_UNET } from './fixtures';
 
 const seed = testSeed();
 const say = (msg: string) => console.log(`[seed ${seed}] ${msg}`);
 
-const UNET = {
-  in_channels: 1,
-  out_channels: 1,
-  sample_size: 16,
-  block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 2,
-  cross_attention_dim: 16,
-  norm_num_groups: 4,
-};
+const UNET = MICRO_UNET;
 const L = 6,
   D = 16,
   B = 2,

@@ -10,6 +10,7 @@ import { createTextEncoder, encodeTexts } from '../src/engine/text-encoder';
 import { createUNet } from '../src/engine/unet';
 import { WordTokenizer } from '../src/text/tokenizer';
 import { testSeed } from '../src/util/random';
+import { MICRO_UNET } from './fixtures';
 
 const seed = testSeed();
 const addon = loadAddon() as unknown as {
@@ -42,21 +43,7 @@ test('randn: reproducible standard normals, separate streams per sample; addNois
 describe('DDIM sampling with guidance', () => {
   const tok = WordTokenizer.build(['small left effusion', 'enlarged heart'], { minCount: 1 });
   const enc = createTextEncoder({ vocab_size: tok.size, max_length: 8, width: 16, layers: 1, heads: 2 }, 1);
-  const unet = createUNet(
-    {
-      in_channels: 1,
-      out_channels: 1,
-      sample_size: 16,
-      block_out_channels: [16, 16],
-      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-      up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-      layers_per_block: 1,
-      attention_head_dim: 2,
-      cross_attention_dim: 16,
-      norm_num_groups: 4,
-    },
-    2,
-  );
+  const unet = createUNet(MICRO_UNET, 2);
   const cond = encodeTexts(enc, tok, ['small left effusion', 'enlarged heart'], 8);
   const uncond = encodeTexts(enc, tok, [''], 8);
   const opts: SampleOptions = {

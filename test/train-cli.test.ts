@@ -9,21 +9,11 @@ import * as path from 'path';
 import { synthesizeDataset } from '../src/data/synth';
 import { writeSafetensors } from '../src/io/safetensors';
 import { ROOT, runCli, tmpDir } from './helpers';
+import { MICRO_UNET } from './fixtures';
 
 jest.setTimeout(600000);
 
-const MICRO = {
-  in_channels: 1,
-  out_channels: 1,
-  sample_size: 16,
-  block_out_channels: [16, 16],
-  down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
-  up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-  layers_per_block: 1,
-  attention_head_dim: 2,
-  cross_attention_dim: 16,
-  norm_num_groups: 4,
-};
+const MICRO = MICRO_UNET;
 
 let dir: string, data: string, preset: string;
 const common = () => [
@@ -193,7 +183,9 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   });
   expect(side.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '0-1.png')))).toBe(false);
-  expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', a]).stderr).toMatch(/not a checkpoint/);
+  expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', path.join(dir, 'gen-none')]).stderr).toMatch(
+    /not a checkpoint/,
+  );
   // ACE tokens in the checkpoint are appended to the prompt tokens.
   const withAce = path.join(dir, 'with-ace');
   fs.cpSync(ckpt, withAce, { recursive: true });
@@ -221,6 +213,7 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
       '5',
       '--out',
       c,
+      '--overwrite',
     ]).status,
   ).toBe(0);
   expect(JSON.parse(fs.readFileSync(path.join(c, '0-0.json'), 'utf8')).ace_tokens).toBe(K);

@@ -22,41 +22,26 @@ TEST(image_encoder_gradients_fd) {
   auto load = [&](const std::vector<Tensor>& in) {
     for (size_t k = 0; k < names.size(); ++k) enc.params().find(names[k])->value = in[k + 1];
   };
-  fd_directional_check(
-      "image encoder: input and every parameter (" + std::to_string(names.size()) + " tensors)", inputs,
-      [&](const std::vector<Tensor>& in) {
-        load(in);
-        return enc.forward(in[0]);
-      },
-      [&](const std::vector<Tensor>& in, const Tensor& gy) {
-        load(in);
-        enc.params().zero_grad();
-        enc.forward(in[0]);
-        std::vector<Tensor> out{enc.backward(gy)};
-        for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
-        return out;
-      },
-      5e-3, 1e-2f);
+  auto forward = [&](const std::vector<Tensor>& in) {
+    load(in);
+    return enc.forward(in[0]);
+  };
+  auto backward = [&](const std::vector<Tensor>& in, const Tensor& gy) {
+    load(in);
+    enc.params().zero_grad();
+    enc.forward(in[0]);
+    std::vector<Tensor> out{enc.backward(gy)};
+    for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
+    if (std::getenv("CXRL_PLANT_DROPPED_GRADIENT")) out[1].v[0] = 0;  // to see the per-entry check fail
+    return out;
+  };
+  fd_directional_check("image encoder: input and every parameter (" + std::to_string(names.size()) + " tensors)",
+                       inputs, forward, backward, 5e-3, 1e-2f);
   // Per entry, every entry of every parameter and of the input (the network is small): a single
   // dropped gradient component gives an error of 1 here. float32 forward differences of single
   // entries are noisy at the percent level (up to 3.5e-2 over seeds 1-12), hence the tolerance;
   // errors in size or direction are the directional check's job above.
-  fd_check(
-      "image encoder: every parameter entry", inputs,
-      [&](const std::vector<Tensor>& in) {
-        load(in);
-        return enc.forward(in[0]);
-      },
-      [&](const std::vector<Tensor>& in, const Tensor& gy) {
-        load(in);
-        enc.params().zero_grad();
-        enc.forward(in[0]);
-        std::vector<Tensor> out{enc.backward(gy)};
-        for (const auto& n : names) out.push_back(enc.params().find(n)->grad);
-        if (std::getenv("CXRL_PLANT_DROPPED_GRADIENT")) out[1].v[0] = 0;  // to see this check fail
-        return out;
-      },
-      0.1, 1e-2f, 4096, 1e-2);
+  fd_check("image encoder: every parameter entry", inputs, forward, backward, 0.1, 1e-2f, 4096, 1e-2);
   bool threw = false;
   try {
     ImageEncoderConfig::from_json(Json::parse(R"({"image_size":20,"channels":[8,8,8]})"));
