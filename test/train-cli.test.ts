@@ -183,9 +183,9 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   });
   expect(side.weights_sha256).toMatch(/^[0-9a-f]{64}$/);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(a, '0-1.png')))).toBe(false);
-  expect(runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', path.join(dir, 'gen-none')]).stderr).toMatch(
-    /not a checkpoint/,
-  );
+  expect(
+    runCli(['generate', '--checkpoint', dir, '--prompt', 'x', '--out', path.join(dir, 'gen-none')]).stderr,
+  ).toMatch(/not a checkpoint/);
   // ACE tokens in the checkpoint are appended to the prompt tokens.
   const withAce = path.join(dir, 'with-ace');
   fs.cpSync(ckpt, withAce, { recursive: true });
