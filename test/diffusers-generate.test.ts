@@ -172,7 +172,7 @@ test('generate runs a diffusers pipeline folder and a bare UNet folder, determin
   );
   expect(
     gen(
-      c,
+      path.join(dir, 'gen-wide'),
       ['--text-encoder', path.join(pipe, 'text_encoder', 'model.onnx'), '--tokenizer', path.join(pipe, 'tokenizer')],
       wide,
     ).stderr,
