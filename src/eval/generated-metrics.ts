@@ -155,10 +155,12 @@ export function computeMetrics(
     };
     if (which.has('fid')) {
       const fid = (idx: number[]) => frechetDistance(featureStats(rows(idx), idx.length * m.perReport, d), realStats);
+      // Bootstrap replicates repeat images, which shrinks the covariance's rank and raises FID: the
+      // interval shows the spread of the estimate, shifted upwards, not an interval around it.
       const note =
-        n < d
-          ? `only ${n} generated images for ${d} feature dimensions: the covariance is rank-deficient and FID is biased upwards`
-          : undefined;
+        (n < d
+          ? `only ${n} generated images for ${d} feature dimensions: the covariance is rank-deficient and FID is biased upwards; `
+          : '') + 'the bootstrap interval is shifted upwards (replicates repeat images) and shows spread only';
       // Each replicate costs two d x d eigendecompositions; beyond 256 dimensions the interval is left out.
       out.fid = {
         value: fid(all),

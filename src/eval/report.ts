@@ -25,7 +25,7 @@ function fmt(v: number | null | undefined, digits = 3): string {
 
 function cell(m: MetricValue | undefined): string {
   if (!m || m.value === null) return m?.note ? `n/a (${m.note})` : 'n/a';
-  const digits = Math.abs(m.value) >= 100 ? 1 : 3;
+  const digits = Math.abs(m.value) >= 100 ? 1 : Math.abs(m.value) < 0.1 ? 4 : 3;
   if (m.interval) return `${fmt(m.value, digits)} [${fmt(m.interval.lo, digits)}, ${fmt(m.interval.hi, digits)}]`;
   if (m.se !== undefined) return `${fmt(m.value, digits)} ± ${fmt(m.se, digits)}`;
   return fmt(m.value, digits);
@@ -44,7 +44,7 @@ export function markdownTable(
     lines.push(`| ${r.name} | ${cols.map((m) => cell(r.metrics[m])).join(' | ')} | ${r.seconds.toFixed(0)} |`);
   if (floor) {
     lines.push(
-      `| real vs real (two halves of ${floor.n}) | ${cols.map((m) => (m === 'fid' ? fmt(floor.fid) : m === 'kid' ? `${fmt(floor.kid.mean)} ± ${fmt(floor.kid.se)}` : '')).join(' | ')} | |`,
+      `| real vs real (two halves of ${floor.n}) | ${cols.map((m) => (m === 'fid' ? fmt(floor.fid) : m === 'kid' ? `${fmt(floor.kid.mean, 4)} ± ${fmt(floor.kid.se, 4)}` : '')).join(' | ')} | |`,
     );
   }
   const notes = rows.flatMap((r) =>
