@@ -234,19 +234,17 @@ export async function runEval(a: EvalArgs): Promise<void> {
     } else pixels = await readImageFolder(spec.path, reports, k, size);
     const x = toGeneratorRange(pixels, size),
       n = pixels.length;
-    const scores = scorer
-      ? (
-          await scorer.scoreGenerated(
-            x,
-            n,
-            size,
-            prompts,
-            prompts.map((_, i) => labels[Math.floor(i / k)]),
-          )
-        ).perImage
+    const scored = scorer
+      ? await scorer.scoreGenerated(
+          x,
+          n,
+          size,
+          prompts,
+          prompts.map((_, i) => labels[Math.floor(i / k)]),
+        )
       : null;
-    const probs =
-      scorer?.classifier && a.metrics.has('auroc') ? await scorer.chexpertProbabilities({ data: x, size }, n) : null;
+    const scores = scored?.perImage ?? null;
+    const probs = a.metrics.has('auroc') ? (scored?.probabilities ?? null) : null;
     const f = features ? await embed(x, n, size) : null;
     const m: ModelImages = {
       reports: reports.length,

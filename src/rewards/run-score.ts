@@ -143,9 +143,8 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
           (scorer.classifier ? "; the classifier's probabilities are given instead" : ''),
       );
     }
-    if (scorer.classifier) {
-      const side = Math.max(...scorer.classifier.contract.input!.size);
-      const probs = await scorer.chexpertProbabilities(await images(side), files.length);
+    const probs = summary.probabilities;
+    if (probs) {
       for (const i of without)
         probabilities[i] = Object.fromEntries(
           CHEXPERT_LABELS.flatMap((l, k) => (Number.isNaN(probs[i][k]) ? [] : [[l, probs[i][k]]])),

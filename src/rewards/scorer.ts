@@ -21,6 +21,8 @@ export interface ImageScores {
 export interface ScoreSummary {
   perImage: ImageScores[];
   means: ImageScores;
+  /** with a classifier: its probabilities per image in CheXpert order (what s_diag was computed from) */
+  probabilities: number[][] | null;
 }
 
 /** The ONNX files named, or found (with contracts) in the folders named. */
@@ -104,10 +106,11 @@ export class RewardScorer {
       const psi = (await run(this.posture)).psi;
       for (let b = 0; b < B; b++) per[b].r_align = rAlign(psi.data, b * 5);
     }
+    let probabilities: number[][] | null = null;
     if (this.classifier) {
       const side = Math.max(...this.classifier.contract.input!.size);
-      const probs = await this.chexpertProbabilities(await images(side), B);
-      for (let b = 0; b < B; b++) per[b].s_diag = sDiag(probs[b], labels[b]);
+      probabilities = await this.chexpertProbabilities(await images(side), B);
+      for (let b = 0; b < B; b++) per[b].s_diag = sDiag(probabilities[b], labels[b]);
     }
     if (this.consistency) {
       const im = (await run(this.consistency.image)).embedding;
@@ -118,14 +121,14 @@ export class RewardScorer {
         );
       for (let b = 0; b < B; b++) per[b].s_cons = cosine(im.data, b * im.width, tx.data, b * tx.width, im.width);
     }
-    return { perImage: per, means: meanScores(per) };
+    return { perImage: per, means: meanScores(per), probabilities };
   }
 
   /**
    * The classifier's probabilities per image in CheXpert order (NaN for labels it has no output
    * mapped to; several outputs mapped to one label: their maximum).
    */
-  async chexpertProbabilities(im: { data: Float32Array; size: number }, B: number): Promise<number[][]> {
+  private async chexpertProbabilities(im: { data: Float32Array; size: number }, B: number): Promise<number[][]> {
     if (!this.classifier) throw new UserError('no classifier model is loaded');
     const out = await this.classifier.run(im.data, B, im.size);
     const probs = out.probabilities?.data ?? out.logits.data.map((z) => 1 / (1 + Math.exp(-z)));

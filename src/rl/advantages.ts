@@ -13,7 +13,8 @@ export const ADVANTAGE_MODES: readonly AdvantageMode[] = ['per-prompt', 'group',
 
 const STD_EPS = 1e-6;
 
-function meanStd(v: ArrayLike<number>): { mean: number; std: number } {
+/** Mean and population standard deviation. */
+export function meanStd(v: ArrayLike<number>): { mean: number; std: number } {
   let m = 0;
   for (let i = 0; i < v.length; i++) m += v[i];
   m /= v.length;

@@ -12,6 +12,7 @@
  */
 import type { NativeOptimizer, NativeUNet } from '../engine/native';
 import { Conditioning, GuidedDenoiser } from '../engine/guided-denoiser';
+import { clipJointGradNorm } from '../engine/optimizer';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../engine/rl';
 import type { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
 import type { Trajectory } from '../engine/sampler';
@@ -92,18 +93,6 @@ function gatherLatents(
 /** The conditioning the policy sees: the prompt tokens with the current ACE tokens appended (uncond: masked padding). */
 export function policyConditioning(c: Conditioning, ace: AceTokens | null, pad: boolean): Conditioning {
   return ace ? appendTokens(c, ace.tokens, ace.count, pad) : c;
-}
-
-/** Clips the joint norm of the UNet's and ACE's gradients; returns the norm before clipping. */
-function clipJointNorm(optimizer: NativeOptimizer, ace: AceTokens | null, maxNorm: number): number {
-  const unetNorm = optimizer.clipGradNorm(0),
-    aceNorm = ace ? ace.gradNorm() : 0;
-  const norm = Math.hypot(unetNorm, aceNorm);
-  if (maxNorm > 0 && norm > maxNorm) {
-    optimizer.clipGradNorm((maxNorm * unetNorm) / norm);
-    ace?.scaleGrad(maxNorm / norm);
-  }
-  return norm;
 }
 
 export function trainedStepCount(trainable: number, fraction: number): number {
@@ -247,7 +236,7 @@ export async function policyUpdate(
         idx.map((b) => stepOrder[b]),
         () => hooks.onProgress?.(++done, total),
       );
-      const gradNorm = clipJointNorm(u.optimizer, u.ace, s.maxGradNorm);
+      const gradNorm = clipJointGradNorm(u.ace ? [u.optimizer, u.ace] : [u.optimizer], s.maxGradNorm);
       u.optimizer.setLr(s.lr);
       u.optimizer.step();
       u.ace?.adamStep(s.aceLr);

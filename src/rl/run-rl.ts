@@ -109,8 +109,7 @@ export async function runRl(a: RlArgs): Promise<void> {
     throw new UserError(
       `${initInfo.weights} changed since the run started (SHA-256 differs): the anchor would not be the same model`,
     );
-  const textLength = (await policy.encodeText([''])).context.shape[1];
-  const width = (await policy.encodeText([''])).context.shape[2];
+  const [, textLength, width] = (await policy.encodeText([''])).context.shape;
   const settings = checkRlSettings({ ...a.settings, textLength });
   if (saved) {
     const diffs = changedSettings(saved.settings, settings);

@@ -13,11 +13,11 @@ import { sampleDdim } from '../engine/sampler';
 import { DdimScheduler } from '../engine/scheduler';
 import type { TensorData } from '../engine/tensor';
 import type { Generator } from '../generation/generator';
-import type { ImageScores, RewardScorer } from '../rewards/scorer';
+import { ImageScores, meanScores, RewardScorer } from '../rewards/scorer';
 import { UserError } from '../util/errors';
-import { Rng } from '../util/random';
+import { Rng, seedFor } from '../util/random';
 import type { AceTokens } from './ace';
-import { batchAdvantages, groupAdvantages, PerPromptStatTracker } from './advantages';
+import { batchAdvantages, groupAdvantages, meanStd, PerPromptStatTracker } from './advantages';
 import { comparativeRewards } from './comparative-rewards';
 import { pairedComparison, PairedComparison } from './paired';
 import { policyConditioning, policyUpdate, PolicyUpdateStats, MicroBatchStats } from './policy-update';
@@ -39,7 +39,7 @@ export interface RlHooks {
   onMicroBatch?: (m: MicroBatchStats) => void;
 }
 
-type ScoreMeans = Record<keyof ImageScores, number | null>;
+type ScoreMeans = ImageScores;
 
 export interface EpochMetrics {
   epoch: number;
@@ -68,13 +68,6 @@ export interface EvalMetrics {
   seconds: number;
 }
 
-/** A 32-bit seed for (seed, purpose, epoch). */
-export function derivedSeed(seed: number, purpose: number, epoch: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  for (const v of [purpose, epoch]) h = (Math.imul(h ^ (v >>> 0), 0x85ebca6b) ^ (h >>> 13)) >>> 0;
-  return h >>> 0;
-}
-
 const SEED_POLICY = 1,
   SEED_ANCHOR = 2,
   SEED_UPDATE = 3,
@@ -98,20 +91,6 @@ export function repeatRows(t: TensorData, k: number): TensorData {
 
 function expand(c: Conditioning, k: number): Conditioning {
   return { context: repeatRows(c.context, k), mask: repeatRows(c.mask, k) };
-}
-
-function means(per: ImageScores[]): ScoreMeans {
-  const m = (k: keyof ImageScores) => {
-    const v = per.map((s) => s[k]).filter((x): x is number => x !== null);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
-  };
-  return { r_align: m('r_align'), s_diag: m('s_diag'), s_cons: m('s_cons') };
-}
-
-function meanStd(v: ArrayLike<number>): { mean: number; std: number } {
-  const a = Array.from(v),
-    m = a.reduce((x, y) => x + y, 0) / a.length;
-  return { mean: m, std: Math.sqrt(a.reduce((x, y) => x + (y - m) ** 2, 0) / a.length) };
 }
 
 function checkFinite(what: string, epoch: number, values: ArrayLike<number>): void {
@@ -219,9 +198,9 @@ export class RlTrainer {
     const { plain: promptCond, uncond } = await this.conditioning(prompts.map((r) => r.text));
     const plain = expand(promptCond, k);
 
-    const seed = derivedSeed(s.seed, SEED_POLICY, e);
+    const seed = seedFor(s.seed, SEED_POLICY, e);
     const needAnchor = s.rlcf !== 'direct';
-    const anchorSeed = !needAnchor ? null : s.anchorNoise === 'same' ? seed : derivedSeed(s.seed, SEED_ANCHOR, e);
+    const anchorSeed = !needAnchor ? null : s.anchorNoise === 'same' ? seed : seedFor(s.seed, SEED_ANCHOR, e);
     const sampled = await this.sample(plain, uncond, B, seed, anchorSeed, hooks);
 
     const tScore = Date.now();
@@ -262,7 +241,7 @@ export class RlTrainer {
         anchorMeans: sampled.anchor?.trajectory?.means,
       },
       s,
-      new Rng(derivedSeed(s.seed, SEED_UPDATE, e)),
+      new Rng(seedFor(s.seed, SEED_UPDATE, e)),
       {
         onMicroBatch: hooks.onMicroBatch,
         onProgress: (d, t) => hooks.onPhase?.('training', d, t),
@@ -281,8 +260,8 @@ export class RlTrainer {
       step: this.state.step,
       prompts: prompts.length,
       images: B,
-      policy: means(policyScores),
-      anchor: anchorScores ? means(anchorScores) : null,
+      policy: meanScores(policyScores),
+      anchor: anchorScores ? meanScores(anchorScores) : null,
       reward: {
         total: mean(rewards.total),
         align: mean(rewards.align),
@@ -313,7 +292,7 @@ export class RlTrainer {
   ): Promise<{ metrics: EvalMetrics; policy: Float32Array; anchor: Float32Array }> {
     const t0 = Date.now(),
       s = this.settings;
-    const seed = derivedSeed(s.seed, SEED_EVAL, 0);
+    const seed = seedFor(s.seed, SEED_EVAL, 0);
     const per = this.sampleShape.reduce((a, b) => a * b, 1);
     const policyImages = new Float32Array(reports.length * per);
     const anchorImages = this.anchorEvalCache?.seed === seed ? null : new Float32Array(reports.length * per);

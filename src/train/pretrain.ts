@@ -16,7 +16,7 @@ import type { UNetConfig } from '../engine/unet-config';
 import { Batch, batches, ImageLoader } from '../data/images';
 import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
-import { Rng } from '../util/random';
+import { Rng, seedFor } from '../util/random';
 import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from '../generation/sampling';
 import * as fs from 'fs';
@@ -51,13 +51,6 @@ export interface StepMetrics {
   loss: number;
   gradNorm: number;
   lr: number;
-}
-
-/** A 32-bit seed for (seed, step, micro-batch). */
-function microSeed(seed: number, step: number, micro: number): number {
-  let h = (seed ^ 0x9e3779b9) >>> 0;
-  for (const v of [step, micro]) h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) ^ (h >>> 13);
-  return h >>> 0;
 }
 
 /** The prompts of a micro-batch after classifier-free-guidance dropout. */
@@ -130,7 +123,7 @@ export class Pretrainer {
     const s = this.settings;
     const B = batch.records.length,
       N = s.imageSize * s.imageSize;
-    const rng = new Rng(microSeed(s.seed, this.state.step, micro));
+    const rng = new Rng(seedFor(s.seed, this.state.step, micro));
     const texts = dropPrompts(
       batch.records.map((r) => r.text),
       s.condDropout,

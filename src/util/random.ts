@@ -65,6 +65,17 @@ export class Rng {
 }
 
 /**
+ * A 32-bit seed derived from a run's seed and a tuple of integers (e.g. step and micro-batch, or
+ * purpose and epoch): all randomness of a step follows from (seed, position), so a resumed run
+ * draws what an uninterrupted one would.
+ */
+export function seedFor(seed: number, ...parts: number[]): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const v of parts) h = Math.imul(h ^ (v >>> 0), 0x85ebca6b) ^ (h >>> 13);
+  return h >>> 0;
+}
+
+/**
  * A fresh seed for tests: CXRL_TEST_SEED when set, else time-based. Printed when drawn, so a
  * failing run can be repeated with CXRL_TEST_SEED.
  */
