@@ -16,15 +16,22 @@ export interface Report {
   labels: Int8Array;
 }
 
-export function loadReports(root: string, split: Split): Report[] {
+/** The reports of several splits from one pass over the dataset's tables. */
+export function loadReportsBySplit(root: string, splits: Split[]): Record<Split, Report[]> {
   const seen = new Set<string>();
-  const out: Report[] = [];
-  for (const r of loadMimic({ root, splits: [split], textSection: 'impression' }).records) {
+  const out: Record<Split, Report[]> = { train: [], validate: [], test: [] };
+  for (const r of loadMimic({ root, splits, textSection: 'impression' }).records) {
     if (seen.has(r.studyId) || !r.text.trim()) continue;
     seen.add(r.studyId);
-    out.push({ studyId: r.studyId, text: r.text, labels: r.hasLabelRow ? r.labels : labelReport(r.text) });
+    out[r.split].push({ studyId: r.studyId, text: r.text, labels: r.hasLabelRow ? r.labels : labelReport(r.text) });
   }
-  return out.sort((a, b) => (a.studyId < b.studyId ? -1 : a.studyId > b.studyId ? 1 : 0));
+  for (const list of Object.values(out))
+    list.sort((a, b) => (a.studyId < b.studyId ? -1 : a.studyId > b.studyId ? 1 : 0));
+  return out;
+}
+
+export function loadReports(root: string, split: Split): Report[] {
+  return loadReportsBySplit(root, [split])[split];
 }
 
 export interface PromptCursor {
@@ -51,9 +58,8 @@ export function nextPrompts(reports: readonly Report[], n: number, seed: number,
   return out;
 }
 
-/** The fixed evaluation reports: the first n of the validate split by study id. */
-export function evalReports(root: string, n: number): Report[] {
-  const all = loadReports(root, 'validate');
+/** The fixed evaluation reports: the first n of the validate split's reports (sorted by study id). */
+export function evalReports(all: Report[], n: number, root: string): Report[] {
   if (all.length < n)
     throw new UserError(
       `${root}: the validate split has ${all.length} reports with text; --eval-reports ${n} needs that many`,

@@ -21,7 +21,7 @@ import { AceTokens } from './ace';
 import { PerPromptStatTracker } from './advantages';
 import { checkInitKind, describeInit, loadAce, readRlCheckpointState, saveRlCheckpoint } from './checkpoint';
 import { REWARD_COMPONENTS } from './comparative-rewards';
-import { evalReports, loadReports } from './prompts';
+import { evalReports, loadReportsBySplit } from './prompts';
 import { changedSettings, checkRlSettings, RlSettings } from './settings';
 import { createPolicyOptimizer, EvalMetrics, Phase, RlState, RlTrainer } from './trainer';
 
@@ -122,8 +122,9 @@ export async function runRl(a: RlArgs): Promise<void> {
   const rewardItems = a.rewards?.length ? a.rewards : [await defaultRewardModels(root)];
   const scorer = await RewardScorer.open(rewardItems, a.device);
   checkRewardModels(scorer, settings, rewardItems);
-  const reports = loadReports(root, 'train');
-  const evalSet = evalReports(root, settings.evalReports);
+  const bySplit = loadReportsBySplit(root, ['train', 'validate']);
+  const reports = bySplit.train;
+  const evalSet = evalReports(bySplit.validate, settings.evalReports, root);
 
   let ace: AceTokens | null = null;
   if (settings.aceTokens > 0) {
