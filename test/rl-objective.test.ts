@@ -96,10 +96,50 @@ const IDX = [0, 1],
     [2, 0],
   ];
 
-function perturb(unet: NativeUNet, name: string, i: number, delta: number): void {
-  const p = unet.getParam(name).data;
-  p[i] += delta;
-  unet.setParam(name, p);
+/**
+ * Central differences (loss(+h) - loss(-h)) / 2h against the analytic derivative at several step
+ * sizes, the best kept: the float32 forward makes small steps noisy and large ones curved, and a
+ * wrong gradient fails at every one. lossAt(delta) applies the perturbation (from the unperturbed
+ * value) and returns the loss; the caller restores the value afterwards. The error is relative to scale.
+ */
+async function bestCentralDifference(
+  lossAt: (delta: number) => Promise<number>,
+  analytic: number,
+  scale: number,
+  steps: number[],
+): Promise<{ err: number; fd: number }> {
+  let best = { err: Infinity, fd: NaN };
+  for (const h of steps) {
+    const fd = ((await lossAt(h)) - (await lossAt(-h))) / (2 * h);
+    const err = Math.abs(fd - analytic) / scale;
+    if (err < best.err) best = { err, fd };
+  }
+  return best;
+}
+
+/** lossAt for ACE coordinate i moved from x0. */
+function aceAt(ace: AceTokens, i: number, x0: number, loss: () => Promise<number>) {
+  return async (t: number) => {
+    ace.tokens[i] = x0 + t;
+    return loss();
+  };
+}
+
+/** lossAt for one tensor of the UNet moved along direction v (all ones: every entry) from p0. */
+function alongTensor(
+  unet: NativeUNet,
+  name: string,
+  p0: Float32Array,
+  v: ArrayLike<number>,
+  loss: () => Promise<number>,
+) {
+  return async (t: number) => {
+    unet.setParam(
+      name,
+      p0.map((x, i) => x + t * v[i]),
+    );
+    return loss();
+  };
 }
 
 test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match central differences', async () => {
@@ -125,25 +165,15 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
     const g = grads.get(name)!,
       p0 = Float32Array.from(unet.getParam(name).data);
     const v = Float32Array.from(g, () => (rng.uniform() < 0.5 ? -1 : 1));
-    const at = async (t: number) => {
-      unet.setParam(
-        name,
-        p0.map((x, i) => x + t * v[i]),
-      );
-      return loss();
-    };
     const an = g.reduce((a, x, i) => a + x * v[i], 0);
     // Normwise: |g . v| is about ||g|| for a random +-1 direction, and can be far smaller by chance.
     const norm = Math.hypot(...g);
-    // The float32 forward makes small steps noisy and large ones curved: the best of three step
-    // sizes is taken (a wrong gradient fails at every one).
-    let err = Infinity,
-      fd = NaN;
-    for (const h of [1e-2, 3e-3, 1e-3]) {
-      const d = ((await at(h)) - (await at(-h))) / (2 * h);
-      const e = Math.abs(d - an) / Math.max(Math.abs(an), norm, 1e-9);
-      if (e < err) [err, fd] = [e, d];
-    }
+    const { err, fd } = await bestCentralDifference(
+      alongTensor(unet, name, p0, v, loss),
+      an,
+      Math.max(Math.abs(an), norm, 1e-9),
+      [1e-2, 3e-3, 1e-3],
+    );
     unet.setParam(name, p0);
     worstDir = Math.max(worstDir, err);
     if (err > 0.01) say(`${name} along a random direction: analytic ${an} vs difference ${fd}`);
@@ -163,18 +193,15 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
       .slice(0, 2);
     for (const i of [...top, rng.int(0, g.length - 1)]) {
       const scale = Math.max(...g.map(Math.abs)); // normwise, as relError: a dropped top entry gives 1
-      let err = Infinity,
-        fd = NaN;
-      for (const h of [1e-2, 1e-3, 1e-4]) {
-        perturb(unet, name, i, h);
-        const up = await loss();
-        perturb(unet, name, i, -2 * h);
-        const down = await loss();
-        perturb(unet, name, i, h);
-        const d = (up - down) / (2 * h),
-          e = Math.abs(d - g[i]) / scale;
-        if (e < err) [err, fd] = [e, d];
-      }
+      const p0 = Float32Array.from(unet.getParam(name).data);
+      const onlyEntry = Float32Array.from(p0, (_, k) => (k === i ? 1 : 0));
+      const { err, fd } = await bestCentralDifference(
+        alongTensor(unet, name, p0, onlyEntry, loss),
+        g[i],
+        scale,
+        [1e-2, 1e-3, 1e-4],
+      );
+      unet.setParam(name, p0);
       worst = Math.max(worst, err);
       checked++;
       if (err > 0.02) say(`${name}[${i}]: analytic ${g[i]} vs difference ${fd}`);
@@ -189,15 +216,13 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
   const order = Array.from(aceGrad.keys()).sort((a, b) => Math.abs(aceGrad[b]) - Math.abs(aceGrad[a]));
   for (const i of [...order.slice(0, 4), rng.int(0, aceGrad.length - 1)]) {
     const x = ace!.tokens[i];
-    let err = Infinity;
-    for (const h of [1e-2, 1e-3, 1e-4]) {
-      ace!.tokens[i] = x + h;
-      const up = await loss();
-      ace!.tokens[i] = x - h;
-      const down = await loss();
-      ace!.tokens[i] = x;
-      err = Math.min(err, Math.abs((up - down) / (2 * h) - aceGrad[i]) / Math.abs(aceGrad[order[0]]));
-    }
+    const { err } = await bestCentralDifference(
+      aceAt(ace!, i, x, loss),
+      aceGrad[i],
+      Math.abs(aceGrad[order[0]]),
+      [1e-2, 1e-3, 1e-4],
+    );
+    ace!.tokens[i] = x;
     aceWorst = Math.max(aceWorst, err);
   }
   say(
@@ -327,31 +352,22 @@ test("the KL trust region: 0 against the policy's own means; its gradient matche
   const v = Float32Array.from(g, () => (rng.uniform() < 0.5 ? -1 : 1));
   const an = g.reduce((a, x, i) => a + x * v[i], 0),
     norm = Math.hypot(...g);
-  let err = Infinity;
-  for (const h of [1e-2, 3e-3, 1e-3]) {
-    unet.setParam(
-      name,
-      p0.map((x, i) => x + h * v[i]),
-    );
-    const up = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
-    unet.setParam(
-      name,
-      p0.map((x, i) => x - h * v[i]),
-    );
-    const down = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
-    err = Math.min(err, Math.abs((up - down) / (2 * h) - an) / Math.max(Math.abs(an), norm));
-  }
+  const klLoss = async () => (await microBatchGradient(klInputs, s, IDX, AT)).loss;
+  const { err } = await bestCentralDifference(
+    alongTensor(unet, name, p0, v, klLoss),
+    an,
+    Math.max(Math.abs(an), norm),
+    [1e-2, 3e-3, 1e-3],
+  );
   unet.setParam(name, p0);
   const j = aceGrad.reduce((best, x, i) => (Math.abs(x) > Math.abs(aceGrad[best]) ? i : best), 0);
   const x0 = ace!.tokens[j];
-  let aceErr = Infinity;
-  for (const h of [1e-2, 1e-3]) {
-    ace!.tokens[j] = x0 + h;
-    const up = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
-    ace!.tokens[j] = x0 - h;
-    const down = (await microBatchGradient(klInputs, s, IDX, AT)).loss;
-    aceErr = Math.min(aceErr, Math.abs((up - down) / (2 * h) - aceGrad[j]) / Math.abs(aceGrad[j]));
-  }
+  const { err: aceErr } = await bestCentralDifference(
+    aceAt(ace!, j, x0, klLoss),
+    aceGrad[j],
+    Math.abs(aceGrad[j]),
+    [1e-2, 1e-3],
+  );
   ace!.tokens[j] = x0;
   say(
     `PPO + KL gradient vs central differences: ${name} along a random direction ${err.toExponential(2)}, largest ACE coordinate ${aceErr.toExponential(2)}`,
