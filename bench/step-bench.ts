@@ -33,7 +33,7 @@ function main() {
   for (const c of CASES) {
     const n = c.batch * c.perSample;
     const iters = Math.max(3, Math.min(50, Math.floor(2e8 / n)));
-    const t = addon.benchDdimStepCpu({ ...c, iters });
+    const t = addon.bench.ddimStepCpu({ ...c, iters });
     const gbs = t.bytesMoved / t.fusedSeconds / 1e9,
       copy = t.bytesMoved / t.copySeconds / 1e9;
     console.log(
@@ -50,7 +50,7 @@ function main() {
   console.log('|---|---|---|---|---|---|---|');
   for (const c of CASES) {
     const n = c.batch * c.perSample;
-    const t = addon.benchDdimStepCuda({ ...c, iters: 50 });
+    const t = addon.bench.ddimStepCuda({ ...c, iters: 50 });
     const gbs = t.bytesMoved / t.fusedSeconds / 1e9,
       copy = t.bytesMoved / t.copySeconds / 1e9;
     console.log(

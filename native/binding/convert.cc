@@ -54,11 +54,4 @@ Napi::Object tensor_to_js(Napi::Env env, const Tensor& t) {
   return o;
 }
 
-Napi::Float32Array float32_field(const Napi::Object& o, const char* key, const char* fn) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(o.Env(), std::string(fn) + ": " + key + " must be a Float32Array");
-  return v.As<Napi::Float32Array>();
-}
-
 }  // namespace cxrl

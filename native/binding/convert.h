@@ -19,7 +19,5 @@ Tensor tensor_from_array(const Napi::Value& data, const Shape& shape, const std:
 // Tensor -> {data: Float32Array, shape: number[]}.
 Napi::Object tensor_to_js(Napi::Env env, const Tensor& t);
 Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t);
-// The Float32Array field `key` of an options object; TypeError "<fn>: <key> must be a Float32Array".
-Napi::Float32Array float32_field(const Napi::Object& o, const char* key, const char* fn);
 
 }  // namespace cxrl

@@ -4,24 +4,18 @@
 
 #include <cstring>
 
-#include "binding/convert.h"
-#include "ops/embedding.h"
+#include "binding/options.h"
+#include "ops/mse_loss.h"
 
 namespace cxrl {
 namespace {
 
 Napi::Value MseLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "mseLoss({pred, target, scale?})");
-  Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Float32Array pred = float32_field(o, "pred", "mseLoss"), target = float32_field(o, "target", "mseLoss");
-  if (pred.ElementLength() != target.ElementLength() || pred.ElementLength() == 0)
-    throw Napi::RangeError::New(env, "mseLoss: pred and target must have the same non-zero length");
-  float scale = 1.f;
-  if (o.Has("scale") && !o.Get("scale").IsUndefined()) {
-    if (!o.Get("scale").IsNumber()) throw Napi::TypeError::New(env, "mseLoss: scale must be a number");
-    scale = o.Get("scale").As<Napi::Number>().FloatValue();
-  }
+  const Options o = Options::from(info, "mseLoss", "mseLoss({pred, target, scale?})");
+  Napi::Float32Array pred = o.float32_array("pred");
+  Napi::Float32Array target = o.float32_array("target", (int64_t)pred.ElementLength());
+  const float scale = (float)o.number("scale", 1.0);
   const Shape s{(int64_t)pred.ElementLength()};
   Tensor p(s), t(s);
   std::memcpy(p.data(), pred.Data(), p.numel() * 4);

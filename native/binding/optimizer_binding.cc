@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "binding/convert.h"
+#include "binding/options.h"
 #include "binding/param_methods.h"
 #include "io/safetensors.h"
 #include "model/ema.h"
@@ -32,21 +33,14 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     model_ = info.Length() >= 2 && info[1].IsObject() ? unwrap_trainable(info[0]) : nullptr;
     if (!model_) throw Napi::TypeError::New(env, "new Optimizer(model: UNet | TextEncoder, options: object)");
     model_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
-    Napi::Object o = info[1].As<Napi::Object>();
+    const Options o(info[1].As<Napi::Object>(), "optimizer");
     AdamConfig c;
-    auto num = [&](const char* k, float& dst) {
-      if (o.Has(k) && !o.Get(k).IsUndefined()) {
-        if (!o.Get(k).IsNumber())
-          throw Napi::TypeError::New(env, std::string("optimizer option ") + k + " must be a number");
-        dst = o.Get(k).As<Napi::Number>().FloatValue();
-      }
-    };
-    num("lr", c.lr);
-    num("beta1", c.beta1);
-    num("beta2", c.beta2);
-    num("eps", c.eps);
-    num("weightDecay", c.weight_decay);
-    if (o.Has("decoupled")) c.decoupled = o.Get("decoupled").ToBoolean();
+    c.lr = (float)o.number("lr", c.lr);
+    c.beta1 = (float)o.number("beta1", c.beta1);
+    c.beta2 = (float)o.number("beta2", c.beta2);
+    c.eps = (float)o.number("eps", c.eps);
+    c.weight_decay = (float)o.number("weightDecay", c.weight_decay);
+    c.decoupled = o.boolean("decoupled", c.decoupled);
     std::vector<Param*> ps;
     for (const auto& p : model_->param_store().all()) ps.push_back(p.get());
     opt_ = std::make_unique<AdamOptimizer>(ps, c);

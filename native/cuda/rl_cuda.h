@@ -13,11 +13,4 @@ void ddim_step_backward_cuda_host(const DdimStepArgs& a, const double* grad_log_
                                   float* grad_model_output_uncond);
 PpoStats ppo_loss_cuda_host(const PpoArgs& a, double* grad_log_prob);
 
-// Timing of the fused step on device-resident buffers: returns seconds per step (CUDA events),
-// and the device-to-device copy time of the same number of bytes, for the bandwidth comparison.
-struct StepTiming {
-  double step_seconds = 0, copy_seconds = 0, bytes_moved = 0;
-};
-StepTiming time_ddim_step_cuda(int64_t batch, int64_t per_sample, bool guidance, NoiseSource source, int iters);
-
 }  // namespace cxrl

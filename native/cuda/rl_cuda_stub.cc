@@ -1,6 +1,7 @@
-// Linked instead of rl_kernels.cu when the addon is built without CUDA.
+// Linked instead of rl_kernels.cu and bench/ddim_step_bench.cu when the addon is built without CUDA.
 #include <stdexcept>
 
+#include "bench/ddim_step_bench.h"
 #include "cuda/rl_cuda.h"
 
 namespace cxrl {
@@ -14,6 +15,6 @@ namespace {
 void ddim_step_cuda_host(const DdimStepArgs&, float*, double*) { unavailable(); }
 void ddim_step_backward_cuda_host(const DdimStepArgs&, const double*, float*, float*) { unavailable(); }
 PpoStats ppo_loss_cuda_host(const PpoArgs&, double*) { unavailable(); }
-StepTiming time_ddim_step_cuda(int64_t, int64_t, bool, NoiseSource, int) { unavailable(); }
+StepTiming bench_ddim_step_cuda(const StepBenchConfig&) { unavailable(); }
 
 }  // namespace cxrl

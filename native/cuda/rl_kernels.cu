@@ -1,33 +1,16 @@
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "cuda/ddim_step_device.cuh"
 #include "cuda/rl_cuda.h"
 #include "rl/ddim_step_math.h"
 #include "rl/ppo_math.h"
 
 namespace cxrl {
-namespace {
-
-constexpr int kThreads = 256;
-
-void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
-}
-
-struct DeviceStep {
-  const float *x, *m, *mu_in, *noise, *prev_in;
-  float w;
-  const StepCoefficients* coef;
-  int kind;
-  bool clip, use_clipped;
-  double r;
-  int source;  // NoiseSource
-  unsigned long long seed, stream_offset;
-  long long N, chunks;
-};
 
 // One block per (sample, chunk of kStepChunk elements): each thread walks the chunk with a block
 // stride, then the block reduces its squared residuals in double. Chunk sums are combined in order
@@ -79,6 +62,8 @@ __global__ void finish_log_prob(const double* partial, const StepCoefficients* c
   lp[b] = s > 0 ? -sq / (2 * s * s * N) - log(s) - kHalfLog2Pi : 0.0;
 }
 
+namespace {
+
 __global__ void ddim_step_backward_kernel(DeviceStep s, long long total, const double* grad_lp, float* g_m,
                                           float* g_u) {
   for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < total;
@@ -127,36 +112,6 @@ __global__ void ppo_kernel(const double* lp, const double* old_lp, const double*
   }
 }
 
-// Owns device copies of a step's inputs.
-struct DeviceBuffers {
-  std::vector<void*> ptrs;
-  ~DeviceBuffers() {
-    for (void* p : ptrs) cudaFree(p);
-  }
-  template <typename T>
-  T* alloc(size_t n) {
-    void* p = nullptr;
-    check(cudaMalloc(&p, n * sizeof(T) + 1), "cudaMalloc");
-    ptrs.push_back(p);
-    return (T*)p;
-  }
-  template <typename T>
-  T* upload(const T* host, size_t n) {
-    if (!host) return nullptr;
-    T* d = alloc<T>(n);
-    check(cudaMemcpy(d, host, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-    return d;
-  }
-};
-
-void require_device() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    cudaGetLastError();
-    throw std::runtime_error("CUDA is not usable on this machine (no device or driver); use the CPU backend");
-  }
-}
-
 DeviceStep upload_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vector<StepCoefficients>& coef) {
   const size_t n = (size_t)(a.batch * a.per_sample);
   DeviceStep s{};
@@ -167,7 +122,7 @@ DeviceStep upload_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vec
   s.prev_in = a.noise_source == NoiseSource::kGivenPrevSample ? buf.upload(a.prev_sample_in, n) : nullptr;
   s.w = a.guidance_scale;
   s.coef = buf.upload(coef.data(), coef.size());
-  s.kind = kind_of(a.prediction);
+  s.kind = a.prediction;
   s.clip = a.clip_sample;
   s.use_clipped = a.use_clipped_model_output;
   s.r = a.clip_range;
@@ -230,76 +185,6 @@ PpoStats ppo_loss_cuda_host(const PpoArgs& a, double* grad) {
   check(cudaMemcpy(sums, d_sums, sizeof sums, cudaMemcpyDeviceToHost), "download");
   if (grad) check(cudaMemcpy(grad, d_grad, a.batch * sizeof(double), cudaMemcpyDeviceToHost), "download");
   return {sums[0], sums[1], sums[2]};
-}
-
-StepTiming time_ddim_step_cuda(int64_t batch, int64_t per_sample, bool guidance, NoiseSource source, int iters) {
-  require_device();
-  const size_t n = (size_t)(batch * per_sample);
-  DeviceBuffers buf;
-  float* x = buf.alloc<float>(n);
-  float* m = buf.alloc<float>(n);
-  float* u = guidance ? buf.alloc<float>(n) : nullptr;
-  float* given = buf.alloc<float>(n);
-  float* prev = buf.alloc<float>(n);
-  check(cudaMemset(x, 0, n * 4), "memset");
-  check(cudaMemset(m, 0, n * 4), "memset");
-  if (u) check(cudaMemset(u, 0, n * 4), "memset");
-  check(cudaMemset(given, 0, n * 4), "memset");
-  DdimStepArgs a;
-  a.batch = batch;
-  a.per_sample = per_sample;
-  a.alpha_bar_t.assign(batch, 0.5);
-  a.alpha_bar_prev.assign(batch, 0.6);
-  a.sample = x;  // only used for validation on the host side below
-  a.model_output = m;
-  std::vector<StepCoefficients> coef = step_coefficients(a);
-  DeviceStep s{};
-  s.x = x;
-  s.m = m;
-  s.mu_in = u;
-  s.w = 5.f;
-  s.noise = source == NoiseSource::kGivenNoise ? given : nullptr;
-  s.prev_in = source == NoiseSource::kGivenPrevSample ? given : nullptr;
-  s.coef = buf.upload(coef.data(), coef.size());
-  s.kind = 0;
-  s.source = (int)source;
-  s.seed = 1;
-  s.N = per_sample;
-  s.chunks = (per_sample + kStepChunk - 1) / kStepChunk;
-  double* partial = buf.alloc<double>(batch * s.chunks);
-  double* lp = buf.alloc<double>(batch);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  auto launch = [&] {
-    ddim_step_kernel<<<(unsigned)(batch * s.chunks), kThreads>>>(s, prev, partial);
-    finish_log_prob<<<(unsigned)((batch + 127) / 128), 128>>>(partial, s.coef, batch, s.chunks, s.N, lp);
-  };
-  launch();
-  cudaEventRecord(e0);
-  for (int i = 0; i < iters; ++i) launch();
-  cudaEventRecord(e1);
-  check(cudaEventSynchronize(e1), "timing");
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  StepTiming t;
-  t.step_seconds = ms / 1e3 / iters;
-  const int reads = 1 + (guidance ? 2 : 1) + (source == NoiseSource::kSeeded ? 0 : 1);
-  t.bytes_moved = (double)n * 4 * (reads + 1);
-  // Copy of the same number of bytes (half read, half written), device to device.
-  const size_t copy_bytes = (size_t)(t.bytes_moved / 2);
-  char* src = buf.alloc<char>(copy_bytes);
-  char* dst = buf.alloc<char>(copy_bytes);
-  cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(e0);
-  for (int i = 0; i < iters; ++i) cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(e1);
-  check(cudaEventSynchronize(e1), "timing");
-  cudaEventElapsedTime(&ms, e0, e1);
-  t.copy_seconds = ms / 1e3 / iters;
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return t;
 }
 
 }  // namespace cxrl

@@ -16,8 +16,4 @@ struct TimestepEmbeddingSpec {
 Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& s);  // [B] -> [B, dim]
 Tensor timestep_embedding_backward(const Tensor& t, const TimestepEmbeddingSpec& s, const Tensor& gy);  // -> [B]
 
-// Mean squared error over all elements; the backward returns d loss / d pred.
-double mse_loss_forward(const Tensor& pred, const Tensor& target);
-Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_loss);
-
 }  // namespace cxrl

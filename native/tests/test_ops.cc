@@ -7,6 +7,7 @@
 #include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/lookup.h"
+#include "ops/mse_loss.h"
 #include "ops/norm.h"
 #include "ops/shape_ops.h"
 #include "tests/harness.h"

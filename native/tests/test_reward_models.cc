@@ -56,28 +56,38 @@ TEST(affine_warp_matches_float64_reference) {
   Tensor src = randn({B, C, H, W});
   AffineParams ps[B] = {{1, 1, 0, 0, 0}, {0.9f, 1.15f, 0.1f, -0.07f, 0.2f}, {1.3f, 0.8f, -0.3f, 0.2f, -0.5f}};
   std::vector<float> out(B * C * OH * OW);
-  affine_warp(src.data(), B, C, H, W, ps, -1.f, OH, OW, out.data());
-  double worst = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < OH; ++i)
-        for (int64_t j = 0; j < OW; ++j) {
-          const double qx = (2.0 * j + 1) / OW - 1, qy = (2.0 * i + 1) / OH - 1, th = ps[b].rotation;
-          const double px = ps[b].scale_x * (std::cos(th) * qx - std::sin(th) * qy) + ps[b].shift_x;
-          const double py = ps[b].scale_y * (std::sin(th) * qx + std::cos(th) * qy) + ps[b].shift_y;
-          const double x = (px + 1) * W / 2 - 0.5, y = (py + 1) * H / 2 - 0.5;
-          double ref = 0;
-          for (int dy = 0; dy < 2; ++dy)
-            for (int dx = 0; dx < 2; ++dx) {
-              const int64_t xx = (int64_t)std::floor(x) + dx, yy = (int64_t)std::floor(y) + dy;
-              const double w = (dx ? x - std::floor(x) : 1 - (x - std::floor(x))) *
-                               (dy ? y - std::floor(y) : 1 - (y - std::floor(y)));
-              ref += w * ((xx < 0 || yy < 0 || xx >= W || yy >= H) ? -1.0 : src.v[((b * C + c) * H + yy) * W + xx]);
-            }
-          worst = std::max(worst, std::fabs(ref - out[((b * C + c) * OH + i) * OW + j]));
-        }
-  std::printf("    affine warp vs float64: max abs error %.2e\n", worst);
-  CHECK(worst < 1e-5, "affine warp differs from the float64 reference");
+  // fill -1 (a constant outside the source), then NaN (each tap outside takes the nearest edge pixel).
+  for (const bool edge : {false, true}) {
+    affine_warp(src.data(), B, C, H, W, ps, edge ? std::nanf("") : -1.f, OH, OW, out.data());
+    double worst = 0;
+    int64_t outside_taps = 0;
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < OH; ++i)
+          for (int64_t j = 0; j < OW; ++j) {
+            const double qx = (2.0 * j + 1) / OW - 1, qy = (2.0 * i + 1) / OH - 1, th = ps[b].rotation;
+            const double px = ps[b].scale_x * (std::cos(th) * qx - std::sin(th) * qy) + ps[b].shift_x;
+            const double py = ps[b].scale_y * (std::sin(th) * qx + std::cos(th) * qy) + ps[b].shift_y;
+            const double x = (px + 1) * W / 2 - 0.5, y = (py + 1) * H / 2 - 0.5;
+            double ref = 0;
+            for (int dy = 0; dy < 2; ++dy)
+              for (int dx = 0; dx < 2; ++dx) {
+                const int64_t xx = (int64_t)std::floor(x) + dx, yy = (int64_t)std::floor(y) + dy;
+                const double w = (dx ? x - std::floor(x) : 1 - (x - std::floor(x))) *
+                                 (dy ? y - std::floor(y) : 1 - (y - std::floor(y)));
+                const bool outside = xx < 0 || yy < 0 || xx >= W || yy >= H;
+                outside_taps += outside;
+                const int64_t cx = std::min<int64_t>(W - 1, std::max<int64_t>(0, xx)),
+                              cy = std::min<int64_t>(H - 1, std::max<int64_t>(0, yy));
+                ref += w * (outside && !edge ? -1.0 : src.v[((b * C + c) * H + cy) * W + cx]);
+              }
+            worst = std::max(worst, std::fabs(ref - out[((b * C + c) * OH + i) * OW + j]));
+          }
+    std::printf("    affine warp (%s fill) vs float64: max abs error %.2e (%lld taps outside the source)\n",
+                edge ? "edge" : "constant", worst, (long long)outside_taps);
+    CHECK(outside_taps > 0, "the case must sample outside the source");
+    CHECK(worst < 1e-5, "affine warp differs from the float64 reference");
+  }
   // The identity at the same size reproduces the image exactly.
   std::vector<float> same(B * C * H * W);
   AffineParams id[B];

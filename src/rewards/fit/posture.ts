@@ -43,7 +43,7 @@ export function warp(images: Float32Array, B: number, S: number, psi: Float32Arr
     outHeight: S,
     outWidth: S,
     params: psi,
-    fill: NaN,
+    fill: 'edge',
   });
 }
 

@@ -1,0 +1,84 @@
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "bench/ddim_step_bench.h"
+#include "cuda/ddim_step_device.cuh"
+
+namespace cxrl {
+
+StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
+  require_device();
+  const int64_t batch = c.batch, per_sample = c.per_sample;
+  const bool guidance = c.guidance;
+  const NoiseSource source = c.source;
+  const int iters = c.iters;
+  const size_t n = (size_t)(batch * per_sample);
+  DeviceBuffers buf;
+  float* x = buf.alloc<float>(n);
+  float* m = buf.alloc<float>(n);
+  float* u = guidance ? buf.alloc<float>(n) : nullptr;
+  float* given = buf.alloc<float>(n);
+  float* prev = buf.alloc<float>(n);
+  check(cudaMemset(x, 0, n * 4), "memset");
+  check(cudaMemset(m, 0, n * 4), "memset");
+  if (u) check(cudaMemset(u, 0, n * 4), "memset");
+  check(cudaMemset(given, 0, n * 4), "memset");
+  DdimStepArgs a;
+  a.batch = batch;
+  a.per_sample = per_sample;
+  a.alpha_bar_t.assign(batch, 0.5);
+  a.alpha_bar_prev.assign(batch, 0.6);
+  a.sample = x;  // only used for validation on the host side below
+  a.model_output = m;
+  std::vector<StepCoefficients> coef = step_coefficients(a);
+  DeviceStep s{};
+  s.x = x;
+  s.m = m;
+  s.mu_in = u;
+  s.w = 5.f;
+  s.noise = source == NoiseSource::kGivenNoise ? given : nullptr;
+  s.prev_in = source == NoiseSource::kGivenPrevSample ? given : nullptr;
+  s.coef = buf.upload(coef.data(), coef.size());
+  s.kind = PredictionType::kEpsilon;
+  s.source = (int)source;
+  s.seed = 1;
+  s.N = per_sample;
+  s.chunks = (per_sample + kStepChunk - 1) / kStepChunk;
+  double* partial = buf.alloc<double>(batch * s.chunks);
+  double* lp = buf.alloc<double>(batch);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  auto launch = [&] {
+    ddim_step_kernel<<<(unsigned)(batch * s.chunks), kThreads>>>(s, prev, partial);
+    finish_log_prob<<<(unsigned)((batch + 127) / 128), 128>>>(partial, s.coef, batch, s.chunks, s.N, lp);
+  };
+  launch();
+  cudaEventRecord(e0);
+  for (int i = 0; i < iters; ++i) launch();
+  cudaEventRecord(e1);
+  check(cudaEventSynchronize(e1), "timing");
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  StepTiming t;
+  t.fused_seconds = ms / 1e3 / iters;
+  const int reads = 1 + (guidance ? 2 : 1) + (source == NoiseSource::kSeeded ? 0 : 1);
+  t.bytes_moved = (double)n * 4 * (reads + 1);
+  // Copy of the same number of bytes (half read, half written), device to device.
+  const size_t copy_bytes = (size_t)(t.bytes_moved / 2);
+  char* src = buf.alloc<char>(copy_bytes);
+  char* dst = buf.alloc<char>(copy_bytes);
+  cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
+  cudaEventRecord(e0);
+  for (int i = 0; i < iters; ++i) cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
+  cudaEventRecord(e1);
+  check(cudaEventSynchronize(e1), "timing");
+  cudaEventElapsedTime(&ms, e0, e1);
+  t.copy_seconds = ms / 1e3 / iters;
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return t;
+}
+
+}  // namespace cxrl

@@ -1,0 +1,26 @@
+// Benchmarks of the fused DDIM step (bench/step-bench.ts), kept out of the production kernels:
+// the fused kernel against the unfused passes a framework would run, and a threaded copy of the
+// same bytes as the memory-bandwidth yardstick.
+#pragma once
+#include <cstdint>
+
+#include "rl/ddim_step.h"
+
+namespace cxrl {
+
+struct StepBenchConfig {
+  int64_t batch = 8, per_sample = 4096;
+  bool guidance = true;
+  NoiseSource source = NoiseSource::kSeeded;
+  int iters = 10;
+};
+
+struct StepTiming {
+  double fused_seconds = 0, unfused_seconds = 0, copy_seconds = 0, bytes_moved = 0;
+};
+
+StepTiming bench_ddim_step_cpu(const StepBenchConfig& c);
+// On device-resident buffers, timed with CUDA events; unfused_seconds stays 0. Throws without CUDA.
+StepTiming bench_ddim_step_cuda(const StepBenchConfig& c);
+
+}  // namespace cxrl

@@ -1,0 +1,53 @@
+// addon.bench: benchmark-only functions (bench/step-bench.ts); nothing in src/ calls them.
+//   bench.ddimStepCpu / bench.ddimStepCuda({batch, perSample, guidance, source: 'seeded'|'noise'|'prev', iters})
+//     -> {fusedSeconds, unfusedSeconds, copySeconds, bytesMoved}
+#include <napi.h>
+
+#include "bench/ddim_step_bench.h"
+#include "binding/options.h"
+
+namespace cxrl {
+namespace {
+
+StepBenchConfig bench_config(const Options& o, int default_iters) {
+  StepBenchConfig c;
+  c.batch = o.integer("batch", c.batch, 1);
+  c.per_sample = o.integer("perSample", c.per_sample, 1);
+  c.guidance = o.boolean("guidance", c.guidance);
+  const std::string src = o.choice("source", "seeded", {"seeded", "noise", "prev"});
+  c.source = src == "prev"    ? NoiseSource::kGivenPrevSample
+             : src == "noise" ? NoiseSource::kGivenNoise
+                              : NoiseSource::kSeeded;
+  c.iters = (int)o.integer("iters", default_iters, 1);
+  return c;
+}
+
+Napi::Object timing_to_js(Napi::Env env, const StepTiming& t) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fusedSeconds", t.fused_seconds);
+  out.Set("unfusedSeconds", t.unfused_seconds);
+  out.Set("copySeconds", t.copy_seconds);
+  out.Set("bytesMoved", t.bytes_moved);
+  return out;
+}
+
+Napi::Value DdimStepCpu(const Napi::CallbackInfo& info) {
+  const StepBenchConfig c = bench_config(Options::from(info, "bench.ddimStepCpu", "bench.ddimStepCpu(options)"), 10);
+  return timing_to_js(info.Env(), rethrow(info.Env(), [&] { return bench_ddim_step_cpu(c); }));
+}
+
+Napi::Value DdimStepCuda(const Napi::CallbackInfo& info) {
+  const StepBenchConfig c = bench_config(Options::from(info, "bench.ddimStepCuda", "bench.ddimStepCuda(options)"), 20);
+  return timing_to_js(info.Env(), rethrow(info.Env(), [&] { return bench_ddim_step_cuda(c); }));
+}
+
+}  // namespace
+
+void init_bench_functions(Napi::Env env, Napi::Object exports) {
+  Napi::Object bench = Napi::Object::New(env);
+  bench.Set("ddimStepCpu", Napi::Function::New(env, DdimStepCpu));
+  bench.Set("ddimStepCuda", Napi::Function::New(env, DdimStepCuda));
+  exports.Set("bench", bench);
+}
+
+}  // namespace cxrl
