@@ -1,6 +1,8 @@
 // Module entry: engine info and settings, safetensors I/O, and the UNet / Optimizer classes.
 #include <napi.h>
 
+#include <cstring>
+
 #include "binding/convert.h"
 #include "binding/unet_binding.h"
 #include "core/gemm.h"
@@ -20,6 +22,7 @@ void init_phantom_functions(Napi::Env env, Napi::Object exports);
 void init_loss_functions(Napi::Env env, Napi::Object exports);
 void init_image_ops_functions(Napi::Env env, Napi::Object exports);
 void init_eval_functions(Napi::Env env, Napi::Object exports);
+void init_bench_functions(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -66,7 +69,8 @@ void SetGemmBackend(const Napi::CallbackInfo& info) {
   }
 }
 
-// readSafetensors(path) -> {tensors: {name: {data, shape}}, metadata: {k: v}}
+// readSafetensors(path) -> {tensors: {name: {data, shape}}, exact: {name: Float64Array} (F64/I64/I32 only),
+//   metadata: {k: v}}
 Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "readSafetensors(path)");
   SafetensorsFile f;
@@ -78,8 +82,15 @@ Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
   Napi::Object tensors = Napi::Object::New(info.Env()), meta = Napi::Object::New(info.Env());
   for (const auto& [k, t] : f.tensors) tensors.Set(k, tensor_to_js(info.Env(), t));
   for (const auto& [k, v] : f.metadata) meta.Set(k, v);
+  Napi::Object exact = Napi::Object::New(info.Env());
+  for (const auto& [k, v] : f.exact) {
+    Napi::Float64Array a = Napi::Float64Array::New(info.Env(), v.size());
+    std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
+    exact.Set(k, a);
+  }
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("tensors", tensors);
+  o.Set("exact", exact);
   o.Set("metadata", meta);
   return o;
 }
@@ -132,6 +143,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   init_loss_functions(env, exports);
   init_image_ops_functions(env, exports);
   init_eval_functions(env, exports);
+  init_bench_functions(env, exports);
   return exports;
 }
 

@@ -77,8 +77,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
       const auto& offs = entry.at("data_offsets").array();
       const uint64_t b = (uint64_t)offs.at(0).number(), e = (uint64_t)offs.at(1).number();
       const int64_t n = shape_numel(shape);
-      const int elem = dtype == "F32" ? 4 : dtype == "F64" ? 8 : (dtype == "F16" || dtype == "BF16") ? 2 : 0;
-      if (!elem) throw std::runtime_error("unsupported dtype " + dtype + " (F32, F16, BF16, F64 are read)");
+      const int elem = (dtype == "F32" || dtype == "I32")    ? 4
+                       : (dtype == "F64" || dtype == "I64")  ? 8
+                       : (dtype == "F16" || dtype == "BF16") ? 2
+                                                             : 0;
+      if (!elem) throw std::runtime_error("unsupported dtype " + dtype + " (F32, F16, BF16, F64, I64, I32 are read)");
       if (e < b || e > data_size || e - b != (uint64_t)n * elem)
         throw std::runtime_error("data_offsets [" + std::to_string(b) + "," + std::to_string(e) +
                                  "] do not fit shape " + shape_str(shape) + " of " + dtype + " in " +
@@ -88,13 +91,26 @@ SafetensorsFile read_safetensors(const std::string& path) {
       in.read((char*)raw.data(), raw.size());
       if (!in) throw std::runtime_error("read failed (truncated file?)");
       Tensor t(shape);
+      const bool keep_exact = dtype == "F64" || dtype == "I64" || dtype == "I32";
+      std::vector<double> exact(keep_exact ? n : 0);
       for (int64_t i = 0; i < n; ++i) {
         const uint8_t* p = raw.data() + i * elem;
-        if (elem == 4)
+        if (dtype == "F32") {
           std::memcpy(&t.v[i], p, 4);
-        else if (elem == 8) {
+        } else if (keep_exact) {
           double d;
-          std::memcpy(&d, p, 8);
+          if (dtype == "F64") {
+            std::memcpy(&d, p, 8);
+          } else if (dtype == "I64") {
+            int64_t k;
+            std::memcpy(&k, p, 8);
+            d = (double)k;
+          } else {
+            int32_t k;
+            std::memcpy(&k, p, 4);
+            d = (double)k;
+          }
+          exact[i] = d;
           t.v[i] = (float)d;
         } else {
           const uint16_t u = (uint16_t)(p[0] | (p[1] << 8));
@@ -102,6 +118,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
         }
       }
       out.tensors.emplace(name, std::move(t));
+      if (keep_exact) out.exact.emplace(name, std::move(exact));
     } catch (const std::exception& ex) {
       throw std::runtime_error(path + ": tensor \"" + name + "\": " + ex.what());
     }

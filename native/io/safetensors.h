@@ -10,7 +10,10 @@
 namespace cxrl {
 
 struct SafetensorsFile {
-  std::map<std::string, Tensor> tensors;
+  std::map<std::string, Tensor> tensors;  // every tensor, as float32
+  // F64, I64 and I32 tensors also keep their values as double, so that float64 inputs (a kernel's
+  // alpha-bars, say) and large integers are not rounded to float32 on the way in.
+  std::map<std::string, std::vector<double>> exact;
   std::map<std::string, std::string> metadata;
 };
 

@@ -45,7 +45,7 @@ std::vector<StepCoefficients> step_coefficients(const DdimStepArgs& a) {
 
 // Sum of squared residuals over elements [i0, i1) of sample b, writing x_prev. Specialised on the
 // prediction type and the noise source so that the inner loop has no branches on them.
-template <int kKind, NoiseSource kSource>
+template <PredictionType kKind, NoiseSource kSource>
 double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1,
                   float* prev_out) {
   const int64_t base = b * a.per_sample;
@@ -74,7 +74,7 @@ double step_chunk(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, i
   return acc;
 }
 
-template <int kKind>
+template <PredictionType kKind>
 double step_chunk_for_source(const DdimStepArgs& a, const StepCoefficients& c, int64_t b, int64_t i0, int64_t i1,
                              float* prev) {
   switch (a.noise_source) {
@@ -89,15 +89,21 @@ double step_chunk_for_source(const DdimStepArgs& a, const StepCoefficients& c, i
 
 void ddim_step_cpu(const DdimStepArgs& a, float* prev_out, double* log_prob_out) {
   const std::vector<StepCoefficients> coef = step_coefficients(a);
-  const int kind = kind_of(a.prediction);
   const int64_t N = a.per_sample, chunks = (N + kStepChunk - 1) / kStepChunk;
   std::vector<double> partial(a.batch * chunks, 0.0);
   parallel_for(a.batch * chunks, 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t b = j / chunks, i0 = (j % chunks) * kStepChunk, i1 = std::min(N, i0 + kStepChunk);
-      partial[j] = kind == 0   ? step_chunk_for_source<0>(a, coef[b], b, i0, i1, prev_out)
-                   : kind == 1 ? step_chunk_for_source<1>(a, coef[b], b, i0, i1, prev_out)
-                               : step_chunk_for_source<2>(a, coef[b], b, i0, i1, prev_out);
+      switch (a.prediction) {
+        case PredictionType::kEpsilon:
+          partial[j] = step_chunk_for_source<PredictionType::kEpsilon>(a, coef[b], b, i0, i1, prev_out);
+          break;
+        case PredictionType::kSample:
+          partial[j] = step_chunk_for_source<PredictionType::kSample>(a, coef[b], b, i0, i1, prev_out);
+          break;
+        default:
+          partial[j] = step_chunk_for_source<PredictionType::kVPrediction>(a, coef[b], b, i0, i1, prev_out);
+      }
     }
   });
   for (int64_t b = 0; b < a.batch; ++b) {
@@ -113,7 +119,7 @@ void ddim_step_backward_cpu(const DdimStepArgs& a, const double* grad_lp, float*
   if (a.noise_source != NoiseSource::kGivenPrevSample)
     throw std::invalid_argument("ddim step backward: needs the step's prev_sample");
   const std::vector<StepCoefficients> coef = step_coefficients(a);
-  const int kind = kind_of(a.prediction);
+  const PredictionType kind = a.prediction;
   const int64_t N = a.per_sample;
   const float w = a.guidance_scale;
   parallel_for(a.batch * N, 8192, [&](int64_t k0, int64_t k1) {

@@ -9,26 +9,21 @@ namespace cxrl {
 // log sqrt(2 pi): the Gaussian's normalising term in the per-sample log-probability.
 constexpr double kHalfLog2Pi = 0.91893853320467274178;
 
-// The prediction type as the integer the per-element math switches on (0 epsilon, 1 sample, 2 v).
-inline int kind_of(PredictionType p) {
-  return p == PredictionType::kEpsilon ? 0 : p == PredictionType::kSample ? 1 : 2;
-}
-
 struct ElementTerms {
   double mu;      // mean of x_prev
   double dmu_dm;  // d mu / d (combined model output)
 };
 
-// kind: 0 epsilon, 1 sample, 2 v_prediction. Divisions use the per-sample reciprocals.
-CXRL_HD ElementTerms ddim_element(float x, double m, const StepCoefficients& c, int kind, bool clip, double r,
-                                  bool use_clipped) {
+// Divisions use the per-sample reciprocals.
+CXRL_HD ElementTerms ddim_element(float x, double m, const StepCoefficients& c, PredictionType kind, bool clip,
+                                  double r, bool use_clipped) {
   double x0, e, dx0, de;
-  if (kind == 0) {
+  if (kind == PredictionType::kEpsilon) {
     e = m;
     x0 = (x - c.sqrt_1ma * e) * c.inv_sqrt_a;
     dx0 = -c.sqrt_1ma * c.inv_sqrt_a;
     de = 1.0;
-  } else if (kind == 1) {
+  } else if (kind == PredictionType::kSample) {
     x0 = m;
     e = (x - c.sqrt_a * x0) * c.inv_sqrt_1ma;
     dx0 = 1.0;

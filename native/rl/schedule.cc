@@ -9,6 +9,11 @@ namespace cxrl {
 NoiseSchedule make_noise_schedule(const ScheduleConfig& c) {
   const int T = c.num_train_timesteps;
   if (T < 2) throw std::invalid_argument("num_train_timesteps must be at least 2");
+  if (!(c.beta_start > 0 && c.beta_end >= c.beta_start && c.beta_end < 1))
+    throw std::invalid_argument("beta_start and beta_end must satisfy 0 < beta_start <= beta_end < 1");
+  if (!(c.clip_sample_range > 0)) throw std::invalid_argument("clip_sample_range must be positive");
+  if (c.steps_offset < 0 || c.steps_offset >= T)
+    throw std::invalid_argument("steps_offset must be in [0, num_train_timesteps)");
   NoiseSchedule s;
   s.num_train_timesteps = T;
   s.betas.resize(T);
@@ -67,6 +72,30 @@ std::vector<int> ddim_timesteps(const ScheduleConfig& c, int steps) {
     throw std::invalid_argument("unknown timestep_spacing '" + c.timestep_spacing + "' (leading, trailing, linspace)");
   }
   return ts;
+}
+
+DdimSchedule::DdimSchedule(const ScheduleConfig& c, int steps)
+    : config_(c),
+      noise_(make_noise_schedule(c)),
+      timesteps_(ddim_timesteps(c, steps)),
+      step_ratio_(c.num_train_timesteps / steps) {}
+
+int DdimSchedule::check(int i) const {
+  if (i < 0 || i >= steps())
+    throw std::out_of_range("step index " + std::to_string(i) + " is outside [0, " + std::to_string(steps()) + ")");
+  return i;
+}
+
+void DdimSchedule::fill_step_args(const std::vector<int>& step_index, DdimStepArgs& a) const {
+  a.alpha_bar_t.clear();
+  a.alpha_bar_prev.clear();
+  for (int i : step_index) {
+    a.alpha_bar_t.push_back(alpha_bar_t(i));
+    a.alpha_bar_prev.push_back(alpha_bar_prev(i));
+  }
+  a.prediction = config_.prediction_type;
+  a.clip_sample = config_.clip_sample;
+  a.clip_range = config_.clip_sample_range;
 }
 
 }  // namespace cxrl

@@ -3,7 +3,7 @@ import { loadAddon } from './native';
 import type { NativeImageEncoder } from './native-types';
 
 export type { NativeImageEncoder } from './native-types';
-import { UserError } from '../util/errors';
+import { engineCall } from './native-errors';
 
 export interface ImageEncoderConfig {
   in_channels: number;
@@ -15,9 +15,5 @@ export interface ImageEncoderConfig {
 
 export function createImageEncoder(config: ImageEncoderConfig, seed = 0): NativeImageEncoder {
   const { ImageEncoder } = loadAddon();
-  try {
-    return new ImageEncoder(JSON.stringify(config), seed);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  return engineCall(() => new ImageEncoder(JSON.stringify(config), seed), 'image encoder config');
 }

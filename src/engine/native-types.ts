@@ -76,19 +76,35 @@ export interface NativeOptimizer {
 }
 
 export interface SafetensorsContents {
+  /** Every tensor as float32. */
   tensors: Record<string, TensorData>;
+  /** F64, I64 and I32 tensors' values without rounding to float32. */
+  exact: Record<string, Float64Array>;
   metadata: Record<string, string>;
 }
 
-/** Noise-schedule arguments in the engine's (camelCase) form; see scheduler.ts. */
-export interface NativeScheduleArgs {
-  numTrainTimesteps: number;
-  betaStart: number;
-  betaEnd: number;
-  betaSchedule: string;
-  setAlphaToOne: boolean;
-  stepsOffset: number;
-  timestepSpacing: string;
+/** diffusers' scheduler_config.json keys (the engine's DdimSchedule reads them as they are). */
+export interface SchedulerConfig {
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+  set_alpha_to_one: boolean;
+  steps_offset: number;
+  timestep_spacing: 'leading' | 'trailing' | 'linspace';
+  prediction_type: PredictionTypeName;
+  clip_sample: boolean;
+  clip_sample_range: number;
+}
+
+/** The engine's DDIM scheduler for one sampling run (native/rl/schedule.h). */
+export interface NativeDdimSchedule {
+  readonly timesteps: Int32Array;
+  readonly alphasCumprod: Float64Array;
+  readonly betas: Float64Array;
+  readonly finalAlphaCumprod: number;
+  /** Inference step i (0 = noisiest): t, t_prev = t - T / steps, and their alpha-bars. */
+  step(i: number): { t: number; prevT: number; alphaBarT: number; alphaBarPrev: number };
 }
 
 export interface StepTiming {
@@ -120,8 +136,7 @@ export interface NativeAddon {
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
   // Schedules and RL kernels
-  noiseSchedule(c: NativeScheduleArgs): { betas: Float64Array; alphasCumprod: Float64Array; finalAlphaCumprod: number };
-  ddimTimesteps(c: NativeScheduleArgs, steps: number): Int32Array;
+  DdimSchedule: new (config: Partial<SchedulerConfig>, numInferenceSteps: number) => NativeDdimSchedule;
   ddimStep(a: DdimStepInput, device: Device): DdimStepOutput;
   ddimStepBackward(a: DdimStepInput, gradLogProb: Float64Array, device: Device): DdimStepGrads;
   ppoLoss(a: PpoInput, device: Device): PpoOutput;
@@ -146,13 +161,16 @@ export interface NativeAddon {
     outHeight: number;
     outWidth: number;
     params: Float32Array;
-    fill?: number;
+    /** a value for points outside the source, or 'edge': the nearest edge pixel's value */
+    fill?: number | 'edge';
   }): Float32Array;
   // Evaluation numerics
   symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
-  // Benchmarks
-  benchDdimStepCpu(o: StepBenchOptions): StepTiming;
-  benchDdimStepCuda(o: StepBenchOptions): StepTiming;
+  /** Benchmark-only functions (bench/step-bench.ts). */
+  bench: {
+    ddimStepCpu(o: StepBenchOptions): StepTiming;
+    ddimStepCuda(o: StepBenchOptions): StepTiming;
+  };
 }
 
 export type Device = 'cpu' | 'cuda';
@@ -166,10 +184,17 @@ export interface DdimStepInput {
   /** With classifier-free guidance: the unconditional half. */
   modelOutputUncond?: Float32Array;
   guidanceScale?: number;
-  /** One value for all samples or one per sample. */
-  alphaBarT: number | ArrayLike<number>;
-  alphaBarPrev: number | ArrayLike<number>;
-  eta?: number;
+  /** The step's eta (std = eta * sigma_t); required: generation and RL each own their default. */
+  eta: number;
+  /**
+   * Either the schedule and the inference step index (one for all samples or one per sample): the
+   * schedule supplies the alpha-bars, prediction type and clipping ...
+   */
+  schedule?: NativeDdimSchedule;
+  stepIndex?: number | ArrayLike<number>;
+  /** ... or, the raw kernel interface (`debug step`, kernel tests), all of these given explicitly. */
+  alphaBarT?: number | ArrayLike<number>;
+  alphaBarPrev?: number | ArrayLike<number>;
   predictionType?: PredictionTypeName;
   clipSample?: boolean;
   clipSampleRange?: number;

@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NativeAddon } from './native-types';
+import { UserError } from '../util/errors';
 import { projectRoot } from '../util/paths';
 
 export type * from './native-types';
@@ -34,7 +35,7 @@ export function loadAddon(): NativeAddon {
     cached = require(file) as NativeAddon;
     return cached;
   }
-  throw new Error(
+  throw new UserError(
     `the native engine is not built; looked for ${tried.join(', ')}. Run the set-up command from the README (bash scripts/setup.sh) or npm run build:native.`,
   );
 }

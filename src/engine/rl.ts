@@ -4,20 +4,13 @@
  */
 import { loadAddon } from './native';
 import type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './native-types';
+import { engineCall } from './native-errors';
 import { UserError } from '../util/errors';
 
 export type { DdimStepGrads, DdimStepInput, DdimStepOutput, Device, PpoInput, PpoOutput } from './native-types';
 
-function wrap<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-}
-
 export function ddimStep(input: DdimStepInput, device: Device = 'cpu'): DdimStepOutput {
-  return wrap(() => loadAddon().ddimStep(input, device));
+  return engineCall(() => loadAddon().ddimStep(input, device));
 }
 
 /** d(sum_b gradLogProb[b] * logProb[b]) / d(model output); input.prevSample must be the step's x_prev. */
@@ -27,9 +20,9 @@ export function ddimStepBackward(
   device: Device = 'cpu',
 ): DdimStepGrads {
   if (!input.prevSample) throw new UserError('ddimStepBackward: prevSample (the x_prev of the step) is required');
-  return wrap(() => loadAddon().ddimStepBackward(input, gradLogProb, device));
+  return engineCall(() => loadAddon().ddimStepBackward(input, gradLogProb, device));
 }
 
 export function ppoLoss(input: PpoInput, device: Device = 'cpu'): PpoOutput {
-  return wrap(() => loadAddon().ppoLoss(input, device));
+  return engineCall(() => loadAddon().ppoLoss(input, device));
 }

@@ -8,7 +8,7 @@
 import { loadAddon, NativeUNet } from './native';
 import { Conditioning, GuidedDenoiser } from './guided-denoiser';
 import { ddimStep, DdimStepInput, Device } from './rl';
-import { DdimScheduler, SchedulerConfig } from './scheduler';
+import { ddimSchedule, SchedulerConfig } from './scheduler';
 
 export type { Conditioning } from './guided-denoiser';
 
@@ -65,7 +65,7 @@ export async function sampleDdim(
 ): Promise<SampleResult> {
   const [B, C, H, W] = o.shape;
   const perSample = C * H * W;
-  const sched = new DdimScheduler(o.scheduler, o.steps);
+  const schedule = ddimSchedule(o.scheduler, o.steps);
   const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
 
   let x = initialNoise(o.seed, B, perSample);
@@ -73,7 +73,7 @@ export async function sampleDdim(
     ? { latents: [x], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
     : undefined;
   for (let i = 0; i < o.steps; i++) {
-    const { t, alphaBarT, alphaBarPrev } = sched.step(i);
+    const t = schedule.timesteps[i];
     const out = await denoiser.predict(x, [C, H, W], t);
     const input: DdimStepInput = {
       batch: B,
@@ -82,12 +82,9 @@ export async function sampleDdim(
       modelOutput: out.cond,
       modelOutputUncond: out.uncond,
       guidanceScale: o.guidanceScale,
-      alphaBarT,
-      alphaBarPrev,
+      schedule,
+      stepIndex: i,
       eta: etaAtStep(o.eta, i),
-      predictionType: o.scheduler.prediction_type,
-      clipSample: o.scheduler.clip_sample,
-      clipSampleRange: o.scheduler.clip_sample_range,
       seed: o.seed,
       streamOffset: stepNoiseStream(i, B),
     };

@@ -1,28 +1,14 @@
 /**
- * DDIM scheduling with diffusers' scheduler_config.json names. The schedule itself (betas,
- * alpha-bars, timesteps) is computed by the engine; this class maps inference step indices to
- * (t, t_prev, alpha-bar_t, alpha-bar_prev).
+ * DDIM scheduling with diffusers' scheduler_config.json names. The engine's DdimSchedule
+ * (native/rl/schedule.h) is the one owner of betas, set_timesteps, the previous-timestep rule,
+ * alpha-bar lookups and their validation; this module merges a config over the defaults and hands
+ * the engine's schedule to the sampler, which passes it to the fused step with a step index.
  */
 import { loadAddon } from './native';
-import type { NativeScheduleArgs, PredictionTypeName } from './native-types';
+import { engineCall } from './native-errors';
+import type { NativeDdimSchedule, SchedulerConfig } from './native-types';
 
-export type { PredictionTypeName } from './native-types';
-import { UserError } from '../util/errors';
-
-export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
-
-export interface SchedulerConfig {
-  num_train_timesteps: number;
-  beta_start: number;
-  beta_end: number;
-  beta_schedule: BetaSchedule;
-  set_alpha_to_one: boolean;
-  steps_offset: number;
-  timestep_spacing: 'leading' | 'trailing' | 'linspace';
-  prediction_type: PredictionTypeName;
-  clip_sample: boolean;
-  clip_sample_range: number;
-}
+export type { PredictionTypeName, SchedulerConfig } from './native-types';
 
 /** Stable Diffusion v1.x's DDIM scheduler settings (RoentGen uses them). */
 export const DEFAULT_SCHEDULER: SchedulerConfig = {
@@ -38,64 +24,15 @@ export const DEFAULT_SCHEDULER: SchedulerConfig = {
   clip_sample_range: 1.0,
 };
 
-function nativeArgs(c: SchedulerConfig): NativeScheduleArgs {
-  return {
-    numTrainTimesteps: c.num_train_timesteps,
-    betaStart: c.beta_start,
-    betaEnd: c.beta_end,
-    betaSchedule: c.beta_schedule,
-    setAlphaToOne: c.set_alpha_to_one,
-    stepsOffset: c.steps_offset,
-    timestepSpacing: c.timestep_spacing,
-  };
+/** The engine's schedule for `steps` inference steps; errors name `source`. */
+export function ddimSchedule(config: SchedulerConfig, steps: number, source = 'scheduler config'): NativeDdimSchedule {
+  const { DdimSchedule } = loadAddon();
+  return engineCall(() => new DdimSchedule(config, steps), source);
 }
 
-/** Merges a (possibly partial) diffusers scheduler config over the defaults and checks it. */
+/** Merges a (possibly partial) diffusers scheduler config over the defaults; the engine checks it. */
 export function schedulerConfig(partial: Partial<SchedulerConfig> = {}, source = 'scheduler config'): SchedulerConfig {
   const c = { ...DEFAULT_SCHEDULER, ...partial };
-  if (!['linear', 'scaled_linear', 'squaredcos_cap_v2'].includes(c.beta_schedule))
-    throw new UserError(
-      `${source}: beta_schedule "${c.beta_schedule}" is not one of linear, scaled_linear, squaredcos_cap_v2`,
-    );
-  if (!['epsilon', 'sample', 'v_prediction'].includes(c.prediction_type))
-    throw new UserError(
-      `${source}: prediction_type "${c.prediction_type}" is not one of epsilon, sample, v_prediction`,
-    );
-  if (!Number.isInteger(c.num_train_timesteps) || c.num_train_timesteps < 2)
-    throw new UserError(`${source}: num_train_timesteps must be an integer >= 2`);
+  ddimSchedule(c, 1, source);
   return c;
-}
-
-export class DdimScheduler {
-  readonly config: SchedulerConfig;
-  readonly alphasCumprod: Float64Array;
-  readonly finalAlphaCumprod: number;
-  readonly timesteps: Int32Array;
-  readonly stepRatio: number;
-
-  constructor(config: SchedulerConfig, numInferenceSteps: number) {
-    this.config = config;
-    const rl = loadAddon();
-    let sched;
-    try {
-      sched = rl.noiseSchedule(nativeArgs(config));
-      this.timesteps = rl.ddimTimesteps(nativeArgs(config), numInferenceSteps);
-    } catch (e) {
-      throw new UserError((e as Error).message);
-    }
-    this.alphasCumprod = sched.alphasCumprod;
-    this.finalAlphaCumprod = sched.finalAlphaCumprod;
-    this.stepRatio = Math.floor(config.num_train_timesteps / numInferenceSteps);
-  }
-
-  alphaBar(t: number): number {
-    return t >= 0 ? this.alphasCumprod[t] : this.finalAlphaCumprod;
-  }
-
-  /** Timestep, previous timestep and their alpha-bars for inference step `i` (0 = noisiest). */
-  step(i: number): { t: number; prevT: number; alphaBarT: number; alphaBarPrev: number } {
-    const t = this.timesteps[i];
-    const prevT = t - this.stepRatio;
-    return { t, prevT, alphaBarT: this.alphaBar(t), alphaBarPrev: this.alphaBar(prevT) };
-  }
 }

@@ -5,7 +5,7 @@ import type { NativeTextEncoder } from './native-types';
 export type { NativeTextEncoder } from './native-types';
 import type { TensorData } from './tensor';
 import { WordTokenizer } from '../text/tokenizer';
-import { UserError } from '../util/errors';
+import { engineCall } from './native-errors';
 
 export interface TextEncoderConfig {
   vocab_size: number;
@@ -18,11 +18,7 @@ export interface TextEncoderConfig {
 
 export function createTextEncoder(config: TextEncoderConfig, seed = 0): NativeTextEncoder {
   const { TextEncoder } = loadAddon();
-  try {
-    return new TextEncoder(JSON.stringify(config), seed);
-  } catch (e) {
-    throw new UserError(`text encoder config: ${(e as Error).message}`);
-  }
+  return engineCall(() => new TextEncoder(JSON.stringify(config), seed), 'text encoder config');
 }
 
 /** Encodes report texts: returns the context [B, L, D] and the key mask [B, L] for cross-attention. */

@@ -1,22 +1,14 @@
 /** Creating UNets: config validation in TypeScript, construction and weights in the engine. */
 import { loadAddon, NativeUNet } from './native';
 import { UNetConfig, validateUNetConfig } from './unet-config';
-import { UserError } from '../util/errors';
+import { engineCall } from './native-errors';
 
 export function createUNet(config: UNetConfig, seed = 0, configFile = 'config'): NativeUNet {
   validateUNetConfig(config, configFile);
   const { UNet } = loadAddon();
-  try {
-    return new UNet(JSON.stringify(config), seed);
-  } catch (e) {
-    throw new UserError(`${configFile}: ${(e as Error).message}`);
-  }
+  return engineCall(() => new UNet(JSON.stringify(config), seed), configFile);
 }
 
 export function loadUNetWeights(unet: NativeUNet, file: string): void {
-  try {
-    unet.loadWeights(file);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  engineCall(() => unet.loadWeights(file));
 }

@@ -1,16 +1,13 @@
 /** safetensors reading/writing through the engine, with errors that name the file. */
 import { loadAddon, SafetensorsContents } from '../engine/native';
 import type { TensorData } from '../engine/tensor';
+import { engineCall } from '../engine/native-errors';
 import { UserError } from '../util/errors';
 import * as fs from 'fs';
 
 export function readSafetensors(file: string): SafetensorsContents {
   if (!fs.existsSync(file)) throw new UserError(`${file}: no such file`);
-  try {
-    return loadAddon().readSafetensors(file);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  return engineCall(() => loadAddon().readSafetensors(file));
 }
 
 /** Writes float32 tensors atomically (temporary file renamed into place). */
@@ -19,11 +16,7 @@ export function writeSafetensors(
   tensors: Record<string, TensorData>,
   metadata: Record<string, string> = {},
 ): void {
-  try {
-    loadAddon().writeSafetensors(file, tensors, metadata);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  engineCall(() => loadAddon().writeSafetensors(file, tensors, metadata));
 }
 
 /** Fetches a named tensor, or fails naming the file and the tensors it does have. */
@@ -42,7 +35,7 @@ export function readScalar(contents: SafetensorsContents, name: string, file: st
   if (t) {
     if (t.data.length !== 1)
       throw new UserError(`${file}: "${name}" must be a scalar (0-d or 1 element), got shape [${t.shape.join(',')}]`);
-    return t.data[0];
+    return contents.exact[name]?.[0] ?? t.data[0];
   }
   const attr = contents.metadata[name];
   if (attr !== undefined) {

@@ -14,7 +14,7 @@ import type { NativeOptimizer, NativeUNet } from '../engine/native';
 import { Conditioning, GuidedDenoiser } from '../engine/guided-denoiser';
 import { clipJointGradNorm } from '../engine/optimizer';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../engine/rl';
-import type { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
+import type { NativeDdimSchedule } from '../engine/native-types';
 import type { Trajectory } from '../engine/sampler';
 import type { TensorData } from '../engine/tensor';
 import { appendTokens } from '../generation/generator';
@@ -39,8 +39,8 @@ export interface PolicyUpdateInputs {
   policy: NativeUNet;
   optimizer: NativeOptimizer;
   ace: AceTokens | null;
-  scheduler: DdimScheduler;
-  schedulerConfig: SchedulerConfig;
+  /** The sampling run's schedule: each stored step is re-scored by its step index. */
+  scheduler: NativeDdimSchedule;
   /** prompt conditioning of the B samples, without ACE: [B, L, D] */
   cond: Conditioning;
   /** the empty prompt's conditioning, [1, L, D] */
@@ -161,12 +161,9 @@ export async function microBatchGradient(
       modelOutput: out.cond,
       modelOutputUncond: out.uncond,
       guidanceScale: s.guidanceScale,
-      alphaBarT: at.map((a) => a.alphaBarT),
-      alphaBarPrev: at.map((a) => a.alphaBarPrev),
+      schedule: u.scheduler,
+      stepIndex: stepIdx,
       eta: u.eta,
-      predictionType: u.schedulerConfig.prediction_type,
-      clipSample: u.schedulerConfig.clip_sample,
-      clipSampleRange: u.schedulerConfig.clip_sample_range,
       prevSample: xPrev,
     };
     const lp = ddimStep(stepInput).logProb;

@@ -10,7 +10,8 @@
 import { loadAddon, NativeOptimizer } from '../engine/native';
 import type { Conditioning } from '../engine/guided-denoiser';
 import { sampleDdim } from '../engine/sampler';
-import { DdimScheduler } from '../engine/scheduler';
+import { ddimSchedule } from '../engine/scheduler';
+import type { NativeDdimSchedule } from '../engine/native-types';
 import type { TensorData } from '../engine/tensor';
 import type { Generator } from '../generation/generator';
 import { ImageScores, meanScores, RewardScorer } from '../rewards/scorer';
@@ -103,7 +104,7 @@ function checkFinite(what: string, epoch: number, values: ArrayLike<number>): vo
 }
 
 export class RlTrainer {
-  readonly scheduler: DdimScheduler;
+  readonly scheduler: NativeDdimSchedule;
   private anchorEvalCache: { seed: number; images: Float32Array; scores: ImageScores[] } | null = null;
 
   constructor(
@@ -116,7 +117,7 @@ export class RlTrainer {
     readonly settings: RlSettings,
     readonly state: RlState,
   ) {
-    this.scheduler = new DdimScheduler(policy.scheduler, settings.sampleSteps);
+    this.scheduler = ddimSchedule(policy.scheduler, settings.sampleSteps);
   }
 
   get sampleShape(): [number, number, number] {
@@ -230,7 +231,6 @@ export class RlTrainer {
         optimizer: this.optimizer,
         ace: this.ace,
         scheduler: this.scheduler,
-        schedulerConfig: this.policy.scheduler,
         cond: plain,
         uncond,
         trajectory: sampled.policy.trajectory!,

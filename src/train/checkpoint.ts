@@ -12,6 +12,7 @@ import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig, UNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
+import { engineCall } from '../engine/native-errors';
 
 export function writeCheckpointDir(dir: string, write: (tmp: string) => void): void {
   const parent = path.dirname(path.resolve(dir));
@@ -57,11 +58,7 @@ export function loadCheckpointModels(dir: string, unetWeights = 'unet.safetensor
   loadUNetWeights(unet, path.join(dir, unetWeights));
   const textConfig = readJson<TextEncoderConfig>(path.join(dir, 'text_encoder_config.json'));
   const text = createTextEncoder(textConfig, 0);
-  try {
-    text.loadWeights(path.join(dir, 'text_encoder.safetensors'));
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
+  engineCall(() => text.loadWeights(path.join(dir, 'text_encoder.safetensors')));
   const schedulerFile = path.join(dir, 'scheduler_config.json');
   return {
     unetConfig,

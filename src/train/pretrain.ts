@@ -9,7 +9,7 @@
 import * as path from 'path';
 import { loadAddon, NativeOptimizer, NativeUNet } from '../engine/native';
 import { clipJointGradNorm } from '../engine/optimizer';
-import { DdimScheduler, SchedulerConfig } from '../engine/scheduler';
+import { ddimSchedule, SchedulerConfig } from '../engine/scheduler';
 import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
 import { createUNet } from '../engine/unet';
 import type { UNetConfig } from '../engine/unet-config';
@@ -79,7 +79,7 @@ export class Pretrainer {
     const { Optimizer } = loadAddon();
     this.optUnet = new Optimizer(unet, { lr: settings.lr, weightDecay: settings.weightDecay });
     this.optText = new Optimizer(text, { lr: settings.textLr, weightDecay: settings.weightDecay });
-    this.alphasCumprod = new DdimScheduler(scheduler, 1).alphasCumprod;
+    this.alphasCumprod = ddimSchedule(scheduler, 1).alphasCumprod;
     if ((settings.emaDecay ?? 0) > 0) {
       this.ema = createUNet(unetConfig, settings.seed);
       this.native.emaUpdate(this.ema, unet, 0);
