@@ -46,6 +46,35 @@ void require_default(const Json& j, const char* key, const Json& expected_or_nul
   if (!ok) throw bad(key, "= " + v.dump() + " is not supported by this engine");
 }
 
+// Every key of diffusers' UNet2DConditionModel config (v0.20-v0.27) that this engine accepts
+// without refusing it by value below. Any other key is refused by name, so nothing is accepted
+// and silently ignored.
+const char* const kKnownKeys[] = {
+    // implemented
+    "sample_size", "in_channels", "out_channels", "flip_sin_to_cos", "freq_shift", "down_block_types", "up_block_types",
+    "block_out_channels", "layers_per_block", "norm_num_groups", "norm_eps", "cross_attention_dim",
+    "attention_head_dim", "num_attention_heads", "use_linear_projection", "transformer_layers_per_block",
+    // accepted only at the value diffusers' SD v1.x uses (checked by require_default below)
+    "mid_block_type", "act_fn", "center_input_sample", "time_embedding_type", "resnet_time_scale_shift",
+    "only_cross_attention", "dual_cross_attention", "downsample_padding", "mid_block_scale_factor", "conv_in_kernel",
+    "conv_out_kernel", "class_embed_type", "addition_embed_type", "encoder_hid_dim", "time_cond_proj_dim",
+    "num_class_embeds", "timestep_post_act", "time_embedding_act_fn", "time_embedding_dim", "class_embeddings_concat",
+    "cross_attention_norm", "attention_type", "dropout", "resnet_skip_time_act", "resnet_out_scale_factor",
+    "reverse_transformer_layers_per_block", "encoder_hid_dim_type", "addition_time_embed_dim",
+    "projection_class_embeddings_input_dim", "mid_block_only_cross_attention",
+    // irrelevant here: upcast_attention asks for float32 attention, which the engine always computes;
+    // addition_embed_type_num_heads only matters with an addition_embed_type (refused above).
+    "upcast_attention", "addition_embed_type_num_heads"};
+
+void refuse_unknown_keys(const Json& j) {
+  for (const auto& [key, value] : j.object()) {
+    if (!key.empty() && key[0] == '_') continue;  // _class_name, _diffusers_version, _name_or_path
+    bool known = false;
+    for (const char* k : kKnownKeys) known = known || key == k;
+    if (!known) throw bad(key, "is not a UNet2DConditionModel config key this engine knows; refusing to ignore it");
+  }
+}
+
 }  // namespace
 
 bool UNetConfig::is_cross_attn_block(const std::string& t) {
@@ -122,6 +151,15 @@ UNetConfig UNetConfig::from_json(const Json& j) {
   require_default(j, "class_embeddings_concat", Json::make_bool(false));
   require_default(j, "cross_attention_norm", Json());
   require_default(j, "attention_type", Json::make_string("default"));
+  require_default(j, "dropout", Json::make_number(0));
+  require_default(j, "resnet_skip_time_act", Json::make_bool(false));
+  require_default(j, "resnet_out_scale_factor", Json::make_number(1));
+  require_default(j, "reverse_transformer_layers_per_block", Json());
+  require_default(j, "encoder_hid_dim_type", Json());
+  require_default(j, "addition_time_embed_dim", Json());
+  require_default(j, "projection_class_embeddings_input_dim", Json());
+  require_default(j, "mid_block_only_cross_attention", Json());
+  refuse_unknown_keys(j);
   for (size_t i = 0; i < nb; ++i) {
     const int ch = c.block_out_channels[i];
     if (ch % c.norm_num_groups) throw bad("norm_num_groups", "must divide every block_out_channels entry");
