@@ -1,36 +1,20 @@
 /**
- * The fused DDIM step (forward and backward), the schedules and the PPO kernel against float64
- * references written from the formulas (test/reference/ddim-reference.ts), finite differences of
- * the backward, and the debug CLI. Inputs are random, seeded and printed.
+ * The noise schedules against float64 formulas, the fused DDIM step's backward and the PPO kernel
+ * against finite differences, Philox noise, and argument errors. (The step and PPO values are
+ * checked against a PyTorch float64 oracle through the debug CLI in ddim-oracle.test.ts.)
+ * Inputs are random, seeded and printed.
  */
 import * as path from 'path';
 import { loadAddon } from '../src/engine/native';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../src/engine/rl';
-import { DdimScheduler, schedulerConfig } from '../src/engine/scheduler';
-import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
+import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
+import { writeSafetensors } from '../src/io/safetensors';
 import { Rng, testSeed } from '../src/util/random';
-import {
-  referenceAlphasCumprod,
-  referenceBetas,
-  referencePpo,
-  referenceStep,
-  referenceStepGrad,
-  RefStepArgs,
-} from './reference/ddim-reference';
+import { referenceAlphasCumprod, referenceBetas } from './reference/schedule-reference';
 import { runCli, tmpDir } from './helpers';
 
 const seed = testSeed();
 beforeAll(() => console.log(`rl kernels: seed ${seed} (CXRL_TEST_SEED to repeat)`));
-
-function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m > 0 ? d / m : d;
-}
 
 function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let r = 0;
@@ -41,7 +25,7 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe('noise schedules and DDIM timesteps', () => {
   test.each(['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const)('%s matches the float64 formula', (schedule) => {
     const cfg = schedulerConfig({ beta_schedule: schedule, beta_start: 0.0001, beta_end: 0.02 });
-    const s = new DdimScheduler(cfg, 50);
+    const s = ddimSchedule(cfg, 50);
     const ref = referenceAlphasCumprod(referenceBetas(schedule, 1000, 0.0001, 0.02));
     const e = maxRel(s.alphasCumprod, ref);
     console.log(
@@ -51,89 +35,21 @@ describe('noise schedules and DDIM timesteps', () => {
   });
 
   test("Stable Diffusion's scheduler: known values and leading/trailing/linspace spacing", () => {
-    const sd = new DdimScheduler(schedulerConfig(), 50);
+    const sd = ddimSchedule(schedulerConfig(), 50);
     expect(sd.alphasCumprod[999]).toBeCloseTo(0.0047, 4); // SD v1 scaled_linear(0.00085, 0.012)
     expect(sd.finalAlphaCumprod).toBeCloseTo(1 - 0.00085, 10); // set_alpha_to_one = false
     expect(Array.from(sd.timesteps.slice(0, 3))).toEqual([981, 961, 941]);
     expect(sd.timesteps[49]).toBe(1);
     expect(sd.step(49)).toMatchObject({ t: 1, prevT: -19, alphaBarPrev: sd.finalAlphaCumprod });
-    const trailing = new DdimScheduler(schedulerConfig({ timestep_spacing: 'trailing' }), 50).timesteps;
+    const trailing = ddimSchedule(schedulerConfig({ timestep_spacing: 'trailing' }), 50).timesteps;
     expect([trailing[0], trailing[49]]).toEqual([999, 19]);
-    const lin = new DdimScheduler(schedulerConfig({ timestep_spacing: 'linspace' }), 50).timesteps;
+    const lin = ddimSchedule(schedulerConfig({ timestep_spacing: 'linspace' }), 50).timesteps;
     expect([lin[0], lin[49]]).toEqual([999, 0]);
-    expect(() => new DdimScheduler(schedulerConfig(), 1001)).toThrow(/num_inference_steps must be in \[1, 1000\]/);
+    expect(() => ddimSchedule(schedulerConfig(), 1001)).toThrow(/num_inference_steps must be in \[1, 1000\]/);
   });
 });
 
-describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
-  const preds = ['epsilon', 'sample', 'v_prediction'] as const;
-  const cases: [(typeof preds)[number], boolean, boolean, boolean][] = [];
-  for (const p of preds)
-    for (const guided of [false, true])
-      for (const clip of [false, true]) cases.push([p, guided, clip, p === 'sample' && clip]);
-
-  test.each(cases)('%s, guidance %s, clip %s, use_clipped_model_output %s', (pred, guided, clip, useClipped) => {
-    const rng = new Rng(seed + pred.length * 7 + (guided ? 1 : 0) + (clip ? 2 : 0));
-    const B = 3,
-      N = 1 + rng.int(100, 40000);
-    const abarT = [0.02, 0.5, 0.93].map((v) => v * (0.95 + 0.05 * rng.uniform()));
-    const abarPrev = abarT.map((v) => Math.min(0.9991, v + 0.05));
-    const x = rng.normals(B * N),
-      cond = rng.normals(B * N),
-      noise = rng.normals(B * N);
-    const uncond = guided ? rng.normals(B * N) : undefined;
-    const ref: RefStepArgs = {
-      B,
-      N,
-      x,
-      cond,
-      uncond,
-      w: guided ? 5 : 1,
-      abarT,
-      abarPrev,
-      eta: 1,
-      pred,
-      clip,
-      r: 1,
-      useClipped,
-    };
-    const input: DdimStepInput = {
-      batch: B,
-      perSample: N,
-      sample: x,
-      modelOutput: cond,
-      modelOutputUncond: uncond,
-      guidanceScale: ref.w,
-      alphaBarT: abarT,
-      alphaBarPrev: abarPrev,
-      eta: 1,
-      predictionType: pred,
-      clipSample: clip,
-      useClippedModelOutput: useClipped,
-      noise,
-    };
-    const ours = ddimStep(input);
-    const r = referenceStep(ref, noise, ours.prevSample);
-    const ePrev = normRel(ours.prevSample, r.prev);
-    const eLp = maxRel(ours.logProb, r.logProb);
-    // Re-scoring with the returned x_prev must give bit-identical log-probs (PPO ratio exactly 1).
-    const rescored = ddimStep({ ...input, noise: undefined, prevSample: ours.prevSample });
-    expect(Array.from(rescored.logProb)).toEqual(Array.from(ours.logProb));
-    const g = Float64Array.from([rng.normal(), rng.normal(), rng.normal()]);
-    const grads = ddimStepBackward({ ...input, noise: undefined, prevSample: ours.prevSample }, g);
-    const rg = referenceStepGrad(ref, ours.prevSample, g);
-    const eGc = normRel(grads.gradModelOutput, rg.gradCond);
-    const eGu = guided ? normRel(grads.gradModelOutputUncond!, rg.gradUncond) : 0;
-    console.log(
-      `N=${N} ${pred} guided=${guided} clip=${clip}: prev rel ${ePrev.toExponential(2)}, log_prob rel ${eLp.toExponential(2)}, ` +
-        `grad rel ${eGc.toExponential(2)}/${eGu.toExponential(2)}`,
-    );
-    expect(ePrev).toBeLessThan(1e-6);
-    expect(eLp).toBeLessThan(1e-5);
-    expect(eGc).toBeLessThan(1e-5);
-    expect(eGu).toBeLessThan(1e-5);
-  });
-
+describe('fused DDIM step with log-prob (CPU)', () => {
   test('backward agrees with finite differences of the kernel itself (incl. clipped elements)', () => {
     const rng = new Rng(seed ^ 0xfd);
     const B = 2,
@@ -151,6 +67,7 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
       guidanceScale: 3,
       alphaBarT: [0.3, 0.7],
       alphaBarPrev: [0.4, 0.75],
+      eta: 1,
       clipSample: true,
       clipSampleRange: 1,
       prevSample: prev,
@@ -162,14 +79,22 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
       return g[0] * lp[0] + g[1] * lp[1];
     };
     let worst = 0,
-      clippedProbes = 0;
+      clippedProbes = 0,
+      kinkProbes = 0;
     const h = 1e-3;
     const at = [0.3, 0.7];
     for (const which of ['cond', 'uncond'] as const) {
       for (let k = 0; k < B * N; k += 5) {
         const a = at[Math.floor(k / N)],
           m = uncond[k] + 3 * (cond[k] - uncond[k]);
-        if (Math.abs((x[k] - Math.sqrt(1 - a) * m) / Math.sqrt(a)) > 1) clippedProbes++;
+        const x0 = (x[k] - Math.sqrt(1 - a) * m) / Math.sqrt(a);
+        // A probe whose +-h step moves x0 across the clip boundary sees the kink, not the derivative.
+        const x0Step = (3 * h * Math.sqrt(1 - a)) / Math.sqrt(a);
+        if (Math.abs(Math.abs(x0) - 1) < 2 * x0Step) {
+          kinkProbes++;
+          continue;
+        }
+        if (Math.abs(x0) > 1) clippedProbes++;
         const c = Float32Array.from(cond),
           u = Float32Array.from(uncond);
         const arr = which === 'cond' ? c : u;
@@ -184,7 +109,7 @@ describe('fused DDIM step with log-prob (CPU) vs float64 reference', () => {
       }
     }
     console.log(
-      `step backward vs finite differences: max rel err ${worst.toExponential(2)} (${clippedProbes} probes with x0 clipped)`,
+      `step backward vs finite differences: max rel err ${worst.toExponential(2)} (${clippedProbes} probes with x0 clipped, ${kinkProbes} at the clip boundary skipped)`,
     );
     expect(clippedProbes).toBeGreaterThan(0);
     expect(worst).toBeLessThan(2e-3);
@@ -202,6 +127,7 @@ describe('seeded (Philox) noise', () => {
     modelOutput: rng.normals(B * N),
     alphaBarT: 0.5,
     alphaBarPrev: 0.6,
+    eta: 1,
     seed: 1234,
   };
 
@@ -252,7 +178,7 @@ describe('seeded (Philox) noise', () => {
 });
 
 describe('PPO clipped surrogate', () => {
-  test('matches the float64 reference and finite differences, with and without clipping', () => {
+  test('its gradient matches finite differences of its loss, with and without clipping', () => {
     const rng = new Rng(seed ^ 0x990);
     const B = 64;
     for (const clip of [1e-4, 0.2]) {
@@ -260,13 +186,6 @@ describe('PPO clipped surrogate', () => {
       const lp = old.map((v) => v + (clip > 0.1 ? 0.3 : 3e-4) * rng.normal());
       const adv = Float64Array.from({ length: B }, () => 3 * rng.normal());
       const ours = ppoLoss({ logProb: lp, oldLogProb: old, advantages: adv, clipRange: clip, advClipMax: 5 });
-      const ref = referencePpo(lp, old, adv, clip, 5);
-      const e = Math.max(
-        Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss),
-        maxRel(ours.gradLogProb, ref.grad),
-        Math.abs(ours.approxKl - ref.approxKl) / ref.approxKl,
-      );
-      expect(ours.clipfrac).toBe(ref.clipfrac);
       let fdWorst = 0;
       for (let b = 0; b < B; b += 3) {
         const h = 1e-7;
@@ -283,91 +202,15 @@ describe('PPO clipped surrogate', () => {
         fdWorst = Math.max(fdWorst, Math.abs(fd - ours.gradLogProb[b]) / Math.max(Math.abs(fd), 1e-6));
       }
       console.log(
-        `ppo clip ${clip}: clipfrac ${ours.clipfrac.toFixed(2)}, rel err vs float64 ${e.toExponential(2)}, vs FD ${fdWorst.toExponential(2)}`,
+        `ppo clip ${clip}: clipfrac ${ours.clipfrac.toFixed(2)}, gradient rel err vs FD ${fdWorst.toExponential(2)}`,
       );
-      expect(e).toBeLessThan(1e-12);
+      expect(ours.clipfrac).toBeGreaterThan(clip > 0.1 ? 0.1 : 0.3); // both branches of the clip are probed
       expect(fdWorst).toBeLessThan(1e-5);
     }
   });
 });
 
 describe('debug CLI', () => {
-  test('debug step and debug ppo write what the kernels compute', () => {
-    const dir = tmpDir('debug');
-    const rng = new Rng(seed ^ 0xdb9);
-    const B = 2,
-      shape = [B, 1, 8, 8],
-      n = 128;
-    writeSafetensors(
-      path.join(dir, 'step.safetensors'),
-      {
-        sample: { data: rng.normals(n), shape },
-        eps_cond: { data: rng.normals(n), shape },
-        eps_uncond: { data: rng.normals(n), shape },
-        alpha_bar_t: { data: Float32Array.from([0.4, 0.6]), shape: [2] },
-        alpha_bar_prev: { data: Float32Array.from([0.5]), shape: [] },
-        noise: { data: rng.normals(n), shape },
-        grad_log_prob: { data: Float32Array.from([1, -2]), shape: [2] },
-      },
-      { guidance_scale: '4', eta: '1' },
-    );
-    const r = runCli([
-      'debug',
-      'step',
-      '--in',
-      path.join(dir, 'step.safetensors'),
-      '--out',
-      path.join(dir, 'out.safetensors'),
-    ]);
-    expect(r.stderr).toBe('');
-    const out = readSafetensors(path.join(dir, 'out.safetensors')).tensors;
-    expect(Object.keys(out).sort()).toEqual(['grad_eps_cond', 'grad_eps_uncond', 'log_prob', 'prev_sample']);
-    const inp = readSafetensors(path.join(dir, 'step.safetensors')).tensors;
-    const direct = ddimStep({
-      batch: B,
-      perSample: 64,
-      sample: inp.sample.data,
-      modelOutput: inp.eps_cond.data,
-      modelOutputUncond: inp.eps_uncond.data,
-      guidanceScale: 4,
-      alphaBarT: [Math.fround(0.4), Math.fround(0.6)],
-      alphaBarPrev: 0.5,
-      noise: inp.noise.data,
-    });
-    expect(out.prev_sample.data).toEqual(direct.prevSample);
-    expect(out.log_prob.data).toEqual(Float32Array.from(direct.logProb));
-
-    writeSafetensors(path.join(dir, 'ppo.safetensors'), {
-      log_prob: { data: Float32Array.from([-1, -1.2]), shape: [2] },
-      old_log_prob: { data: Float32Array.from([-1.1, -1.2]), shape: [2] },
-      advantages: { data: Float32Array.from([1, -1]), shape: [2] },
-      clip_range: { data: Float32Array.from([0.2]), shape: [] },
-      adv_clip_max: { data: Float32Array.from([5]), shape: [1] },
-    });
-    expect(
-      runCli([
-        'debug',
-        'ppo',
-        '--in',
-        path.join(dir, 'ppo.safetensors'),
-        '--out',
-        path.join(dir, 'ppo-out.safetensors'),
-      ]).status,
-    ).toBe(0);
-    const p = readSafetensors(path.join(dir, 'ppo-out.safetensors')).tensors;
-    expect(Object.keys(p).sort()).toEqual(['approx_kl', 'clipfrac', 'grad_log_prob', 'loss']);
-    const ref = referencePpo(
-      Float64Array.from([-1, -1.2]),
-      Float64Array.from([-1.1, -1.2]),
-      Float64Array.from([1, -1]),
-      0.2,
-      5,
-    );
-    expect(p.loss.data[0]).toBeCloseTo(ref.loss, 6);
-    expect(p.clipfrac.data[0]).toBe(ref.clipfrac);
-    expect(Array.from(p.grad_log_prob.data)).toEqual(Array.from(Float32Array.from(ref.grad)));
-  });
-
   // On a GPU machine the CLI's --device cuda path is tested by the CUDA suite (test/cuda) instead.
   const noGpu = loadAddon().info().cuda.usable ? test.skip : test;
   noGpu('CUDA on a machine without a GPU is a clear error, not a crash', () => {

@@ -8,7 +8,7 @@
 import type { NativeUNet } from '../src/engine/native';
 import { Conditioning } from '../src/engine/guided-denoiser';
 import { sampleDdim } from '../src/engine/sampler';
-import { DdimScheduler, schedulerConfig } from '../src/engine/scheduler';
+import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
 import { createUNet } from '../src/engine/unet';
 import { loadAddon } from '../src/engine/native';
 import { AceTokens } from '../src/rl/ace';
@@ -76,8 +76,7 @@ async function setup(withAce: boolean, s = seed) {
     policy: unet,
     optimizer,
     ace,
-    scheduler: new DdimScheduler(schedCfg, STEPS),
-    schedulerConfig: schedCfg,
+    scheduler: ddimSchedule(schedCfg, STEPS),
     cond,
     uncond,
     trajectory: trajectory!,

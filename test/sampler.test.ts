@@ -5,7 +5,7 @@
 import { loadAddon } from '../src/engine/native';
 import { ddimStep } from '../src/engine/rl';
 import { sampleDdim, SampleOptions } from '../src/engine/sampler';
-import { DdimScheduler, schedulerConfig } from '../src/engine/scheduler';
+import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
 import { createTextEncoder, encodeTexts } from '../src/engine/text-encoder';
 import { createUNet } from '../src/engine/unet';
 import { WordTokenizer } from '../src/text/tokenizer';
@@ -64,12 +64,12 @@ describe('DDIM sampling with guidance', () => {
     expect(a.images).not.toEqual(c.images);
     expect(a.images.every(Number.isFinite)).toBe(true);
     expect(a.trajectory!.latents).toHaveLength(7);
-    expect(a.trajectory!.timesteps).toEqual(Array.from(new DdimScheduler(schedulerConfig(), 6).timesteps));
+    expect(a.trajectory!.timesteps).toEqual(Array.from(ddimSchedule(schedulerConfig(), 6).timesteps));
   });
 
   test('re-scoring the recorded trajectory reproduces every stored log-prob exactly', async () => {
     const { trajectory } = await sampleDdim(unet, cond, uncond, opts);
-    const sched = new DdimScheduler(schedulerConfig(), 6);
+    const sched = ddimSchedule(schedulerConfig(), 6);
     const B = 2,
       n = 2 * 256;
     for (let i = 0; i < 6; i++) {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { unetCheck } from '../src/cli/commands/unet';
+import { unetCheck } from '../src/debug/unet-check';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { createUNet } from '../src/engine/unet';
 import { Rng, testSeed } from '../src/util/random';
