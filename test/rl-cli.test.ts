@@ -221,7 +221,7 @@ test('an existing run is not overwritten; --resume refuses changed settings, nam
     env(),
   );
   expect(changed.status).toBe(2);
-  expect(changed.stderr).toMatch(/--resume with changed settings \(only epochs, eval-every may change\)/);
+  expect(changed.stderr).toMatch(/--resume with changed settings \(only --epochs, --eval-every may change\)/);
   expect(changed.stderr).toMatch(/lr: 0.00005 in the checkpoint, 0.001 now/);
   expect(changed.stderr).toMatch(/clipRange: 0.0001 in the checkpoint, 0.2 now/);
   expect(fs.readFileSync(path.join(out, 'checkpoint', 'unet.safetensors')).equals(before)).toBe(true);

@@ -68,7 +68,7 @@ test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume
     CXRL_CACHE_DIR: path.join(dir, 'cache'),
   });
   expect(again.status).toBe(2);
-  expect(again.stderr).toMatch(/already exists: add --resume/);
+  expect(again.stderr).toMatch(/already holds a run: add --resume/);
   expect(
     runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', '6'], {
       CXRL_CACHE_DIR: path.join(dir, 'cache'),
@@ -98,38 +98,109 @@ test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume
   expect(runCli(['train', '--stage', 'rl']).stderr).toMatch(/train --stage rl needs --init MODEL/);
 });
 
-test('Ctrl-C saves a checkpoint at the end of the step and exits 130; the run resumes', async () => {
-  const run = path.join(dir, 'interrupted');
-  const child = spawn(
-    process.execPath,
+test.each([
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)(
+  '%s saves a checkpoint at the end of the step and exits %i; resume refuses changed settings, truncates metrics and removes stale temporaries',
+  async (signal, exitCode) => {
+    const run = path.join(dir, `interrupted-${signal}`);
+    const env = { CXRL_CACHE_DIR: path.join(dir, 'cache') };
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin', 'cxrl-native'),
+        'train',
+        '--stage',
+        'pretrain',
+        ...common(),
+        '--out',
+        run,
+        '--steps',
+        '100000',
+        '--sample-every',
+        '0',
+      ],
+      { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += String(d)));
+    const metrics = path.join(run, 'metrics.jsonl');
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(metrics) || fs.readFileSync(metrics, 'utf8').split('\n').length < 3) {
+      if (Date.now() > deadline) throw new Error(`no progress within 60 s; stderr:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill(signal);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect({ code, stderr: stderr.includes(`${signal}: saving a checkpoint`) }).toEqual({
+      code: exitCode,
+      stderr: true,
+    });
+    const state = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8')).state;
+    expect(state.step).toBeGreaterThanOrEqual(2);
+
+    // A changed hyper-parameter is refused with the difference named; nothing is written.
+    const before = fs.readFileSync(metrics);
+    const changed = runCli(
+      ['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--lr', '0.01', '--steps', '100'],
+      env,
+    );
+    expect(changed.status).toBe(2);
+    expect(changed.stderr).toMatch(/--resume with changed settings .*lr: 0.0005 in the checkpoint, 0.01 now/);
+    expect(fs.readFileSync(metrics).equals(before)).toBe(true);
+
+    // As after a kill -9: metrics past the checkpoint and a temporary checkpoint folder left behind.
+    fs.appendFileSync(metrics, JSON.stringify({ step: state.step + 1, loss: 1 }) + '\n');
+    fs.mkdirSync(path.join(run, '.checkpoint.tmp-99999'));
+    const resumed = runCli(
+      ['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', String(state.step + 2)],
+      env,
+    );
+    expect(resumed.status).toBe(0);
+    const steps = fs
+      .readFileSync(metrics, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step);
+    expect(steps).toEqual(Array.from({ length: state.step + 2 }, (_, i) => i + 1));
+    expect(fs.existsSync(path.join(run, '.checkpoint.tmp-99999'))).toBe(false);
+  },
+  120_000,
+);
+
+test('a folder with metrics.jsonl but no checkpoint is not appended to; a bad --image-size writes nothing', () => {
+  const run = path.join(dir, 'stale-metrics');
+  fs.mkdirSync(run);
+  fs.writeFileSync(path.join(run, 'metrics.jsonl'), '{"step":1}\n');
+  const r = runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '1'], {
+    CXRL_CACHE_DIR: path.join(dir, 'cache'),
+  });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/already holds a run/);
+  expect(fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n');
+  const odd = path.join(dir, 'odd-size');
+  const bad = runCli(
     [
-      path.join(ROOT, 'bin', 'cxrl-native'),
       'train',
       '--stage',
       'pretrain',
-      ...common(),
+      '--data',
+      data,
       '--out',
-      run,
+      odd,
+      '--image-size',
+      '50',
+      '--preset',
+      'small',
       '--steps',
-      '100000',
-      '--sample-every',
-      '0',
+      '1',
     ],
-    { env: { ...process.env, CXRL_CACHE_DIR: path.join(dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { CXRL_CACHE_DIR: path.join(dir, 'cache') },
   );
-  const metrics = path.join(run, 'metrics.jsonl');
-  while (!fs.existsSync(metrics) || fs.readFileSync(metrics, 'utf8').split('\n').length < 3)
-    await new Promise((r) => setTimeout(r, 50));
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  expect(code).toBe(130);
-  const state = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'state.json'), 'utf8')).state;
-  expect(state.step).toBeGreaterThanOrEqual(2);
-  expect(
-    runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--resume', '--steps', String(state.step + 1)], {
-      CXRL_CACHE_DIR: path.join(dir, 'cache'),
-    }).status,
-  ).toBe(0);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/sample_size" 50 must be a multiple of/);
+  expect(fs.existsSync(odd)).toBe(false);
 });
 
 test('generate writes PNGs with sidecars, deterministically; bad input is refused', () => {

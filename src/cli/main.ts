@@ -29,10 +29,49 @@ export function buildCli(argv: string[]) {
   y = registerGenerate(y);
   y = registerReward(y);
   y = registerEval(y);
-  return y.fail((msg, err) => {
+  return y.fail((msg, err, usage: unknown) => {
     if (err) throw err;
-    throw new UserError(msg);
+    // One line, with a suggestion for a mistyped flag.
+    let line = msg.replace(/\s*\n\s*/g, ' ');
+    const unknown = /^Unknown arguments?: (.*)$/.exec(line);
+    if (unknown) {
+      const known = optionNames(usage);
+      const hints = unknown[1].split(', ').flatMap((u) => {
+        const near = closest(u, known);
+        return near ? [`--${u} -> --${near}?`] : [];
+      });
+      if (hints.length) line += ` (did you mean: ${hints.join(', ')})`;
+    }
+    throw new UserError(line);
   });
+}
+
+/** yargs passes its usage object to fail(); its descriptions name every option of the command. */
+function optionNames(usage: unknown): string[] {
+  const u = usage as { getDescriptions?: () => Record<string, unknown> };
+  return typeof u?.getDescriptions === 'function' ? Object.keys(u.getDescriptions()) : [];
+}
+
+/** The known option nearest to a typo (edit distance at most 2), if any. */
+function closest(typo: string, known: string[]): string | null {
+  let best: string | null = null,
+    bestD = 3;
+  for (const k of known) {
+    const d = editDistance(typo, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 /** Flags that may be given more than once (each adds a value). */

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { Rng } from '../util/random';
 import { UserError } from '../util/errors';
 import { imagePath, randomDicomId, reportPath } from './ids';
-import { CHEXPERT_LABELS, formatLabelCell, NOT_MENTIONED, POSITIVE, UNCERTAIN } from './labels';
+import { CHEXPERT_LABELS, formatLabelCell, LabelCode, NOT_MENTIONED, POSITIVE, UNCERTAIN } from './labels';
 import { phantomParams, renderPhantom, samplePose } from './phantom';
 import { writeReport } from './report-writer';
 import { sampleStudyFacts, StudyFacts } from './study-facts';
@@ -77,10 +77,10 @@ function studyDate(rng: Rng): string {
 
 function labelRow(subject: string, study: string, f: StudyFacts, negbio: boolean, rng: Rng): string[] {
   return [subject, study, ...CHEXPERT_LABELS.map((_, k) => {
-    let code = f.labels[k];
+    let code = f.labels[k] as LabelCode; // the facts hold label codes
     // NegBio disagrees with CheXpert now and then: uncertain findings are called positive.
     if (negbio && code === UNCERTAIN && rng.uniform() < 0.3) code = POSITIVE;
-    return formatLabelCell(code as never);
+    return formatLabelCell(code);
   })];
 }
 

@@ -113,6 +113,13 @@ export function validateUNetConfig(cfg: unknown, file = 'config'): UNetConfig {
   );
   need(Array.isArray(c.down_block_types), file, '"down_block_types" is missing');
   need(Array.isArray(c.up_block_types), file, '"up_block_types" is missing');
+  const halvings = (c.block_out_channels as unknown[]).length - 1;
+  if (c.sample_size !== undefined)
+    need(
+      (c.sample_size as number) % 2 ** halvings === 0,
+      file,
+      `"sample_size" ${c.sample_size} must be a multiple of ${2 ** halvings} (the UNet halves it ${halvings} times)`,
+    );
   return c as UNetConfig;
 }
 

@@ -80,7 +80,7 @@ export class RewardScorer {
       const c = classifier.contract;
       c.labels!.forEach((l, j) => {
         const target = c.label_map![l];
-        if (target) cols[CHEXPERT_LABELS.indexOf(target as never)].push(j);
+        if (target) cols[(CHEXPERT_LABELS as readonly string[]).indexOf(target)].push(j);
       });
     }
     return new RewardScorer(posture, classifier, consistency, cols);

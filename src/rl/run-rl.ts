@@ -23,6 +23,13 @@ import { checkInitKind, describeInit, loadAce, readRlCheckpointState, saveRlChec
 import { REWARD_COMPONENTS } from './comparative-rewards';
 import { evalReports, loadReportsBySplit } from './prompts';
 import { changedSettings, checkRlSettings, RlSettings } from './settings';
+import {
+  checkFreshRunFolder,
+  refuseChangedSettings,
+  removeStaleCheckpointTemps,
+  StopSignals,
+  truncateMetrics,
+} from '../train/run-lifecycle';
 import { createPolicyOptimizer, EvalMetrics, Phase, RlState, RlTrainer } from './trainer';
 
 export interface RlArgs {
@@ -49,24 +56,6 @@ function checkRewardModels(scorer: RewardScorer, s: RlSettings, files: string[])
   }
 }
 
-/** Keeps the lines of metrics.jsonl up to the checkpoint's epoch (a resumed run rewrites the rest). */
-function truncateMetrics(file: string, epoch: number): void {
-  if (!fs.existsSync(file)) return;
-  const keep = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (!l.trim()) return false;
-      try {
-        const m = JSON.parse(l) as { kind?: string; epoch?: number };
-        return m.kind === 'run' || (m.epoch !== undefined && m.epoch <= epoch);
-      } catch {
-        return false;
-      }
-    });
-  fs.writeFileSync(file, keep.map((l) => l + '\n').join(''));
-}
-
 function fmt(v: number | null | undefined, digits = 3): string {
   return v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits);
 }
@@ -91,11 +80,7 @@ export async function runRl(a: RlArgs): Promise<void> {
   const ckpt = path.join(a.out, 'checkpoint');
   const metricsFile = path.join(a.out, 'metrics.jsonl');
   const saved = a.resume ? readRlCheckpointState(ckpt) : null;
-  if (!a.resume && (fs.existsSync(ckpt) || (fs.existsSync(metricsFile) && fs.statSync(metricsFile).size > 0))) {
-    throw new UserError(
-      `${a.out} already holds a run: add --resume to continue it, or choose another --out (nothing was overwritten)`,
-    );
-  }
+  if (!a.resume) checkFreshRunFolder(a.out);
   const init = saved ? saved.init.dir : a.init;
   if (saved && a.init && path.resolve(a.init) !== saved.init.dir)
     throw new UserError(`--init ${a.init} differs from the run's init ${saved.init.dir}`);
@@ -112,11 +97,7 @@ export async function runRl(a: RlArgs): Promise<void> {
   const [, textLength, width] = (await policy.encodeText([''])).context.shape;
   const settings = checkRlSettings({ ...a.settings, textLength });
   if (saved) {
-    const diffs = changedSettings(saved.settings, settings);
-    if (diffs.length)
-      throw new UserError(
-        `--resume with changed settings (only ${['epochs', 'eval-every'].join(', ')} may change): ${diffs.join('; ')}`,
-      );
+    refuseChangedSettings(changedSettings(saved.settings, settings), ['--epochs', '--eval-every']);
   }
 
   const rewardItems = a.rewards?.length ? a.rewards : [await defaultRewardModels(root)];
@@ -148,7 +129,8 @@ export async function runRl(a: RlArgs): Promise<void> {
 
   fs.mkdirSync(a.out, { recursive: true });
   if (saved) {
-    truncateMetrics(metricsFile, state.epoch);
+    truncateMetrics(metricsFile, (m) => m.kind === 'run' || (typeof m.epoch === 'number' && m.epoch <= state.epoch));
+    removeStaleCheckpointTemps(a.out);
     console.error(`resuming ${ckpt} after epoch ${state.epoch}`);
   }
   console.error(engineSummary());
@@ -157,14 +139,7 @@ export async function runRl(a: RlArgs): Promise<void> {
       `guidance ${settings.guidanceScale}, eta ${settings.eta}, RLCF ${settings.rlcf}, ACE ${ace ? ace.count + ' tokens' : 'off'}; rewards ${rewardItems.join(', ')}`,
   );
 
-  let stop: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stop) process.exit(sig === 'SIGTERM' ? 143 : 130);
-    stop = sig;
-    console.error(`\n${sig}: saving a checkpoint at the end of this epoch (send it again to quit without saving)`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = new StopSignals('epoch');
   const metrics = fs.openSync(metricsFile, 'a');
   fs.writeSync(
     metrics,
@@ -206,7 +181,7 @@ export async function runRl(a: RlArgs): Promise<void> {
     return r.metrics;
   };
   try {
-    while (state.epoch < settings.epochs && !stop) {
+    while (state.epoch < settings.epochs && !stop.requested) {
       const m = await trainer.epoch(reports, { onPhase: onPhase(state.epoch + 1) });
       bar = null;
       fs.writeSync(metrics, JSON.stringify({ kind: 'epoch', ...m }) + '\n');
@@ -219,13 +194,10 @@ export async function runRl(a: RlArgs): Promise<void> {
       bar = null;
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.finish();
     fs.closeSync(metrics);
   }
   console.log(
-    `train --stage rl: epoch ${state.epoch}/${settings.epochs}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`,
+    `train --stage rl: epoch ${state.epoch}/${settings.epochs}; checkpoint ${ckpt}${stop.requested ? ' (interrupted; --resume continues)' : ''}`,
   );
-  // The usual codes of a process ended by the signal: 128 + 2 (SIGINT), 128 + 15 (SIGTERM).
-  if (stop) process.exitCode = stop === 'SIGTERM' ? 143 : 130;
 }

@@ -4,6 +4,7 @@
  */
 import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
 import { UserError } from '../util/errors';
+import { settingsDiff } from '../train/run-lifecycle';
 import type { AdvantageMode } from './advantages';
 import { ADVANTAGE_MODES } from './advantages';
 import type { RewardWeights, RlcfMode } from './comparative-rewards';
@@ -168,14 +169,5 @@ export function trainableSteps(s: Pick<RlSettings, 'sampleSteps' | 'eta' | 'trai
 
 /** Settings that differ between a checkpoint and this invocation, excluding the safe ones. */
 export function changedSettings(saved: RlSettings, now: RlSettings): string[] {
-  const diffs: string[] = [];
-  for (const k of Object.keys(now) as (keyof RlSettings)[]) {
-    if (RESUME_SAFE_SETTINGS.includes(k)) continue;
-    // A setting newer than the checkpoint had its default there.
-    const was = saved[k] === undefined && k in RL_DEFAULTS ? RL_DEFAULTS[k as keyof typeof RL_DEFAULTS] : saved[k];
-    const a = JSON.stringify(was),
-      b = JSON.stringify(now[k]);
-    if (a !== b) diffs.push(`${k}: ${a} in the checkpoint, ${b} now`);
-  }
-  return diffs;
+  return settingsDiff(saved, now, RESUME_SAFE_SETTINGS, RL_DEFAULTS as Partial<RlSettings>);
 }

@@ -1,7 +1,7 @@
 /**
  * `cxrl-native train --stage pretrain`: data (a MIMIC-CXR-JPG root, or the embedded default: a
  * synthetic dataset made once into the cache folder), the Pretrainer, metrics.jsonl, a progress
- * bar, periodic checkpoints and sample grids, and Ctrl-C that saves before exiting.
+ * bar, periodic checkpoints and sample grids, and SIGINT/SIGTERM that save before exiting.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,12 +9,20 @@ import { cachedImageLoader, embeddedDataset } from '../data/cache';
 import { loadMimic } from '../data/mimic';
 import { engineSummary } from '../engine/native';
 import { schedulerConfig } from '../engine/scheduler';
-import { readUNetConfig } from '../engine/unet-config';
+import { readUNetConfig, validateUNetConfig } from '../engine/unet-config';
 import { WordTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
 import { Pretrainer, PretrainSettings, trainSteps } from './pretrain';
 import { writeSampleGrid } from '../generation/sampling';
+import {
+  checkFreshRunFolder,
+  refuseChangedSettings,
+  removeStaleCheckpointTemps,
+  settingsDiff,
+  StopSignals,
+  truncateMetrics,
+} from './run-lifecycle';
 
 export interface PretrainArgs {
   data?: string;
@@ -35,39 +43,52 @@ export interface PretrainArgs {
   emaDecay: number;
 }
 
+/** The settings a pretraining run is made with (a --resume must give the same). */
+function settingsOf(a: PretrainArgs): PretrainSettings {
+  return {
+    batchSize: a.batchSize,
+    gradAccum: a.gradAccum,
+    lr: a.lr,
+    textLr: a.lr,
+    warmupSteps: a.warmup,
+    weightDecay: 1e-4,
+    maxGradNorm: 1,
+    condDropout: 0.1,
+    seed: a.seed,
+    imageSize: a.imageSize,
+    textLength: a.textLength,
+    emaDecay: a.emaDecay,
+  };
+}
+
 export async function runPretrain(a: PretrainArgs): Promise<void> {
+  // Everything is checked before anything is read or written.
+  const unet = validateUNetConfig(
+    { ...readUNetConfig(a.preset), sample_size: a.imageSize },
+    `--image-size ${a.imageSize}`,
+  );
+  const ckpt = path.join(a.out, 'checkpoint');
+  if (!a.resume) checkFreshRunFolder(a.out);
+  else if (!fs.existsSync(path.join(ckpt, 'state.json'))) throw new UserError(`${ckpt}: no checkpoint to resume from`);
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));
   const records = loadMimic({ root, splits: ['train'] }).records;
   if (records.length < a.batchSize)
     throw new UserError(
       `${root}: only ${records.length} training images with report text; need at least --batch-size ${a.batchSize}`,
     );
-  const ckpt = path.join(a.out, 'checkpoint');
   let trainer: Pretrainer;
+  const metricsFile = path.join(a.out, 'metrics.jsonl');
   if (a.resume) {
-    if (!fs.existsSync(path.join(ckpt, 'state.json'))) throw new UserError(`${ckpt}: no checkpoint to resume from`);
     trainer = Pretrainer.load(ckpt);
+    refuseChangedSettings(settingsDiff(trainer.settings, settingsOf(a), []), [
+      '--steps',
+      '--save-every',
+      '--sample-every',
+    ]);
+    truncateMetrics(metricsFile, (m) => typeof m.step === 'number' && m.step <= trainer.state.step);
+    removeStaleCheckpointTemps(a.out);
     console.error(`resuming from ${ckpt} at step ${trainer.state.step}`);
   } else {
-    if (fs.existsSync(ckpt))
-      throw new UserError(
-        `${ckpt} already exists: add --resume to continue it, or choose another --out (nothing was overwritten)`,
-      );
-    const unet = { ...readUNetConfig(a.preset), sample_size: a.imageSize };
-    const settings: PretrainSettings = {
-      batchSize: a.batchSize,
-      gradAccum: a.gradAccum,
-      lr: a.lr,
-      textLr: a.lr,
-      warmupSteps: a.warmup,
-      weightDecay: 1e-4,
-      maxGradNorm: 1,
-      condDropout: 0.1,
-      seed: a.seed,
-      imageSize: a.imageSize,
-      textLength: a.textLength,
-      emaDecay: a.emaDecay,
-    };
     const tok = WordTokenizer.build(
       records.map((r) => r.text),
       { minCount: 2 },
@@ -77,26 +98,20 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
       { max_length: a.textLength, width: unet.cross_attention_dim, layers: 2, heads: 4 },
       tok,
       schedulerConfig(),
-      settings,
+      settingsOf(a),
     );
   }
   fs.mkdirSync(a.out, { recursive: true });
   console.error(engineSummary());
   const loader = cachedImageLoader(root, trainer.settings.imageSize);
-  const metrics = fs.openSync(path.join(a.out, 'metrics.jsonl'), 'a');
+  const metrics = fs.openSync(metricsFile, 'a');
   const samplePrompts = [...new Set(records.map((r) => r.text))].slice(0, 4);
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    console.error('\ninterrupted: saving a checkpoint at the end of this step (Ctrl-C again to quit without saving)');
-  };
-  process.on('SIGINT', onSigint);
+  const stop = new StopSignals('step');
   const bar = new Progress('pretrain', a.steps, 'steps', trainer.state.step);
   const t0 = Date.now();
   try {
     await trainSteps(trainer, records, loader, a.steps, {
-      shouldStop: () => stop,
+      shouldStop: () => stop.requested,
       onStep: async (m) => {
         fs.writeSync(
           metrics,
@@ -114,13 +129,12 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
         }
       },
     });
+    trainer.save(ckpt);
   } finally {
-    process.off('SIGINT', onSigint);
+    stop.finish();
     fs.closeSync(metrics);
   }
-  trainer.save(ckpt);
   console.log(
-    `pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop ? ' (interrupted; --resume continues)' : ''}`,
+    `pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop.requested ? ' (interrupted; --resume continues)' : ''}`,
   );
-  if (stop) process.exitCode = 130;
 }

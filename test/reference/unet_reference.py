@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 import safetensors_np as st
+from diffusers_unet_keys import unet_keys
 
 
 class ReferenceUNet:
@@ -30,8 +31,8 @@ class ReferenceUNet:
         w = self.W[name + ".weight"]
         return F.conv2d(x, w, self.W[name + ".bias"], stride=stride, padding=w.shape[-1] // 2)
 
-    def lin(self, x, name):
-        return F.linear(x, self.W[name + ".weight"], self.W.get(name + ".bias"))
+    def lin(self, x, name, bias=True):
+        return F.linear(x, self.W[name + ".weight"], self.W[name + ".bias"] if bias else None)
 
     def gn(self, x, name, eps):
         return F.group_norm(x, self.groups, self.W[name + ".weight"], self.W[name + ".bias"], eps)
@@ -43,12 +44,13 @@ class ReferenceUNet:
         h = self.conv(F.silu(self.gn(x, name + ".norm1", self.eps)), name + ".conv1")
         h = h + self.lin(F.silu(temb), name + ".time_emb_proj")[:, :, None, None]
         h = self.conv(F.silu(self.gn(h, name + ".norm2", self.eps)), name + ".conv2")
-        if name + ".conv_shortcut.weight" in self.W:
+        if x.shape[1] != h.shape[1]:  # diffusers adds a 1x1 shortcut when the channel count changes
             x = self.conv(x, name + ".conv_shortcut")
         return x + h
 
     def attention(self, x, ctx, name, heads, mask):
-        q, k, v = self.lin(x, name + ".to_q"), self.lin(ctx, name + ".to_k"), self.lin(ctx, name + ".to_v")
+        q = self.lin(x, name + ".to_q", bias=False)
+        k, v = self.lin(ctx, name + ".to_k", bias=False), self.lin(ctx, name + ".to_v", bias=False)
         B, Lq, C = q.shape
         d = C // heads
         q = q.reshape(B, Lq, heads, d).transpose(1, 2)
@@ -135,6 +137,15 @@ def main(argv):
         i = argv.index("--fp16-copy")
         st.write(argv[i + 1], raw_w, dtype="F16")
         st.write(argv[i + 2], {k: v.astype(np.float16).astype(np.float32) for k, v in raw_w.items()})
+    # The weights must be exactly diffusers' key set for this config (names and shapes), so the
+    # reference never adapts to what the engine happens to write.
+    expected = unet_keys(cfg)
+    got = {k: list(v.shape) for k, v in raw_w.items()}
+    if got != expected:
+        missing = sorted(set(expected) - set(got))[:5]
+        extra = sorted(set(got) - set(expected))[:5]
+        shapes = sorted(k for k in expected if k in got and got[k] != expected[k])[:5]
+        raise SystemExit(f"weights are not diffusers' key set: missing {missing}, extra {extra}, shapes {shapes}")
     weights = {k: torch.tensor(v, requires_grad=True) for k, v in raw_w.items()}
     inp, _ = st.read(in_path)
     sample = torch.tensor(inp["sample"], requires_grad=True)
@@ -150,7 +161,9 @@ def main(argv):
         result["grad.sample"] = sample.grad.numpy()
         result["grad.encoder_hidden_states"] = ctx.grad.numpy()
         for k, v in weights.items():
-            result["grad." + k] = (v.grad if v.grad is not None else torch.zeros_like(v)).numpy()
+            if v.grad is None:
+                raise SystemExit(f"parameter {k} received no gradient: the reference does not use it")
+            result["grad." + k] = v.grad.numpy()
     st.write(out_path, result)
     print(f"reference: torch {torch.__version__}, {len(weights)} parameter tensors, wrote {len(result)} tensors")
 

@@ -5,7 +5,7 @@ import { runRl } from '../../rl/run-rl';
 import { ACE_LR_FACTOR, AnchorNoise, parseTrainWindow, RL_DEFAULTS } from '../../rl/settings';
 import { runPretrain } from '../../train/run-pretrain';
 import { UserError } from '../../util/errors';
-import { requirePositiveIntegers } from '../validate';
+import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE, requirePositiveIntegers, UNIT_INTERVAL_OPEN } from '../validate';
 
 /** Options both stages read, with a default per stage. */
 const PER_STAGE = {
@@ -243,14 +243,15 @@ export function registerTrain(y: Argv): Argv {
       const stage = args.stage;
       const out = args.out ?? PER_STAGE.out[stage];
       const lr = args.lr ?? PER_STAGE.lr[stage];
-      if (!(typeof lr === 'number' && Number.isFinite(lr) && lr > 0))
-        throw new UserError(`--lr must be a finite number > 0, got ${args.lr}`);
-      if (!Number.isInteger(args.seed) || args.seed < 0)
-        throw new UserError(`--seed must be an integer >= 0, got ${args.seed}`);
+      checkNumbers({ lr, seed: args.seed }, { lr: POSITIVE, seed: NON_NEGATIVE_INTEGER });
       requirePositiveIntegers(args, ['synthStudies']);
       if (stage === 'pretrain') {
         requirePositiveIntegers(args, ['steps', 'batchSize', 'gradAccum', 'imageSize', 'saveEvery', 'textLength']);
-        if (!(args.emaDecay >= 0 && args.emaDecay < 1)) throw new UserError('--ema-decay must be in [0, 1)');
+        checkNumbers(args, {
+          warmup: NON_NEGATIVE_INTEGER,
+          sampleEvery: NON_NEGATIVE_INTEGER,
+          emaDecay: UNIT_INTERVAL_OPEN,
+        });
         await runPretrain({ ...args, out, lr });
         return;
       }
