@@ -484,6 +484,20 @@ describe('reward score sources and outputs', () => {
     }
   });
 
+  test('an unreadable image is skipped, counted and named; --strict stops at it', () => {
+    const dir = out('gen-broken');
+    fs.cpSync(gen, dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, '0-1.png'), fs.readFileSync(path.join(dir, '0-1.png')).subarray(0, 40));
+    const lax = run(['reward', 'score', '--models', f.rewards, '--images', dir, '--json']);
+    expect(lax.status).toBe(0);
+    const j = JSON.parse(lax.stdout);
+    expect(j.unreadable).toEqual(['0-1.png']);
+    expect(j.images.map((im: { file: string }) => im.file)).toEqual(['0-0.png', '1-0.png', '1-1.png']);
+    const strict = run(['reward', 'score', '--models', f.rewards, '--images', dir, '--strict']);
+    expect(strict.status).toBe(2);
+    expect(strict.stderr).toMatch(/0-1\.png: cannot read the image \(--strict\)/);
+  });
+
   test('a malformed JSONL line is named with its line number', () => {
     fs.writeFileSync(out('bad.jsonl'), '{"image": "0-0.png", "text": "ok"}\n{not json}\n');
     const r = run(['reward', 'score', '--models', f.rewards, '--images', gen, '--reports', out('bad.jsonl')]);

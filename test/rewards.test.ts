@@ -193,6 +193,12 @@ test('contracts: each mistake is refused with the file and the field named', () 
   expect(() =>
     checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 1, 64, 64] }], [{ name: 'q', shape: ['N', 2] }], f),
   ).toThrow(/probabilities output "p" is not an output/);
+  // Two mismatches at once: both are named.
+  expect(() =>
+    checkAgainstModel(c, [{ ...inputs[0], shape: ['N', 3, 64, 64] }], [{ name: 'q', shape: ['N', 2] }], f),
+  ).toThrow(
+    /2 mismatches: input "image" dimension 1 is 3 .*; the contract's probabilities output "p" is not an output/,
+  );
   const dir = tmpDir('contract');
   expect(() => readContract(path.join(dir, 'x.onnx'))).toThrow(/x.onnx.json: missing/);
   fs.writeFileSync(path.join(dir, 'y.onnx.json'), '{oops');

@@ -94,10 +94,26 @@ export function rejectRepeatedFlags(argv: string[]): void {
   }
 }
 
+/**
+ * `--flag -1e9` as `--flag=-1e9`: yargs would read a negative number in exponent form as short
+ * flags (-1, -e, -9) instead of the flag's value.
+ */
+export function joinNegativeNumbers(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (/^--[^=]+$/.test(argv[i]) && next !== undefined && /^-(\d|\.\d)/.test(next) && Number.isFinite(Number(next))) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<void> {
   try {
     rejectRepeatedFlags(argv);
-    await buildCli(argv).parseAsync();
+    await buildCli(joinNegativeNumbers(argv)).parseAsync();
   } catch (e) {
     const err = e as Error;
     if (err instanceof UserError || err.name === 'UserError' || err.name === 'YError') {

@@ -38,6 +38,9 @@ export interface Generator {
   encodeText(prompts: string[]): Promise<Conditioning>;
   /** the checkpoint's ACE tokens [count, width], when it has them */
   ace?: { tokens: Float32Array; count: number };
+  /** tokens of a prompt before truncation, and the most the text encoder reads */
+  promptTokens(prompt: string): number;
+  maxPromptTokens: number;
   /** training step of a checkpoint made here */
   step?: number;
   aceTokens?: number;
@@ -103,6 +106,8 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
     encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
     encodeText: async (prompts) => encodeTexts(text, tok, prompts, L),
+    promptTokens: (p) => tok.tokenCount(p),
+    maxPromptTokens: L,
     ace: ace ? { tokens: Float32Array.from(ace.data), count: K } : undefined,
     step: state.state?.step,
     aceTokens: K || undefined,
@@ -155,6 +160,8 @@ async function loadDiffusers(
     encode: (prompts) => enc.encode(prompts),
     encodeUnconditional: async () => probe,
     encodeText: (prompts) => enc.encode(prompts),
+    promptTokens: (p) => enc.tokenizer.tokenCount(p),
+    maxPromptTokens: enc.tokenizer.maxLength,
   };
 }
 

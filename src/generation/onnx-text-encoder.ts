@@ -13,7 +13,7 @@ import { UserError } from '../util/errors';
 export class OnnxTextEncoder {
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly tokenizer: ClipTokenizer,
+    readonly tokenizer: ClipTokenizer,
     private readonly idsInput: { name: string; type: string },
     private readonly maskInput: { name: string; type: string } | null,
     private readonly output: string,

@@ -69,6 +69,11 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
   const g = a.settings,
     size = gen.imageSize,
     ext = a.format === 'jpeg' ? 'jpg' : 'png';
+  const cut = a.prompts.map((p) => gen.promptTokens(p)).filter((n) => n > gen.maxPromptTokens);
+  if (cut.length)
+    console.error(
+      `generate: ${cut.length} of ${a.prompts.length} prompts are longer than the text encoder's ${gen.maxPromptTokens} tokens and are cut to them (the longest has ${Math.max(...cut)})`,
+    );
   const hash = fileSha256(gen.weightsFile);
   const total = a.prompts.length * a.n,
     chunks = Math.ceil(total / a.batchSize);

@@ -3,7 +3,7 @@
  * RL stage's evaluation and `eval` all read them from here.
  */
 import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
-import { UserError } from '../util/errors';
+import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER } from '../util/numeric-options';
 
 export interface GenerationSettings {
   /** DDIM inference steps */
@@ -23,9 +23,7 @@ export const SAMPLE_GRID_SETTINGS: Omit<GenerationSettings, 'seed'> = { ...GENER
 
 /** Checks every field (the flags are named as `generate` names them). */
 export function checkGenerationSettings(g: GenerationSettings): GenerationSettings {
-  if (!Number.isInteger(g.steps) || g.steps < 1)
-    throw new UserError(`--steps must be a positive integer, got ${g.steps}`);
-  if (!Number.isInteger(g.seed) || g.seed < 0) throw new UserError(`--seed must be an integer >= 0, got ${g.seed}`);
+  checkNumbers({ ...g }, { steps: POSITIVE_INTEGER, seed: NON_NEGATIVE_INTEGER });
   checkEta(g.eta);
   checkGuidanceScale(g.guidanceScale);
   return g;

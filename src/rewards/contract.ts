@@ -177,57 +177,65 @@ export function readContract(onnxFile: string): Contract {
 }
 
 function checkDims(
-  file: string,
+  problems: string[],
   what: string,
   declared: (number | string)[] | undefined,
   want: (number | null)[],
 ): void {
   if (!declared || declared.length === 0) return;
-  if (declared.length !== want.length)
-    fail(
-      file,
+  if (declared.length !== want.length) {
+    problems.push(
       `${what} has rank ${declared.length} in the ONNX file, the contract implies [${want.map((w) => w ?? 'N').join(', ')}]`,
     );
+    return;
+  }
   declared.forEach((d, k) => {
     if (typeof d === 'number' && d > 0 && want[k] !== null && d !== want[k])
-      fail(file, `${what} dimension ${k} is ${d} in the ONNX file, the contract says ${want[k]}`);
+      problems.push(`${what} dimension ${k} is ${d} in the ONNX file, the contract says ${want[k]}`);
   });
 }
 
-/** Checks a contract against the ONNX session's declared inputs and outputs. */
+/** Checks a contract against the ONNX session's declared inputs and outputs; names every mismatch. */
 export function checkAgainstModel(c: Contract, inputs: TensorInfo[], outputs: TensorInfo[], file: string): void {
+  const problems: string[] = [];
   const inNames = inputs.map((i) => i.name),
     outNames = outputs.map((o) => o.name);
-  const needInput = (name: string) => {
+  const findInput = (name: string) => {
     const i = inputs.find((x) => x.name === name);
     if (!i)
-      fail(file, `the contract's input "${name}" is not an input of the ONNX model (it has ${inNames.join(', ')})`);
+      problems.push(`the contract's input "${name}" is not an input of the ONNX model (it has ${inNames.join(', ')})`);
     return i;
   };
   if (c.input) {
-    const i = needInput(c.input.name);
-    if (i.type && i.type !== 'float32')
-      fail(file, `input "${i.name}" is ${i.type} in the ONNX file; image inputs must be float32`);
-    checkDims(file, `input "${i.name}"`, i.shape, [null, c.input.channels, c.input.size[0], c.input.size[1]]);
+    const i = findInput(c.input.name);
+    if (i) {
+      if (i.type && i.type !== 'float32')
+        problems.push(`input "${i.name}" is ${i.type} in the ONNX file; image inputs must be float32`);
+      checkDims(problems, `input "${i.name}"`, i.shape, [null, c.input.channels, c.input.size[0], c.input.size[1]]);
+    }
     const extra = inNames.filter((n) => n !== c.input!.name);
-    if (extra.length) fail(file, `the ONNX model has inputs the contract does not feed: ${extra.join(', ')}`);
+    if (extra.length) problems.push(`the ONNX model has inputs the contract does not feed: ${extra.join(', ')}`);
   }
   if (c.text) {
     for (const n of [c.text.ids_input, c.text.mask_input].filter((x): x is string => !!x)) {
-      const i = needInput(n);
+      const i = findInput(n);
+      if (!i) continue;
       if (i.type && i.type !== 'int64' && i.type !== 'int32')
-        fail(file, `input "${n}" is ${i.type}; token inputs must be int64 or int32`);
-      checkDims(file, `input "${n}"`, i.shape, [null, c.text.length]);
+        problems.push(`input "${n}" is ${i.type}; token inputs must be int64 or int32`);
+      checkDims(problems, `input "${n}"`, i.shape, [null, c.text.length]);
     }
   }
   for (const [role, name] of Object.entries(c.outputs)) {
     const o = outputs.find((x) => x.name === name);
-    if (!o)
-      fail(
-        file,
+    if (!o) {
+      problems.push(
         `the contract's ${role} output "${name}" is not an output of the ONNX model (it has ${outNames.join(', ')})`,
       );
+      continue;
+    }
     const width = role === 'psi' ? 5 : role === 'probabilities' || role === 'logits' ? c.labels!.length : null;
-    checkDims(file, `output "${name}"`, o.shape, [null, width]);
+    checkDims(problems, `output "${name}"`, o.shape, [null, width]);
   }
+  if (problems.length)
+    fail(file, problems.length === 1 ? problems[0] : `${problems.length} mismatches: ${problems.join('; ')}`);
 }

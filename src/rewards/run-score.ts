@@ -76,6 +76,8 @@ export interface ScoreArgs {
   images: string;
   reports?: string;
   device?: OrtDevice;
+  /** stop at the first unreadable image instead of skipping it */
+  strict?: boolean;
 }
 
 export interface ScoreResult {
@@ -86,17 +88,36 @@ export interface ScoreResult {
   probabilities: (Record<string, number> | null)[];
   /** what was not scored, and why */
   notes: string[];
+  /** images that could not be read and were skipped */
+  unreadable: string[];
+}
+
+/** Splits the image files into readable ones and the rest (truncated or not images at all). */
+async function readableImages(dir: string, files: string[], strict: boolean): Promise<[string[], string[]]> {
+  const probe = new ImageLoader({ size: 8 }, null, false);
+  const ok: string[] = [],
+    bad: string[] = [];
+  for (const f of files) {
+    const px = await probe.load({ dicomId: f, imageFile: path.join(dir, f) });
+    if (px) ok.push(f);
+    else if (strict)
+      throw new UserError(`${path.join(dir, f)}: cannot read the image (--strict): ${probe.problems.at(-1)?.message}`);
+    else bad.push(f);
+  }
+  return [ok, bad];
 }
 
 export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
   if (!fs.existsSync(a.images) || !fs.statSync(a.images).isDirectory())
     throw new UserError(`${a.images}: not a folder of images`);
   // grid.png is the contact sheet `generate --grid` writes beside the images.
-  const files = fs
+  const candidates = fs
     .readdirSync(a.images)
     .filter((f) => IMAGE_EXT.test(f) && f !== 'grid.png')
     .sort();
-  if (files.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
+  if (candidates.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
+  const [files, unreadable] = await readableImages(a.images, candidates, !!a.strict);
+  if (files.length === 0) throw new UserError(`${a.images}: none of the ${candidates.length} images can be read`);
   const scorer = await RewardScorer.open(a.models, a.device ?? 'cpu');
   const table = a.reports ? readReports(a.reports) : null;
   const missing: boolean[] = [];
@@ -132,6 +153,10 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
   const summary = await scorer.score(files.length, images, texts, labels);
   // Images without a report get what needs none: r_align, and the classifier's probabilities.
   const notes: string[] = [];
+  if (unreadable.length)
+    notes.push(
+      `${unreadable.length} unreadable images skipped (--strict stops instead): ${unreadable.slice(0, 10).join(', ')}${unreadable.length > 10 ? ', ...' : ''}`,
+    );
   const probabilities: (Record<string, number> | null)[] = files.map(() => null);
   const without = missing.flatMap((m, i) => (m ? [i] : []));
   if (without.length) {
@@ -154,5 +179,5 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
   const providers = [scorer.posture, scorer.classifier, scorer.consistency?.image]
     .filter((m) => m)
     .map((m) => `${m!.file}: ${m!.provider}`);
-  return { files, summary, providers, probabilities, notes };
+  return { files, summary, providers, probabilities, notes, unreadable };
 }

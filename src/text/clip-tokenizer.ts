@@ -159,6 +159,11 @@ export class ClipTokenizer {
     return ids;
   }
 
+  /** Tokens of a text with BOS and EOS, before truncation. */
+  tokenCount(text: string): number {
+    return this.tokenize(text).length + 2;
+  }
+
   /** [B, maxLength] ids (BOS, tokens, EOS, padding) and the attention mask (1 up to and including EOS). */
   encodeBatch(texts: string[], length = this.maxLength): { ids: Int32Array; mask: Float32Array } {
     const ids = new Int32Array(texts.length * length).fill(this.padId);

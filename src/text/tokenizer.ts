@@ -50,6 +50,11 @@ export class WordTokenizer {
     return this.vocab.length;
   }
 
+  /** Tokens of a text with [BOS] and [EOS], before truncation. */
+  tokenCount(text: string): number {
+    return splitWords(text).length + 2;
+  }
+
   encode(text: string, length: number): Encoded {
     if (length < 2) throw new UserError('tokenizer: length must be at least 2');
     const body = splitWords(text)

@@ -2,6 +2,8 @@ import type { Argv } from 'yargs';
 import { formatInspectReport, inspectDataset } from '../../data/inspect';
 import { synthesizeDataset } from '../../data/synth';
 import { Progress } from '../../util/progress';
+import { UserError } from '../../util/errors';
+import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER } from '../../util/numeric-options';
 
 export function registerData(y: Argv): Argv {
   return y.command(
@@ -41,12 +43,13 @@ export function registerData(y: Argv): Argv {
         })
         .option('json', { type: 'boolean', default: false, describe: 'inspect: print JSON' })
         .check((args) => {
-          if (args.action === 'synth' && !args.out) throw new Error('data synth needs --out DIR');
-          if (args.action === 'inspect' && !args.root) throw new Error('data inspect needs --root DIR');
+          if (args.action === 'synth' && !args.out) throw new UserError('data synth needs --out DIR');
+          if (args.action === 'inspect' && !args.root) throw new UserError('data inspect needs --root DIR');
           return true;
         }),
     async (args) => {
       if (args.action === 'synth') {
+        checkNumbers(args, { studies: POSITIVE_INTEGER, seed: NON_NEGATIVE_INTEGER, size: POSITIVE_INTEGER });
         const bar = new Progress('synth', args.studies, 'studies');
         const s = await synthesizeDataset({
           out: args.out!,

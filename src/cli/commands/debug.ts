@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import type { Device } from '../../engine/rl';
 import { debugPpo, debugSchedule, debugStep, PPO_HELP, STEP_HELP } from '../../debug/kernels';
-import { requirePositiveIntegers } from '../validate';
+import { requirePositiveIntegers } from '../../util/numeric-options';
 import { UserError } from '../../util/errors';
 
 export function registerDebug(y: Argv): Argv {

@@ -3,7 +3,7 @@ import { METRICS, Metric } from '../../eval/generated-metrics';
 import { parseModelSpecs, runEval } from '../../eval/run-eval';
 import { checkGenerationSettings, GENERATION_DEFAULTS } from '../../generation/settings';
 import { UserError } from '../../util/errors';
-import { requirePositiveIntegers } from '../validate';
+import { requirePositiveIntegers } from '../../util/numeric-options';
 
 /** eval's generation defaults: generate's, with 20 steps to keep a CPU evaluation short. */
 const EVAL_STEPS = 20;

@@ -3,7 +3,7 @@ import { readPrompts } from '../../generation/prompts-file';
 import { runGenerate } from '../../generation/run-generate';
 import { checkGenerationSettings, GENERATION_DEFAULTS } from '../../generation/settings';
 import { UserError } from '../../util/errors';
-import { requirePositiveIntegers } from '../validate';
+import { requirePositiveIntegers } from '../../util/numeric-options';
 
 export { readPrompts } from '../../generation/prompts-file';
 

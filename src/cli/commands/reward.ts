@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { describeFit, REWARD_FIT_DEFAULTS, runRewardFit } from '../../rewards/run-fit';
 import { runRewardScore } from '../../rewards/run-score';
 import { UserError } from '../../util/errors';
-import { requirePositiveIntegers } from '../validate';
+import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE, requirePositiveIntegers } from '../../util/numeric-options';
 
 const fmt = (v: number | null) => (v === null ? '   n/a' : v.toFixed(4).padStart(8));
 
@@ -65,7 +65,7 @@ export function registerReward(y: Argv): Argv {
             requirePositiveIntegers(args, ['steps', 'batchSize', 'imageSize', 'synthStudies']);
             if (args.imageSize % 16)
               throw new UserError('--image-size must be a multiple of 16 (the CNN halves it four times)');
-            if (!(args.lr > 0)) throw new UserError('--lr must be positive');
+            checkNumbers(args, { lr: POSITIVE, seed: NON_NEGATIVE_INTEGER });
             const report = await runRewardFit({ ...args, kind: args.kind });
             console.log(args.json ? JSON.stringify(report, null, 2) : describeFit(report));
           },
@@ -92,13 +92,19 @@ export function registerReward(y: Argv): Argv {
                 default: 'cpu' as const,
                 describe: 'ONNX Runtime execution provider (cuda falls back to cpu with a message)',
               })
-              .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
+              .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
+              .option('strict', {
+                type: 'boolean',
+                default: false,
+                describe: 'stop at the first unreadable image (default: skip it, count it and name it)',
+              }),
           async (args) => {
-            const { files, summary, providers, probabilities, notes } = await runRewardScore({
+            const { files, summary, providers, probabilities, notes, unreadable } = await runRewardScore({
               models: args.models,
               images: args.images,
               reports: args.reports,
               device: args.device,
+              strict: args.strict,
             });
             if (args.json) {
               console.log(
@@ -112,6 +118,7 @@ export function registerReward(y: Argv): Argv {
                     means: summary.means,
                     providers,
                     notes,
+                    unreadable,
                   },
                   null,
                   2,

@@ -5,7 +5,13 @@ import { runRl } from '../../rl/run-rl';
 import { ACE_LR_FACTOR, AnchorNoise, parseTrainWindow, RL_DEFAULTS } from '../../rl/settings';
 import { runPretrain } from '../../train/run-pretrain';
 import { UserError } from '../../util/errors';
-import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE, requirePositiveIntegers, UNIT_INTERVAL_OPEN } from '../validate';
+import {
+  checkNumbers,
+  NON_NEGATIVE_INTEGER,
+  POSITIVE,
+  requirePositiveIntegers,
+  UNIT_INTERVAL_OPEN,
+} from '../../util/numeric-options';
 
 /** Options both stages read, with a default per stage. */
 const PER_STAGE = {

@@ -3,7 +3,7 @@
  * (finite, integer where needed, in range) before anything reads or writes, so no NaN or infinity
  * reaches a kernel, a sidecar or a checkpoint. Messages name the flag: `--warmup must be ...`.
  */
-import { UserError } from '../util/errors';
+import { UserError } from './errors';
 
 export interface NumberRule {
   integer?: boolean;
