@@ -357,6 +357,12 @@ const ERRORS: ErrorCase[] = [
     keep: () => f.rewards,
   },
   {
+    name: 'plot of a folder without metrics.jsonl',
+    args: () => ['plot', f.data],
+    message: /metrics\.jsonl: no such file/,
+    keep: () => f.data,
+  },
+  {
     name: 'reward score --reports missing',
     args: () => ['reward', 'score', '--models', f.rewards, '--images', gen, '--reports', out('nope.jsonl')],
     message: /nope\.jsonl/,
@@ -421,6 +427,13 @@ describe('train and reward fit record and use their options', () => {
     const ema = readSafetensors(path.join(dir, 'checkpoint', 'unet_ema.safetensors')).tensors['conv_in.weight'].data;
     const raw = readSafetensors(path.join(dir, 'checkpoint', 'unet.safetensors')).tensors['conv_in.weight'].data;
     expect(ema).not.toEqual(raw);
+    // The run drew its curves; `plot` redraws them from metrics.jsonl.
+    const png = fs.readFileSync(path.join(dir, 'metrics.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(1120); // two 560-pixel panels side by side
+    const again = f.ok(['plot', dir, '--out', out('replot.png')]);
+    expect(again.stdout).toContain('replot.png');
+    expect(fs.existsSync(out('replot.png'))).toBe(true);
   });
 
   test('reward fit: --batch-size, --lr and --image-size reach the contract', () => {

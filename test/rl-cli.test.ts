@@ -92,6 +92,9 @@ test('a resumed run ends bit-identical to an uninterrupted one; generate reads t
     '3',
   ]);
   expect(r.stderr).toMatch(/resuming .* after epoch 1/);
+  // Every epoch redraws metrics.png: reward, PPO statistics and the held-out comparison panels.
+  const png = fs.readFileSync(path.join(straight, 'metrics.png'));
+  expect([png.subarray(1, 4).toString(), png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual(['PNG', 1120, 600]);
   for (const f of ['unet.safetensors', 'ace.safetensors', 'ace_optimizer.safetensors', 'optimizer.safetensors']) {
     expect(
       fs.readFileSync(path.join(split, 'checkpoint', f)).equals(fs.readFileSync(path.join(straight, 'checkpoint', f))),

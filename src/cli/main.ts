@@ -7,6 +7,7 @@ import { registerData } from './commands/data';
 import { registerTrain } from './commands/train';
 import { registerGenerate } from './commands/generate';
 import { registerReward } from './commands/reward';
+import { registerPlot } from './commands/plot';
 import { UserError } from '../util/errors';
 import { packageVersion } from '../util/paths';
 
@@ -29,6 +30,7 @@ export function buildCli(argv: string[]) {
   y = registerGenerate(y);
   y = registerReward(y);
   y = registerEval(y);
+  y = registerPlot(y);
   return y.fail((msg, err, usage: unknown) => {
     if (err) throw err;
     // One line, with a suggestion for a mistyped flag.

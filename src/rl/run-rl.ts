@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { embeddedDataset } from '../data/cache';
 import { engineSummary, loadAddon } from '../engine/native';
+import { refreshMetricsPlot } from '../plot/metrics-plot';
 import { loadUNetWeights } from '../engine/unet';
 import { loadGenerator } from '../generation/generator';
 import { toBytes, writeGrid } from '../generation/sampling';
@@ -191,6 +192,7 @@ export async function runRl(a: RlArgs): Promise<void> {
       );
       saveRlCheckpoint(ckpt, initInfo, policy, optimizer, ace, tracker, settings, state);
       if (state.epoch % settings.evalEvery === 0 || state.epoch === settings.epochs) await evaluate();
+      await refreshMetricsPlot(a.out);
       bar = null;
     }
   } finally {

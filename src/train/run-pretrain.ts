@@ -15,6 +15,7 @@ import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
 import { Pretrainer, PretrainSettings, trainSteps } from './pretrain';
 import { writeSampleGrid } from '../generation/sampling';
+import { refreshMetricsPlot } from '../plot/metrics-plot';
 import {
   checkFreshRunFolder,
   refuseChangedSettings,
@@ -118,7 +119,10 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
           JSON.stringify({ ...m, epoch: trainer.state.epoch, seconds: (Date.now() - t0) / 1000 }) + '\n',
         );
         bar.update(m.step, `loss ${m.loss.toFixed(4)}`);
-        if (m.step % a.saveEvery === 0) trainer.save(ckpt);
+        if (m.step % a.saveEvery === 0) {
+          trainer.save(ckpt);
+          await refreshMetricsPlot(a.out);
+        }
         if (a.sampleEvery > 0 && m.step % a.sampleEvery === 0) {
           await writeSampleGrid(
             trainer.samplingModel(),
@@ -134,6 +138,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
     stop.finish();
     fs.closeSync(metrics);
   }
+  await refreshMetricsPlot(a.out);
   console.log(
     `pretrain: step ${trainer.state.step}; checkpoint ${ckpt}${stop.requested ? ' (interrupted; --resume continues)' : ''}`,
   );
