@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     );
   };
   // Real dataset images: only-this-finding studies, as the reference scale.
+  console.error('conditioning: measuring dataset images...');
   const loader = new ImageLoader({ size: S }, null);
   const only = (label: string | null) =>
     recs
@@ -81,10 +82,36 @@ async function main(): Promise<void> {
     }
     row(`dataset: ${name}`, ms);
   }
-  for (const prompt of Object.values(PROMPTS)) {
-    const imgs = await generateImages(gen, Array(n).fill(prompt), { steps, eta: 0, guidanceScale: 4, seed: 1 });
-    row(`generated: "${prompt}"`, imgs.map(measure));
+  const generated: Record<string, { ctr: number; lower: number }[]> = {};
+  for (const [name, prompt] of Object.entries(PROMPTS)) {
+    console.error(`conditioning: sampling ${n} images of "${prompt}" (${steps} steps)...`);
+    const imgs = await generateImages(gen, Array(n).fill(prompt), { steps, eta: 0, guidanceScale: 4, seed: 1 }, (d) =>
+      process.stderr.write(`\r  step ${d}/${steps}`),
+    );
+    process.stderr.write('\n');
+    generated[name] = imgs.map(measure);
+    row(`generated: "${prompt}"`, generated[name]);
   }
+  // Welch's t of the differences the README quotes: each finding's prompt against the normal one.
+  const welch = (a: number[], b: number[]) => {
+    const x = stats(a),
+      y = stats(b);
+    return { diff: x.mean - y.mean, t: (x.mean - y.mean) / Math.sqrt(x.sd ** 2 / x.n + y.sd ** 2 / y.n) };
+  };
+  const ctr = welch(
+    generated.cardiomegaly.map((m) => m.ctr),
+    generated.normal.map((m) => m.ctr),
+  );
+  const lower = welch(
+    generated.effusion.map((m) => m.lower),
+    generated.normal.map((m) => m.lower),
+  );
+  console.log(
+    `\ncardiomegaly vs normal prompt: cardiothoracic ratio ${ctr.diff >= 0 ? '+' : ''}${ctr.diff.toFixed(3)}, t = ${ctr.t.toFixed(1)}`,
+  );
+  console.log(
+    `effusion vs normal prompt: lower-zone brightness ${lower.diff >= 0 ? '+' : ''}${lower.diff.toFixed(1)}, t = ${lower.t.toFixed(1)}`,
+  );
 }
 
 main().catch((e) => {

@@ -1,14 +1,18 @@
 #!/usr/bin/env node
-// Renders docs/synthetic-grid.png: one synthetic frontal image per finding, from a dataset made by
-// `cxrl-native data synth` (argument: its root), picked by label. Used for the README.
+// Renders one synthetic frontal image per finding, picked by label, from a dataset made by
+// `cxrl-native data synth`, as a grid (the README's docs/synthetic-grid.png was made with it).
+// usage: node scripts/make-synthetic-grid.js DATASET_ROOT --out FILE.png
 'use strict';
-const path = require('path');
 const sharp = require('sharp');
 const { loadMimic } = require('../dist/src/data/mimic');
 const { CHEXPERT_LABELS } = require('../dist/src/data/labels');
 
 async function main() {
-  const root = process.argv[2];
+  const [root, flag, out] = process.argv.slice(2);
+  if (!root || flag !== '--out' || !out) {
+    console.error('usage: node scripts/make-synthetic-grid.js DATASET_ROOT --out FILE.png');
+    process.exit(2);
+  }
   const records = loadMimic({ root }).records;
   const wanted = [
     'No Finding',
@@ -44,6 +48,7 @@ async function main() {
   await sharp({ create: { width: 4 * 196, height: 2 * 216, channels: 3, background: '#000' } })
     .composite(composite)
     .png()
-    .toFile(path.join(__dirname, '..', 'docs', 'synthetic-grid.png'));
+    .toFile(out);
+  console.log(`wrote ${out}`);
 }
 main();
