@@ -20,13 +20,9 @@ import { PYTHON, ROOT, runCli, tmpDir } from './helpers';
 jest.setTimeout(900000);
 const seed = testSeed();
 let dir: string, data: string, held: MimicRecord[];
-
-beforeAll(async () => {
-  dir = tmpDir('reward-fit');
-  data = path.join(dir, 'data');
-  await synthesizeDataset({ out: data, studies: 2000, seed: seed % 100000, size: 96 });
-  held = loadMimic({ root: data, splits: ['validate', 'test'] }).records;
-});
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the fit reports' JSON
+type FitReport = any;
+const fits: Record<string, FitReport> = {};
 
 const fit = (kind: string, steps: number) => {
   const out = path.join(dir, 'models', `${kind}.onnx`);
@@ -52,30 +48,46 @@ const fit = (kind: string, steps: number) => {
   return JSON.parse(r.stdout);
 };
 
-test('classifier: held-out macro AUROC over the rendered labels >= 0.9; ONNX equals the engine', () => {
-  const r = fit('classifier', 1000);
+// Every model is fitted here, so each test below stands alone (none needs another's outputs).
+beforeAll(async () => {
+  dir = tmpDir('reward-fit');
+  data = path.join(dir, 'data');
+  await synthesizeDataset({ out: data, studies: 2000, seed: seed % 100000, size: 96 });
+  held = loadMimic({ root: data, splits: ['validate', 'test'] }).records;
+  fits.classifier = fit('classifier', 1000);
+  fits.posture = fit('posture', 600);
+  fits.consistency = fit('consistency', 600);
+});
+
+test('classifier: held-out macro AUROC >= 0.9 over the rendered labels and >= 0.75 over all; ONNX equals the engine', () => {
+  const r = fits.classifier;
   console.log(
     `classifier: macro AUROC ${r.quality.macroAurocRendered.toFixed(3)} (rendered labels), ${r.quality.macroAurocAll.toFixed(3)} (all); onnx max error ${r.onnxMaxError.toExponential(2)}; ${JSON.stringify(r.quality.aurocByLabel)}`,
   );
   expect(r.quality.macroAurocRendered).toBeGreaterThanOrEqual(0.9);
+  // Over every label with both classes held out, including those the phantoms barely draw
+  // (measured 0.84-0.87 across seeds): the subset above is the product's choice, this is not.
+  expect(r.quality.macroAurocAll).toBeGreaterThanOrEqual(0.75);
   expect(r.onnxMaxError).toBeLessThan(1e-4);
   const contract = JSON.parse(fs.readFileSync(path.join(dir, 'models', 'classifier.onnx.json'), 'utf8'));
   expect(contract.fit.held_out_quality.macroAurocRendered).toBe(r.quality.macroAurocRendered);
 });
 
 test('posture: psi error well below the spread of the training transforms and of the recorded poses', () => {
-  const r = fit('posture', 600);
+  const r = fits.posture;
   const q = r.quality;
   console.log(
     `posture: warped held-out MAE ${q.augmentedMaeMean.toFixed(4)} vs spread ${q.trainingSpreadMaeMean.toFixed(4)}; recorded poses MAE ${q.truthMaeMean.toFixed(4)} vs spread ${q.truthSpreadMaeMean.toFixed(4)}; onnx ${r.onnxMaxError.toExponential(2)}`,
   );
   expect(q.augmentedMaeMean).toBeLessThan(0.5 * q.trainingSpreadMaeMean);
-  expect(q.truthMaeMean).toBeLessThan(q.truthSpreadMaeMean);
+  // Against the recorded poses: clearly better than predicting the mean pose (whose error is the
+  // spread); measured about 0.67 of it.
+  expect(q.truthMaeMean).toBeLessThan(0.85 * q.truthSpreadMaeMean);
   expect(r.onnxMaxError).toBeLessThan(1e-4);
 });
 
 test('consistency: report-to-image recall@1 among 100 far above chance (1%)', () => {
-  const r = fit('consistency', 600);
+  const r = fits.consistency;
   console.log(
     `consistency: recall@1 findings ${r.quality.recallAt1Findings.toFixed(3)}, impression ${r.quality.recallAt1Impression.toFixed(3)} over ${r.quality.heldOutStudies} studies; onnx ${r.onnxMaxError.toExponential(2)}`,
   );

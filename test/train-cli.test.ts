@@ -34,6 +34,23 @@ beforeAll(async () => {
   await synthesizeDataset({ out: data, studies: 30, seed: 2, size: 64 });
   preset = path.join(dir, 'micro.json');
   fs.writeFileSync(preset, JSON.stringify(MICRO));
+  // The model the generate test samples from, made here so that no test needs another's outputs.
+  const r = runCli(
+    [
+      'train',
+      '--stage',
+      'pretrain',
+      ...common(),
+      '--out',
+      path.join(dir, 'gen-model'),
+      '--steps',
+      '4',
+      '--sample-every',
+      '0',
+    ],
+    { CXRL_CACHE_DIR: path.join(dir, 'cache') },
+  );
+  if (r.status !== 0) throw new Error(r.stderr);
 });
 
 test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume continues exactly', () => {
@@ -204,7 +221,7 @@ test('a folder with metrics.jsonl but no checkpoint is not appended to; a bad --
 });
 
 test('generate writes PNGs with sidecars, deterministically; bad input is refused', () => {
-  const ckpt = path.join(dir, 'run', 'checkpoint');
+  const ckpt = path.join(dir, 'gen-model', 'checkpoint');
   const prompts = path.join(dir, 'prompts.jsonl');
   fs.writeFileSync(prompts, '{"text": "The heart is enlarged."}\n{"report": "Small left pleural effusion."}\n');
   const gen = (out: string) =>

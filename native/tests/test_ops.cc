@@ -226,10 +226,23 @@ TEST(layout_ops_backward_fd) {
       [](const Inputs&, const Tensor& gy) {
         return Inputs{gy, gy};
       });
+  // Each layout change separately, with the backward rule the transformer uses (transformer.cc:
+  // the gradient of nchw_to_tokens is tokens_to_nchw and vice versa); the composition alone would
+  // be the identity and pass even if both were wrong the same way.
+  const Tensor x = randn({B, C, H, W});
+  const Tensor tok = nchw_to_tokens(x);
+  bool layout_ok = tok.shape == Shape{B, H * W, C};
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < H * W; ++p)
+        layout_ok = layout_ok && tok.v[(b * H * W + p) * C + c] == x.v[(b * C + c) * H * W + p];
+  CHECK(layout_ok, "nchw_to_tokens must give [B, H*W, C] with token p = pixel p's channels");
   fd_check(
-      "nchw<->tokens", {randn({B, C, H, W})},
-      [&](const Inputs& i) { return tokens_to_nchw(nchw_to_tokens(i[0]), H, W); },
-      [&](const Inputs&, const Tensor& gy) { return Inputs{tokens_to_nchw(nchw_to_tokens(gy), H, W)}; });
+      "nchw_to_tokens", {randn({B, C, H, W})}, [](const Inputs& i) { return nchw_to_tokens(i[0]); },
+      [&](const Inputs&, const Tensor& gy) { return Inputs{tokens_to_nchw(gy, H, W)}; });
+  fd_check(
+      "tokens_to_nchw", {randn({B, H * W, C})}, [&](const Inputs& i) { return tokens_to_nchw(i[0], H, W); },
+      [](const Inputs&, const Tensor& gy) { return Inputs{nchw_to_tokens(gy)}; });
 }
 
 TEST(timestep_embedding_and_mse_fd) {

@@ -36,7 +36,7 @@ const MENTIONS: Partial<Record<ChexpertLabel, RegExp>> = {
   'Support Devices': /\btube\b|\bline\b|catheter|pacemaker|\bpacer\b|\bleads?\b|\bstent\b|\bpicc\b/,
 };
 
-const NEGATION = /\b(no|without|negative for|free of|resolved|not|clear of)\b/;
+const NEGATION = /\b(no|without|negative for|free of|resolved|resolution of|not|clear of)\b/;
 const HEDGE =
   /\b(may|might|possible|possibly|cannot be excluded|can ?not be excluded|could|suggest\w*|likely|questionable|borderline|uncertain|concern(ing)? for|versus|vs)\b/;
 // Mentions that are statements of normality, whatever the cue words say.
@@ -71,10 +71,10 @@ export function labelReport(text: string): Int8Array {
       else if (NEGATION.test(s.slice(0, m.index))) code = NEGATIVE;
       else if (HEDGE.test(s)) code = UNCERTAIN;
       else if (
-        (name === 'Cardiomegaly' && /heart size|cardiac silhouette/.test(m[0])) ||
-        (name === 'Enlarged Cardiomediastinum' && /contours|silhouette/.test(m[0]))
+        (name === 'Cardiomegaly' && /^(heart size|cardiac silhouette)$/.test(m[0])) ||
+        (name === 'Enlarged Cardiomediastinum' && /^(mediastinal contours|cardiomediastinal silhouette)$/.test(m[0]))
       )
-        continue; // neutral mention
+        continue; // a neutral mention (the structure named, nothing said of it)
       else code = POSITIVE;
       const k = labelIndex(name);
       if (rank(code) > rank(labels[k])) labels[k] = code;
