@@ -119,9 +119,21 @@ export async function synthesizeDataset(o: SynthOptions): Promise<SynthSummary> 
     do subject = String(10000000 + rng.int(0, 9999999)); while (usedSubjects.has(subject));
     usedSubjects.add(subject);
     patients++;
-    // Patient-disjoint split: every study and image of a patient shares it.
+    // Patient-disjoint split: every study and image of a patient shares it, drawn with the given
+    // fractions. So that even a small dataset has every split the tools need (RL's held-out
+    // evaluation reads validate, eval reads test), the 2nd and 3rd patients go to validate and test
+    // when their fractions are non-zero; every later patient is drawn at random.
     const u = rng.uniform();
-    const patientSplit = patients === 2 ? 'validate' : patients === 3 ? 'test' : u < valFrac ? 'validate' : u < valFrac + testFrac ? 'test' : 'train';
+    const patientSplit =
+      patients === 2 && valFrac > 0
+        ? 'validate'
+        : patients === 3 && testFrac > 0
+          ? 'test'
+          : u < valFrac
+            ? 'validate'
+            : u < valFrac + testFrac
+              ? 'test'
+              : 'train';
     const nStudies = Math.min(o.studies - studies, rng.int(1, 3));
     for (let s = 0; s < nStudies; s++) {
       let study: string;

@@ -3,7 +3,7 @@ import { formatInspectReport, inspectDataset } from '../../data/inspect';
 import { synthesizeDataset } from '../../data/synth';
 import { Progress } from '../../util/progress';
 import { UserError } from '../../util/errors';
-import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER } from '../../util/numeric-options';
+import { checkNumbers, NON_NEGATIVE_INTEGER } from '../../util/numeric-options';
 
 export function registerData(y: Argv): Argv {
   return y.command(
@@ -49,7 +49,7 @@ export function registerData(y: Argv): Argv {
         }),
     async (args) => {
       if (args.action === 'synth') {
-        checkNumbers(args, { studies: POSITIVE_INTEGER, seed: NON_NEGATIVE_INTEGER, size: POSITIVE_INTEGER });
+        checkNumbers(args, { seed: NON_NEGATIVE_INTEGER }); // studies and size: synthesizeDataset checks them
         const bar = new Progress('synth', args.studies, 'studies');
         const s = await synthesizeDataset({
           out: args.out!,
