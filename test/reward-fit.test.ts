@@ -65,6 +65,8 @@ test('classifier: held-out macro AUROC >= 0.9 over the rendered labels and >= 0.
     `classifier: macro AUROC ${r.quality.macroAurocRendered.toFixed(3)} (rendered labels), ${r.quality.macroAurocAll.toFixed(3)} (all); onnx max error ${r.onnxMaxError.toExponential(2)}; ${JSON.stringify(r.quality.aurocByLabel)}`,
   );
   expect(r.quality.macroAurocRendered).toBeGreaterThanOrEqual(0.9);
+  // onnxMaxError is the product's own report of its export check; the export is checked
+  // independently (the test computing both sides) in onnx-export.test.ts.
   // Over every label with both classes held out, including those the phantoms barely draw
   // (measured 0.84-0.87 across seeds): the subset above is the product's choice, this is not.
   expect(r.quality.macroAurocAll).toBeGreaterThanOrEqual(0.75);

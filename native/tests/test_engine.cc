@@ -99,8 +99,11 @@ TEST(adamw_matches_reference_update) {
 }
 
 TEST(safetensors_round_trip_and_errors) {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("cxrl_test_" + std::to_string(rng()()) + ".safetensors")).string();
+  // A folder of this test's own, removed at the end.
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("cxrl-engine-test-" + std::to_string(rng()()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "round-trip.safetensors").string();
   Tensor a = randn({2, 3}), b = randn({4});
   write_safetensors(path, {{"a", &a}, {"b.x", &b}}, {{"format", "pt"}});
   SafetensorsFile f = read_safetensors(path);
@@ -134,7 +137,7 @@ TEST(safetensors_round_trip_and_errors) {
     std::printf("    truncated file -> %s\n", e.what());
   }
   CHECK(threw, "truncated file not reported with its path");
-  std::remove(path.c_str());
+  std::filesystem::remove_all(dir);
 }
 
 static UNetConfig tiny_config(bool linear_proj) {
