@@ -11,6 +11,7 @@ import { CliFixture, makeCliFixture } from './fixtures';
 import { runCli, runPython } from './helpers';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { readCsv, writeCsv } from '../src/data/csv';
+import { writeMixedSafetensors } from './reference/safetensors-mixed';
 
 let f: CliFixture;
 let gen: string; // a generate output with sidecars, made once
@@ -608,6 +609,40 @@ describe('weights files and debug step shapes', () => {
     }
     expect(outputs.f16).toEqual(outputs.f16_as_f32);
     expect(outputs.bf16).toEqual(outputs.bf16_as_f32);
+  });
+
+  test('unet check reads an int64 timestep tensor (as PyTorch writes it) like a float one', () => {
+    const dir = out('i64');
+    fs.mkdirSync(dir, { recursive: true });
+    const config = path.join(f.work, 'unet.json');
+    const common = {
+      sample: { data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i)), shape: [2, 1, 16, 16] },
+      encoder_hidden_states: { data: Float32Array.from({ length: 96 }, (_, i) => Math.cos(i)), shape: [2, 3, 16] },
+    };
+    writeMixedSafetensors(path.join(dir, 'f32.safetensors'), {
+      ...common,
+      timestep: { data: Float32Array.of(999, 1), shape: [2] },
+    });
+    writeMixedSafetensors(path.join(dir, 'i64.safetensors'), {
+      ...common,
+      timestep: { data: BigInt64Array.of(999n, 1n), shape: [2] },
+    });
+    const outputs = ['f32', 'i64'].map((k) => {
+      f.ok([
+        'unet',
+        'check',
+        '--config',
+        config,
+        '--input',
+        path.join(dir, `${k}.safetensors`),
+        '--out',
+        path.join(dir, `o-${k}.safetensors`),
+        '--save-weights',
+        path.join(dir, `w-${k}.safetensors`),
+      ]);
+      return readSafetensors(path.join(dir, `o-${k}.safetensors`)).tensors.output.data;
+    });
+    expect(outputs[1]).toEqual(outputs[0]);
   });
 
   test('debug step: an eps of the wrong shape is named', () => {

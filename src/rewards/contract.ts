@@ -92,7 +92,14 @@ function checkImageInput(v: unknown, file: string): ImageInput {
   const resize = i.resize ?? 'shorter-side-center-crop';
   if (resize !== 'shorter-side-center-crop' && resize !== 'stretch')
     fail(file, `"input.resize" must be "shorter-side-center-crop" or "stretch", got ${JSON.stringify(resize)}`);
-  return { ...(i as unknown as ImageInput), resize };
+  return {
+    name: i.name as string,
+    size: i.size as [number, number],
+    channels: i.channels as 1 | 3,
+    range: i.range as [number, number],
+    ...(i.mean !== undefined ? { mean: i.mean as number[], std: i.std as number[] } : {}),
+    resize,
+  };
 }
 
 function checkTextInput(v: unknown, file: string): TextInput {
@@ -105,7 +112,13 @@ function checkTextInput(v: unknown, file: string): TextInput {
   if (!isPosInt(t.length)) fail(file, '"text.length" must be a positive integer (tokens per report)');
   if (typeof t.ids_input !== 'string') fail(file, '"text.ids_input" must be the ONNX input name of the token ids');
   if (t.mask_input !== undefined && typeof t.mask_input !== 'string') fail(file, '"text.mask_input" must be a string');
-  return t as unknown as TextInput;
+  return {
+    tokenizer: t.tokenizer,
+    tokenizer_path: t.tokenizer_path,
+    length: t.length,
+    ids_input: t.ids_input,
+    ...(t.mask_input !== undefined ? { mask_input: t.mask_input as string } : {}),
+  };
 }
 
 const ROLES: Record<ContractKind, string[][]> = {
@@ -135,7 +148,16 @@ export function checkContract(raw: unknown, file: string): Contract {
   const roles = Object.keys(c.outputs as Json);
   if (!ROLES[kind].some((need) => need.every((r) => roles.includes(r))))
     fail(file, `a ${kind} contract needs outputs ${ROLES[kind].map((r) => `{${r.join(', ')}}`).join(' or ')}`);
-  const out: Contract = { ...(c as unknown as Contract) };
+  const out: Contract = {
+    format: CONTRACT_FORMAT,
+    version: 1,
+    kind,
+    outputs: c.outputs as Record<string, string>,
+    ...(typeof c.description === 'string' ? { description: c.description } : {}),
+    ...(Array.isArray(c.labels) ? { labels: c.labels as string[] } : {}),
+    ...(Array.isArray(c.psi_order) ? { psi_order: c.psi_order as string[] } : {}),
+    ...(typeof c.pair === 'string' ? { pair: c.pair } : {}),
+  };
   if (kind === 'consistency-text') out.text = checkTextInput(c.text, file);
   else out.input = checkImageInput(c.input, file);
   if (kind === 'classifier') {

@@ -1,11 +1,12 @@
 /**
- * A safetensors writer for test inputs with float64 tensors (the engine writes float32 only):
- * Float32Array -> F32, Float64Array -> F64. Written from the format's public description.
+ * A safetensors writer for test inputs with float64 or int64 tensors (the engine writes float32
+ * only): Float32Array -> F32, Float64Array -> F64, BigInt64Array -> I64 (what PyTorch writes for
+ * integer timesteps). Written from the format's public description.
  */
 import * as fs from 'fs';
 
 export interface MixedTensor {
-  data: Float32Array | Float64Array;
+  data: Float32Array | Float64Array | BigInt64Array;
   shape: number[];
 }
 
@@ -21,7 +22,7 @@ export function writeMixedSafetensors(
     const t = tensors[name];
     const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     header[name] = {
-      dtype: t.data instanceof Float64Array ? 'F64' : 'F32',
+      dtype: t.data instanceof Float64Array ? 'F64' : t.data instanceof BigInt64Array ? 'I64' : 'F32',
       shape: t.shape,
       data_offsets: [offset, offset + bytes.length],
     };
