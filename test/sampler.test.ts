@@ -115,3 +115,18 @@ describe('DDIM sampling with guidance', () => {
     expect(r.images).toHaveLength(512);
   });
 });
+
+test('inference mode: the same output as a training forward, bit for bit; a backward after it is refused', () => {
+  const unet = createUNet(MICRO_UNET, 5);
+  const input = {
+    sample: { data: Float32Array.from({ length: 2 * 256 }, (_, i) => Math.sin(i * 0.37)), shape: [2, 1, 16, 16] },
+    timestep: { data: Float32Array.of(900, 20), shape: [2] },
+    encoderHiddenStates: { data: Float32Array.from({ length: 2 * 3 * 16 }, (_, i) => Math.cos(i)), shape: [2, 3, 16] },
+  };
+  const train = unet.forward(input);
+  const infer = unet.forward({ ...input, inference: true });
+  expect(Buffer.from(infer.data.buffer).equals(Buffer.from(train.data.buffer))).toBe(true);
+  expect(() => unet.backward(infer)).toThrow(/last forward ran in inference mode/);
+  unet.forward(input);
+  expect(() => unet.backward(train)).not.toThrow();
+});

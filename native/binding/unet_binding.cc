@@ -1,6 +1,8 @@
 #include "binding/unet_binding.h"
 
 #include "binding/convert.h"
+#include "binding/options.h"
+#include "core/grad_mode.h"
 #include "io/json.h"
 
 namespace cxrl {
@@ -12,9 +14,10 @@ namespace {
 struct ForwardArgs {
   Tensor sample, timestep, context, mask;
   bool has_mask = false;
+  bool inference = false;  // keep nothing for a backward pass (sampling)
 };
 
-// forward({sample, timestep, encoderHiddenStates, encoderAttentionMask?}), each {data, shape}.
+// forward({sample, timestep, encoderHiddenStates, encoderAttentionMask?, inference?}), tensors as {data, shape}.
 ForwardArgs forward_args(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject())
     throw Napi::TypeError::New(info.Env(), "forward: expected {sample, timestep, encoderHiddenStates}");
@@ -28,6 +31,7 @@ ForwardArgs forward_args(const Napi::CallbackInfo& info) {
     a.mask = tensor_from_js(o.Get("encoderAttentionMask"), "encoderAttentionMask");
     a.has_mask = true;
   }
+  a.inference = Options(o, "forward").boolean("inference", false);
   return a;
 }
 
@@ -63,9 +67,10 @@ class UNetWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      if (is_forward_)
+      if (is_forward_) {
+        NoGradGuard no_grad(fwd_.inference);
         out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
-      else
+      } else
         grads_ = self_->model().backward(grad_);
     } catch (const std::exception& e) {
       SetError(e.what());
@@ -129,6 +134,7 @@ Napi::Value UNetWrap::Forward(const Napi::CallbackInfo& info) {
   check_idle(info.Env());
   ForwardArgs a = forward_args(info);
   try {
+    NoGradGuard no_grad(a.inference);
     return tensor_to_js(info.Env(), model_->forward(a.sample, a.timestep, a.context, a.has_mask ? &a.mask : nullptr));
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());

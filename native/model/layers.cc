@@ -1,9 +1,18 @@
 #include "model/layers.h"
 
+#include "core/grad_mode.h"
 #include "ops/activation.h"
 #include "ops/linear.h"
 
 namespace cxrl {
+
+// The input a backward will need, or nothing in inference mode (and the old copy is released).
+static void keep_for_backward(Tensor& cache, const Tensor& x) {
+  if (grad_enabled())
+    cache = x;
+  else
+    cache = Tensor();
+}
 
 Conv2d::Conv2d(ParamStore& ps, const std::string& name, int in, int out, int k, int stride, int pad) {
   const int64_t fan_in = (int64_t)in * k * k;
@@ -13,7 +22,7 @@ Conv2d::Conv2d(ParamStore& ps, const std::string& name, int in, int out, int k, 
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  x_ = x;
+  keep_for_backward(x_, x);
   return conv2d_forward(x, w_->value, &b_->value, geom_);
 }
 
@@ -29,7 +38,7 @@ Linear::Linear(ParamStore& ps, const std::string& name, int in, int out, bool bi
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  x_ = x;
+  keep_for_backward(x_, x);
   return linear_forward(x, w_->value, b_ ? &b_->value : nullptr);
 }
 
@@ -46,7 +55,7 @@ GroupNorm::GroupNorm(ParamStore& ps, const std::string& name, int groups, int ch
 }
 
 Tensor GroupNorm::forward(const Tensor& x) {
-  x_ = x;
+  keep_for_backward(x_, x);
   return group_norm_forward(x, groups_, gamma_->value, beta_->value, eps_, &stats_);
 }
 
@@ -62,7 +71,7 @@ LayerNorm::LayerNorm(ParamStore& ps, const std::string& name, int dim, float eps
 }
 
 Tensor LayerNorm::forward(const Tensor& x) {
-  x_ = x;
+  keep_for_backward(x_, x);
   return layer_norm_forward(x, gamma_->value, beta_->value, eps_, &stats_);
 }
 
@@ -73,7 +82,7 @@ Tensor LayerNorm::backward(const Tensor& gy) {
 }
 
 Tensor SiLU::forward(const Tensor& x) {
-  x_ = x;
+  keep_for_backward(x_, x);
   return silu_forward(x);
 }
 

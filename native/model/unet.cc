@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/grad_mode.h"
 #include "ops/shape_ops.h"
 
 namespace cxrl {
@@ -105,6 +106,7 @@ Tensor UNet2DCondition::forward(const Tensor& sample, const Tensor& timestep, co
   if (encoder_mask && encoder_mask->shape != Shape{B, ehs.dim(1)})
     throw std::invalid_argument("unet: encoder_attention_mask must be [B,L]");
   batch_ = B;
+  kept_for_backward_ = grad_enabled();
   context_ = ehs;
   has_mask_ = encoder_mask != nullptr;
   if (has_mask_) mask_ = *encoder_mask;
@@ -153,6 +155,8 @@ Tensor UNet2DCondition::forward(const Tensor& sample, const Tensor& timestep, co
 
 UNetGrads UNet2DCondition::backward(const Tensor& grad_output) {
   if (batch_ == 0) throw std::logic_error("unet: backward called before forward");
+  if (!kept_for_backward_)
+    throw std::logic_error("unet: the last forward ran in inference mode (nothing kept for a backward pass)");
   Tensor g = norm_out_.backward(out_act_.backward(conv_out_.backward(grad_output)));
   Tensor gtemb({batch_, (int64_t)cfg_.time_embed_dim()});
   Tensor gctx(context_.shape);

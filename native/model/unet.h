@@ -49,6 +49,7 @@ class UNet2DCondition {
   bool has_mask_ = false;
   std::vector<int64_t> skip_channels_;  // channels of each skip tensor, in push order
   int64_t batch_ = 0;
+  bool kept_for_backward_ = false;  // the last forward ran with gradients enabled
 };
 
 }  // namespace cxrl

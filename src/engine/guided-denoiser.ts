@@ -97,11 +97,16 @@ export class GuidedDenoiser {
     return this.guided ? 2 * this.batch : this.batch;
   }
 
-  /** Model outputs at x ([B, C, H, W] flat) and one timestep per sample (or one for all). */
+  /**
+   * Model outputs at x ([B, C, H, W] flat) and one timestep per sample (or one for all).
+   * `forTraining`: keep the activations for backward() (re-scoring with gradients); sampling
+   * runs the UNet in inference mode.
+   */
   async predict(
     x: Float32Array,
     sampleShape: [number, number, number],
     timesteps: number | ArrayLike<number>,
+    forTraining = false,
   ): Promise<GuidedOutput> {
     const B = this.batch,
       n = x.length;
@@ -116,6 +121,7 @@ export class GuidedDenoiser {
       timestep: { data: t, shape: [this.rows] },
       encoderHiddenStates: this.context,
       encoderAttentionMask: this.mask,
+      inference: !forTraining,
     });
     return this.guided ? { uncond: eps.data.subarray(0, n), cond: eps.data.subarray(n, 2 * n) } : { cond: eps.data };
   }

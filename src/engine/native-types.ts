@@ -29,6 +29,8 @@ export interface UNetForwardInput {
   timestep: TensorData;
   encoderHiddenStates: TensorData;
   encoderAttentionMask?: TensorData | null;
+  /** keep nothing for a backward pass (sampling): less memory and copying; backward() then refuses */
+  inference?: boolean;
 }
 
 export interface UNetInputGrads {

@@ -234,9 +234,10 @@ export function checkAgainstModel(c: Contract, inputs: TensorInfo[], outputs: Te
       if (i.type && i.type !== 'float32')
         problems.push(`input "${i.name}" is ${i.type} in the ONNX file; image inputs must be float32`);
       checkDims(problems, `input "${i.name}"`, i.shape, [null, c.input.channels, c.input.size[0], c.input.size[1]]);
+      // (When the contract's input is missing, the message above already lists the model's inputs.)
+      const extra = inNames.filter((n) => n !== c.input!.name);
+      if (extra.length) problems.push(`the ONNX model has inputs the contract does not feed: ${extra.join(', ')}`);
     }
-    const extra = inNames.filter((n) => n !== c.input!.name);
-    if (extra.length) problems.push(`the ONNX model has inputs the contract does not feed: ${extra.join(', ')}`);
   }
   if (c.text) {
     for (const n of [c.text.ids_input, c.text.mask_input].filter((x): x is string => !!x)) {

@@ -153,6 +153,7 @@ export async function microBatchGradient(
       x,
       u.sampleShape,
       at.map((a) => a.t),
+      true, // re-scoring with gradients: keep the activations
     );
     const stepInput: DdimStepInput = {
       batch: idx.length,
