@@ -1,6 +1,7 @@
 #include "binding/unet_binding.h"
 
 #include "binding/convert.h"
+#include "binding/engine_thread.h"
 #include "binding/options.h"
 #include "core/grad_mode.h"
 #include "io/json.h"
@@ -44,7 +45,7 @@ Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
 
 }  // namespace
 
-// Runs a forward or backward pass on a worker thread and resolves a promise.
+// Runs a forward or backward pass off the JS thread (on the engine thread) and resolves a promise.
 class UNetWorker : public Napi::AsyncWorker {
  public:
   UNetWorker(Napi::Env env, UNetWrap* self, ForwardArgs fwd)
@@ -67,11 +68,14 @@ class UNetWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      if (is_forward_) {
-        NoGradGuard no_grad(fwd_.inference);
-        out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
-      } else
-        grads_ = self_->model().backward(grad_);
+      run_on_engine_thread([this] {
+        if (is_forward_) {
+          NoGradGuard no_grad(fwd_.inference);
+          out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
+        } else {
+          grads_ = self_->model().backward(grad_);
+        }
+      });
     } catch (const std::exception& e) {
       SetError(e.what());
     }

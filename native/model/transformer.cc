@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include "core/grad_mode.h"
 #include "ops/activation.h"
 #include "ops/shape_ops.h"
 
@@ -18,7 +19,8 @@ Tensor AttentionLayer::forward(const Tensor& x, const Tensor* context, const Ten
   q_ = to_q_.forward(x);
   k_ = to_k_.forward(ctx);
   v_ = to_v_.forward(ctx);
-  return to_out_.forward(attention_forward(q_, k_, v_, heads_, key_mask, &cache_));
+  if (!grad_enabled()) cache_ = AttentionCache();  // inference: release the probabilities, keep none
+  return to_out_.forward(attention_forward(q_, k_, v_, heads_, key_mask, grad_enabled() ? &cache_ : nullptr));
 }
 
 Tensor AttentionLayer::backward(const Tensor& gy, Tensor* gcontext) {

@@ -52,37 +52,48 @@ void for_rows(int rows, bool parallel, const RowFn& fn) {
 
 }  // namespace
 
+// Softmax of one row of scores in place (masked keys get 0; a fully masked row attends to nothing).
+static void softmax_row(float* row, int n, const float* mask) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int j = 0; j < n; ++j)
+    if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);
+  double sum = 0;
+  for (int j = 0; j < n; ++j) {
+    row[j] = (!mask || mask[j] != 0.f) ? std::exp(row[j] - mx) : 0.f;
+    sum += row[j];
+  }
+  const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;
+  for (int j = 0; j < n; ++j) row[j] *= inv;
+}
+
 Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* key_mask,
                          AttentionCache* cache) {
   const AttnDims a = attn_dims(q, k, v, heads);
   const float scale = 1.f / std::sqrt((float)a.d);
   Tensor y(q.shape);
+  // Queries go in blocks of kRows: with a cache (training), each block's probabilities land in the
+  // full [B, H, Lq, Lk] matrix the backward needs; without one (inference) in a block-sized buffer,
+  // so the full matrix never exists. Both run the same GEMM calls, so their outputs are identical.
+  constexpr int kRows = 256;
+  const Shape probs_shape{a.B, a.H, a.Lq, a.Lk};
   // The probabilities are fully overwritten below: keep the layer's buffer when the shape is the
   // same (at 32x32 tokens it is B*H*4 MiB, and a fresh one costs page faults and zeroing).
-  const Shape probs_shape{a.B, a.H, a.Lq, a.Lk};
-  if (cache->probs.shape != probs_shape) cache->probs = Tensor(probs_shape);
+  if (cache && cache->probs.shape != probs_shape) cache->probs = Tensor(probs_shape);
   for_each_pair(a, [&](int64_t p, GemmFn gemm, bool parallel_rows) {
     const int b = (int)(p / a.H), h = (int)(p % a.H);
     const float* Q = q.data() + (size_t)b * a.Lq * a.HD + h * a.d;
     const float* K = k.data() + (size_t)b * a.Lk * a.HD + h * a.d;
     const float* V = v.data() + (size_t)b * a.Lk * a.HD + h * a.d;
-    float* P = cache->probs.data() + (size_t)p * a.Lq * a.Lk;
-    gemm(false, true, a.Lq, a.Lk, a.d, scale, Q, a.HD, K, a.HD, 0.f, P, a.Lk);
     const float* mask = key_mask ? key_mask->data() + (size_t)b * a.Lk : nullptr;
-    for_rows(a.Lq, parallel_rows, [&](int i) {
-      float* row = P + (size_t)i * a.Lk;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < a.Lk; ++j)
-        if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);
-      double sum = 0;
-      for (int j = 0; j < a.Lk; ++j) {
-        row[j] = (!mask || mask[j] != 0.f) ? std::exp(row[j] - mx) : 0.f;
-        sum += row[j];
-      }
-      const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;  // a fully masked row attends to nothing
-      for (int j = 0; j < a.Lk; ++j) row[j] *= inv;
-    });
-    gemm(false, false, a.Lq, a.d, a.Lk, 1.f, P, a.Lk, V, a.HD, 0.f, y.data() + (size_t)b * a.Lq * a.HD + h * a.d, a.HD);
+    std::vector<float> block(cache ? 0 : (size_t)std::min(kRows, a.Lq) * a.Lk);
+    for (int r0 = 0; r0 < a.Lq; r0 += kRows) {
+      const int rows = std::min(kRows, a.Lq - r0);
+      float* P = cache ? cache->probs.data() + ((size_t)p * a.Lq + r0) * a.Lk : block.data();
+      gemm(false, true, rows, a.Lk, a.d, scale, Q + (size_t)r0 * a.HD, a.HD, K, a.HD, 0.f, P, a.Lk);
+      for_rows(rows, parallel_rows, [&](int i) { softmax_row(P + (size_t)i * a.Lk, a.Lk, mask); });
+      gemm(false, false, rows, a.d, a.Lk, 1.f, P, a.Lk, V, a.HD, 0.f,
+           y.data() + ((size_t)b * a.Lq + r0) * a.HD + h * a.d, a.HD);
+    }
   });
   return y;
 }

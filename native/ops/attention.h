@@ -10,6 +10,8 @@ struct AttentionCache {
   Tensor probs;
 };
 
+// cache: where the probabilities are kept for attention_backward; null (inference) computes the
+// same output without ever holding the full [B, H, Lq, Lk] matrix.
 Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* key_mask,
                          AttentionCache* cache);
 
