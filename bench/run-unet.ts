@@ -10,9 +10,11 @@ import * as path from 'path';
 import { createUNet } from '../src/engine/unet';
 import { PRESETS } from '../src/engine/unet-config';
 import { projectRoot } from '../src/util/paths';
+import { PEAK_GFLOPS_FP32, unetForwardFlops } from './unet-flops';
 
 const CASES: [string, number][] = [
   ['tiny', 8],
+  ['small', 8],
   ['mid', 4],
 ];
 
@@ -44,12 +46,20 @@ function main() {
     `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString().slice(0, 10)}`,
   );
   console.log(
-    '| preset | engine | batch | params | fwd ms/img (B=1) | fwd ms/img (batched) | fwd+bwd+AdamW ms/batch | peak RSS MiB |',
+    `fp32 peak of this machine: ${PEAK_GFLOPS_FP32.toFixed(1)} GFLOP/s (2 cores x 2.6 GHz x 2 FMA pipes x 8 lanes x 2); ` +
+      'GFLOP/s from the forward FLOPs of bench/unet-flops.ts (training step: 3x the forward)',
   );
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(
+    '| preset | engine | batch | params | fwd ms/img (B=1) | fwd ms/img (batched) | fwd GFLOP/s (% peak) | fwd+bwd+AdamW ms/batch | train GFLOP/s (% peak) | peak RSS MiB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const flops = unetForwardFlops(PRESETS[r.preset as string], 1, 16);
+    const fwdG = flops / (Number(r.forward_ms_per_image_batched) * 1e6);
+    const trainG = (3 * flops * Number(r.batch)) / (Number(r.train_step_ms) * 1e6);
+    const pct = (g: number) => `${g.toFixed(1)} (${((100 * g) / PEAK_GFLOPS_FP32).toFixed(0)}%)`;
     console.log(
-      `| ${r.preset} | ${r.engine} | ${r.batch} | ${r.params} | ${f(r.forward_ms_per_image_b1)} | ${f(r.forward_ms_per_image_batched)} | ${f(r.train_step_ms)} | ${f(r.peak_rss_mib)} |`,
+      `| ${r.preset} | ${r.engine} | ${r.batch} | ${r.params} | ${f(r.forward_ms_per_image_b1)} | ${f(r.forward_ms_per_image_batched)} | ${pct(fwdG)} | ${f(r.train_step_ms)} | ${pct(trainG)} | ${f(r.peak_rss_mib)} |`,
     );
   }
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * One UNet benchmark in this process: forward per image (batch 1 and batch B), and
+ * One UNet benchmark in this process: inference-mode forward per image (batch 1 and batch B), and
  * forward + backward + AdamW step per batch, then the peak resident memory. Prints one JSON line.
  * usage: node dist/bench/unet-bench.js <preset> <batch> <iters>
  */
@@ -40,8 +40,9 @@ function main() {
   });
   const one = inputs(1),
     many = inputs(batch);
-  const fwd1 = timeIt(iters, () => unet.forward(one));
-  const fwdB = timeIt(iters, () => unet.forward(many)) / batch;
+  // Forward timings in inference mode (what sampling runs; PyTorch's side runs under no_grad).
+  const fwd1 = timeIt(iters, () => unet.forward({ ...one, inference: true }));
+  const fwdB = timeIt(iters, () => unet.forward({ ...many, inference: true })) / batch;
   const train = timeIt(iters, () => {
     unet.zeroGrad();
     const y = unet.forward(many);

@@ -164,13 +164,66 @@ describe('generate options', () => {
 
 interface ErrorCase {
   name: string;
+  /** prepares what the case breaks (run before the snapshot) */
+  setup?: () => void;
   args: () => string[];
   message: RegExp;
   /** the folder that must be byte-identical afterwards */
   keep: () => string;
 }
 
+/** A copy of the fixture's pretraining run with one checkpoint file replaced. */
+function brokenRun(name: string, file: string, content: (original: Buffer) => Buffer | string): string {
+  const dir = out(`broken-${name}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(path.dirname(f.init), dir, { recursive: true });
+  const target = path.join(dir, 'checkpoint', file);
+  fs.writeFileSync(target, content(fs.readFileSync(target)));
+  return dir;
+}
+const resumeArgs = (dir: string) => [
+  'train',
+  '--stage',
+  'pretrain',
+  '--data',
+  f.data,
+  '--out',
+  dir,
+  '--resume',
+  '--preset',
+  path.join(f.work, 'unet.json'),
+  '--image-size',
+  '16',
+  '--batch-size',
+  '4',
+  '--text-length',
+  '12',
+  '--steps',
+  '5',
+];
+
 const ERRORS: ErrorCase[] = [
+  {
+    name: 'train --resume with state.json holding {}',
+    setup: () => void brokenRun('state', 'state.json', () => '{}'),
+    args: () => resumeArgs(out('broken-state')),
+    message: /state\.json: not a pretraining checkpoint/,
+    keep: () => out('broken-state'),
+  },
+  {
+    name: 'train --resume with a truncated optimizer.safetensors (named once)',
+    setup: () => void brokenRun('opt', 'optimizer.safetensors', (b) => b.subarray(0, 100)),
+    args: () => resumeArgs(out('broken-opt')),
+    message: /^cxrl-native: [^:]*optimizer\.safetensors: header length \d+ exceeds the file/,
+    keep: () => out('broken-opt'),
+  },
+  {
+    name: 'train --resume with a truncated unet_ema.safetensors',
+    setup: () => void brokenRun('ema', 'unet_ema.safetensors', (b) => b.subarray(0, 100)),
+    args: () => resumeArgs(out('broken-ema')),
+    message: /unet_ema\.safetensors: header length \d+ exceeds the file/,
+    keep: () => out('broken-ema'),
+  },
   {
     name: 'generate --eta -1',
     args: () => ['generate', '--checkpoint', f.init, '--prompt', 'x', '--eta', '-1', '--out', gen, '--overwrite'],
@@ -373,6 +426,7 @@ const ERRORS: ErrorCase[] = [
 
 describe('errors: exit 2, one line naming the problem, nothing changed', () => {
   test.each(ERRORS.map((c) => [c.name, c]))('%s', (_name, c) => {
+    c.setup?.();
     const before = snapshot(c.keep());
     const r = run(c.args());
     expect({ status: r.status, lines: r.stderr.trim().split('\n').length }).toEqual({ status: 2, lines: 1 });

@@ -78,7 +78,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
       SafetensorsFile f = read_safetensors(path);
       opt_->load_state(f.tensors, f.metadata.count("steps") ? std::stoll(f.metadata["steps"]) : 0);
     } catch (const std::exception& e) {
-      throw Napi::Error::New(info.Env(), path + ": " + e.what());
+      throw Napi::Error::New(info.Env(), e.what());  // read_safetensors names the file
     }
   }
 

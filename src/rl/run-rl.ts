@@ -10,6 +10,7 @@ import * as path from 'path';
 import { embeddedDataset } from '../data/cache';
 import { engineSummary, loadAddon } from '../engine/native';
 import { refreshMetricsPlot } from '../plot/metrics-plot';
+import { engineCall } from '../engine/native-errors';
 import { loadUNetWeights } from '../engine/unet';
 import { loadGenerator } from '../generation/generator';
 import { toBytes, writeGrid } from '../generation/sampling';
@@ -121,7 +122,7 @@ export async function runRl(a: RlArgs): Promise<void> {
   }
   if (saved) loadUNetWeights(policy.unet, path.join(ckpt, 'unet.safetensors'));
   const optimizer = createPolicyOptimizer(policy, settings);
-  if (saved) optimizer.loadState(path.join(ckpt, 'optimizer.safetensors'));
+  if (saved) engineCall(() => optimizer.loadState(path.join(ckpt, 'optimizer.safetensors')));
   const tracker = saved ? PerPromptStatTracker.fromState(saved.tracker) : new PerPromptStatTracker();
   const state: RlState = saved
     ? { ...saved.state, cursor: { ...saved.state.cursor } }

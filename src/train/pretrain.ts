@@ -17,6 +17,8 @@ import { Batch, batches, ImageLoader } from '../data/images';
 import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
 import { Rng, seedFor } from '../util/random';
+import { UserError } from '../util/errors';
+import { engineCall } from '../engine/native-errors';
 import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from '../generation/sampling';
 import * as fs from 'fs';
@@ -195,15 +197,22 @@ export class Pretrainer {
 
   static load(dir: string): Pretrainer {
     const j = (f: string) => readJson<Record<string, unknown>>(path.join(dir, f));
-    const st = j('state.json') as { format: string; state: PretrainState; settings: PretrainSettings };
-    if (st.format !== 'cxrl-pretrain') throw new Error(`${dir}/state.json: not a pretraining checkpoint`);
+    const file = path.join(dir, 'state.json');
+    const st = j('state.json') as { format?: string; state?: PretrainState; settings?: PretrainSettings };
+    if (st.format !== 'cxrl-pretrain')
+      throw new UserError(`${file}: not a pretraining checkpoint (no "format": "cxrl-pretrain")`);
+    const isCount = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+    if (!st.state || !isCount(st.state.step) || !isCount(st.state.epoch) || !isCount(st.state.batchInEpoch))
+      throw new UserError(`${file}: "state" must hold step, epoch and batchInEpoch counts`);
+    if (!st.settings || typeof st.settings !== 'object') throw new UserError(`${file}: "settings" is missing`);
     const m = loadCheckpointModels(dir);
     const p = new Pretrainer(m.unet, m.unetConfig, m.text, m.textConfig, m.tokenizer, m.scheduler, st.settings, {
       ...st.state,
     });
-    if (p.ema) p.ema.loadWeights(path.join(dir, 'unet_ema.safetensors'));
-    p.optUnet.loadState(path.join(dir, 'optimizer.safetensors'));
-    p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors'));
+    // Engine errors already name the file they could not read.
+    if (p.ema) engineCall(() => p.ema!.loadWeights(path.join(dir, 'unet_ema.safetensors')));
+    engineCall(() => p.optUnet.loadState(path.join(dir, 'optimizer.safetensors')));
+    engineCall(() => p.optText.loadState(path.join(dir, 'optimizer_text_encoder.safetensors')));
     return p;
   }
 }
