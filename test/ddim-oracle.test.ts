@@ -7,7 +7,7 @@
 import * as path from 'path';
 import { readSafetensors } from '../src/io/safetensors';
 import { Rng, testSeed } from '../src/util/random';
-import { runCli, runPython, tmpDir } from './helpers';
+import { normRel, runCli, runPython, tmpDir } from './helpers';
 import { writeMixedSafetensors } from './reference/safetensors-mixed';
 
 const seed = testSeed();
@@ -30,17 +30,6 @@ for (const pred of ['epsilon', 'sample', 'v_prediction'] as const)
       const useClipped = clip && pred === 'sample';
       CASES.push({ name: `${pred} guided=${guided} clip=${clip} eta=${eta}`, pred, guided, clip, useClipped, eta });
     }
-
-/** Largest |a - b| over the largest |b|. */
-function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m > 0 ? d / m : d;
-}
 
 const errors = new Map<string, { prev: number; logProb: number; grads: number[] }>();
 let ppoErrors: { clip: number; loss: number; grad: number; kl: number; clipfrac: number }[] = [];

@@ -52,3 +52,14 @@ export function relError(a: TensorData, b: TensorData): { maxAbs: number; rel: n
   }
   return { maxAbs, rel: maxRef > 0 ? maxAbs / maxRef : maxAbs };
 }
+
+/** Largest |a - b| over the largest |b| (for flat arrays; elementwise ratios are meaningless near 0). */
+export function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0,
+    m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m > 0 ? d / m : d;
+}

@@ -7,19 +7,9 @@ import { loadAddon } from '../../src/engine/native';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../../src/engine/rl';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors';
 import { Rng, testSeed } from '../../src/util/random';
-import { runCli, tmpDir } from '../helpers';
+import { normRel, runCli, tmpDir } from '../helpers';
 
 const seed = testSeed();
-
-function normRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0,
-    m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m > 0 ? d / m : d;
-}
 
 beforeAll(() => {
   const info = loadAddon().info();
@@ -45,6 +35,7 @@ describe('DDIM step: CUDA vs CPU', () => {
       guidanceScale: 5,
       alphaBarT: [0.01, 0.2, 0.5, 0.8, 0.95],
       alphaBarPrev: [0.02, 0.25, 0.55, 0.85, 0.99],
+      eta: 0.8,
       predictionType: pred as DdimStepInput['predictionType'],
       clipSample: clip,
       seed: 77,
