@@ -42,6 +42,14 @@ void im2col(const float* x, const ConvDims& d, Conv2dGeom g, float* col) {
           continue;
         }
         const float* xr = xc + (size_t)iy * d.W;
+        if (g.stride == 1) {
+          // ix = ox - pad + kx: zeros left and right of the image, one contiguous copy between.
+          const int lo = std::clamp(g.pad - kx, 0, d.Wo), hi = std::clamp(d.W + g.pad - kx, lo, d.Wo);
+          std::fill(o, o + lo, 0.f);
+          std::copy(xr + lo - g.pad + kx, xr + hi - g.pad + kx, o + lo);
+          std::fill(o + hi, o + d.Wo, 0.f);
+          continue;
+        }
         for (int ox = 0; ox < d.Wo; ++ox) {
           const int ix = ox * g.stride - g.pad + kx;
           o[ox] = (ix >= 0 && ix < d.W) ? xr[ix] : 0.f;
@@ -66,6 +74,12 @@ void col2im(const float* col, const ConvDims& d, Conv2dGeom g, float* x) {
             if (iy < 0 || iy >= d.H) continue;
             float* xr = xc + (size_t)iy * d.W;
             const float* ir = in + (size_t)oy * d.Wo;
+            if (g.stride == 1) {  // the valid columns as one contiguous range, as in im2col
+              const int lo = std::clamp(g.pad - kx, 0, d.Wo), hi = std::clamp(d.W + g.pad - kx, lo, d.Wo);
+              const int shift = kx - g.pad;
+              for (int ox = lo; ox < hi; ++ox) xr[ox + shift] += ir[ox];
+              continue;
+            }
             for (int ox = 0; ox < d.Wo; ++ox) {
               const int ix = ox * g.stride - g.pad + kx;
               if (ix >= 0 && ix < d.W) xr[ix] += ir[ox];

@@ -14,8 +14,13 @@ struct RowLayout {
   int64_t rows, len, spatial;  // spatial = 1 for LayerNorm
   int64_t chan_per_row;        // channels in one row
   int64_t groups;              // rows per batch item (GroupNorm) or 1
-  int64_t channel(int64_t r, int64_t j) const {
-    return spatial == 1 && groups == 1 ? j : (r % groups) * chan_per_row + j / spatial;
+  // Calls fn(c, j0, j1) for each run [j0, j1) of row r whose elements share affine channel c
+  // (GroupNorm: one run per channel of the group; LayerNorm: one element per channel), so the
+  // inner loops carry no index arithmetic.
+  template <typename Fn>
+  void for_channel_runs(int64_t r, const Fn& fn) const {
+    const int64_t c0 = (r % groups) * chan_per_row;
+    for (int64_t cc = 0; cc < chan_per_row; ++cc) fn(c0 + cc, cc * spatial, (cc + 1) * spatial);
   }
 };
 
@@ -38,10 +43,11 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
       st->mean[r] = (float)mu;
       st->rstd[r] = rstd;
       float* yr = y.data() + r * L.len;
-      for (int64_t j = 0; j < L.len; ++j) {
-        const int64_t c = L.channel(r, j);
-        yr[j] = ((xr[j] - (float)mu) * rstd) * gamma.v[c] + beta.v[c];
-      }
+      const float muf = (float)mu;
+      L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
+        const float g = gamma.v[c], b = beta.v[c];
+        for (int64_t j = j0; j < j1; ++j) yr[j] = ((xr[j] - muf) * rstd) * g + b;
+      });
     }
   });
   return y;
@@ -62,24 +68,26 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
           const float* gr = gy.data() + r * L.len;
           const float mu = st.mean[r], rstd = st.rstd[r];
           double m1 = 0, m2 = 0;
-          for (int64_t j = 0; j < L.len; ++j) {
-            const int64_t c = L.channel(r, j);
-            const double xhat = (xr[j] - mu) * rstd;
-            const double dxhat = (double)gr[j] * gamma.v[c];
-            m1 += dxhat;
-            m2 += dxhat * xhat;
-            dg[c] += gr[j] * xhat;
-            db[c] += gr[j];
-          }
+          L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
+            for (int64_t j = j0; j < j1; ++j) {
+              const double xhat = (xr[j] - mu) * rstd;
+              const double dxhat = (double)gr[j] * gamma.v[c];
+              m1 += dxhat;
+              m2 += dxhat * xhat;
+              dg[c] += gr[j] * xhat;
+              db[c] += gr[j];
+            }
+          });
           m1 /= L.len;
           m2 /= L.len;
           if (gx) {
             float* gxr = gx->data() + r * L.len;
-            for (int64_t j = 0; j < L.len; ++j) {
-              const int64_t c = L.channel(r, j);
-              const double xhat = (xr[j] - mu) * rstd;
-              gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
-            }
+            L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
+              for (int64_t j = j0; j < j1; ++j) {
+                const double xhat = (xr[j] - mu) * rstd;
+                gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
+              }
+            });
           }
         }
       });
