@@ -8,13 +8,10 @@
 
 namespace cxrl {
 
-namespace {
-// Bytes one step reads and writes: x_t, one or two model outputs, the given noise or x_prev, and x_prev out.
 double step_bytes(const StepBenchConfig& c) {
   const int reads = 1 + (c.guidance ? 2 : 1) + (c.source == NoiseSource::kSeeded ? 0 : 1);
   return (double)c.batch * c.per_sample * 4 * (reads + 1);
 }
-}  // namespace
 
 StepTiming bench_ddim_step_cpu(const StepBenchConfig& c) {
   const size_t n = c.batch * c.per_sample;

@@ -63,8 +63,7 @@ StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
   cudaEventElapsedTime(&ms, e0, e1);
   StepTiming t;
   t.fused_seconds = ms / 1e3 / iters;
-  const int reads = 1 + (guidance ? 2 : 1) + (source == NoiseSource::kSeeded ? 0 : 1);
-  t.bytes_moved = (double)n * 4 * (reads + 1);
+  t.bytes_moved = step_bytes(c);
   // Copy of the same number of bytes (half read, half written), device to device.
   const size_t copy_bytes = (size_t)(t.bytes_moved / 2);
   char* src = buf.alloc<char>(copy_bytes);

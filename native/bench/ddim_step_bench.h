@@ -19,6 +19,10 @@ struct StepTiming {
   double fused_seconds = 0, unfused_seconds = 0, copy_seconds = 0, bytes_moved = 0;
 };
 
+// Bytes one step reads and writes: x_t, one or two model outputs, the given noise or x_prev, and
+// x_prev out (the compulsory traffic both benchmarks compare with a copy of the same size).
+double step_bytes(const StepBenchConfig& c);
+
 StepTiming bench_ddim_step_cpu(const StepBenchConfig& c);
 // On device-resident buffers, timed with CUDA events; unfused_seconds stays 0. Throws without CUDA.
 StepTiming bench_ddim_step_cuda(const StepBenchConfig& c);

@@ -1,8 +1,6 @@
 // Module entry: engine info and settings, safetensors I/O, and the UNet / Optimizer classes.
 #include <napi.h>
 
-#include <cstring>
-
 #include "binding/convert.h"
 #include "binding/unet_binding.h"
 #include "core/gemm.h"
@@ -83,11 +81,7 @@ Napi::Value ReadSafetensors(const Napi::CallbackInfo& info) {
   for (const auto& [k, t] : f.tensors) tensors.Set(k, tensor_to_js(info.Env(), t));
   for (const auto& [k, v] : f.metadata) meta.Set(k, v);
   Napi::Object exact = Napi::Object::New(info.Env());
-  for (const auto& [k, v] : f.exact) {
-    Napi::Float64Array a = Napi::Float64Array::New(info.Env(), v.size());
-    std::memcpy(a.Data(), v.data(), v.size() * sizeof(double));
-    exact.Set(k, a);
-  }
+  for (const auto& [k, v] : f.exact) exact.Set(k, doubles_to_js(info.Env(), v));
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("tensors", tensors);
   o.Set("exact", exact);

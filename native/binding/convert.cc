@@ -47,6 +47,12 @@ Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t) {
   return a;
 }
 
+Napi::Float64Array doubles_to_js(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array out = Napi::Float64Array::New(env, v.size());
+  std::memcpy(out.Data(), v.data(), v.size() * sizeof(double));
+  return out;
+}
+
 Napi::Object tensor_to_js(Napi::Env env, const Tensor& t) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("data", floats_to_js(env, t));

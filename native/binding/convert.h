@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,5 +20,6 @@ Tensor tensor_from_array(const Napi::Value& data, const Shape& shape, const std:
 // Tensor -> {data: Float32Array, shape: number[]}.
 Napi::Object tensor_to_js(Napi::Env env, const Tensor& t);
 Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t);
+Napi::Float64Array doubles_to_js(Napi::Env env, const std::vector<double>& v);
 
 }  // namespace cxrl

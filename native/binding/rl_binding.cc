@@ -26,13 +26,6 @@ bool use_cuda(const Napi::CallbackInfo& info, size_t index) {
   return d == "cuda";
 }
 
-PredictionType prediction_type(const Options& o) {
-  const std::string p = o.choice("predictionType", "epsilon", {"epsilon", "sample", "v_prediction"});
-  return p == "epsilon"  ? PredictionType::kEpsilon
-         : p == "sample" ? PredictionType::kSample
-                         : PredictionType::kVPrediction;
-}
-
 // The step's alpha-bars and prediction settings: from {schedule, stepIndex} (what the product
 // uses), or given explicitly (the raw kernel interface: `debug step`, kernel tests).
 void step_schedule(const Options& o, DdimStepArgs& a) {
@@ -54,7 +47,7 @@ void step_schedule(const Options& o, DdimStepArgs& a) {
   }
   a.alpha_bar_t = o.per_sample("alphaBarT", a.batch);
   a.alpha_bar_prev = o.per_sample("alphaBarPrev", a.batch);
-  a.prediction = prediction_type(o);
+  a.prediction = prediction_type_option(o, "predictionType");
   a.clip_sample = o.boolean("clipSample", false);
   a.clip_range = o.number("clipSampleRange", 1.0);
 }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "binding/convert.h"
 #include "binding/options.h"
 
 namespace cxrl {
@@ -19,6 +20,13 @@ Napi::Function DdimScheduleWrap::Init(Napi::Env env) {
   return f;
 }
 
+PredictionType prediction_type_option(const Options& o, const char* key) {
+  const std::string p = o.choice(key, "epsilon", {"epsilon", "sample", "v_prediction"});
+  return p == "epsilon"  ? PredictionType::kEpsilon
+         : p == "sample" ? PredictionType::kSample
+                         : PredictionType::kVPrediction;
+}
+
 namespace {
 // diffusers' scheduler_config.json keys; absent keys take Stable Diffusion v1.x's values.
 ScheduleConfig schedule_config(const Options& o) {
@@ -30,10 +38,7 @@ ScheduleConfig schedule_config(const Options& o) {
   c.set_alpha_to_one = o.boolean("set_alpha_to_one", c.set_alpha_to_one);
   c.steps_offset = (int)o.integer("steps_offset", c.steps_offset, 0);
   c.timestep_spacing = o.choice("timestep_spacing", c.timestep_spacing, {"leading", "trailing", "linspace"});
-  const std::string p = o.choice("prediction_type", "epsilon", {"epsilon", "sample", "v_prediction"});
-  c.prediction_type = p == "epsilon"  ? PredictionType::kEpsilon
-                      : p == "sample" ? PredictionType::kSample
-                                      : PredictionType::kVPrediction;
+  c.prediction_type = prediction_type_option(o, "prediction_type");
   c.clip_sample = o.boolean("clip_sample", c.clip_sample);
   c.clip_sample_range = o.number("clip_sample_range", c.clip_sample_range);
   return c;
@@ -79,14 +84,6 @@ Napi::Value DdimScheduleWrap::Timesteps(const Napi::CallbackInfo& info) {
   std::memcpy(out.Data(), ts.data(), ts.size() * sizeof(int));
   return out;
 }
-
-namespace {
-Napi::Float64Array doubles_to_js(Napi::Env env, const std::vector<double>& v) {
-  Napi::Float64Array out = Napi::Float64Array::New(env, v.size());
-  std::memcpy(out.Data(), v.data(), v.size() * sizeof(double));
-  return out;
-}
-}  // namespace
 
 Napi::Value DdimScheduleWrap::AlphasCumprod(const Napi::CallbackInfo& info) {
   return doubles_to_js(info.Env(), schedule_->noise().alphas_cumprod);

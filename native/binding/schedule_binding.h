@@ -5,9 +5,13 @@
 
 #include <memory>
 
+#include "binding/options.h"
 #include "rl/schedule.h"
 
 namespace cxrl {
+
+// The prediction type named by option `key` (epsilon | sample | v_prediction; default epsilon).
+PredictionType prediction_type_option(const Options& o, const char* key);
 
 class DdimScheduleWrap : public Napi::ObjectWrap<DdimScheduleWrap> {
  public:

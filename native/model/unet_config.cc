@@ -1,6 +1,8 @@
 #include "model/unet_config.h"
 
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 namespace cxrl {
 namespace {
@@ -46,33 +48,77 @@ void require_default(const Json& j, const char* key, const Json& expected_or_nul
   if (!ok) throw bad(key, "= " + v.dump() + " is not supported by this engine");
 }
 
-// Every key of diffusers' UNet2DConditionModel config (v0.20-v0.27) that this engine accepts
-// without refusing it by value below. Any other key is refused by name, so nothing is accepted
-// and silently ignored.
-const char* const kKnownKeys[] = {
-    // implemented
-    "sample_size", "in_channels", "out_channels", "flip_sin_to_cos", "freq_shift", "down_block_types", "up_block_types",
-    "block_out_channels", "layers_per_block", "norm_num_groups", "norm_eps", "cross_attention_dim",
-    "attention_head_dim", "num_attention_heads", "use_linear_projection", "transformer_layers_per_block",
-    // accepted only at the value diffusers' SD v1.x uses (checked by require_default below)
-    "mid_block_type", "act_fn", "center_input_sample", "time_embedding_type", "resnet_time_scale_shift",
-    "only_cross_attention", "dual_cross_attention", "downsample_padding", "mid_block_scale_factor", "conv_in_kernel",
-    "conv_out_kernel", "class_embed_type", "addition_embed_type", "encoder_hid_dim", "time_cond_proj_dim",
-    "num_class_embeds", "timestep_post_act", "time_embedding_act_fn", "time_embedding_dim", "class_embeddings_concat",
-    "cross_attention_norm", "attention_type", "dropout", "resnet_skip_time_act", "resnet_out_scale_factor",
-    "reverse_transformer_layers_per_block", "encoder_hid_dim_type", "addition_time_embed_dim",
-    "projection_class_embeddings_input_dim", "mid_block_only_cross_attention",
-    // irrelevant here: upcast_attention asks for float32 attention, which the engine always computes;
-    // addition_embed_type_num_heads only matters with an addition_embed_type (refused above).
-    "upcast_attention", "addition_embed_type_num_heads"};
+// Every key of diffusers' UNet2DConditionModel config (v0.20-v0.27) is in one of three lists;
+// any other key is refused by name, so nothing is accepted and silently ignored.
+const char* const kImplementedKeys[] = {"sample_size",
+                                        "in_channels",
+                                        "out_channels",
+                                        "flip_sin_to_cos",
+                                        "freq_shift",
+                                        "down_block_types",
+                                        "up_block_types",
+                                        "block_out_channels",
+                                        "layers_per_block",
+                                        "norm_num_groups",
+                                        "norm_eps",
+                                        "cross_attention_dim",
+                                        "attention_head_dim",
+                                        "num_attention_heads",
+                                        "use_linear_projection",
+                                        "transformer_layers_per_block"};
 
-void refuse_unknown_keys(const Json& j) {
-  for (const auto& [key, value] : j.object()) {
-    if (!key.empty() && key[0] == '_') continue;  // _class_name, _diffusers_version, _name_or_path
-    bool known = false;
-    for (const char* k : kKnownKeys) known = known || key == k;
-    if (!known) throw bad(key, "is not a UNet2DConditionModel config key this engine knows; refusing to ignore it");
-  }
+// Keys accepted only at the value diffusers' SD v1.x uses (null: only absent or null). They change
+// the architecture in ways this engine does not implement; timestep_post_act,
+// time_embedding_act_fn and time_embedding_dim change diffusers' time embedding (an activation
+// after it, or inside its MLP).
+const std::vector<std::pair<const char*, Json>>& fixed_keys() {
+  static const std::vector<std::pair<const char*, Json>> keys = {
+      {"mid_block_type", Json::make_string("UNetMidBlock2DCrossAttn")},
+      {"act_fn", Json::make_string("silu")},
+      {"center_input_sample", Json::make_bool(false)},
+      {"time_embedding_type", Json::make_string("positional")},
+      {"resnet_time_scale_shift", Json::make_string("default")},
+      {"only_cross_attention", Json::make_bool(false)},
+      {"dual_cross_attention", Json::make_bool(false)},
+      {"downsample_padding", Json::make_number(1)},
+      {"mid_block_scale_factor", Json::make_number(1)},
+      {"conv_in_kernel", Json::make_number(3)},
+      {"conv_out_kernel", Json::make_number(3)},
+      {"class_embed_type", Json()},
+      {"addition_embed_type", Json()},
+      {"encoder_hid_dim", Json()},
+      {"time_cond_proj_dim", Json()},
+      {"num_class_embeds", Json()},
+      {"timestep_post_act", Json()},
+      {"time_embedding_act_fn", Json()},
+      {"time_embedding_dim", Json()},
+      {"class_embeddings_concat", Json::make_bool(false)},
+      {"cross_attention_norm", Json()},
+      {"attention_type", Json::make_string("default")},
+      {"dropout", Json::make_number(0)},
+      {"resnet_skip_time_act", Json::make_bool(false)},
+      {"resnet_out_scale_factor", Json::make_number(1)},
+      {"reverse_transformer_layers_per_block", Json()},
+      {"encoder_hid_dim_type", Json()},
+      {"addition_time_embed_dim", Json()},
+      {"projection_class_embeddings_input_dim", Json()},
+      {"mid_block_only_cross_attention", Json()},
+  };
+  return keys;
+}
+
+// Irrelevant here: upcast_attention asks for float32 attention, which the engine always computes;
+// addition_embed_type_num_heads only matters with an addition_embed_type (refused above).
+const char* const kIrrelevantKeys[] = {"upcast_attention", "addition_embed_type_num_heads"};
+
+bool is_known_key(const std::string& key) {
+  for (const char* k : kImplementedKeys)
+    if (key == k) return true;
+  for (const auto& [k, expected] : fixed_keys())
+    if (key == k) return true;
+  for (const char* k : kIrrelevantKeys)
+    if (key == k) return true;
+  return key.rfind('_', 0) == 0;  // _class_name, _diffusers_version, _name_or_path
 }
 
 }  // namespace
@@ -127,39 +173,10 @@ UNetConfig UNetConfig::from_json(const Json& j) {
       for (const auto& e : t.array()) all_one = all_one && e.is_number() && e.number() == 1;
     if (!all_one) throw bad("transformer_layers_per_block", "other than 1 is not supported");
   }
-  require_default(j, "mid_block_type", Json::make_string("UNetMidBlock2DCrossAttn"));
-  require_default(j, "act_fn", Json::make_string("silu"));
-  require_default(j, "center_input_sample", Json::make_bool(false));
-  require_default(j, "time_embedding_type", Json::make_string("positional"));
-  require_default(j, "resnet_time_scale_shift", Json::make_string("default"));
-  require_default(j, "only_cross_attention", Json::make_bool(false));
-  require_default(j, "dual_cross_attention", Json::make_bool(false));
-  require_default(j, "downsample_padding", Json::make_number(1));
-  require_default(j, "mid_block_scale_factor", Json::make_number(1));
-  require_default(j, "conv_in_kernel", Json::make_number(3));
-  require_default(j, "conv_out_kernel", Json::make_number(3));
-  require_default(j, "class_embed_type", Json());
-  require_default(j, "addition_embed_type", Json());
-  require_default(j, "encoder_hid_dim", Json());
-  require_default(j, "time_cond_proj_dim", Json());
-  require_default(j, "num_class_embeds", Json());
-  // These change diffusers' time embedding (an activation after it, or inside its MLP): refused
-  // by name rather than accepted and ignored.
-  require_default(j, "timestep_post_act", Json());
-  require_default(j, "time_embedding_act_fn", Json());
-  require_default(j, "time_embedding_dim", Json());
-  require_default(j, "class_embeddings_concat", Json::make_bool(false));
-  require_default(j, "cross_attention_norm", Json());
-  require_default(j, "attention_type", Json::make_string("default"));
-  require_default(j, "dropout", Json::make_number(0));
-  require_default(j, "resnet_skip_time_act", Json::make_bool(false));
-  require_default(j, "resnet_out_scale_factor", Json::make_number(1));
-  require_default(j, "reverse_transformer_layers_per_block", Json());
-  require_default(j, "encoder_hid_dim_type", Json());
-  require_default(j, "addition_time_embed_dim", Json());
-  require_default(j, "projection_class_embeddings_input_dim", Json());
-  require_default(j, "mid_block_only_cross_attention", Json());
-  refuse_unknown_keys(j);
+  for (const auto& [key, expected] : fixed_keys()) require_default(j, key, expected);
+  for (const auto& [key, value] : j.object())
+    if (!is_known_key(key))
+      throw bad(key, "is not a UNet2DConditionModel config key this engine knows; refusing to ignore it");
   for (size_t i = 0; i < nb; ++i) {
     const int ch = c.block_out_channels[i];
     if (ch % c.norm_num_groups) throw bad("norm_num_groups", "must divide every block_out_channels entry");
