@@ -11,6 +11,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { readMetricsLines } from '../src/train/run-lifecycle';
 
 const VARIANTS: { name: string; label: string; flags: string[] }[] = [
   { name: 'full', label: 'CXRL (all rewards, ACE, RLCF)', flags: [] },
@@ -37,14 +38,8 @@ function arg(name: string): string | undefined {
 }
 
 function lastEval(run: string): EvalLine | null {
-  const file = path.join(run, 'metrics.jsonl');
-  if (!fs.existsSync(file)) return null;
-  const evals = fs
-    .readFileSync(file, 'utf8')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as EvalLine)
+  const evals = readMetricsLines(path.join(run, 'metrics.jsonl'))
+    .map((l) => l.value as EvalLine)
     .filter((m) => m.kind === 'eval');
   return evals.length ? evals[evals.length - 1] : null;
 }

@@ -298,21 +298,23 @@ test('without ACE the policy and the anchor draw bit-identical images from the s
 
 test("the KL trust region: 0 against the policy's own means; its gradient matches central differences", async () => {
   const { unet, ace, inputs } = await setup(true, seed + 4);
+  // Per-step means along the same noise, kept for the KL term.
+  const meansOptions = {
+    shape: [B, ...SHAPE] as [number, number, number, number],
+    steps: STEPS,
+    eta: 1,
+    guidanceScale: SETTINGS.guidanceScale,
+    seed: seed + 4,
+    scheduler: schedulerConfig(),
+    keepTrajectory: true,
+    keepMeans: true,
+  };
   // The policy's own per-step means along its trajectory: KL 0.
   const own = await sampleDdim(
     unet,
     policyConditioning(inputs.cond, ace, false),
     policyConditioning(inputs.uncond, ace, true),
-    {
-      shape: [B, ...SHAPE],
-      steps: STEPS,
-      eta: 1,
-      guidanceScale: SETTINGS.guidanceScale,
-      seed: seed + 4,
-      scheduler: schedulerConfig(),
-      keepTrajectory: true,
-      keepMeans: true,
-    },
+    meansOptions,
   );
   const self = await microBatchGradient(
     { ...inputs, anchorMeans: own.trajectory!.means },
@@ -324,18 +326,7 @@ test("the KL trust region: 0 against the policy's own means; its gradient matche
   expect(Math.abs(self.klAnchor)).toBeLessThan(1e-6);
   // An anchor that differs: another UNet's means along the same noise.
   const other = createUNet(UNET as never, (seed % 1000) + 1);
-  const anchorMeans = (
-    await sampleDdim(other, inputs.cond, inputs.uncond, {
-      shape: [B, ...SHAPE],
-      steps: STEPS,
-      eta: 1,
-      guidanceScale: SETTINGS.guidanceScale,
-      seed: seed + 4,
-      scheduler: schedulerConfig(),
-      keepTrajectory: true,
-      keepMeans: true,
-    })
-  ).trajectory!.means!;
+  const anchorMeans = (await sampleDdim(other, inputs.cond, inputs.uncond, meansOptions)).trajectory!.means!;
   const klInputs = { ...inputs, anchorMeans };
   const s = { ...SETTINGS, klWeight: 0.7 };
   const base = await microBatchGradient(klInputs, s, IDX, AT);

@@ -13,8 +13,6 @@ import { MICRO_UNET } from './fixtures';
 
 jest.setTimeout(600000);
 
-const MICRO = MICRO_UNET;
-
 let dir: string, data: string, preset: string;
 const common = () => [
   '--data',
@@ -33,7 +31,7 @@ beforeAll(async () => {
   data = path.join(dir, 'data');
   await synthesizeDataset({ out: data, studies: 30, seed: 2, size: 64 });
   preset = path.join(dir, 'micro.json');
-  fs.writeFileSync(preset, JSON.stringify(MICRO));
+  fs.writeFileSync(preset, JSON.stringify(MICRO_UNET));
   // The model the generate test samples from, made here so that no test needs another's outputs.
   const r = runCli(
     [
@@ -224,11 +222,11 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   const ckpt = path.join(dir, 'gen-model', 'checkpoint');
   const prompts = path.join(dir, 'prompts.jsonl');
   fs.writeFileSync(prompts, '{"text": "The heart is enlarged."}\n{"report": "Small left pleural effusion."}\n');
-  const gen = (out: string) =>
+  const gen = (out: string, checkpoint = ckpt, last = '--grid') =>
     runCli([
       'generate',
       '--checkpoint',
-      ckpt,
+      checkpoint,
       '--prompts',
       prompts,
       '--n',
@@ -241,7 +239,7 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
       '5',
       '--out',
       out,
-      '--grid',
+      last,
     ]);
   const a = path.join(dir, 'gen-a'),
     b = path.join(dir, 'gen-b');
@@ -284,26 +282,7 @@ test('generate writes PNGs with sidecars, deterministically; bad input is refuse
   });
   const c = path.join(dir, 'gen-ace');
   expect(gen(c).status).toBe(0); // the original checkpoint again, into c
-  expect(
-    runCli([
-      'generate',
-      '--checkpoint',
-      withAce,
-      '--prompts',
-      prompts,
-      '--n',
-      '2',
-      '--steps',
-      '4',
-      '--guidance-scale',
-      '3',
-      '--seed',
-      '5',
-      '--out',
-      c,
-      '--overwrite',
-    ]).status,
-  ).toBe(0);
+  expect(gen(c, withAce, '--overwrite').status).toBe(0);
   expect(JSON.parse(fs.readFileSync(path.join(c, '0-0.json'), 'utf8')).ace_tokens).toBe(K);
   expect(fs.readFileSync(path.join(a, '0-0.png')).equals(fs.readFileSync(path.join(c, '0-0.png')))).toBe(false);
   expect(runCli(['generate', '--checkpoint', ckpt, '--out', a]).stderr).toMatch(/give --prompt TEXT or --prompts FILE/);

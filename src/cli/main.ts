@@ -9,6 +9,7 @@ import { registerGenerate } from './commands/generate';
 import { registerReward } from './commands/reward';
 import { registerPlot } from './commands/plot';
 import { UserError } from '../util/errors';
+import { editDistance } from '../util/edit-distance';
 import { packageVersion } from '../util/paths';
 
 export function buildCli(argv: string[]) {
@@ -63,17 +64,6 @@ function closest(typo: string, known: string[]): string | null {
     if (d < bestD) [best, bestD] = [k, d];
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++)
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
 }
 
 /** Flags that may be given more than once (each adds a value). */

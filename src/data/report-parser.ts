@@ -5,6 +5,7 @@
  * normalised (typos; "conclusion" and "findings and impression" count as impression); when neither
  * impression nor findings exists, the last paragraph stands in. Whitespace is collapsed.
  */
+import { editDistance } from '../util/edit-distance';
 
 export interface ParsedReport {
   preamble: string;
@@ -21,15 +22,6 @@ const HEADER = /\n ([A-Z][A-Z ()/,-]*):/g;
 
 export function collapseWhitespace(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
 }
 
 /** Lower-cases a header and maps typos and synonyms onto the canonical section names. */

@@ -7,6 +7,7 @@
 import type { NativeUNet } from './native';
 import type { TensorData } from './tensor';
 import { UserError } from '../util/errors';
+import { checkNumber, NON_NEGATIVE } from '../util/numeric-options';
 
 export interface Conditioning {
   /** [B, L, D] (or [1, L, D], broadcast to the batch) */
@@ -22,16 +23,12 @@ export function isGuided(guidanceScale: number): boolean {
 
 /** A finite guidance scale >= 0 (0 is the unconditional model, 1 the conditional one). */
 export function checkGuidanceScale(w: number, flag = '--guidance-scale'): number {
-  if (typeof w !== 'number' || !Number.isFinite(w) || w < 0)
-    throw new UserError(`${flag} must be a finite number >= 0, got ${w}`);
-  return w;
+  return checkNumber(w, flag, NON_NEGATIVE);
 }
 
 /** DDIM's eta: finite, >= 0 (0 deterministic, 1 the DDPM posterior variance). */
 export function checkEta(eta: number, flag = '--eta'): number {
-  if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0)
-    throw new UserError(`${flag} must be a finite number >= 0, got ${eta}`);
-  return eta;
+  return checkNumber(eta, flag, NON_NEGATIVE);
 }
 
 /** Repeats a [1, ...] tensor along the batch, or checks a [B, ...] one. */

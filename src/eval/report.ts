@@ -7,6 +7,8 @@ import type { Interval } from './bootstrap';
 import type { KidResult } from './fid';
 import { HIGHER_IS_BETTER, Metric, MetricValue } from './generated-metrics';
 import type { GenerationSettings } from '../generation/settings';
+import { escapeXml } from '../plot/svg-chart';
+import { fixedOrNa as fmt } from '../util/format';
 
 /** The paper's Table 1 order, then KID. */
 const COLUMN_ORDER: Metric[] = ['posture', 'auroc', 'consistency', 'fid', 'msssim', 'kid'];
@@ -18,10 +20,6 @@ const TITLES: Record<Metric, string> = {
   msssim: 'MS-SSIM',
   kid: 'KID',
 };
-
-function fmt(v: number | null | undefined, digits = 3): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits);
-}
 
 function cell(m: MetricValue | undefined): string {
   if (!m || m.value === null) return m?.note ? `n/a (${m.note})` : 'n/a';
@@ -63,8 +61,6 @@ export function markdownTable(
   ].join('\n');
 }
 
-const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
-
 /** One bar per model with its interval as a whisker; a dashed line for the real-vs-real floor. */
 export function barChartSvg(
   metric: Metric,
@@ -91,7 +87,7 @@ export function barChartSvg(
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${esc(TITLES[metric])} (${HIGHER_IS_BETTER[metric] ? 'higher' : 'lower'} is better)</text>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(TITLES[metric])} (${HIGHER_IS_BETTER[metric] ? 'higher' : 'lower'} is better)</text>`,
     `<line x1="${left}" y1="${y(0)}" x2="${W - 20}" y2="${y(0)}" stroke="#444"/>`,
   ];
   for (const t of [lo, (lo + hi) / 2, hi])
@@ -110,7 +106,7 @@ export function barChartSvg(
           `<line x1="${x + 25}" y1="${y(b.interval.lo)}" x2="${x + 25}" y2="${y(b.interval.hi)}" stroke="#111" stroke-width="2"/>`,
         );
     } else parts.push(`<text x="${x + 25}" y="${y(0) - 4}" text-anchor="middle">n/a</text>`);
-    parts.push(`<text x="${x + 25}" y="${H - bottom + 18}" text-anchor="middle">${esc(b.name)}</text>`);
+    parts.push(`<text x="${x + 25}" y="${H - bottom + 18}" text-anchor="middle">${escapeXml(b.name)}</text>`);
   });
   if (floor !== null && Number.isFinite(floor)) {
     parts.push(

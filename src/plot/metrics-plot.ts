@@ -9,6 +9,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { UserError } from '../util/errors';
 import { chartSvg, Panel, Series } from './svg-chart';
+import { readMetricsLines } from '../train/run-lifecycle';
 
 type Line = Record<string, unknown>;
 
@@ -16,17 +17,7 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 
 function readLines(file: string): Line[] {
   if (!fs.existsSync(file)) throw new UserError(`${file}: no such file (is this a run folder?)`);
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((l) => {
-      if (!l.trim()) return [];
-      try {
-        return [JSON.parse(l) as Line];
-      } catch {
-        return []; // a line cut by a kill: the rest of the file is still plotted
-      }
-    });
+  return readMetricsLines(file).map((l) => l.value);
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : NaN);

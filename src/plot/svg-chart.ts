@@ -33,12 +33,14 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 }
 
 const fmt = (v: number) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(1) : String(v));
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+/** Text made safe inside SVG/XML elements and attributes. */
+export const escapeXml = (s: string) =>
+  s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
 function panelSvg(p: Panel, ox: number, oy: number): string {
   const pts = p.series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!p.logY || y > 0));
   if (pts.length === 0)
-    return `<text x="${ox + W / 2}" y="${oy + H / 2}" text-anchor="middle" font-size="13">${esc(p.title)}: no data yet</text>`;
+    return `<text x="${ox + W / 2}" y="${oy + H / 2}" text-anchor="middle" font-size="13">${escapeXml(p.title)}: no data yet</text>`;
   const ty = (y: number) => (p.logY ? Math.log10(y) : y);
   let [x0, x1] = [Math.min(...pts.map((q) => q[0])), Math.max(...pts.map((q) => q[0]))];
   let [y0, y1] = [Math.min(...pts.map((q) => ty(q[1]))), Math.max(...pts.map((q) => ty(q[1])))];
@@ -49,9 +51,9 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
   const px = (x: number) => ox + M.left + ((x - x0) / (x1 - x0)) * (W - M.left - M.right);
   const py = (y: number) => oy + H - M.bottom - ((ty(y) - y0) / (y1 - y0)) * (H - M.top - M.bottom);
   const parts: string[] = [
-    `<text x="${ox + W / 2}" y="${oy + 18}" text-anchor="middle" font-size="14" font-weight="bold">${esc(p.title)}</text>`,
+    `<text x="${ox + W / 2}" y="${oy + 18}" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(p.title)}</text>`,
     `<rect x="${ox + M.left}" y="${oy + M.top}" width="${W - M.left - M.right}" height="${H - M.top - M.bottom}" fill="none" stroke="#888"/>`,
-    `<text x="${ox + W / 2}" y="${oy + H - 8}" text-anchor="middle" font-size="12">${esc(p.xLabel)}</text>`,
+    `<text x="${ox + W / 2}" y="${oy + H - 8}" text-anchor="middle" font-size="12">${escapeXml(p.xLabel)}</text>`,
   ];
   for (const t of niceTicks(x0, x1))
     parts.push(`<text x="${px(t)}" y="${oy + H - M.bottom + 16}" text-anchor="middle" font-size="11">${fmt(t)}</text>`);
@@ -75,7 +77,7 @@ function panelSvg(p: Panel, ox: number, oy: number): string {
     parts.push(
       `<line x1="${ox + W - 150}" x2="${ox + W - 130}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"/>`,
     );
-    parts.push(`<text x="${ox + W - 125}" y="${ly}" font-size="11">${esc(s.name)}</text>`);
+    parts.push(`<text x="${ox + W - 125}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
   return parts.join('\n');
 }

@@ -92,19 +92,31 @@ export interface ScoreResult {
   unreadable: string[];
 }
 
-/** Splits the image files into readable ones and the rest (truncated or not images at all). */
-async function readableImages(dir: string, files: string[], strict: boolean): Promise<[string[], string[]]> {
-  const probe = new ImageLoader({ size: 8 }, null, false);
-  const ok: string[] = [],
-    bad: string[] = [];
-  for (const f of files) {
-    const px = await probe.load({ dicomId: f, imageFile: path.join(dir, f) });
-    if (px) ok.push(f);
-    else if (strict)
-      throw new UserError(`${path.join(dir, f)}: cannot read the image (--strict): ${probe.problems.at(-1)?.message}`);
-    else bad.push(f);
+/**
+ * Decodes every candidate image once at `size` (the first side the models read): the readable
+ * ones, their pixels in [-1, 1], and the unreadable ones (truncated, not images), which are
+ * skipped, or stop the run with `strict`.
+ */
+async function loadReadable(
+  dir: string,
+  candidates: string[],
+  size: number,
+  strict: boolean,
+): Promise<{ files: string[]; unreadable: string[]; pixels: Float32Array }> {
+  const loader = new ImageLoader({ size }, null, false);
+  const pixels = new Float32Array(candidates.length * size * size);
+  const files: string[] = [],
+    unreadable: string[] = [];
+  for (const f of candidates) {
+    const px = await loader.load({ dicomId: f, imageFile: path.join(dir, f) });
+    if (px) {
+      toModelRange(px, pixels, files.length * size * size);
+      files.push(f);
+    } else if (strict)
+      throw new UserError(`${path.join(dir, f)}: cannot read the image (--strict): ${loader.problems.at(-1)?.message}`);
+    else unreadable.push(f);
   }
-  return [ok, bad];
+  return { files, unreadable, pixels: pixels.subarray(0, files.length * size * size) };
 }
 
 export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
@@ -116,9 +128,10 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
     .filter((f) => IMAGE_EXT.test(f) && f !== 'grid.png')
     .sort();
   if (candidates.length === 0) throw new UserError(`${a.images}: no .png or .jpg images`);
-  const [files, unreadable] = await readableImages(a.images, candidates, !!a.strict);
-  if (files.length === 0) throw new UserError(`${a.images}: none of the ${candidates.length} images can be read`);
   const scorer = await RewardScorer.open(a.models, a.device ?? 'cpu');
+  const firstSide = scorer.imageSides()[0];
+  const { files, unreadable, pixels } = await loadReadable(a.images, candidates, firstSide, !!a.strict);
+  if (files.length === 0) throw new UserError(`${a.images}: none of the ${candidates.length} images can be read`);
   const table = a.reports ? readReports(a.reports) : null;
   const missing: boolean[] = [];
   const texts: string[] = [],
@@ -136,7 +149,7 @@ export async function runRewardScore(a: ScoreArgs): Promise<ScoreResult> {
     texts.push(row?.text ?? '');
     labels.push(row?.labels ?? labelReport(row?.text ?? ''));
   }
-  const loaded = new Map<number, Float32Array>();
+  const loaded = new Map<number, Float32Array>([[firstSide, pixels]]);
   const images = async (size: number) => {
     if (!loaded.has(size)) {
       const loader = new ImageLoader({ size }, null, true);

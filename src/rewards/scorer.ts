@@ -47,6 +47,11 @@ export function meanScores(per: ImageScores[]): ImageScores {
   return { r_align: mean('r_align'), s_diag: mean('s_diag'), s_cons: mean('s_cons') };
 }
 
+/** The square side an image model is fed at (the larger of its contract's height and width). */
+function sideOf(m: ImageRewardModel): number {
+  return Math.max(...m.contract.input!.size);
+}
+
 export class RewardScorer {
   private constructor(
     readonly posture: ImageRewardModel | null,
@@ -86,6 +91,11 @@ export class RewardScorer {
     return new RewardScorer(posture, classifier, consistency, cols);
   }
 
+  /** The image side each image model reads, in the order score() asks images() for them. */
+  imageSides(): number[] {
+    return [this.posture, this.classifier, this.consistency?.image].filter((m) => m).map((m) => sideOf(m!));
+  }
+
   /**
    * images(S): [B, S*S] in [-1, 1] at side S (called once per size the models want; generated
    * images can simply be resampled). reports and labels are per image; labels in CheXpert order.
@@ -98,8 +108,7 @@ export class RewardScorer {
   ): Promise<ScoreSummary> {
     const per: ImageScores[] = Array.from({ length: B }, () => ({ r_align: null, s_diag: null, s_cons: null }));
     const run = async (m: ImageRewardModel) => {
-      const side = Math.max(...m.contract.input!.size);
-      const im = await images(side);
+      const im = await images(sideOf(m));
       return m.run(im.data, B, im.size);
     };
     if (this.posture) {
@@ -108,8 +117,7 @@ export class RewardScorer {
     }
     let probabilities: number[][] | null = null;
     if (this.classifier) {
-      const side = Math.max(...this.classifier.contract.input!.size);
-      probabilities = await this.chexpertProbabilities(await images(side), B);
+      probabilities = await this.chexpertProbabilities(await images(sideOf(this.classifier)), B);
       for (let b = 0; b < B; b++) per[b].s_diag = sDiag(probabilities[b], labels[b]);
     }
     if (this.consistency) {

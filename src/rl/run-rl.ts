@@ -10,6 +10,7 @@ import * as path from 'path';
 import { embeddedDataset } from '../data/cache';
 import { engineSummary, loadAddon } from '../engine/native';
 import { refreshMetricsPlot } from '../plot/metrics-plot';
+import { fixedOrNa as fmt } from '../util/format';
 import { engineCall } from '../engine/native-errors';
 import { loadUNetWeights } from '../engine/unet';
 import { loadGenerator } from '../generation/generator';
@@ -56,10 +57,6 @@ function checkRewardModels(scorer: RewardScorer, s: RlSettings, files: string[])
       );
     }
   }
-}
-
-function fmt(v: number | null | undefined, digits = 3): string {
-  return v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits);
 }
 
 export function describeEval(m: EvalMetrics): string {

@@ -5,6 +5,7 @@
 import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
 import { UserError } from '../util/errors';
 import { settingsDiff } from '../train/run-lifecycle';
+import { checkNumber, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER } from '../util/numeric-options';
 import type { AdvantageMode } from './advantages';
 import { ADVANTAGE_MODES } from './advantages';
 import type { RewardWeights, RlcfMode } from './comparative-rewards';
@@ -87,15 +88,6 @@ export const ACE_LR_FACTOR = 10;
 /** Changing these on --resume keeps the run well defined (the rest would change what it means). */
 export const RESUME_SAFE_SETTINGS: readonly (keyof RlSettings)[] = ['epochs', 'evalEvery'];
 
-function positiveInt(v: number, flag: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new UserError(`${flag} must be a positive integer, got ${v}`);
-}
-
-function finitePositive(v: number, flag: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-    throw new UserError(`${flag} must be a finite number > 0, got ${v}`);
-}
-
 /** Parses `a:b` (inclusive inference-step indices, 0 = the noisiest step). */
 export function parseTrainWindow(text: string | undefined, steps: number): [number, number] | null {
   if (text === undefined || text === '') return null;
@@ -119,10 +111,9 @@ export function checkRlSettings(s: RlSettings): RlSettings {
     [s.evalEvery, '--eval-every'],
     [s.evalReports, '--eval-reports'],
   ] as const)
-    positiveInt(v, flag);
-  if (!Number.isInteger(s.aceTokens) || s.aceTokens < 0)
-    throw new UserError(`--ace-tokens must be an integer >= 0, got ${s.aceTokens}`);
-  if (!Number.isInteger(s.seed) || s.seed < 0) throw new UserError(`--seed must be an integer >= 0, got ${s.seed}`);
+    checkNumber(v, flag, POSITIVE_INTEGER);
+  checkNumber(s.aceTokens, '--ace-tokens', NON_NEGATIVE_INTEGER);
+  checkNumber(s.seed, '--seed', NON_NEGATIVE_INTEGER);
   checkEta(s.eta);
   if (s.eta === 0)
     throw new UserError(
@@ -131,16 +122,14 @@ export function checkRlSettings(s: RlSettings): RlSettings {
   checkGuidanceScale(s.guidanceScale);
   if (!(s.timestepFraction > 0 && s.timestepFraction <= 1))
     throw new UserError(`--timestep-fraction must be in (0, 1], got ${s.timestepFraction}`);
-  finitePositive(s.clipRange, '--clip-range');
-  finitePositive(s.advClipMax, '--adv-clip-max');
-  finitePositive(s.lr, '--lr');
-  finitePositive(s.aceLr, '--ace-lr');
-  if (!(s.weightDecay >= 0 && Number.isFinite(s.weightDecay)))
-    throw new UserError(`--weight-decay must be a finite number >= 0, got ${s.weightDecay}`);
+  checkNumber(s.clipRange, '--clip-range', POSITIVE);
+  checkNumber(s.advClipMax, '--adv-clip-max', POSITIVE);
+  checkNumber(s.lr, '--lr', POSITIVE);
+  checkNumber(s.aceLr, '--ace-lr', POSITIVE);
+  checkNumber(s.weightDecay, '--weight-decay', NON_NEGATIVE);
   if (!(s.maxGradNorm >= 0 && Number.isFinite(s.maxGradNorm)))
     throw new UserError(`--max-grad-norm must be a finite number >= 0 (0: no clipping), got ${s.maxGradNorm}`);
-  if (!(Number.isFinite(s.klWeight) && s.klWeight >= 0))
-    throw new UserError(`--kl-weight must be a finite number >= 0, got ${s.klWeight}`);
+  checkNumber(s.klWeight, '--kl-weight', NON_NEGATIVE);
   if (s.klWeight > 0 && s.rlcf === 'direct')
     throw new UserError("--kl-weight needs the anchor's trajectories; --rlcf direct samples none");
   if (!RLCF_MODES.includes(s.rlcf)) throw new UserError(`--rlcf must be one of ${RLCF_MODES.join(', ')}`);

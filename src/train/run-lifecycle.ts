@@ -40,21 +40,33 @@ function exitCodeOf(sig: NodeJS.Signals): number {
   return sig === 'SIGTERM' ? 143 : 130;
 }
 
+/** A metrics.jsonl line as written and as parsed. */
+export interface MetricsLine {
+  text: string;
+  value: Record<string, unknown>;
+}
+
+/** The lines of a metrics.jsonl that parse (a line cut by a kill is left out); none if there is no file. */
+export function readMetricsLines(file: string): MetricsLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((text) => {
+      if (!text.trim()) return [];
+      try {
+        return [{ text, value: JSON.parse(text) as Record<string, unknown> }];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** Keeps only the metrics.jsonl lines `keep` accepts (a resumed run rewrites the rest). */
 export function truncateMetrics(file: string, keep: (line: Record<string, unknown>) => boolean): void {
   if (!fs.existsSync(file)) return;
-  const lines = fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (!l.trim()) return false;
-      try {
-        return keep(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        return false;
-      }
-    });
-  fs.writeFileSync(file, lines.map((l) => l + '\n').join(''));
+  const lines = readMetricsLines(file).filter((l) => keep(l.value));
+  fs.writeFileSync(file, lines.map((l) => l.text + '\n').join(''));
 }
 
 /** Removes `.checkpoint.tmp-*` / `.checkpoint.old-*` folders a killed run left in its run folder. */

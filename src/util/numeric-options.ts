@@ -12,9 +12,11 @@ export interface NumberRule {
   minExclusive?: boolean;
   max?: number;
   maxExclusive?: boolean;
+  /** how messages name the rule, where the bounds would read worse */
+  name?: string;
 }
 
-export const POSITIVE_INTEGER: NumberRule = { integer: true, min: 1 };
+export const POSITIVE_INTEGER: NumberRule = { integer: true, min: 1, name: 'a positive integer' };
 export const NON_NEGATIVE_INTEGER: NumberRule = { integer: true, min: 0 };
 export const POSITIVE: NumberRule = { min: 0, minExclusive: true };
 export const NON_NEGATIVE: NumberRule = { min: 0 };
@@ -24,6 +26,7 @@ export const UNIT_INTERVAL_OPEN: NumberRule = { min: 0, max: 1, maxExclusive: tr
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`;
 
 function describe(r: NumberRule): string {
+  if (r.name) return r.name;
   const kind = r.integer ? 'an integer' : 'a finite number';
   const parts: string[] = [];
   if (r.min !== undefined) parts.push(`${r.minExclusive ? '>' : '>='} ${r.min}`);
@@ -31,19 +34,21 @@ function describe(r: NumberRule): string {
   return parts.length ? `${kind} ${parts.join(' and ')}` : kind;
 }
 
+/** Checks one value against a rule; the message names `flag`. */
+export function checkNumber(v: unknown, flag: string, r: NumberRule): number {
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    (!r.integer || Number.isInteger(v)) &&
+    (r.min === undefined || (r.minExclusive ? v > r.min : v >= r.min)) &&
+    (r.max === undefined || (r.maxExclusive ? v < r.max : v <= r.max));
+  if (!ok) throw new UserError(`${flag} must be ${describe(r)}, got ${String(v)}`);
+  return v as number;
+}
+
 /** Checks each named option (camelCase keys) against its rule; undefined values (unset optional flags) pass. */
 export function checkNumbers(args: Record<string, unknown>, rules: Record<string, NumberRule>): void {
-  for (const [key, r] of Object.entries(rules)) {
-    const v = args[key];
-    if (v === undefined) continue;
-    const ok =
-      typeof v === 'number' &&
-      Number.isFinite(v) &&
-      (!r.integer || Number.isInteger(v)) &&
-      (r.min === undefined || (r.minExclusive ? v > r.min : v >= r.min)) &&
-      (r.max === undefined || (r.maxExclusive ? v < r.max : v <= r.max));
-    if (!ok) throw new UserError(`${flagOf(key)} must be ${describe(r)}, got ${String(v)}`);
-  }
+  for (const [key, r] of Object.entries(rules)) if (args[key] !== undefined) checkNumber(args[key], flagOf(key), r);
 }
 
 /** Throws naming the flag (--kebab-case) of the first option that is not a positive integer. */
