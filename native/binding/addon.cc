@@ -1,4 +1,4 @@
-// Module entry: engine info and settings, safetensors I/O, and the UNet / Optimizer classes.
+// Module entry: engine info and settings, safetensors I/O, and the model / Optimizer classes.
 #include <napi.h>
 
 #include "binding/convert.h"
@@ -15,6 +15,7 @@ Napi::Function init_optimizer_class(Napi::Env env);
 void init_ema_function(Napi::Env env, Napi::Object exports);
 Napi::Function init_text_encoder_class(Napi::Env env);
 Napi::Function init_image_encoder_class(Napi::Env env);
+Napi::Function init_vae_class(Napi::Env env);
 void init_rl_functions(Napi::Env env, Napi::Object exports);
 void init_phantom_functions(Napi::Env env, Napi::Object exports);
 void init_loss_functions(Napi::Env env, Napi::Object exports);
@@ -130,6 +131,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("UNet", UNetWrap::Init(env));
   exports.Set("TextEncoder", init_text_encoder_class(env));
   exports.Set("ImageEncoder", init_image_encoder_class(env));
+  exports.Set("Vae", init_vae_class(env));
   exports.Set("Optimizer", init_optimizer_class(env));
   init_ema_function(env, exports);
   init_rl_functions(env, exports);

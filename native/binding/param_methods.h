@@ -5,7 +5,7 @@
 #pragma once
 #include <napi.h>
 
-#include <set>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +21,8 @@ class TrainableWrap {
   virtual ~TrainableWrap() = default;
   virtual ParamStore& param_store() = 0;
   virtual void check_idle(Napi::Env env) const = 0;
+  // The parameter a weights-file key loads into (older files may use other names).
+  virtual std::string param_name_for_file_key(const std::string& key) const { return key; }
 };
 
 template <class Wrap>
@@ -73,7 +75,7 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
 
   Napi::Value GetGrad(const Napi::CallbackInfo& info) {
     this->check_idle(info.Env());
-    return tensor_to_js(info.Env(), param_arg(info)->grad);
+    return tensor_to_js(info.Env(), param_arg(info)->ensure_grad());
   }
 
   void SetParam(const Napi::CallbackInfo& info) {
@@ -89,47 +91,49 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
   }
 
   // loadWeights(path): every parameter must be present with its exact shape; extra keys are an
-  // error too, so a wrong config never half-loads. Returns the file's metadata.
+  // error too, so a wrong config never half-loads. Names and shapes are checked from the header
+  // before any data is read; each tensor is then read straight into its parameter (one copy of the
+  // weights in memory, also for a multi-GB fp16 file). Returns the file's metadata.
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
     this->check_idle(info.Env());
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "loadWeights(path)");
     const std::string path = info[0].As<Napi::String>().Utf8Value();
-    SafetensorsFile f;
     try {
-      f = read_safetensors(path);
+      const SafetensorsIndex index = read_safetensors_index(path);
+      std::map<std::string, std::string> file_key;  // parameter name -> key in the file
+      std::vector<std::string> missing, mismatched, unexpected;
+      for (const auto& [key, entry] : index.tensors) {
+        const std::string name = this->param_name_for_file_key(key);
+        Param* p = this->param_store().find(name);
+        if (!p || file_key.count(name))
+          unexpected.push_back(key);
+        else if (entry.shape != p->value.shape)
+          mismatched.push_back(key + " " + shape_str(entry.shape) + " (model " + shape_str(p->value.shape) + ")");
+        file_key[name] = key;
+      }
+      for (const auto& p : this->param_store().all())
+        if (!file_key.count(p->name)) missing.push_back(p->name);
+      if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
+        auto list = [](const std::vector<std::string>& v) {
+          std::string s;
+          for (size_t i = 0; i < v.size() && i < 5; ++i) s += (i ? ", " : "") + v[i];
+          if (v.size() > 5) s += ", ... (" + std::to_string(v.size()) + " in all)";
+          return s;
+        };
+        std::string msg = path + ": weights do not match the model config:";
+        if (!missing.empty()) msg += " missing " + list(missing) + ";";
+        if (!mismatched.empty()) msg += " wrong shape " + list(mismatched) + ";";
+        if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
+        throw std::runtime_error(msg);
+      }
+      for (const auto& p : this->param_store().all())
+        read_safetensors_tensor(index, file_key.at(p->name), p->value.data());
+      Napi::Object meta = Napi::Object::New(info.Env());
+      for (const auto& [k, v] : index.metadata) meta.Set(k, v);
+      return meta;
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
-    std::vector<std::string> missing, mismatched, unexpected;
-    std::set<std::string> known;
-    for (const auto& p : this->param_store().all()) {
-      known.insert(p->name);
-      auto it = f.tensors.find(p->name);
-      if (it == f.tensors.end())
-        missing.push_back(p->name);
-      else if (it->second.shape != p->value.shape)
-        mismatched.push_back(p->name + " " + shape_str(it->second.shape) + " (model " + shape_str(p->value.shape) +
-                             ")");
-    }
-    for (const auto& [name, t] : f.tensors)
-      if (!known.count(name)) unexpected.push_back(name);
-    if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
-      auto list = [](const std::vector<std::string>& v) {
-        std::string s;
-        for (size_t i = 0; i < v.size() && i < 5; ++i) s += (i ? ", " : "") + v[i];
-        if (v.size() > 5) s += ", ... (" + std::to_string(v.size()) + " in all)";
-        return s;
-      };
-      std::string msg = path + ": weights do not match the model config:";
-      if (!missing.empty()) msg += " missing " + list(missing) + ";";
-      if (!mismatched.empty()) msg += " wrong shape " + list(mismatched) + ";";
-      if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
-      throw Napi::Error::New(info.Env(), msg);
-    }
-    for (const auto& p : this->param_store().all()) p->value = std::move(f.tensors[p->name]);
-    Napi::Object meta = Napi::Object::New(info.Env());
-    for (const auto& [k, v] : f.metadata) meta.Set(k, v);
-    return meta;
   }
 
   void SaveWeights(const Napi::CallbackInfo& info) {

@@ -1,5 +1,6 @@
 #include "io/safetensors.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -41,7 +42,46 @@ float bf16_to_float(uint16_t h) {
   return f;
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
+namespace {
+
+int dtype_bytes(const std::string& dtype) {
+  if (dtype == "F32" || dtype == "I32") return 4;
+  if (dtype == "F64" || dtype == "I64") return 8;
+  if (dtype == "F16" || dtype == "BF16") return 2;
+  throw std::runtime_error("unsupported dtype " + dtype + " (F32, F16, BF16, F64, I64, I32 are read)");
+}
+
+bool is_exact_dtype(const std::string& dtype) { return dtype == "F64" || dtype == "I64" || dtype == "I32"; }
+
+// One element of raw little-endian data as double (exact for F64/I64/I32; F32/F16/BF16 widened).
+double element(const std::string& dtype, const uint8_t* p) {
+  if (dtype == "F32") {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  if (dtype == "F64") {
+    double d;
+    std::memcpy(&d, p, 8);
+    return d;
+  }
+  if (dtype == "I64") {
+    int64_t k;
+    std::memcpy(&k, p, 8);
+    return (double)k;
+  }
+  if (dtype == "I32") {
+    int32_t k;
+    std::memcpy(&k, p, 4);
+    return (double)k;
+  }
+  const uint16_t u = (uint16_t)(p[0] | (p[1] << 8));
+  return dtype == "F16" ? half_to_float(u) : bf16_to_float(u);
+}
+
+}  // namespace
+
+SafetensorsIndex read_safetensors_index(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   in.seekg(0, std::ios::end);
@@ -62,66 +102,71 @@ SafetensorsFile read_safetensors(const std::string& path) {
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": bad header: " + e.what());
   }
+  SafetensorsIndex index;
+  index.path = path;
   const uint64_t data_start = 8 + hlen, data_size = size - data_start;
-  SafetensorsFile out;
   for (const auto& [name, entry] : h.object()) {
     if (name == "__metadata__") {
       for (const auto& [k, v] : entry.object())
-        if (v.is_string()) out.metadata[k] = v.str();
+        if (v.is_string()) index.metadata[k] = v.str();
       continue;
     }
     try {
-      const std::string dtype = entry.at("dtype").str();
-      Shape shape;
-      for (const auto& d : entry.at("shape").array()) shape.push_back((int64_t)d.number());
+      SafetensorsEntry t;
+      t.dtype = entry.at("dtype").str();
+      for (const auto& d : entry.at("shape").array()) t.shape.push_back((int64_t)d.number());
       const auto& offs = entry.at("data_offsets").array();
       const uint64_t b = (uint64_t)offs.at(0).number(), e = (uint64_t)offs.at(1).number();
-      const int64_t n = shape_numel(shape);
-      const int elem = (dtype == "F32" || dtype == "I32")    ? 4
-                       : (dtype == "F64" || dtype == "I64")  ? 8
-                       : (dtype == "F16" || dtype == "BF16") ? 2
-                                                             : 0;
-      if (!elem) throw std::runtime_error("unsupported dtype " + dtype + " (F32, F16, BF16, F64, I64, I32 are read)");
-      if (e < b || e > data_size || e - b != (uint64_t)n * elem)
+      const int elem = dtype_bytes(t.dtype);
+      if (e < b || e > data_size || e - b != (uint64_t)shape_numel(t.shape) * elem)
         throw std::runtime_error("data_offsets [" + std::to_string(b) + "," + std::to_string(e) +
-                                 "] do not fit shape " + shape_str(shape) + " of " + dtype + " in " +
+                                 "] do not fit shape " + shape_str(t.shape) + " of " + t.dtype + " in " +
                                  std::to_string(data_size) + " data bytes (truncated file?)");
-      std::vector<uint8_t> raw(e - b);
-      in.seekg(data_start + b);
-      in.read((char*)raw.data(), raw.size());
-      if (!in) throw std::runtime_error("read failed (truncated file?)");
-      Tensor t(shape);
-      const bool keep_exact = dtype == "F64" || dtype == "I64" || dtype == "I32";
-      std::vector<double> exact(keep_exact ? n : 0);
-      for (int64_t i = 0; i < n; ++i) {
-        const uint8_t* p = raw.data() + i * elem;
-        if (dtype == "F32") {
-          std::memcpy(&t.v[i], p, 4);
-        } else if (keep_exact) {
-          double d;
-          if (dtype == "F64") {
-            std::memcpy(&d, p, 8);
-          } else if (dtype == "I64") {
-            int64_t k;
-            std::memcpy(&k, p, 8);
-            d = (double)k;
-          } else {
-            int32_t k;
-            std::memcpy(&k, p, 4);
-            d = (double)k;
-          }
-          exact[i] = d;
-          t.v[i] = (float)d;
-        } else {
-          const uint16_t u = (uint16_t)(p[0] | (p[1] << 8));
-          t.v[i] = dtype == "F16" ? half_to_float(u) : bf16_to_float(u);
-        }
-      }
-      out.tensors.emplace(name, std::move(t));
-      if (keep_exact) out.exact.emplace(name, std::move(exact));
+      t.offset = data_start + b;
+      t.bytes = e - b;
+      index.tensors.emplace(name, std::move(t));
     } catch (const std::exception& ex) {
       throw std::runtime_error(path + ": tensor \"" + name + "\": " + ex.what());
     }
+  }
+  return index;
+}
+
+void read_safetensors_tensor(const SafetensorsIndex& index, const std::string& name, float* dst,
+                             std::vector<double>* exact) {
+  const SafetensorsEntry& t = index.tensors.at(name);
+  std::ifstream in(index.path, std::ios::binary);
+  std::vector<uint8_t> raw(std::min<uint64_t>(t.bytes, 16u << 20));  // 16 MiB chunks: no whole-file copy
+  const int elem = dtype_bytes(t.dtype);
+  const int64_t n = shape_numel(t.shape), per_chunk = (int64_t)raw.size() / elem;
+  if (exact) exact->resize(n);
+  in.seekg(t.offset);
+  for (int64_t i0 = 0; i0 < n; i0 += per_chunk) {
+    const int64_t m = std::min(per_chunk, n - i0);
+    in.read((char*)raw.data(), m * elem);
+    if (!in) throw std::runtime_error(index.path + ": tensor \"" + name + "\": read failed (truncated file?)");
+    if (t.dtype == "F32") {
+      std::memcpy(dst + i0, raw.data(), m * 4);
+      continue;
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const double d = element(t.dtype, raw.data() + i * elem);
+      dst[i0 + i] = (float)d;
+      if (exact) (*exact)[i0 + i] = d;
+    }
+  }
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  const SafetensorsIndex index = read_safetensors_index(path);
+  SafetensorsFile out;
+  out.metadata = index.metadata;
+  for (const auto& [name, entry] : index.tensors) {
+    Tensor t(entry.shape);
+    std::vector<double> exact;
+    read_safetensors_tensor(index, name, t.data(), is_exact_dtype(entry.dtype) ? &exact : nullptr);
+    out.tensors.emplace(name, std::move(t));
+    if (is_exact_dtype(entry.dtype)) out.exact.emplace(name, std::move(exact));
   }
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,6 +20,25 @@ struct SafetensorsFile {
 
 // Errors name the file and the problem (truncated, bad header, unsupported dtype, ...).
 SafetensorsFile read_safetensors(const std::string& path);
+
+// The header alone, checked (dtypes, offsets within the file), so that a loader can check names
+// and shapes first and then read each tensor straight into its destination: peak memory stays at
+// one copy of the weights however large the file.
+struct SafetensorsEntry {
+  std::string dtype;
+  Shape shape;
+  uint64_t offset = 0, bytes = 0;  // absolute file offset of the data
+};
+struct SafetensorsIndex {
+  std::string path;
+  std::map<std::string, SafetensorsEntry> tensors;
+  std::map<std::string, std::string> metadata;
+};
+SafetensorsIndex read_safetensors_index(const std::string& path);
+// Converts one tensor to float32 into dst (numel floats); exact (when not null) receives the values
+// as double.
+void read_safetensors_tensor(const SafetensorsIndex& index, const std::string& name, float* dst,
+                             std::vector<double>* exact = nullptr);
 void write_safetensors(const std::string& path, const std::map<std::string, const Tensor*>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

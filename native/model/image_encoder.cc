@@ -84,6 +84,7 @@ Tensor ImageEncoder::forward(const Tensor& x) {
 
 Tensor ImageEncoder::backward(const Tensor& grad_output) {
   if (feature_shape_.empty()) throw std::logic_error("image encoder: backward called before forward");
+  params_.ensure_grads();
   Tensor g = head_.backward(grad_output).reshaped(feature_shape_);
   for (auto it = stages_.rbegin(); it != stages_.rend(); ++it) g = (*it)->backward(g);
   return g;

@@ -9,6 +9,7 @@ namespace cxrl {
 
 AdamOptimizer::AdamOptimizer(std::vector<Param*> params, AdamConfig cfg) : params_(std::move(params)), cfg_(cfg) {
   for (Param* p : params_) {
+    p->ensure_grad();
     m_.emplace_back(p->value.shape);
     v_.emplace_back(p->value.shape);
   }

@@ -24,7 +24,6 @@ Param* ParamStore::add(const std::string& name, Shape shape, Init init, int64_t 
   auto p = std::make_unique<Param>();
   p->name = name;
   p->value = Tensor(shape, init == Init::kOnes ? 1.f : 0.f);
-  p->grad = Tensor(shape);
   if (init == Init::kUniformFanIn) {
     const float bound = 1.f / std::sqrt((float)std::max<int64_t>(1, fan_in));
     const uint64_t stream = fnv1a(name);
@@ -46,7 +45,11 @@ Param* ParamStore::find(const std::string& name) {
 }
 
 void ParamStore::zero_grad() {
-  for (auto& p : params_) p->grad.zero();
+  for (auto& p : params_) p->ensure_grad().zero();
+}
+
+void ParamStore::ensure_grads() {
+  for (auto& p : params_) p->ensure_grad();
 }
 
 int64_t ParamStore::count() const {

@@ -14,7 +14,13 @@ namespace cxrl {
 struct Param {
   std::string name;
   Tensor value;
+  // Allocated on first use (ensure_grad): a model that only samples never holds a second copy of
+  // its weights (an SD-sized UNet is 3.4 GB in float32).
   Tensor grad;
+  Tensor& ensure_grad() {
+    if (grad.numel() != value.numel()) grad = Tensor(value.shape);
+    return grad;
+  }
 };
 
 enum class Init { kZeros, kOnes, kUniformFanIn };
@@ -28,7 +34,8 @@ class ParamStore {
   Param* find(const std::string& name);
   const std::vector<std::unique_ptr<Param>>& all() const { return params_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
-  void zero_grad();
+  void zero_grad();  // allocates gradients that were never used
+  void ensure_grads();
   int64_t count() const;
 
  private:

@@ -9,27 +9,40 @@ ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int o
       norm2_(ps, n + ".norm2", groups, out, eps),
       conv1_(ps, n + ".conv1", in, out, 3, 1, 1),
       conv2_(ps, n + ".conv2", out, out, 3, 1, 1),
-      time_proj_(ps, n + ".time_emb_proj", temb_dim, out, true),
-      has_shortcut_(in != out) {
+      has_shortcut_(in != out),
+      has_temb_(temb_dim > 0) {
+  if (has_temb_) time_proj_ = Linear(ps, n + ".time_emb_proj", temb_dim, out, true);
   if (has_shortcut_) shortcut_ = Conv2d(ps, n + ".conv_shortcut", in, out, 1, 1, 0);
 }
 
 Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor& temb) {
   Tensor h = conv1_.forward(act1_.forward(norm1_.forward(x)));
-  const Tensor t = time_proj_.forward(act_t_.forward(temb));  // [B, out]
-  const int64_t B = h.dim(0), C = h.dim(1), HW = h.dim(2) * h.dim(3);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) {
-      float* row = h.data() + (b * C + c) * HW;
-      const float tv = t.v[b * C + c];
-      for (int64_t i = 0; i < HW; ++i) row[i] += tv;
-    }
+  if (has_temb_) add_time_embedding(&h, time_proj_.forward(act_t_.forward(temb)));
   h = conv2_.forward(act2_.forward(norm2_.forward(h)));
   return add(has_shortcut_ ? shortcut_.forward(x) : x, h);
 }
 
+// h[b, c, :, :] += t[b, c]
+void ResnetBlock2D::add_time_embedding(Tensor* h, const Tensor& t) {
+  const int64_t B = h->dim(0), C = h->dim(1), HW = h->dim(2) * h->dim(3);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      float* row = h->data() + (b * C + c) * HW;
+      const float tv = t.v[b * C + c];
+      for (int64_t i = 0; i < HW; ++i) row[i] += tv;
+    }
+}
+
 Tensor ResnetBlock2D::backward(const Tensor& gy, Tensor* gtemb) {
   Tensor gh = norm2_.backward(act2_.backward(conv2_.backward(gy)));
+  if (has_temb_) add_inplace(gtemb, act_t_.backward(time_proj_.backward(time_embedding_grad(gh))));
+  Tensor gx = norm1_.backward(act1_.backward(conv1_.backward(gh)));
+  add_inplace(&gx, has_shortcut_ ? shortcut_.backward(gy) : gy);
+  return gx;
+}
+
+// d/dt of add_time_embedding: the sum of gh over each image plane.
+Tensor ResnetBlock2D::time_embedding_grad(const Tensor& gh) {
   const int64_t B = gh.dim(0), C = gh.dim(1), HW = gh.dim(2) * gh.dim(3);
   Tensor gt({B, C});
   for (int64_t b = 0; b < B; ++b)
@@ -39,10 +52,7 @@ Tensor ResnetBlock2D::backward(const Tensor& gy, Tensor* gtemb) {
       for (int64_t i = 0; i < HW; ++i) s += row[i];
       gt.v[b * C + c] = (float)s;
     }
-  add_inplace(gtemb, act_t_.backward(time_proj_.backward(gt)));
-  Tensor gx = norm1_.backward(act1_.backward(conv1_.backward(gh)));
-  add_inplace(&gx, has_shortcut_ ? shortcut_.backward(gy) : gy);
-  return gx;
+  return gt;
 }
 
 }  // namespace cxrl

@@ -100,6 +100,7 @@ Tensor TextEncoder::forward(const int32_t* ids, int64_t B, int64_t L, const Tens
 
 void TextEncoder::backward(const Tensor& grad_output) {
   if (batch_ == 0) throw std::logic_error("text encoder: backward called before forward");
+  params_.ensure_grads();
   Tensor g = final_norm_.backward(grad_output);
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = (*it)->backward(g);
   const int64_t D = cfg_.width;

@@ -6,10 +6,11 @@
 
 namespace cxrl {
 
-AttentionLayer::AttentionLayer(ParamStore& ps, const std::string& n, int query_dim, int context_dim, int heads)
-    : to_q_(ps, n + ".to_q", query_dim, query_dim, false),
-      to_k_(ps, n + ".to_k", context_dim, query_dim, false),
-      to_v_(ps, n + ".to_v", context_dim, query_dim, false),
+AttentionLayer::AttentionLayer(ParamStore& ps, const std::string& n, int query_dim, int context_dim, int heads,
+                               bool qkv_bias)
+    : to_q_(ps, n + ".to_q", query_dim, query_dim, qkv_bias),
+      to_k_(ps, n + ".to_k", context_dim, query_dim, qkv_bias),
+      to_v_(ps, n + ".to_v", context_dim, query_dim, qkv_bias),
       to_out_(ps, n + ".to_out.0", query_dim, query_dim, true),
       heads_(heads) {}
 

@@ -8,10 +8,12 @@
 
 namespace cxrl {
 
-// Attention with diffusers' names: to_q, to_k, to_v (no bias), to_out.0 (bias).
+// Attention with diffusers' names: to_q, to_k, to_v (bias only with qkv_bias, as in the VAE's
+// mid-block attention), to_out.0 (bias).
 class AttentionLayer {
  public:
-  AttentionLayer(ParamStore& ps, const std::string& name, int query_dim, int context_dim, int heads);
+  AttentionLayer(ParamStore& ps, const std::string& name, int query_dim, int context_dim, int heads,
+                 bool qkv_bias = false);
   // context == nullptr means self-attention; key_mask [B, Lk] (or null) hides padding keys.
   Tensor forward(const Tensor& x, const Tensor* context, const Tensor* key_mask);
   // Returns d/dx; for cross-attention adds d/dcontext into *gcontext.

@@ -157,6 +157,7 @@ UNetGrads UNet2DCondition::backward(const Tensor& grad_output) {
   if (batch_ == 0) throw std::logic_error("unet: backward called before forward");
   if (!kept_for_backward_)
     throw std::logic_error("unet: the last forward ran in inference mode (nothing kept for a backward pass)");
+  params_.ensure_grads();
   Tensor g = norm_out_.backward(out_act_.backward(conv_out_.backward(grad_output)));
   Tensor gtemb({batch_, (int64_t)cfg_.time_embed_dim()});
   Tensor gctx(context_.shape);

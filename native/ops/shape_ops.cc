@@ -34,6 +34,29 @@ Tensor upsample_nearest2x_backward(const Tensor& gy) {
   return gx;
 }
 
+Tensor pad_bottom_right_forward(const Tensor& x, int64_t bottom, int64_t right) {
+  if (x.ndim() != 4 || bottom < 0 || right < 0) throw std::invalid_argument("pad: expected [B,C,H,W] and pads >= 0");
+  const int64_t BC = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3), Wp = W + right;
+  Tensor y({x.dim(0), x.dim(1), H + bottom, Wp});
+  parallel_for(BC, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < H; ++i)
+        std::memcpy(y.data() + (c * (H + bottom) + i) * Wp, x.data() + (c * H + i) * W, W * sizeof(float));
+  });
+  return y;
+}
+
+Tensor pad_bottom_right_backward(const Tensor& gy, int64_t bottom, int64_t right) {
+  const int64_t BC = gy.dim(0) * gy.dim(1), Hp = gy.dim(2), Wp = gy.dim(3), H = Hp - bottom, W = Wp - right;
+  Tensor gx({gy.dim(0), gy.dim(1), H, W});
+  parallel_for(BC, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t i = 0; i < H; ++i)
+        std::memcpy(gx.data() + (c * H + i) * W, gy.data() + (c * Hp + i) * Wp, W * sizeof(float));
+  });
+  return gx;
+}
+
 Tensor concat_channels_forward(const Tensor& a, const Tensor& b) {
   if (a.ndim() != b.ndim() || a.dim(0) != b.dim(0) || a.numel() / a.dim(1) != b.numel() / b.dim(1))
     throw std::invalid_argument("concat: " + shape_str(a.shape) + " and " + shape_str(b.shape) + " do not fit");

@@ -1,4 +1,4 @@
-// Layout ops: nearest 2x upsampling, channel concatenation, residual add, NCHW <-> tokens.
+// Layout ops: nearest 2x upsampling, zero padding, channel concatenation, residual add, NCHW <-> tokens.
 #pragma once
 #include "core/tensor.h"
 
@@ -6,6 +6,11 @@ namespace cxrl {
 
 Tensor upsample_nearest2x_forward(const Tensor& x);    // [B,C,H,W] -> [B,C,2H,2W]
 Tensor upsample_nearest2x_backward(const Tensor& gy);  // sums each 2x2 block
+
+// Zeros added below and right of each image (diffusers' encoder Downsample2D pads (0,1,0,1) before
+// its stride-2 convolution): [B,C,H,W] -> [B,C,H+bottom,W+right]. The backward crops.
+Tensor pad_bottom_right_forward(const Tensor& x, int64_t bottom, int64_t right);
+Tensor pad_bottom_right_backward(const Tensor& gy, int64_t bottom, int64_t right);
 
 Tensor concat_channels_forward(const Tensor& a, const Tensor& b);  // [B,Ca,..] ++ [B,Cb,..] along dim 1
 void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, Tensor* gb);

@@ -270,6 +270,18 @@ TEST(layout_ops_backward_fd) {
         return Inputs{ga, gb};
       });
   fd_check(
+      "pad_bottom_right", {randn({B, C, H, W})}, [](const Inputs& i) { return pad_bottom_right_forward(i[0], 1, 2); },
+      [](const Inputs&, const Tensor& gy) { return Inputs{pad_bottom_right_backward(gy, 1, 2)}; });
+  {  // the padded tensor against its definition: x where it fits, zero below and right
+    const Tensor x = randn({B, C, H, W}), y = pad_bottom_right_forward(x, 1, 2);
+    bool ok = y.shape == Shape{B, C, H + 1, W + 2};
+    for (int64_t bc = 0; bc < B * C; ++bc)
+      for (int64_t i = 0; i < H + 1; ++i)
+        for (int64_t j = 0; j < W + 2; ++j)
+          ok = ok && y.v[(bc * (H + 1) + i) * (W + 2) + j] == (i < H && j < W ? x.v[(bc * H + i) * W + j] : 0.f);
+    CHECK(ok, "pad_bottom_right must copy x and zero the new row and columns");
+  }
+  fd_check(
       "residual add", {randn({B, C, H, W}), randn({B, C, H, W})}, [](const Inputs& i) { return add(i[0], i[1]); },
       [](const Inputs&, const Tensor& gy) {
         return Inputs{gy, gy};

@@ -1,6 +1,7 @@
 import yargs from 'yargs';
 import { registerInfo } from './commands/info';
 import { registerUNet } from './commands/unet';
+import { registerVae } from './commands/vae';
 import { registerEval } from './commands/eval';
 import { registerDebug } from './commands/debug';
 import { registerData } from './commands/data';
@@ -25,6 +26,7 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns || 110));
   y = registerInfo(y);
   y = registerUNet(y);
+  y = registerVae(y);
   y = registerDebug(y);
   y = registerData(y);
   y = registerTrain(y);

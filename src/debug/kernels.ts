@@ -4,7 +4,7 @@
  */
 import { ddimStep, ddimStepBackward, Device, ppoLoss, DdimStepInput } from '../engine/rl';
 import { ddimSchedule, PredictionTypeName, schedulerConfig } from '../engine/scheduler';
-import { readDiffusersScheduler } from '../generation/generator';
+import { readDiffusersScheduler } from '../generation/diffusers-scheduler';
 import type { TensorData } from '../engine/tensor';
 import { readScalar, readSafetensors, requireTensor, writeSafetensors } from '../io/safetensors';
 import type { SafetensorsContents } from '../engine/native-types';

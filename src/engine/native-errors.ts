@@ -21,3 +21,12 @@ export function engineCall<T>(fn: () => T, context?: string): T {
     throw convert(e, context);
   }
 }
+
+/** engineCall for the asynchronous passes: a rejected promise follows the same rule. */
+export async function engineCallAsync<T>(fn: () => Promise<T>, context?: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw convert(e, context);
+  }
+}

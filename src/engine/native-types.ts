@@ -38,7 +38,7 @@ export interface UNetInputGrads {
   encoderHiddenStates: TensorData;
 }
 
-/** Parameter access common to every trainable engine model (UNet, TextEncoder). */
+/** Parameter access common to every engine model (UNet, TextEncoder, ImageEncoder, Vae). */
 export interface NativeTrainable {
   paramInfo(): { name: string; shape: number[] }[];
   numParams(): number;
@@ -56,6 +56,15 @@ export interface NativeUNet extends NativeTrainable {
   backward(gradOutput: TensorData): UNetInputGrads;
   forwardAsync(input: UNetForwardInput): Promise<TensorData>;
   backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+}
+
+/** AutoencoderKL (forward only). Tensors NCHW; latents are raw (not multiplied by scaling_factor). */
+export interface NativeVae extends NativeTrainable {
+  configJson(): string;
+  decode(latents: TensorData): TensorData;
+  decodeAsync(latents: TensorData): Promise<TensorData>;
+  encode(images: TensorData): { mean: TensorData; logvar: TensorData };
+  encodeAsync(images: TensorData): Promise<{ mean: TensorData; logvar: TensorData }>;
 }
 
 export interface AdamOptions {
@@ -134,6 +143,7 @@ export interface NativeAddon {
   UNet: new (configJson: string, seed: number) => NativeUNet;
   TextEncoder: new (configJson: string, seed: number) => NativeTextEncoder;
   ImageEncoder: new (configJson: string, seed: number) => NativeImageEncoder;
+  Vae: new (configJson: string, seed: number) => NativeVae;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;

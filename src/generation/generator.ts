@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { NativeUNet } from '../engine/native';
 import type { Conditioning } from '../engine/guided-denoiser';
-import { DEFAULT_SCHEDULER, SchedulerConfig, schedulerConfig } from '../engine/scheduler';
+import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig } from '../engine/unet-config';
@@ -20,6 +20,7 @@ import { readSafetensors, requireTensor } from '../io/safetensors';
 import type { OrtDevice } from '../onnx/runtime';
 import { loadCheckpointModels, readJson } from '../train/checkpoint';
 import { UserError } from '../util/errors';
+import { readDiffusersScheduler } from './diffusers-scheduler';
 import { OnnxTextEncoder } from './onnx-text-encoder';
 
 export interface Generator {
@@ -112,17 +113,6 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
     step: state.state?.step,
     aceTokens: K || undefined,
   };
-}
-
-/** Keys of a diffusers scheduler_config.json that the DDIM sampler uses; the rest are ignored. */
-export function readDiffusersScheduler(file: string): SchedulerConfig {
-  if (!fs.existsSync(file)) return schedulerConfig();
-  const raw = readJson<Record<string, unknown>>(file);
-  if (raw.trained_betas !== undefined && raw.trained_betas !== null)
-    throw new UserError(`${file}: trained_betas is not supported`);
-  const picked: Record<string, unknown> = {};
-  for (const k of Object.keys(DEFAULT_SCHEDULER)) if (raw[k] !== undefined && raw[k] !== null) picked[k] = raw[k];
-  return schedulerConfig(picked as Partial<SchedulerConfig>, file);
 }
 
 async function loadDiffusers(
