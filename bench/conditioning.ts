@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const n = Number(nArg ?? 16),
     steps = Number(stepsArg ?? 25);
   const gen = await loadGenerator(ckpt);
-  const S = gen.imageSize;
+  const S = gen.decoder.imageSize;
   const root = await embeddedDataset(2000, 0);
   const recs = loadMimic({ root, splits: ['train'] }).records;
   const ks = recs.map((r) => cropScale(r.columns, r.rows));

@@ -181,7 +181,7 @@ export async function runEval(a: EvalArgs): Promise<void> {
   // Open every model before the long work, so a bad path fails at once.
   const loaded = [];
   for (const spec of a.models) loaded.push({ spec, gen: spec.images ? null : await loadGenerator(spec.path) });
-  const size = loaded.find((m) => m.gen)?.gen?.imageSize ?? 64;
+  const size = loaded.find((m) => m.gen)?.gen?.decoder.imageSize ?? 64;
   fs.mkdirSync(a.out, { recursive: true });
 
   let real: RealFeatures | null = null,
@@ -217,9 +217,9 @@ export async function runEval(a: EvalArgs): Promise<void> {
     const t0 = Date.now();
     let pixels: Uint8Array[];
     if (gen) {
-      if (gen.imageSize !== size)
+      if (gen.decoder.imageSize !== size)
         throw new UserError(
-          `${spec.path}: images of ${gen.imageSize} px, the other models' ${size} px; compare models of one size`,
+          `${spec.path}: images of ${gen.decoder.imageSize} px, the other models' ${size} px; compare models of one size`,
         );
       const g = a.generation,
         chunks = Math.ceil(prompts.length / a.batchSize);

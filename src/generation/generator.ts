@@ -4,7 +4,8 @@
  * - a checkpoint made here (train --stage pretrain): built-in text encoder and word tokenizer,
  *   the EMA weights when the checkpoint has them, ACE tokens (ace.safetensors) when present;
  * - a diffusers pipeline folder: unet/ (config.json + diffusion_pytorch_model[.fp16].safetensors),
- *   scheduler/scheduler_config.json, text_encoder/model.onnx and tokenizer/ (CLIP BPE files);
+ *   scheduler/scheduler_config.json, text_encoder/model.onnx and tokenizer/ (CLIP BPE files), and
+ *   for a latent (Stable-Diffusion-class) pipeline vae/ (AutoencoderKL config.json + weights);
  * - a diffusers UNet folder alone, with --text-encoder FILE.onnx and --tokenizer DIR.
  */
 import * as crypto from 'crypto';
@@ -15,22 +16,26 @@ import type { Conditioning } from '../engine/guided-denoiser';
 import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
-import { readUNetConfig } from '../engine/unet-config';
+import { readUNetConfig, UNetConfig } from '../engine/unet-config';
+import { createVaeFromFile, loadVaeWeights, vaeSettings } from '../engine/vae';
 import { readSafetensors, requireTensor } from '../io/safetensors';
 import type { OrtDevice } from '../onnx/runtime';
 import { loadCheckpointModels, readJson } from '../train/checkpoint';
 import { UserError } from '../util/errors';
 import { readDiffusersScheduler } from './diffusers-scheduler';
 import { OnnxTextEncoder } from './onnx-text-encoder';
+import { pixelDecoder, SampleDecoder, vaeDecoder } from './sample-decoder';
 
 export interface Generator {
   kind: 'cxrl-checkpoint' | 'diffusers';
   unet: NativeUNet;
   scheduler: SchedulerConfig;
-  imageSize: number;
-  channels: number;
+  /** what the UNet samples and how samples become radiographs (pixels, or latents through the VAE) */
+  decoder: SampleDecoder;
   /** the weights file the UNet came from (hashed into every sidecar) */
   weightsFile: string;
+  /** a latent pipeline's VAE weights (hashed into every sidecar too) */
+  vaeWeightsFile?: string;
   /** prompts -> conditioning (with ACE tokens appended when the checkpoint has them) */
   encode(prompts: string[]): Promise<Conditioning>;
   /** the empty prompt, padded to the same token count as encode()'s output */
@@ -83,25 +88,38 @@ export function fileSha256(file: string): string {
   return hash.digest('hex');
 }
 
+/** A model folder's ACE tokens (ace.safetensors, written by the RL stage), if it has them. */
+function readAce(dir: string) {
+  const aceFile = path.join(dir, 'ace.safetensors');
+  const ace = fs.existsSync(aceFile) ? requireTensor(readSafetensors(aceFile), 'ace_tokens', aceFile) : null;
+  const K = ace ? ace.shape[0] : 0;
+  return {
+    /** appends the tokens (or, for the unconditional branch, K masked zeros) */
+    withAce: (c: Conditioning, pad: boolean) => (ace ? appendTokens(c, ace.data, K, pad) : c),
+    ace: ace ? { tokens: Float32Array.from(ace.data), count: K } : undefined,
+    aceTokens: K || undefined,
+  };
+}
+
+/** The training step recorded by train (pretraining or RL) in a model folder's state.json. */
+function readState(dir: string): { state?: { step?: number }; settings?: { textLength?: number } } {
+  const file = path.join(dir, 'state.json');
+  return fs.existsSync(file) ? readJson(file) : {};
+}
+
 function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
   const weights =
     o.useEma !== false && fs.existsSync(path.join(dir, 'unet_ema.safetensors'))
       ? 'unet_ema.safetensors'
       : 'unet.safetensors';
   const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
-  const state = fs.existsSync(path.join(dir, 'state.json'))
-    ? readJson<{ state?: { step?: number }; settings?: { textLength?: number } }>(path.join(dir, 'state.json'))
-    : {};
+  const state = readState(dir);
   const L = state.settings?.textLength ?? textConfig.max_length;
-  const aceFile = path.join(dir, 'ace.safetensors');
-  const ace = fs.existsSync(aceFile) ? requireTensor(readSafetensors(aceFile), 'ace_tokens', aceFile) : null;
-  const K = ace ? ace.shape[0] : 0;
-  const withAce = (c: Conditioning, pad: boolean) => (ace ? appendTokens(c, ace.data, K, pad) : c);
+  const { withAce, ace, aceTokens } = readAce(dir);
   return {
     kind: 'cxrl-checkpoint',
     unet,
-    imageSize: unetConfig.sample_size,
-    channels: unetConfig.in_channels,
+    decoder: pixelDecoder(unetConfig.in_channels, unetConfig.sample_size),
     weightsFile: path.join(dir, weights),
     scheduler,
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
@@ -109,14 +127,49 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
     encodeText: async (prompts) => encodeTexts(text, tok, prompts, L),
     promptTokens: (p) => tok.tokenCount(p),
     maxPromptTokens: L,
-    ace: ace ? { tokens: Float32Array.from(ace.data), count: K } : undefined,
+    ace,
     step: state.state?.step,
-    aceTokens: K || undefined,
+    aceTokens,
   };
 }
 
+/** A diffusers model folder's weights: diffusion_pytorch_model.safetensors, else its .fp16 variant. */
+function diffusersWeights(dir: string): string {
+  const file = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors']
+    .map((f) => path.join(dir, f))
+    .find((f) => fs.existsSync(f));
+  if (!file)
+    throw new UserError(
+      `${dir}: no diffusion_pytorch_model.safetensors (or .fp16.safetensors); .bin weights are not read, convert them to safetensors`,
+    );
+  return file;
+}
+
+/** How a diffusers UNet's samples become images: pixels as they are, or latents through vaeDir's VAE. */
+function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: string | null) {
+  if (!vaeDir) {
+    if (unetConfig.in_channels !== 1 && unetConfig.in_channels !== 3)
+      throw new UserError(
+        `${cfgFile}: a UNet with ${unetConfig.in_channels} input channels samples latents; give the pipeline folder (with vae/), not the UNet folder alone`,
+      );
+    return { decoder: pixelDecoder(unetConfig.in_channels, unetConfig.sample_size) };
+  }
+  const vaeConfig = path.join(vaeDir, 'config.json');
+  const vae = createVaeFromFile(vaeConfig);
+  const vaeWeightsFile = diffusersWeights(vaeDir);
+  loadVaeWeights(vae, vaeWeightsFile);
+  const s = vaeSettings(vae);
+  if (unetConfig.in_channels !== s.latentChannels || unetConfig.out_channels !== s.latentChannels)
+    throw new UserError(
+      `${cfgFile}: in_channels ${unetConfig.in_channels} / out_channels ${unetConfig.out_channels}, but ${vaeConfig} has latent_channels ${s.latentChannels}`,
+    );
+  return { decoder: vaeDecoder(vae, s, unetConfig.sample_size), vaeWeightsFile };
+}
+
 async function loadDiffusers(
+  dir: string,
   unetDir: string,
+  vaeDir: string | null,
   textEncoder: string,
   tokenizer: string,
   schedulerFile: string,
@@ -124,13 +177,8 @@ async function loadDiffusers(
 ): Promise<Generator> {
   const cfgFile = path.join(unetDir, 'config.json');
   const unetConfig = readUNetConfig(cfgFile);
-  const weightsFile = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors']
-    .map((f) => path.join(unetDir, f))
-    .find((f) => fs.existsSync(f));
-  if (!weightsFile)
-    throw new UserError(
-      `${unetDir}: no diffusion_pytorch_model.safetensors (or .fp16.safetensors); .bin weights are not read, convert them to safetensors`,
-    );
+  const weightsFile = diffusersWeights(unetDir);
+  const { decoder, vaeWeightsFile } = diffusersDecoder(unetConfig, cfgFile, vaeDir);
   const unet = createUNet(unetConfig, 0, cfgFile);
   loadUNetWeights(unet, weightsFile);
   const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
@@ -140,26 +188,32 @@ async function loadDiffusers(
       `${textEncoder}: embeddings of width ${probe.context.shape[2]}, but ${cfgFile} has cross_attention_dim ${unetConfig.cross_attention_dim}`,
     );
   }
+  const { withAce, ace, aceTokens } = readAce(dir);
   return {
     kind: 'diffusers',
     unet,
-    imageSize: unetConfig.sample_size,
-    channels: unetConfig.in_channels,
+    decoder,
     weightsFile,
+    vaeWeightsFile,
     scheduler: readDiffusersScheduler(schedulerFile),
-    encode: (prompts) => enc.encode(prompts),
-    encodeUnconditional: async () => probe,
+    encode: async (prompts) => withAce(await enc.encode(prompts), false),
+    encodeUnconditional: async () => withAce(probe, true),
     encodeText: (prompts) => enc.encode(prompts),
     promptTokens: (p) => enc.tokenizer.tokenCount(p),
     maxPromptTokens: enc.tokenizer.maxLength,
+    ace,
+    step: readState(dir).state?.step,
+    aceTokens,
   };
 }
 
 export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Promise<Generator> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
   const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
-  // A run folder made by `train` (RUN/checkpoint holds the model).
-  if (!has('text_encoder_config.json') && has('checkpoint', 'text_encoder_config.json'))
+  // A run folder made by `train` (RUN/checkpoint holds the model: a checkpoint made here, or a
+  // diffusers pipeline for an RL run on one).
+  const isModel = has('text_encoder_config.json') || has('unet', 'config.json') || has('config.json');
+  if (!isModel && (has('checkpoint', 'text_encoder_config.json') || has('checkpoint', 'unet', 'config.json')))
     return loadGenerator(path.join(dir, 'checkpoint'), o);
   if (has('text_encoder_config.json') && has('tokenizer.json')) return loadCheckpoint(dir, o);
   if (has('unet', 'config.json')) {
@@ -168,7 +222,9 @@ export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Prom
         `${dir}: a diffusers pipeline folder needs text_encoder/model.onnx (an ONNX export of its text encoder) or --text-encoder FILE.onnx`,
       );
     return loadDiffusers(
+      dir,
       path.join(dir, 'unet'),
+      has('vae', 'config.json') ? path.join(dir, 'vae') : null,
       o.textEncoder ?? path.join(dir, 'text_encoder', 'model.onnx'),
       o.tokenizer ?? path.join(dir, 'tokenizer'),
       path.join(dir, 'scheduler', 'scheduler_config.json'),
@@ -180,7 +236,7 @@ export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Prom
       throw new UserError(
         `${dir}: a diffusers UNet folder needs --text-encoder FILE.onnx and --tokenizer DIR (CLIP vocab.json + merges.txt)`,
       );
-    return loadDiffusers(dir, o.textEncoder, o.tokenizer, path.join(dir, 'scheduler_config.json'), o);
+    return loadDiffusers(dir, dir, null, o.textEncoder, o.tokenizer, path.join(dir, 'scheduler_config.json'), o);
   }
   throw new UserError(
     `${dir}: not a checkpoint (no text_encoder_config.json + tokenizer.json), diffusers pipeline (no unet/config.json) or UNet folder (no config.json)`,

@@ -67,14 +67,15 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     useEma: a.useEma,
   });
   const g = a.settings,
-    size = gen.imageSize,
+    size = gen.decoder.imageSize,
     ext = a.format === 'jpeg' ? 'jpg' : 'png';
   const cut = a.prompts.map((p) => gen.promptTokens(p)).filter((n) => n > gen.maxPromptTokens);
   if (cut.length)
     console.error(
       `generate: ${cut.length} of ${a.prompts.length} prompts are longer than the text encoder's ${gen.maxPromptTokens} tokens and are cut to them (the longest has ${Math.max(...cut)})`,
     );
-  const hash = fileSha256(gen.weightsFile);
+  const hash = fileSha256(gen.weightsFile),
+    vaeHash = gen.vaeWeightsFile ? fileSha256(gen.vaeWeightsFile) : undefined;
   const total = a.prompts.length * a.n,
     chunks = Math.ceil(total / a.batchSize);
   const name = (i: number) => `${Math.floor(i / a.n)}-${i % a.n}`;
@@ -92,6 +93,9 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     model_kind: gen.kind,
     weights: path.basename(gen.weightsFile),
     weights_sha256: hash,
+    ...(gen.vaeWeightsFile
+      ? { vae_weights: path.relative(a.checkpoint, gen.vaeWeightsFile), vae_weights_sha256: vaeHash }
+      : {}),
     step: gen.step,
     ace_tokens: gen.aceTokens ?? 0,
     scheduler: gen.scheduler,

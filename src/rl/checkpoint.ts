@@ -1,7 +1,10 @@
 /**
- * RL checkpoints: a folder that `generate --checkpoint` reads like a pretraining checkpoint (the
- * init's configs, tokenizer and frozen text encoder, the policy UNet as unet.safetensors, ACE as
- * ace.safetensors) plus what resuming needs: the UNet's AdamW state, ACE's Adam state, the
+ * RL checkpoints: a folder that `generate --checkpoint` reads like the init model, plus what
+ * resuming needs. For a checkpoint made here: the init's configs, tokenizer and frozen text
+ * encoder, the policy UNet as unet.safetensors. For a diffusers pipeline (RoentGen, SD v1.x): a
+ * pipeline folder again, with the policy UNet in unet/ and the frozen text_encoder/, tokenizer/,
+ * scheduler/ and vae/ hard-linked from the init (copied across file systems). Either way ACE as
+ * ace.safetensors, and for resuming: the UNet's AdamW state, ACE's Adam state, the
  * advantage tracker, the epoch, optimizer-step count and prompt cursor, the settings, and the init
  * model's path and weights hash (the anchor is re-read from it, and must not have changed).
  * Written atomically (writeCheckpointDir).
@@ -25,6 +28,9 @@ const MODEL_FILES = [
   'tokenizer.json',
   'scheduler_config.json',
 ];
+/** The frozen parts of a diffusers pipeline folder, as the init has them. */
+const PIPELINE_PARTS = ['model_index.json', 'text_encoder', 'tokenizer', 'scheduler', 'vae'];
+const PIPELINE_UNET_WEIGHTS = path.join('unet', 'diffusion_pytorch_model.safetensors');
 
 export interface InitModel {
   /** the folder given as --init */
@@ -47,13 +53,37 @@ export function describeInit(dir: string, g: Generator): InitModel {
   return { dir: path.resolve(dir), weights: g.weightsFile, sha256: fileSha256(g.weightsFile) };
 }
 
-/** Refuses an init the RL checkpoint could not be written for (it copies a checkpoint made here). */
-export function checkInitKind(dir: string, g: Generator): void {
-  if (g.kind !== 'cxrl-checkpoint') {
-    throw new UserError(
-      `${dir}: RL fine-tuning of diffusers pipelines is not supported yet; --init takes a checkpoint made by train (RUN/checkpoint)`,
-    );
+/** Where an RL checkpoint of a model of this kind keeps the policy UNet's weights. */
+export function policyWeightsFile(ckpt: string, kind: Generator['kind']): string {
+  return path.join(ckpt, kind === 'diffusers' ? PIPELINE_UNET_WEIGHTS : 'unet.safetensors');
+}
+
+/** A hard link of a frozen file (no copy of a GB-sized text encoder per epoch), or a copy where links fail. */
+function linkOrCopy(from: string, to: string): void {
+  if (fs.statSync(from).isDirectory()) {
+    fs.mkdirSync(to);
+    for (const f of fs.readdirSync(from)) linkOrCopy(path.join(from, f), path.join(to, f));
+    return;
   }
+  try {
+    fs.linkSync(from, to);
+  } catch {
+    fs.copyFileSync(from, to);
+  }
+}
+
+/** The init's frozen model files, and the policy UNet in the layout `generate` reads for this kind. */
+function writeModel(tmp: string, init: InitModel, policy: Generator): void {
+  if (policy.kind === 'cxrl-checkpoint') {
+    const source = path.dirname(init.weights);
+    for (const f of MODEL_FILES) fs.copyFileSync(path.join(source, f), path.join(tmp, f));
+  } else {
+    for (const part of PIPELINE_PARTS)
+      if (fs.existsSync(path.join(init.dir, part))) linkOrCopy(path.join(init.dir, part), path.join(tmp, part));
+    fs.mkdirSync(path.join(tmp, 'unet'));
+    fs.copyFileSync(path.join(path.dirname(init.weights), 'config.json'), path.join(tmp, 'unet', 'config.json'));
+  }
+  policy.unet.saveWeights(policyWeightsFile(tmp, policy.kind));
 }
 
 export function saveRlCheckpoint(
@@ -66,10 +96,8 @@ export function saveRlCheckpoint(
   settings: RlSettings,
   state: RlState,
 ): void {
-  const source = path.dirname(init.weights);
   writeCheckpointDir(dir, (tmp) => {
-    for (const f of MODEL_FILES) fs.copyFileSync(path.join(source, f), path.join(tmp, f));
-    policy.unet.saveWeights(path.join(tmp, 'unet.safetensors'));
+    writeModel(tmp, init, policy);
     ace?.save(path.join(tmp, ACE_FILE), path.join(tmp, ACE_OPTIMIZER_FILE));
     optimizer.saveState(path.join(tmp, 'optimizer.safetensors'));
     const st: RlCheckpointState = { format: RL_FORMAT, version: 1, state, settings, tracker: tracker.state(), init };

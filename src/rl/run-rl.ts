@@ -22,7 +22,7 @@ import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
 import { AceTokens } from './ace';
 import { PerPromptStatTracker } from './advantages';
-import { checkInitKind, describeInit, loadAce, readRlCheckpointState, saveRlCheckpoint } from './checkpoint';
+import { describeInit, loadAce, policyWeightsFile, readRlCheckpointState, saveRlCheckpoint } from './checkpoint';
 import { REWARD_COMPONENTS } from './comparative-rewards';
 import { evalReports, loadReportsBySplit } from './prompts';
 import { changedSettings, checkRlSettings, RlSettings } from './settings';
@@ -86,7 +86,6 @@ export async function runRl(a: RlArgs): Promise<void> {
 
   // Models: the policy (trainable) and the anchor (frozen) both start from the init's weights.
   const policy = await loadGenerator(init);
-  checkInitKind(init, policy);
   const anchor = await loadGenerator(init);
   const initInfo = describeInit(init, policy);
   if (saved && saved.init.sha256 !== initInfo.sha256)
@@ -117,7 +116,7 @@ export async function runRl(a: RlArgs): Promise<void> {
       ace = new AceTokens(policy.ace.count, width, Float32Array.from(policy.ace.tokens));
     } else ace = AceTokens.init(settings.aceTokens, width, settings.seed + 17);
   }
-  if (saved) loadUNetWeights(policy.unet, path.join(ckpt, 'unet.safetensors'));
+  if (saved) loadUNetWeights(policy.unet, policyWeightsFile(ckpt, policy.kind));
   const optimizer = createPolicyOptimizer(policy, settings);
   if (saved) engineCall(() => optimizer.loadState(path.join(ckpt, 'optimizer.safetensors')));
   const tracker = saved ? PerPromptStatTracker.fromState(saved.tracker) : new PerPromptStatTracker();
@@ -167,13 +166,14 @@ export async function runRl(a: RlArgs): Promise<void> {
     const r = await trainer.evaluate(evalSet, { onPhase: onPhase(state.epoch) });
     fs.writeSync(metrics, JSON.stringify({ kind: 'eval', ...r.metrics }) + '\n');
     console.error(describeEval(r.metrics));
-    const per = policy.channels * policy.imageSize * policy.imageSize,
+    const size = policy.decoder.imageSize,
+      per = size * size,
       cols = Math.min(8, evalSet.length);
     const row = (x: Float32Array) =>
-      Array.from({ length: cols }, (_, i) => toBytes(x.subarray(i * per, (i + 1) * per), policy.channels));
+      Array.from({ length: cols }, (_, i) => toBytes(x.subarray(i * per, (i + 1) * per)));
     await writeGrid(
       [...row(r.anchor), ...row(r.policy)],
-      policy.imageSize,
+      size,
       path.join(a.out, 'samples', `epoch-${state.epoch}.png`),
       cols,
     );

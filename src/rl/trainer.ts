@@ -121,7 +121,12 @@ export class RlTrainer {
   }
 
   get sampleShape(): [number, number, number] {
-    return [this.policy.channels, this.policy.imageSize, this.policy.imageSize];
+    return this.policy.decoder.sampleShape;
+  }
+
+  /** Samples (pixels or latents) -> the clamped radiographs the reward models see and the grids show. */
+  private async radiographs(samples: Float32Array, B: number): Promise<Float32Array> {
+    return clampImages(await this.policy.decoder.toGray(samples, B));
   }
 
   /** The policy's and the anchor's conditioning for these prompt texts (one row per text). */
@@ -175,12 +180,13 @@ export class RlTrainer {
     return { policy, anchor, seconds: { sampling: (t1 - t0) / 1000, anchor: (Date.now() - t1) / 1000 } };
   }
 
+  /** Scores radiographs (from radiographs()). */
   private score(images: Float32Array, B: number, reports: Report[]): Promise<ImageScores[]> {
     return this.scorer
       .scoreGenerated(
-        clampImages(images),
+        images,
         B,
-        this.policy.imageSize,
+        this.policy.decoder.imageSize,
         reports.map((r) => r.text),
         reports.map((r) => r.labels),
       )
@@ -206,9 +212,11 @@ export class RlTrainer {
 
     const tScore = Date.now();
     hooks.onPhase?.('scoring', 0, 2);
-    const policyScores = await this.score(sampled.policy.images, B, perImage);
+    const policyScores = await this.score(await this.radiographs(sampled.policy.images, B), B, perImage);
     hooks.onPhase?.('scoring', 1, 2);
-    const anchorScores = sampled.anchor ? await this.score(sampled.anchor.images, B, perImage) : null;
+    const anchorScores = sampled.anchor
+      ? await this.score(await this.radiographs(sampled.anchor.images, B), B, perImage)
+      : null;
     hooks.onPhase?.('scoring', 2, 2);
     const rewards = comparativeRewards(policyScores, anchorScores, s.rlcf, s.rewardWeights);
     checkFinite('the reward', e, rewards.total);
@@ -283,7 +291,7 @@ export class RlTrainer {
   /**
    * Policy vs anchor on fixed reports with fixed noise (one image each, the RL sampling settings),
    * compared per report. The anchor's images are computed once per run (it is frozen).
-   * Returns the metrics and both sets of images (for the side-by-side grid).
+   * Returns the metrics and both sets of radiographs, clamped to [-1, 1] (for the side-by-side grid).
    */
   async evaluate(
     reports: Report[],
@@ -293,7 +301,7 @@ export class RlTrainer {
     const t0 = Date.now(),
       s = this.settings;
     const seed = seedFor(s.seed, SEED_EVAL, 0);
-    const per = this.sampleShape.reduce((a, b) => a * b, 1);
+    const per = this.policy.decoder.imageSize ** 2;
     const policyImages = new Float32Array(reports.length * per);
     const anchorImages = this.anchorEvalCache?.seed === seed ? null : new Float32Array(reports.length * per);
     const parts = Math.ceil(reports.length / chunk);
@@ -311,8 +319,8 @@ export class RlTrainer {
         },
         false,
       );
-      policyImages.set(r.policy.images, c * chunk * per);
-      if (anchorImages) anchorImages.set(r.anchor!.images, c * chunk * per);
+      policyImages.set(await this.radiographs(r.policy.images, part.length), c * chunk * per);
+      if (anchorImages) anchorImages.set(await this.radiographs(r.anchor!.images, part.length), c * chunk * per);
     }
     if (anchorImages)
       this.anchorEvalCache = {
@@ -345,7 +353,7 @@ export class RlTrainer {
       },
       seconds: (Date.now() - t0) / 1000,
     };
-    return { metrics, policy: clampImages(policyImages), anchor: cache.images };
+    return { metrics, policy: policyImages, anchor: cache.images };
   }
 }
 

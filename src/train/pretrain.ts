@@ -21,6 +21,7 @@ import { UserError } from '../util/errors';
 import { engineCall } from '../engine/native-errors';
 import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from '../generation/sampling';
+import { pixelDecoder } from '../generation/sample-decoder';
 import * as fs from 'fs';
 
 export interface PretrainSettings {
@@ -94,8 +95,7 @@ export class Pretrainer {
     return {
       unet: this.ema ?? this.unet,
       scheduler: this.scheduler,
-      imageSize: s.imageSize,
-      channels: this.unetConfig.in_channels,
+      decoder: pixelDecoder(this.unetConfig.in_channels, s.imageSize),
       encode: async (prompts) => encodeTexts(this.text, this.tokenizer, prompts, s.textLength),
       encodeUnconditional: async () => encodeTexts(this.text, this.tokenizer, [''], s.textLength),
     };
