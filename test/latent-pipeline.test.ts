@@ -16,6 +16,8 @@ import { loadGenerator } from '../src/generation/generator';
 import { channelMean } from '../src/generation/sample-decoder';
 import { toBytes } from '../src/generation/sampling';
 import { loadReports } from '../src/rl/prompts';
+import { LORA_FILE } from '../src/engine/lora';
+import { readSafetensors } from '../src/io/safetensors';
 import { CliFixture, makeCliFixture } from './fixtures';
 import { PYTHON, ROOT, runCli } from './helpers';
 
@@ -231,4 +233,64 @@ test('train --stage rl runs an epoch on the latent pipeline; its checkpoint is a
   );
   expect(bare.status).toBe(2);
   expect(bare.stderr).toMatch(/4 input channels samples latents; give the pipeline folder \(with vae\/\)/);
+});
+
+test('train --stage rl --lora-rank trains adapters only: the checkpoint links the base weights and generate applies the adapters', async () => {
+  const run = path.join(fx.work, 'rl-lora');
+  fx.ok([
+    'train',
+    '--stage',
+    'rl',
+    '--init',
+    pipe,
+    '--rewards',
+    fx.rewards,
+    '--data',
+    fx.data,
+    '--out',
+    run,
+    '--epochs',
+    '1',
+    '--prompts-per-epoch',
+    '2',
+    '--samples-per-prompt',
+    '2',
+    '--sample-steps',
+    '3',
+    '--train-batch-size',
+    '2',
+    '--eval-reports',
+    '4',
+    '--lora-rank',
+    '2',
+    '--lr',
+    '1e-2',
+  ]);
+  const ckpt = path.join(run, 'checkpoint'),
+    unetW = path.join('unet', 'diffusion_pytorch_model.safetensors');
+  expect(fs.statSync(path.join(ckpt, unetW)).ino).toBe(fs.statSync(path.join(pipe, unetW)).ino);
+  const lora = readSafetensors(path.join(ckpt, LORA_FILE));
+  const keys = Object.keys(lora.tensors);
+  expect(keys.length).toBeGreaterThan(0);
+  expect(keys.every((k) => /^unet\..*\.(to_q|to_k|to_v|to_out\.0)\.lora_[AB]\.weight$/.test(k))).toBe(true);
+  const trainedB = keys
+    .filter((k) => k.endsWith('lora_B.weight'))
+    .some((k) => lora.tensors[k].data.some((v) => v !== 0));
+  expect(trainedB).toBe(true);
+
+  const tuned = await loadGenerator(run),
+    base = await loadGenerator(pipe);
+  expect(tuned.unet.loraRank()).toBe(2);
+  expect(tuned.loraFile).toBe(path.join(ckpt, LORA_FILE));
+  const x = {
+    sample: { data: new Float32Array(2 * 4 * 8 * 8).fill(0.5), shape: [2, 4, 8, 8] },
+    timestep: { data: Float32Array.from([100, 900]), shape: [2] },
+    encoderHiddenStates: (await base.encodeText(PROMPTS)).context,
+  };
+  const d = tuned.unet.forward(x).data,
+    b = base.unet.forward(x).data;
+  expect(d.some((v, i) => v !== b[i])).toBe(true);
+  const out = path.join(fx.work, 'gen-lora');
+  generate(run, out);
+  expect(JSON.parse(fs.readFileSync(path.join(out, '0-0.json'), 'utf8')).lora_sha256).toMatch(/^[0-9a-f]{64}$/);
 });

@@ -42,7 +42,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     c.weight_decay = (float)o.number("weightDecay", c.weight_decay);
     c.decoupled = o.boolean("decoupled", c.decoupled);
     std::vector<Param*> ps;
-    for (const auto& p : model_->param_store().all()) ps.push_back(p.get());
+    for (const auto& p : model_->param_store().all())
+      if (p->trainable) ps.push_back(p.get());  // a LoRA-adapted model: the adapters only
     opt_ = std::make_unique<AdamOptimizer>(ps, c);
     params_ = ps;
   }

@@ -109,6 +109,8 @@ Napi::Function UNetWrap::Init(Napi::Env env) {
   methods.push_back(InstanceMethod("backward", &UNetWrap::Backward));
   methods.push_back(InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync));
   methods.push_back(InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync));
+  methods.push_back(InstanceMethod("enableLora", &UNetWrap::EnableLora));
+  methods.push_back(InstanceMethod("loraRank", &UNetWrap::LoraRank));
   Napi::Function f = DefineClass(env, "UNet", methods);
   constructor = Napi::Persistent(f);
   return f;
@@ -171,6 +173,24 @@ Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
   busy_ = true;
   w->Queue();
   return w->promise();
+}
+
+// enableLora({rank, scale}): freezes the weights, adds LoRA adapters to every attention projection.
+void UNetWrap::EnableLora(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "enableLora({rank, scale})");
+  const Options o(info[0].As<Napi::Object>(), "enableLora");
+  const int rank = (int)o.integer("rank", 1);
+  const double scale = o.number("scale", 1.0);
+  try {
+    model_->enable_lora(rank, (float)scale);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+Napi::Value UNetWrap::LoraRank(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), model_->lora_rank());
 }
 
 }  // namespace cxrl

@@ -28,23 +28,48 @@ Tensor Conv2d::forward(const Tensor& x) {
 
 Tensor Conv2d::backward(const Tensor& gy) {
   Tensor gx;
-  conv2d_backward(x_, w_->value, gy, geom_, &gx, &w_->grad, &b_->grad);
+  conv2d_backward(x_, w_->value, gy, geom_, &gx, w_->grad_target(), b_->grad_target());
   return gx;
 }
 
-Linear::Linear(ParamStore& ps, const std::string& name, int in, int out, bool bias) {
+Linear::Linear(ParamStore& ps, const std::string& name, int in, int out, bool bias) : name_(name) {
   w_ = ps.add(name + ".weight", {out, in}, Init::kUniformFanIn, in);
   if (bias) b_ = ps.add(name + ".bias", {out}, Init::kUniformFanIn, in);
 }
 
+// PEFT's initialisation: A uniform in +-1/sqrt(in) (kaiming_uniform with a = sqrt(5)), B zero, so
+// the adapted layer starts as the base layer.
+void Linear::enable_lora(ParamStore& ps, int rank, float scale) {
+  if (lora_a_) throw std::logic_error("linear " + name_ + ": LoRA is already enabled");
+  const int64_t in = w_->value.dim(1), out = w_->value.dim(0);
+  lora_a_ = ps.add(name_ + ".lora_A.weight", {rank, in}, Init::kUniformFanIn, in);
+  lora_b_ = ps.add(name_ + ".lora_B.weight", {out, rank}, Init::kZeros, 0);
+  lora_scale_ = scale;
+}
+
 Tensor Linear::forward(const Tensor& x) {
   keep_for_backward(x_, x);
-  return linear_forward(x, w_->value, b_ ? &b_->value : nullptr);
+  Tensor y = linear_forward(x, w_->value, b_ ? &b_->value : nullptr);
+  if (lora_a_) {  // y += scale * (x A^T) B^T
+    Tensor xa = linear_forward(x, lora_a_->value, nullptr);
+    const Tensor up = linear_forward(xa, lora_b_->value, nullptr);
+    for (int64_t i = 0; i < y.numel(); ++i) y.v[i] += lora_scale_ * up.v[i];
+    keep_for_backward(xa_, xa);
+  }
+  return y;
 }
 
 Tensor Linear::backward(const Tensor& gy) {
   Tensor gx;
-  linear_backward(x_, w_->value, gy, &gx, &w_->grad, b_ ? &b_->grad : nullptr);
+  linear_backward(x_, w_->value, gy, &gx, w_->grad_target(), b_ ? b_->grad_target() : nullptr);
+  if (lora_a_) {
+    Tensor gy_scaled = gy;
+    for (float& v : gy_scaled.v) v *= lora_scale_;
+    Tensor gxa, gx_lora;
+    linear_backward(xa_, lora_b_->value, gy_scaled, &gxa, lora_b_->grad_target(), nullptr);
+    linear_backward(x_, lora_a_->value, gxa, &gx_lora, lora_a_->grad_target(), nullptr);
+    for (int64_t i = 0; i < gx.numel(); ++i) gx.v[i] += gx_lora.v[i];
+  }
   return gx;
 }
 
@@ -61,7 +86,7 @@ Tensor GroupNorm::forward(const Tensor& x) {
 
 Tensor GroupNorm::backward(const Tensor& gy) {
   Tensor gx;
-  group_norm_backward(x_, groups_, gamma_->value, stats_, gy, &gx, &gamma_->grad, &beta_->grad);
+  group_norm_backward(x_, groups_, gamma_->value, stats_, gy, &gx, gamma_->grad_target(), beta_->grad_target());
   return gx;
 }
 
@@ -77,7 +102,7 @@ Tensor LayerNorm::forward(const Tensor& x) {
 
 Tensor LayerNorm::backward(const Tensor& gy) {
   Tensor gx;
-  layer_norm_backward(x_, gamma_->value, stats_, gy, &gx, &gamma_->grad, &beta_->grad);
+  layer_norm_backward(x_, gamma_->value, stats_, gy, &gx, gamma_->grad_target(), beta_->grad_target());
   return gx;
 }
 

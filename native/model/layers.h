@@ -31,10 +31,16 @@ class Linear {
   Linear(ParamStore& ps, const std::string& name, int in, int out, bool bias);
   Tensor forward(const Tensor& x);
   Tensor backward(const Tensor& gy);
+  // Low-rank adaptation (Hu et al. 2021): y = x W^T + b + scale * (x A^T) B^T with new parameters
+  // NAME.lora_A.weight [rank, in] and NAME.lora_B.weight [out, rank] (PEFT's names).
+  void enable_lora(ParamStore& ps, int rank, float scale);
 
  private:
+  std::string name_;
   Param *w_ = nullptr, *b_ = nullptr;
-  Tensor x_;
+  Param *lora_a_ = nullptr, *lora_b_ = nullptr;
+  float lora_scale_ = 1.f;
+  Tensor x_, xa_;  // input, and x A^T, kept for the backward
 };
 
 class GroupNorm {

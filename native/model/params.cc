@@ -45,11 +45,17 @@ Param* ParamStore::find(const std::string& name) {
 }
 
 void ParamStore::zero_grad() {
-  for (auto& p : params_) p->ensure_grad().zero();
+  for (auto& p : params_)
+    if (p->trainable) p->ensure_grad().zero();
 }
 
 void ParamStore::ensure_grads() {
-  for (auto& p : params_) p->ensure_grad();
+  for (auto& p : params_)
+    if (p->trainable) p->ensure_grad();
+}
+
+void ParamStore::freeze_all() {
+  for (auto& p : params_) p->trainable = false;
 }
 
 int64_t ParamStore::count() const {

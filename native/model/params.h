@@ -14,6 +14,9 @@ namespace cxrl {
 struct Param {
   std::string name;
   Tensor value;
+  // false: frozen (a LoRA-adapted model's base weights): layers compute no gradient for it and
+  // optimizers built from the model skip it.
+  bool trainable = true;
   // Allocated on first use (ensure_grad): a model that only samples never holds a second copy of
   // its weights (an SD-sized UNet is 3.4 GB in float32).
   Tensor grad;
@@ -21,6 +24,8 @@ struct Param {
     if (grad.numel() != value.numel()) grad = Tensor(value.shape);
     return grad;
   }
+  // Where a layer's backward accumulates this parameter's gradient: null when frozen.
+  Tensor* grad_target() { return trainable ? &ensure_grad() : nullptr; }
 };
 
 enum class Init { kZeros, kOnes, kUniformFanIn };
@@ -34,8 +39,9 @@ class ParamStore {
   Param* find(const std::string& name);
   const std::vector<std::unique_ptr<Param>>& all() const { return params_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
-  void zero_grad();  // allocates gradients that were never used
-  void ensure_grads();
+  void zero_grad();     // allocates gradients that were never used (trainable parameters)
+  void ensure_grads();  // trainable parameters only
+  void freeze_all();    // every parameter so far becomes frozen (trainable = false)
   int64_t count() const;
 
  private:

@@ -34,6 +34,10 @@ Tensor AttentionLayer::backward(const Tensor& gy, Tensor* gcontext) {
   return gx;
 }
 
+void AttentionLayer::enable_lora(ParamStore& ps, int rank, float scale) {
+  for (Linear* l : {&to_q_, &to_k_, &to_v_, &to_out_}) l->enable_lora(ps, rank, scale);
+}
+
 GegluFeedForward::GegluFeedForward(ParamStore& ps, const std::string& n, int dim)
     : proj_(ps, n + ".net.0.proj", dim, dim * 4 * 2, true), out_(ps, n + ".net.2", dim * 4, dim, true) {}
 
@@ -58,6 +62,11 @@ Tensor BasicTransformerBlock::forward(const Tensor& x, const Tensor& context, co
   Tensor h = add(attn1_.forward(norm1_.forward(x), nullptr, nullptr), x);  // self-attention over pixels: no mask
   h = add(attn2_.forward(norm2_.forward(h), &context, key_mask), h);
   return add(ff_.forward(norm3_.forward(h)), h);
+}
+
+void BasicTransformerBlock::enable_lora(ParamStore& ps, int rank, float scale) {
+  attn1_.enable_lora(ps, rank, scale);
+  attn2_.enable_lora(ps, rank, scale);
 }
 
 Tensor BasicTransformerBlock::backward(const Tensor& gy, Tensor* gcontext) {

@@ -18,6 +18,8 @@ class AttentionLayer {
   Tensor forward(const Tensor& x, const Tensor* context, const Tensor* key_mask);
   // Returns d/dx; for cross-attention adds d/dcontext into *gcontext.
   Tensor backward(const Tensor& gy, Tensor* gcontext);
+  // LoRA on to_q, to_k, to_v and to_out.0 (the target modules of diffusers' LoRA training).
+  void enable_lora(ParamStore& ps, int rank, float scale);
 
  private:
   Linear to_q_, to_k_, to_v_, to_out_;
@@ -44,6 +46,7 @@ class BasicTransformerBlock {
   BasicTransformerBlock(ParamStore& ps, const std::string& name, int dim, int context_dim, int heads);
   Tensor forward(const Tensor& x, const Tensor& context, const Tensor* key_mask);
   Tensor backward(const Tensor& gy, Tensor* gcontext);
+  void enable_lora(ParamStore& ps, int rank, float scale);
 
  private:
   LayerNorm norm1_, norm2_, norm3_;
@@ -57,6 +60,7 @@ class Transformer2D {
                 bool linear_projection);
   Tensor forward(const Tensor& x, const Tensor& context, const Tensor* key_mask);
   Tensor backward(const Tensor& gy, Tensor* gcontext);
+  void enable_lora(ParamStore& ps, int rank, float scale) { block_->enable_lora(ps, rank, scale); }
 
  private:
   GroupNorm norm_;

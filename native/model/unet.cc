@@ -90,6 +90,17 @@ UNet2DCondition::UNet2DCondition(const UNetConfig& cfg, uint64_t seed) : cfg_(cf
 
 UNet2DCondition::~UNet2DCondition() = default;
 
+void UNet2DCondition::enable_lora(int rank, float scale) {
+  if (rank < 1) throw std::invalid_argument("unet: LoRA rank must be a positive integer");
+  if (lora_rank_) throw std::logic_error("unet: LoRA is already enabled");
+  params_.freeze_all();
+  for (auto* levels : {&down_, &up_})
+    for (auto& L : *levels)
+      for (auto& a : L->attentions) a->enable_lora(params_, rank, scale);
+  mid_attn_->enable_lora(params_, rank, scale);
+  lora_rank_ = rank;
+}
+
 Tensor UNet2DCondition::forward(const Tensor& sample, const Tensor& timestep, const Tensor& ehs,
                                 const Tensor* encoder_mask) {
   const int nb = (int)cfg_.block_out_channels.size();

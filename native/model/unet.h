@@ -31,6 +31,10 @@ class UNet2DCondition {
 
   ParamStore& params() { return params_; }
   const UNetConfig& config() const { return cfg_; }
+  // Freezes every weight and adds LoRA adapters of this rank to each attention's to_q, to_k, to_v
+  // and to_out.0: from then on only the adapters are trainable. scale = lora_alpha / rank.
+  void enable_lora(int rank, float scale);
+  int lora_rank() const { return lora_rank_; }
 
  private:
   struct Level;  // one down or up block
@@ -50,6 +54,7 @@ class UNet2DCondition {
   std::vector<int64_t> skip_channels_;  // channels of each skip tensor, in push order
   int64_t batch_ = 0;
   bool kept_for_backward_ = false;  // the last forward ran with gradients enabled
+  int lora_rank_ = 0;
 };
 
 }  // namespace cxrl

@@ -188,6 +188,50 @@ TEST(unet_gradients_fd) {
   }
 }
 
+// LoRA: the adapted UNet's gradients for the adapters (B made nonzero so that A gets a gradient
+// too), the sample and the context against finite differences; the frozen base weights get none.
+TEST(unet_lora_gradients_fd) {
+  UNet2DCondition net(tiny_config(false), 7);
+  const int64_t base = net.params().count();
+  net.enable_lora(2, 1.5f);
+  int64_t lora = 0;
+  for (const auto& p : net.params().all())
+    if (p->trainable) lora += p->value.numel();
+  CHECK(net.params().count() == base + lora && lora > 0, "LoRA adds only the adapters as trainable parameters");
+  const std::string a = "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k",
+                    b = "up_blocks.1.attentions.0.transformer_blocks.0.attn1.to_out.0";
+  std::vector<std::string> pnames = {a + ".lora_A.weight", a + ".lora_B.weight", b + ".lora_A.weight",
+                                     b + ".lora_B.weight"};
+  for (const auto& n : pnames)
+    if (n.find("lora_B") != std::string::npos) net.params().find(n)->value = randn(net.params().find(n)->value.shape);
+  const Tensor t({2}, std::vector<float>{10.f, 500.f});
+  std::vector<Tensor> inputs{randn({2, 1, 8, 8}), randn({2, 3, 6})};
+  for (const auto& n : pnames) inputs.push_back(net.params().find(n)->value);
+  auto load = [&](const std::vector<Tensor>& in) {
+    for (size_t k = 0; k < pnames.size(); ++k) net.params().find(pnames[k])->value = in[2 + k];
+  };
+  fd_directional_check(
+      "unet with LoRA rank 2: sample, context, 4 adapter matrices", inputs,
+      [&](const std::vector<Tensor>& in) {
+        load(in);
+        return net.forward(in[0], t, in[1], nullptr);
+      },
+      [&](const std::vector<Tensor>& in, const Tensor& gy) {
+        load(in);
+        net.params().zero_grad();
+        net.forward(in[0], t, in[1], nullptr);
+        UNetGrads g = net.backward(gy);
+        std::vector<Tensor> out{g.sample, g.encoder_hidden_states};
+        for (const auto& n : pnames) out.push_back(net.params().find(n)->grad);
+        return out;
+      },
+      5e-3, 1e-2f);
+  bool frozen_untouched = true;
+  for (const auto& p : net.params().all())
+    if (!p->trainable) frozen_untouched = frozen_untouched && p->grad.numel() == 0;
+  CHECK(frozen_untouched, "frozen base weights must get no gradient buffer");
+}
+
 TEST(text_encoder_gradients_fd) {
   TextEncoderConfig cfg =
       TextEncoderConfig::from_json(Json::parse(R"({"vocab_size":11,"max_length":8,"width":12,"layers":2,"heads":3})"));

@@ -56,6 +56,10 @@ export interface NativeUNet extends NativeTrainable {
   backward(gradOutput: TensorData): UNetInputGrads;
   forwardAsync(input: UNetForwardInput): Promise<TensorData>;
   backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+  /** Freezes every weight and adds LoRA adapters (NAME.lora_A.weight, NAME.lora_B.weight) to each attention's to_q, to_k, to_v, to_out.0; scale = lora_alpha / rank */
+  enableLora(o: { rank: number; scale?: number }): void;
+  /** 0 without LoRA */
+  loraRank(): number;
 }
 
 /** AutoencoderKL (forward only). Tensors NCHW; latents are raw (not multiplied by scaling_factor). */

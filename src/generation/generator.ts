@@ -18,6 +18,7 @@ import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig, UNetConfig } from '../engine/unet-config';
 import { createVaeFromFile, loadVaeWeights, vaeSettings } from '../engine/vae';
+import { LORA_FILE, loadLora } from '../engine/lora';
 import { readSafetensors, requireTensor } from '../io/safetensors';
 import type { OrtDevice } from '../onnx/runtime';
 import { loadCheckpointModels, readJson } from '../train/checkpoint';
@@ -36,6 +37,8 @@ export interface Generator {
   weightsFile: string;
   /** a latent pipeline's VAE weights (hashed into every sidecar too) */
   vaeWeightsFile?: string;
+  /** LoRA adapters applied over the UNet's weights (pytorch_lora_weights.safetensors; hashed too) */
+  loraFile?: string;
   /** prompts -> conditioning (with ACE tokens appended when the checkpoint has them) */
   encode(prompts: string[]): Promise<Conditioning>;
   /** the empty prompt, padded to the same token count as encode()'s output */
@@ -101,6 +104,14 @@ function readAce(dir: string) {
   };
 }
 
+/** Applies the folder's LoRA adapters (written by train --stage rl --lora-rank) to its UNet, if it has them. */
+function applyLora(dir: string, unet: NativeUNet): string | undefined {
+  const file = path.join(dir, LORA_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  loadLora(unet, file);
+  return file;
+}
+
 /** The training step recorded by train (pretraining or RL) in a model folder's state.json. */
 function readState(dir: string): { state?: { step?: number }; settings?: { textLength?: number } } {
   const file = path.join(dir, 'state.json');
@@ -113,6 +124,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
       ? 'unet_ema.safetensors'
       : 'unet.safetensors';
   const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
+  const loraFile = applyLora(dir, unet);
   const state = readState(dir);
   const L = state.settings?.textLength ?? textConfig.max_length;
   const { withAce, ace, aceTokens } = readAce(dir);
@@ -121,6 +133,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
     unet,
     decoder: pixelDecoder(unetConfig.in_channels, unetConfig.sample_size),
     weightsFile: path.join(dir, weights),
+    loraFile,
     scheduler,
     encode: async (prompts) => withAce(encodeTexts(text, tok, prompts, L), false),
     encodeUnconditional: async () => withAce(encodeTexts(text, tok, [''], L), true),
@@ -181,6 +194,7 @@ async function loadDiffusers(
   const { decoder, vaeWeightsFile } = diffusersDecoder(unetConfig, cfgFile, vaeDir);
   const unet = createUNet(unetConfig, 0, cfgFile);
   loadUNetWeights(unet, weightsFile);
+  const loraFile = applyLora(dir, unet);
   const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
   const probe = await enc.encode(['']);
   if (probe.context.shape[2] !== unetConfig.cross_attention_dim) {
@@ -195,6 +209,7 @@ async function loadDiffusers(
     decoder,
     weightsFile,
     vaeWeightsFile,
+    loraFile,
     scheduler: readDiffusersScheduler(schedulerFile),
     encode: async (prompts) => withAce(await enc.encode(prompts), false),
     encodeUnconditional: async () => withAce(probe, true),

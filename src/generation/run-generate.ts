@@ -75,7 +75,8 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
       `generate: ${cut.length} of ${a.prompts.length} prompts are longer than the text encoder's ${gen.maxPromptTokens} tokens and are cut to them (the longest has ${Math.max(...cut)})`,
     );
   const hash = fileSha256(gen.weightsFile),
-    vaeHash = gen.vaeWeightsFile ? fileSha256(gen.vaeWeightsFile) : undefined;
+    vaeHash = gen.vaeWeightsFile ? fileSha256(gen.vaeWeightsFile) : undefined,
+    loraHash = gen.loraFile ? fileSha256(gen.loraFile) : undefined;
   const total = a.prompts.length * a.n,
     chunks = Math.ceil(total / a.batchSize);
   const name = (i: number) => `${Math.floor(i / a.n)}-${i % a.n}`;
@@ -93,6 +94,7 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     model_kind: gen.kind,
     weights: path.basename(gen.weightsFile),
     weights_sha256: hash,
+    ...(gen.loraFile ? { lora: path.basename(gen.loraFile), lora_sha256: loraHash } : {}),
     ...(gen.vaeWeightsFile
       ? { vae_weights: path.relative(a.checkpoint, gen.vaeWeightsFile), vae_weights_sha256: vaeHash }
       : {}),

@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NativeOptimizer } from '../engine/native';
+import { LORA_FILE, saveLora } from '../engine/lora';
 import { fileSha256, Generator } from '../generation/generator';
 import { UserError } from '../util/errors';
 import { ACE_FILE, ACE_OPTIMIZER_FILE, AceTokens } from './ace';
@@ -72,7 +73,10 @@ function linkOrCopy(from: string, to: string): void {
   }
 }
 
-/** The init's frozen model files, and the policy UNet in the layout `generate` reads for this kind. */
+/**
+ * The init's frozen model files, and the policy UNet in the layout `generate` reads for this kind:
+ * its weights, or with LoRA the init's base weights (linked: they do not change) and the adapters.
+ */
 function writeModel(tmp: string, init: InitModel, policy: Generator): void {
   if (policy.kind === 'cxrl-checkpoint') {
     const source = path.dirname(init.weights);
@@ -83,7 +87,10 @@ function writeModel(tmp: string, init: InitModel, policy: Generator): void {
     fs.mkdirSync(path.join(tmp, 'unet'));
     fs.copyFileSync(path.join(path.dirname(init.weights), 'config.json'), path.join(tmp, 'unet', 'config.json'));
   }
-  policy.unet.saveWeights(policyWeightsFile(tmp, policy.kind));
+  if (policy.unet.loraRank() > 0) {
+    linkOrCopy(init.weights, policyWeightsFile(tmp, policy.kind));
+    saveLora(policy.unet, path.join(tmp, LORA_FILE));
+  } else policy.unet.saveWeights(policyWeightsFile(tmp, policy.kind));
 }
 
 export function saveRlCheckpoint(
@@ -114,7 +121,8 @@ export function readRlCheckpointState(dir: string): RlCheckpointState {
     throw new UserError(`${file}: not an RL checkpoint (format ${JSON.stringify(st.format)})`);
   for (const k of ['state', 'settings', 'tracker', 'init'] as const)
     if (!st[k] || typeof st[k] !== 'object') throw new UserError(`${file}: "${k}" is missing`);
-  return st as RlCheckpointState;
+  // Runs saved before --lora-rank existed trained every weight.
+  return { ...st, settings: { loraRank: 0, ...st.settings } } as RlCheckpointState;
 }
 
 export function loadAce(dir: string): AceTokens {

@@ -13,6 +13,7 @@ import { refreshMetricsPlot } from '../plot/metrics-plot';
 import { fixedOrNa as fmt } from '../util/format';
 import { engineCall } from '../engine/native-errors';
 import { loadUNetWeights } from '../engine/unet';
+import { enableLora, LORA_FILE, loadLora } from '../engine/lora';
 import { loadGenerator } from '../generation/generator';
 import { toBytes, writeGrid } from '../generation/sampling';
 import type { OrtDevice } from '../onnx/runtime';
@@ -116,7 +117,20 @@ export async function runRl(a: RlArgs): Promise<void> {
       ace = new AceTokens(policy.ace.count, width, Float32Array.from(policy.ace.tokens));
     } else ace = AceTokens.init(settings.aceTokens, width, settings.seed + 17);
   }
-  if (saved) loadUNetWeights(policy.unet, policyWeightsFile(ckpt, policy.kind));
+  if (settings.loraRank > 0) {
+    if (policy.unet.loraRank() === 0) enableLora(policy.unet, settings.loraRank);
+    else if (policy.unet.loraRank() !== settings.loraRank)
+      throw new UserError(
+        `${init} has LoRA adapters of rank ${policy.unet.loraRank()}; --lora-rank ${settings.loraRank} differs (use --lora-rank ${policy.unet.loraRank()})`,
+      );
+  } else if (policy.unet.loraRank() > 0)
+    throw new UserError(
+      `${init} has LoRA adapters (rank ${policy.unet.loraRank()}): continue with --lora-rank ${policy.unet.loraRank()} (full fine-tuning over adapters is not supported)`,
+    );
+  if (saved) {
+    if (settings.loraRank > 0) loadLora(policy.unet, path.join(ckpt, LORA_FILE));
+    else loadUNetWeights(policy.unet, policyWeightsFile(ckpt, policy.kind));
+  }
   const optimizer = createPolicyOptimizer(policy, settings);
   if (saved) engineCall(() => optimizer.loadState(path.join(ckpt, 'optimizer.safetensors')));
   const tracker = saved ? PerPromptStatTracker.fromState(saved.tracker) : new PerPromptStatTracker();

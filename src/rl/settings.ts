@@ -31,6 +31,8 @@ export interface RlSettings {
   /** ACE tokens (0: no ACE) */
   aceTokens: number;
   aceLr: number;
+  /** LoRA rank on the UNet's attention projections (0: fine-tune every UNet weight) */
+  loraRank: number;
   rlcf: RlcfMode;
   rewardWeights: RewardWeights;
   advantage: AdvantageMode;
@@ -71,6 +73,7 @@ export const RL_DEFAULTS: Omit<RlSettings, 'aceLr' | 'textLength'> = {
   weightDecay: 1e-4,
   maxGradNorm: 1,
   aceTokens: 4,
+  loraRank: 0,
   rlcf: 'diff',
   rewardWeights: DEFAULT_REWARD_WEIGHTS,
   advantage: 'per-prompt',
@@ -113,6 +116,7 @@ export function checkRlSettings(s: RlSettings): RlSettings {
   ] as const)
     checkNumber(v, flag, POSITIVE_INTEGER);
   checkNumber(s.aceTokens, '--ace-tokens', NON_NEGATIVE_INTEGER);
+  checkNumber(s.loraRank, '--lora-rank', NON_NEGATIVE_INTEGER);
   checkNumber(s.seed, '--seed', NON_NEGATIVE_INTEGER);
   checkEta(s.eta);
   if (s.eta === 0)

@@ -118,6 +118,7 @@ export function registerTrain(y: Argv): Argv {
             'ace',
             'ace-tokens',
             'ace-lr',
+            'lora-rank',
             'rlcf',
             'reward-weights',
             'advantage',
@@ -199,6 +200,12 @@ export function registerTrain(y: Argv): Argv {
         .option('ace-lr', {
           type: 'number',
           describe: `Adam learning rate of the ACE tokens (default ${ACE_LR_FACTOR}x --lr)`,
+        })
+        .option('lora-rank', {
+          type: 'number',
+          default: D.loraRank,
+          describe:
+            'train LoRA adapters of this rank on the attention projections instead of every UNet weight (0: full fine-tuning); saved as pytorch_lora_weights.safetensors',
         })
         .option('rlcf', {
           choices: RLCF_MODES,
@@ -288,6 +295,7 @@ export function registerTrain(y: Argv): Argv {
           maxGradNorm: args.maxGradNorm,
           aceTokens: args.ace ? args.aceTokens : 0,
           aceLr: args.aceLr ?? ACE_LR_FACTOR * lr,
+          loraRank: args.loraRank,
           rlcf: args.rlcf as RlcfMode,
           rewardWeights: parseRewardWeights(args.rewardWeights),
           advantage: args.advantage as AdvantageMode,
