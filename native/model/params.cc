@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "core/parallel.h"
 #include "core/philox.h"
 
 namespace cxrl {
@@ -27,11 +28,15 @@ Param* ParamStore::add(const std::string& name, Shape shape, Init init, int64_t 
   if (init == Init::kUniformFanIn) {
     const float bound = 1.f / std::sqrt((float)std::max<int64_t>(1, fan_in));
     const uint64_t stream = fnv1a(name);
-    for (int64_t i = 0; i < p->value.numel(); ++i) {
-      Philox4 r = philox4x32_10({{(uint32_t)i, (uint32_t)(i >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)}},
-                                (uint32_t)seed_, (uint32_t)(seed_ >> 32));
-      p->value.v[i] = (2.f * uint_to_unit(r.x[0]) - 1.f) * bound;
-    }
+    float* v = p->value.data();
+    const uint64_t seed = seed_;
+    parallel_for(p->value.numel(), 1 << 14, [&](int64_t i0, int64_t i1) {  // each value keyed by its index
+      for (int64_t i = i0; i < i1; ++i) {
+        Philox4 r = philox4x32_10({{(uint32_t)i, (uint32_t)(i >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)}},
+                                  (uint32_t)seed, (uint32_t)(seed >> 32));
+        v[i] = (2.f * uint_to_unit(r.x[0]) - 1.f) * bound;
+      }
+    });
   }
   Param* raw = p.get();
   by_name_[name] = raw;

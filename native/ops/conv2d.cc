@@ -27,16 +27,18 @@ ConvDims dims_of(const Tensor& x, const Tensor& w, Conv2dGeom g) {
   return d;
 }
 
-// col[(c*k + ky)*k + kx, oy*Wo + ox] = x[c, oy*s - p + ky, ox*s - p + kx] (0 outside).
-void im2col(const float* x, const ConvDims& d, Conv2dGeom g, float* col) {
+// The band of output rows [oy0, oy1):
+// col[(c*k + ky)*k + kx, (oy - oy0)*Wo + ox] = x[c, oy*s - p + ky, ox*s - p + kx] (0 outside).
+void im2col(const float* x, const ConvDims& d, Conv2dGeom g, int oy0, int oy1, float* col) {
+  const int64_t band_cols = (int64_t)(oy1 - oy0) * d.Wo;
   parallel_for(d.rows(), 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
       const float* xc = x + (size_t)c * d.H * d.W;
-      float* out = col + r * d.cols();
-      for (int oy = 0; oy < d.Ho; ++oy) {
+      float* out = col + r * band_cols;
+      for (int oy = oy0; oy < oy1; ++oy) {
         const int iy = oy * g.stride - g.pad + ky;
-        float* o = out + (size_t)oy * d.Wo;
+        float* o = out + (size_t)(oy - oy0) * d.Wo;
         if (iy < 0 || iy >= d.H) {
           std::fill(o, o + d.Wo, 0.f);
           continue;
@@ -92,20 +94,31 @@ void col2im(const float* col, const ConvDims& d, Conv2dGeom g, float* x) {
 
 }  // namespace
 
+// The im2col buffer holds at most this many floats (64 MiB): a large image (a VAE decoder at
+// 512x512 with 256 input channels would need 2.4 GB) is convolved in bands of output rows.
+constexpr int64_t kMaxColumnFloats = int64_t{16} << 20;
+
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
   Tensor y({d.B, d.Cout, d.Ho, d.Wo});
-  float* col = d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * d.cols());
+  const int band = (int)std::clamp<int64_t>(kMaxColumnFloats / std::max<int64_t>(1, d.rows() * d.Wo), 1, d.Ho);
+  float* col =
+      d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * std::min<int64_t>(d.cols(), band * d.Wo));
   for (int n = 0; n < d.B; ++n) {
     const float* xn = x.data() + (size_t)n * d.Cin * d.H * d.W;
-    const float* src = xn;
-    if (!d.pointwise(g)) {
-      im2col(xn, d, g, col);
-      src = col;
-    }
     float* yn = y.data() + (size_t)n * d.Cout * d.cols();
-    sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), src, (int)d.cols(), 0.f, yn,
-          (int)d.cols());
+    if (d.pointwise(g)) {
+      sgemm(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w.data(), (int)d.rows(), xn, (int)d.cols(), 0.f,
+            yn, (int)d.cols());
+    } else {
+      for (int oy0 = 0; oy0 < d.Ho; oy0 += band) {
+        const int oy1 = std::min(d.Ho, oy0 + band), n_cols = (oy1 - oy0) * d.Wo;
+        im2col(xn, d, g, oy0, oy1, col);
+        // y[:, oy0*Wo : oy1*Wo] = W col (rows of y keep their full stride)
+        sgemm(false, false, d.Cout, n_cols, (int)d.rows(), 1.f, w.data(), (int)d.rows(), col, n_cols, 0.f,
+              yn + (size_t)oy0 * d.Wo, (int)d.cols());
+      }
+    }
     if (b) {
       parallel_for(d.Cout, 4, [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
@@ -132,7 +145,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
     if (gw) {
       const float* src = xn;
       if (!d.pointwise(g)) {
-        im2col(xn, d, g, col);
+        im2col(xn, d, g, 0, d.Ho, col);
         src = col;
       }
       // dW[Cout, rows] += gy[Cout, cols] * col[rows, cols]^T
