@@ -6,7 +6,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runCli, runPython, tmpDir } from './helpers';
+import { DEFAULT_SCHEDULER } from '../src/engine/scheduler';
+import { IGNORED_SCHEDULER_KEYS, readDiffusersScheduler } from '../src/generation/diffusers-scheduler';
+import { ROOT, runCli, runPython, tmpDir } from './helpers';
 
 const CASES = [
   { config: {}, steps: 10 },
@@ -71,4 +73,25 @@ test("debug schedule without a config uses Stable Diffusion v1.x's: 10 steps fro
       .map((l) => JSON.parse(l).t),
   ).toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
   expect(runCli(['debug', 'step']).stderr).toMatch(/debug step needs --in FILE and --out FILE/);
+});
+
+test("scheduler_config.json keys: SD v1.x's published file is accepted key for key; the rest are used, fixed, ignored with a reason, or refused", () => {
+  const sd = path.join(ROOT, 'test', 'reference', 'sd-v1-scheduler-config.json');
+  expect(readDiffusersScheduler(sd)).toEqual(DEFAULT_SCHEDULER);
+  for (const key of Object.keys(JSON.parse(fs.readFileSync(sd, 'utf8'))))
+    expect(
+      key.startsWith('_') || key in DEFAULT_SCHEDULER || key === 'trained_betas' || key in IGNORED_SCHEDULER_KEYS,
+    ).toBe(true);
+  const write = (extra: object) => {
+    const f = path.join(dir, `s${Math.random().toString(36).slice(2)}.json`);
+    fs.writeFileSync(f, JSON.stringify({ ...JSON.parse(fs.readFileSync(sd, 'utf8')), ...extra }));
+    return f;
+  };
+  expect(readDiffusersScheduler(write({ variance_type: 'fixed_small', thresholding: false })).beta_end).toBe(0.012);
+  expect(readDiffusersScheduler(write({ timestep_spacing: 'trailing' })).timestep_spacing).toBe('trailing');
+  expect(() => readDiffusersScheduler(write({ thresholding: true }))).toThrow(/"thresholding" = true is not supported/);
+  expect(() => readDiffusersScheduler(write({ trained_betas: [0.1, 0.2] }))).toThrow(/"trained_betas"/);
+  expect(() => readDiffusersScheduler(write({ karras: 1 }))).toThrow(
+    /"karras" is not a scheduler config key this toolkit knows; refusing to ignore it/,
+  );
 });
