@@ -13,6 +13,7 @@ import { ImageLoader } from '../src/data/images';
 import { CHEXPERT_LABELS, labelIndex, POSITIVE } from '../src/data/labels';
 import { loadGenerator } from '../src/generation/generator';
 import { cropScale } from '../src/rewards/fit/data';
+import { squareSide } from '../src/generation/sample-decoder';
 import { generateImages } from '../src/generation/sampling';
 
 const PROMPTS: Record<string, string> = {
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const n = Number(nArg ?? 16),
     steps = Number(stepsArg ?? 25);
   const gen = await loadGenerator(ckpt);
-  const S = gen.decoder.imageSize;
+  const S = squareSide(gen.decoder, ckpt);
   const root = await embeddedDataset(2000, 0);
   const recs = loadMimic({ root, splits: ['train'] }).records;
   const ks = recs.map((r) => cropScale(r.columns, r.rows));

@@ -231,6 +231,8 @@ const ERRORS: ErrorCase[] = [
       ['--batch-size', '0', /batch-size/],
       ['--guidance-scale', 'abc', /guidance-scale/],
       ['--format', 'gif', /format/],
+      ['--height', '0', /--height must be a positive integer/],
+      ['--width', '15', /--width 15: this model makes images whose sides are positive multiples of 2/],
     ] as const
   ).map(([flag, value, message]) => ({
     name: `generate ${flag} ${value}`,

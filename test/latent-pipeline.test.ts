@@ -136,6 +136,35 @@ test('generate decodes latents through the VAE exactly as the pipeline assembled
   }
 });
 
+test('generate --height/--width: another size, in multiples of the UNet x VAE downsampling', async () => {
+  const out = path.join(fx.work, 'gen-size');
+  const r = fx.ok([
+    'generate',
+    '--checkpoint',
+    pipe,
+    '--prompt',
+    PROMPTS[0],
+    '--steps',
+    '2',
+    '--height',
+    '32',
+    '--width',
+    '20',
+    '--out',
+    out,
+  ]);
+  expect(r.stdout).toMatch(/generate: 1 images \(20x32\)/);
+  const meta = await sharp(path.join(out, '0-0.png')).metadata();
+  expect([meta.width, meta.height]).toEqual([20, 32]);
+  expect(JSON.parse(fs.readFileSync(path.join(out, '0-0.json'), 'utf8'))).toMatchObject({ height: 32, width: 20 });
+  const bad = runCli(
+    ['generate', '--checkpoint', pipe, '--prompt', 'x', '--width', '18', '--out', path.join(fx.work, 'y')],
+    fx.env(),
+  );
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/--width 18: this model makes images whose sides are positive multiples of 4/);
+});
+
 test('train --stage rl runs an epoch on the latent pipeline; its checkpoint is a pipeline that generate and eval read', () => {
   const run = path.join(fx.work, 'rl');
   fx.ok([

@@ -86,6 +86,11 @@ export const PRESETS: Record<string, UNetConfig> = {
   },
 };
 
+/** Sample sides must be multiples of this: one halving per level below the top. */
+export function unetMultiple(c: UNetConfig): number {
+  return 2 ** (c.block_out_channels.length - 1);
+}
+
 function need(cond: boolean, file: string, what: string): void {
   if (!cond) throw new UserError(`${file}: ${what}`);
 }

@@ -13,6 +13,7 @@ import { cachedImageLoader, embeddedDataset } from '../data/cache';
 import { toModelRange } from '../data/images';
 import { loadMimic, Split } from '../data/mimic';
 import { fileSha256, loadGenerator } from '../generation/generator';
+import { squareSide } from '../generation/sample-decoder';
 import { generateImages } from '../generation/sampling';
 import type { GenerationSettings } from '../generation/settings';
 import type { OrtDevice } from '../onnx/runtime';
@@ -181,7 +182,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
   // Open every model before the long work, so a bad path fails at once.
   const loaded = [];
   for (const spec of a.models) loaded.push({ spec, gen: spec.images ? null : await loadGenerator(spec.path) });
-  const size = loaded.find((m) => m.gen)?.gen?.decoder.imageSize ?? 64;
+  const first = loaded.find((m) => m.gen);
+  const size = first?.gen ? squareSide(first.gen.decoder, first.spec.path) : 64;
   fs.mkdirSync(a.out, { recursive: true });
 
   let real: RealFeatures | null = null,
@@ -217,9 +219,9 @@ export async function runEval(a: EvalArgs): Promise<void> {
     const t0 = Date.now();
     let pixels: Uint8Array[];
     if (gen) {
-      if (gen.decoder.imageSize !== size)
+      if (squareSide(gen.decoder, spec.path) !== size)
         throw new UserError(
-          `${spec.path}: images of ${gen.decoder.imageSize} px, the other models' ${size} px; compare models of one size`,
+          `${spec.path}: images of ${gen.decoder.height} px, the other models' ${size} px; compare models of one size`,
         );
       const g = a.generation,
         chunks = Math.ceil(prompts.length / a.batchSize);

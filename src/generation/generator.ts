@@ -16,7 +16,7 @@ import type { Conditioning } from '../engine/guided-denoiser';
 import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
 import { createUNet, loadUNetWeights } from '../engine/unet';
-import { readUNetConfig, UNetConfig } from '../engine/unet-config';
+import { readUNetConfig, UNetConfig, unetMultiple } from '../engine/unet-config';
 import { createVaeFromFile, loadVaeWeights, vaeSettings } from '../engine/vae';
 import { LORA_FILE, loadLora } from '../engine/lora';
 import { readSafetensors, requireTensor } from '../io/safetensors';
@@ -131,7 +131,12 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
   return {
     kind: 'cxrl-checkpoint',
     unet,
-    decoder: pixelDecoder(unetConfig.in_channels, unetConfig.sample_size),
+    decoder: pixelDecoder(
+      unetConfig.in_channels,
+      unetConfig.sample_size,
+      unetConfig.sample_size,
+      unetMultiple(unetConfig),
+    ),
     weightsFile: path.join(dir, weights),
     loraFile,
     scheduler,
@@ -165,7 +170,14 @@ function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: strin
       throw new UserError(
         `${cfgFile}: a UNet with ${unetConfig.in_channels} input channels samples latents; give the pipeline folder (with vae/), not the UNet folder alone`,
       );
-    return { decoder: pixelDecoder(unetConfig.in_channels, unetConfig.sample_size) };
+    return {
+      decoder: pixelDecoder(
+        unetConfig.in_channels,
+        unetConfig.sample_size,
+        unetConfig.sample_size,
+        unetMultiple(unetConfig),
+      ),
+    };
   }
   const vaeConfig = path.join(vaeDir, 'config.json');
   const vae = createVaeFromFile(vaeConfig);
@@ -176,7 +188,8 @@ function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: strin
     throw new UserError(
       `${cfgFile}: in_channels ${unetConfig.in_channels} / out_channels ${unetConfig.out_channels}, but ${vaeConfig} has latent_channels ${s.latentChannels}`,
     );
-  return { decoder: vaeDecoder(vae, s, unetConfig.sample_size), vaeWeightsFile };
+  const size = unetConfig.sample_size;
+  return { decoder: vaeDecoder(vae, s, size, size, unetMultiple(unetConfig)), vaeWeightsFile };
 }
 
 async function loadDiffusers(

@@ -30,6 +30,9 @@ export interface GenerateArgs {
   grid: boolean;
   overwrite: boolean;
   resume: boolean;
+  /** image size in pixels; default: the model's (UNet sample_size, times 8 through an SD VAE) */
+  height?: number;
+  width?: number;
 }
 
 /** The sidecar fields that must match for --resume to keep an existing image. */
@@ -41,7 +44,11 @@ const SAME_SETTINGS = [
   'steps',
   'eta',
   'guidance_scale',
+  'height',
+  'width',
   'weights_sha256',
+  'vae_weights_sha256',
+  'lora_sha256',
 ] as const;
 
 function existingMatches(file: string, sidecar: Record<string, unknown>, image: string): boolean {
@@ -60,14 +67,21 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
       `${a.out} is not empty: add --resume to continue it, --overwrite to replace it, or choose another --out (nothing was written)`,
     );
   }
-  const gen = await loadGenerator(a.checkpoint, {
+  const loaded = await loadGenerator(a.checkpoint, {
     textEncoder: a.textEncoder,
     tokenizer: a.tokenizer,
     device: a.device,
     useEma: a.useEma,
   });
+  const gen =
+    a.height !== undefined || a.width !== undefined
+      ? {
+          ...loaded,
+          decoder: loaded.decoder.resized(a.height ?? loaded.decoder.height, a.width ?? loaded.decoder.width),
+        }
+      : loaded;
   const g = a.settings,
-    size = gen.decoder.imageSize,
+    { height, width } = gen.decoder,
     ext = a.format === 'jpeg' ? 'jpg' : 'png';
   const cut = a.prompts.map((p) => gen.promptTokens(p)).filter((n) => n > gen.maxPromptTokens);
   if (cut.length)
@@ -90,6 +104,8 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     steps: g.steps,
     eta: g.eta,
     guidance_scale: g.guidanceScale,
+    height,
+    width,
     checkpoint: path.resolve(a.checkpoint),
     model_kind: gen.kind,
     weights: path.basename(gen.weightsFile),
@@ -125,7 +141,7 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     const images = await generateImages(gen, part, { ...g, seed: g.seed + c }, (d) => bar.update(k * g.steps + d));
     for (const [j, px] of images.entries()) {
       const i = first + j;
-      const img = sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w');
+      const img = sharp(Buffer.from(px), { raw: { width, height, channels: 1 } }).toColourspace('b-w');
       await (a.format === 'jpeg' ? img.jpeg({ quality: 95 }) : img.png()).toFile(path.join(a.out, `${name(i)}.${ext}`));
       fs.writeFileSync(path.join(a.out, `${name(i)}.json`), JSON.stringify(sidecarOf(i), null, 2) + '\n');
     }
@@ -139,7 +155,7 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
         .toBuffer({ resolveWithObject: true });
       all.push(new Uint8Array(data));
     }
-    await writeGrid(all, size, path.join(a.out, 'grid.png'), a.n > 1 ? a.n : 4);
+    await writeGrid(all, height, width, path.join(a.out, 'grid.png'), a.n > 1 ? a.n : 4);
   }
-  console.log(`generate: ${total} images (${size}x${size}) -> ${a.out}`);
+  console.log(`generate: ${total} images (${width}x${height}) -> ${a.out}`);
 }

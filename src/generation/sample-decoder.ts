@@ -8,15 +8,23 @@
  */
 import type { NativeVae } from '../engine/native';
 import { decodeLatents, VaeSettings } from '../engine/vae';
+import { UserError } from '../util/errors';
 
 export interface SampleDecoder {
   kind: 'pixels' | 'vae';
   /** what the UNet samples, per image: [channels, height, width] */
   sampleShape: [number, number, number];
-  /** side of the decoded square radiograph, pixels */
-  imageSize: number;
-  /** B samples ([B, ...sampleShape]) -> B radiographs [B, imageSize * imageSize] */
+  /** the decoded radiograph, pixels */
+  height: number;
+  width: number;
+  /** B samples ([B, ...sampleShape]) -> B radiographs [B, height * width] */
   toGray(samples: Float32Array, B: number): Promise<Float32Array>;
+  /**
+   * The same model at another image size (generate --height/--width). Sizes must be multiples of
+   * the UNet's downsampling (2^(levels - 1)) times the VAE's (8 for SD): `multiple` pixels.
+   */
+  resized(height: number, width: number): SampleDecoder;
+  multiple: number;
 }
 
 /** [B, C, n] -> [B, n]: each pixel's mean over the channels. */
@@ -33,38 +41,67 @@ export function channelMean(x: Float32Array, B: number, C: number): Float32Array
   return out;
 }
 
-export function pixelDecoder(channels: number, size: number): SampleDecoder {
+function checkSize(height: number, width: number, multiple: number): void {
+  for (const [flag, v] of [
+    ['--height', height],
+    ['--width', width],
+  ] as const)
+    if (!Number.isInteger(v) || v <= 0 || v % multiple)
+      throw new UserError(`${flag} ${v}: this model makes images whose sides are positive multiples of ${multiple}`);
+}
+
+/** A pixel-space model: channels x height x width samples; unetMultiple = 2^(UNet levels - 1). */
+export function pixelDecoder(channels: number, height: number, width: number, unetMultiple: number): SampleDecoder {
   return {
     kind: 'pixels',
-    sampleShape: [channels, size, size],
-    imageSize: size,
+    sampleShape: [channels, height, width],
+    height,
+    width,
+    multiple: unetMultiple,
     toGray: async (x, B) => channelMean(x, B, channels),
+    resized: (h, w) => {
+      checkSize(h, w, unetMultiple);
+      return pixelDecoder(channels, h, w, unetMultiple);
+    },
   };
 }
 
 /**
- * A latent model's decoder. Decodes one image at a time: a 512x512 decode holds activations of
- * 128 channels at full resolution (134 MB each), so batching would multiply peak memory for no
- * gain on a CPU (the convolutions are already large GEMMs).
+ * A latent model's decoder for latents of h x w. Decodes one image at a time: a 512x512 decode
+ * holds activations of 128 channels at full resolution (134 MB each), so batching would multiply
+ * peak memory for no gain on a CPU (the convolutions are already large GEMMs).
  */
-export function vaeDecoder(vae: NativeVae, s: VaeSettings, latentSize: number): SampleDecoder {
-  const size = latentSize * s.downscale,
-    per = s.latentChannels * latentSize * latentSize;
+export function vaeDecoder(vae: NativeVae, s: VaeSettings, h: number, w: number, unetMultiple: number): SampleDecoder {
+  const height = h * s.downscale,
+    width = w * s.downscale,
+    per = s.latentChannels * h * w;
   return {
     kind: 'vae',
-    sampleShape: [s.latentChannels, latentSize, latentSize],
-    imageSize: size,
+    sampleShape: [s.latentChannels, h, w],
+    height,
+    width,
+    multiple: unetMultiple * s.downscale,
     toGray: async (x, B) => {
-      const out = new Float32Array(B * size * size);
+      const out = new Float32Array(B * height * width);
       for (let b = 0; b < B; b++) {
         const img = await decodeLatents(
           vae,
-          { data: x.subarray(b * per, (b + 1) * per), shape: [1, s.latentChannels, latentSize, latentSize] },
+          { data: x.subarray(b * per, (b + 1) * per), shape: [1, s.latentChannels, h, w] },
           s.scalingFactor,
         );
-        out.set(channelMean(img.data, 1, s.outChannels), b * size * size);
+        out.set(channelMean(img.data, 1, s.outChannels), b * height * width);
       }
       return out;
     },
+    resized: (hh, ww) => {
+      checkSize(hh, ww, unetMultiple * s.downscale);
+      return vaeDecoder(vae, s, hh / s.downscale, ww / s.downscale, unetMultiple);
+    },
   };
+}
+
+/** The side of a model's square radiographs: RL rewards, eval and their grids work on square images. */
+export function squareSide(d: SampleDecoder, what: string): number {
+  if (d.height !== d.width) throw new UserError(`${what}: images of ${d.height}x${d.width}; square images are needed`);
+  return d.height;
 }

@@ -38,24 +38,31 @@ export async function generateImages(
     onStep,
   });
   const gray = await m.decoder.toGray(r.images, prompts.length);
-  const n = m.decoder.imageSize ** 2;
+  const n = m.decoder.height * m.decoder.width;
   return prompts.map((_, i) => toBytes(gray.subarray(i * n, (i + 1) * n)));
 }
 
-export async function writeGrid(images: Uint8Array[], size: number, file: string, columns = 4): Promise<void> {
+/** Radiographs of height x width bytes each, `columns` to a row. */
+export async function writeGrid(
+  images: Uint8Array[],
+  height: number,
+  width: number,
+  file: string,
+  columns = 4,
+): Promise<void> {
   const cols = Math.min(columns, images.length),
     rows = Math.ceil(images.length / cols);
   const tiles = await Promise.all(
     images.map(async (px, i) => ({
-      input: await sharp(Buffer.from(px), { raw: { width: size, height: size, channels: 1 } })
+      input: await sharp(Buffer.from(px), { raw: { width, height, channels: 1 } })
         .png()
         .toBuffer(),
-      left: (i % cols) * size,
-      top: Math.floor(i / cols) * size,
+      left: (i % cols) * width,
+      top: Math.floor(i / cols) * height,
     })),
   );
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp({ create: { width: cols * size, height: rows * size, channels: 3, background: '#000' } })
+  await sharp({ create: { width: cols * width, height: rows * height, channels: 3, background: '#000' } })
     .composite(tiles)
     .png()
     .toFile(file);
@@ -63,5 +70,5 @@ export async function writeGrid(images: Uint8Array[], size: number, file: string
 
 export async function writeSampleGrid(m: SamplingModel, prompts: string[], seed: number, file: string): Promise<void> {
   const imgs = await generateImages(m, prompts, { ...SAMPLE_GRID_SETTINGS, seed });
-  await writeGrid(imgs, m.decoder.imageSize, file);
+  await writeGrid(imgs, m.decoder.height, m.decoder.width, file);
 }

@@ -15,6 +15,7 @@ import { engineCall } from '../engine/native-errors';
 import { loadUNetWeights } from '../engine/unet';
 import { enableLora, LORA_FILE, loadLora } from '../engine/lora';
 import { loadGenerator } from '../generation/generator';
+import { squareSide } from '../generation/sample-decoder';
 import { toBytes, writeGrid } from '../generation/sampling';
 import type { OrtDevice } from '../onnx/runtime';
 import { defaultRewardModels } from '../rewards/default-models';
@@ -180,13 +181,14 @@ export async function runRl(a: RlArgs): Promise<void> {
     const r = await trainer.evaluate(evalSet, { onPhase: onPhase(state.epoch) });
     fs.writeSync(metrics, JSON.stringify({ kind: 'eval', ...r.metrics }) + '\n');
     console.error(describeEval(r.metrics));
-    const size = policy.decoder.imageSize,
+    const size = squareSide(policy.decoder, init),
       per = size * size,
       cols = Math.min(8, evalSet.length);
     const row = (x: Float32Array) =>
       Array.from({ length: cols }, (_, i) => toBytes(x.subarray(i * per, (i + 1) * per)));
     await writeGrid(
       [...row(r.anchor), ...row(r.policy)],
+      size,
       size,
       path.join(a.out, 'samples', `epoch-${state.epoch}.png`),
       cols,

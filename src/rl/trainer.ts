@@ -14,6 +14,7 @@ import { ddimSchedule } from '../engine/scheduler';
 import type { NativeDdimSchedule } from '../engine/native-types';
 import type { TensorData } from '../engine/tensor';
 import type { Generator } from '../generation/generator';
+import { squareSide } from '../generation/sample-decoder';
 import { ImageScores, meanScores, RewardScorer } from '../rewards/scorer';
 import { UserError } from '../util/errors';
 import { Rng, seedFor } from '../util/random';
@@ -120,6 +121,11 @@ export class RlTrainer {
     this.scheduler = ddimSchedule(policy.scheduler, settings.sampleSteps);
   }
 
+  /** side of the square radiographs the reward models score */
+  get imageSize(): number {
+    return squareSide(this.policy.decoder, 'RL');
+  }
+
   get sampleShape(): [number, number, number] {
     return this.policy.decoder.sampleShape;
   }
@@ -186,7 +192,7 @@ export class RlTrainer {
       .scoreGenerated(
         images,
         B,
-        this.policy.decoder.imageSize,
+        this.imageSize,
         reports.map((r) => r.text),
         reports.map((r) => r.labels),
       )
@@ -301,7 +307,7 @@ export class RlTrainer {
     const t0 = Date.now(),
       s = this.settings;
     const seed = seedFor(s.seed, SEED_EVAL, 0);
-    const per = this.policy.decoder.imageSize ** 2;
+    const per = this.imageSize ** 2;
     const policyImages = new Float32Array(reports.length * per);
     const anchorImages = this.anchorEvalCache?.seed === seed ? null : new Float32Array(reports.length * per);
     const parts = Math.ceil(reports.length / chunk);

@@ -61,6 +61,12 @@ export function registerGenerate(y: Argv): Argv {
           describe: 'ONNX Runtime execution provider for an ONNX text encoder',
         })
         .option('batch-size', { type: 'number', default: 16, describe: 'images sampled together' })
+        .option('height', {
+          type: 'number',
+          describe:
+            "image height in pixels (default: the model's, from its configs: UNet sample_size, x8 through an SD VAE)",
+        })
+        .option('width', { type: 'number', describe: "image width in pixels (default: the model's)" })
         .option('out', {
           type: 'string',
           demandOption: true,
@@ -76,7 +82,7 @@ export function registerGenerate(y: Argv): Argv {
     async (args) => {
       const prompts = [...(args.prompt ?? []), ...(args.prompts ? readPrompts(args.prompts) : [])];
       if (prompts.length === 0) throw new UserError('give --prompt TEXT or --prompts FILE');
-      requirePositiveIntegers(args, ['n', 'steps', 'batchSize']);
+      requirePositiveIntegers(args, ['n', 'steps', 'batchSize', 'height', 'width']);
       if (args.overwrite && args.resume) throw new UserError('give --overwrite or --resume, not both');
       await runGenerate({
         checkpoint: args.checkpoint,
@@ -98,6 +104,8 @@ export function registerGenerate(y: Argv): Argv {
         grid: args.grid,
         overwrite: args.overwrite,
         resume: args.resume,
+        height: args.height,
+        width: args.width,
       });
     },
   );
