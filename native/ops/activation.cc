@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "core/vec_math.h"
 
 namespace cxrl {
 namespace {
@@ -10,7 +11,6 @@ namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
-inline float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 inline float gelu(float x) { return 0.5f * x * (1.f + std::erf(x * kInvSqrt2)); }
 inline float gelu_grad(float x) {
   return 0.5f * (1.f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
@@ -28,14 +28,16 @@ Tensor map_pointwise(const Tensor& x, F f) {
 }  // namespace
 
 Tensor silu_forward(const Tensor& x) {
-  return map_pointwise(x, [&](int64_t i) { return x.v[i] * sigmoid(x.v[i]); });
+  Tensor y(x.shape);
+  parallel_for(x.numel(), 4096, [&](int64_t b, int64_t e) { silu_rows(x.data() + b, y.data() + b, e - b); });
+  return y;
 }
 
 Tensor silu_backward(const Tensor& x, const Tensor& gy) {
-  return map_pointwise(x, [&](int64_t i) {
-    const float s = sigmoid(x.v[i]);
-    return gy.v[i] * s * (1.f + x.v[i] * (1.f - s));
-  });
+  Tensor gx(x.shape);
+  parallel_for(x.numel(), 4096,
+               [&](int64_t b, int64_t e) { silu_backward_rows(x.data() + b, gy.data() + b, gx.data() + b, e - b); });
+  return gx;
 }
 
 Tensor gelu_forward(const Tensor& x) {

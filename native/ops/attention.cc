@@ -6,6 +6,7 @@
 
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "core/vec_math.h"
 
 namespace cxrl {
 namespace {
@@ -54,6 +55,7 @@ void for_rows(int rows, bool parallel, const RowFn& fn) {
 
 // Softmax of one row of scores in place (masked keys get 0; a fully masked row attends to nothing).
 static void softmax_row(float* row, int n, const float* mask) {
+  if (!mask) return softmax_inplace(row, n);  // the vectorised kernel (self-attention's long rows)
   float mx = -std::numeric_limits<float>::infinity();
   for (int j = 0; j < n; ++j)
     if (!mask || mask[j] != 0.f) mx = std::max(mx, row[j]);

@@ -27,6 +27,15 @@ ConvDims dims_of(const Tensor& x, const Tensor& w, Conv2dGeom g) {
   return d;
 }
 
+// o[i] = src[i] for lo <= i < hi, 0 elsewhere in [0, n). Rows here are short (a few dozen floats),
+// where a library memmove/memset call costs more than the copy: plain loops, kept as loops.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_row_padded(const float* src, float* o,
+                                                                                          int lo, int hi, int n) {
+  for (int i = 0; i < lo; ++i) o[i] = 0.f;
+  for (int i = lo; i < hi; ++i) o[i] = src[i];
+  for (int i = hi; i < n; ++i) o[i] = 0.f;
+}
+
 // The band of output rows [oy0, oy1):
 // col[(c*k + ky)*k + kx, (oy - oy0)*Wo + ox] = x[c, oy*s - p + ky, ox*s - p + kx] (0 outside).
 void im2col(const float* x, const ConvDims& d, Conv2dGeom g, int oy0, int oy1, float* col) {
@@ -47,9 +56,7 @@ void im2col(const float* x, const ConvDims& d, Conv2dGeom g, int oy0, int oy1, f
         if (g.stride == 1) {
           // ix = ox - pad + kx: zeros left and right of the image, one contiguous copy between.
           const int lo = std::clamp(g.pad - kx, 0, d.Wo), hi = std::clamp(d.W + g.pad - kx, lo, d.Wo);
-          std::fill(o, o + lo, 0.f);
-          std::copy(xr + lo - g.pad + kx, xr + hi - g.pad + kx, o + lo);
-          std::fill(o + hi, o + d.Wo, 0.f);
+          copy_row_padded(xr - g.pad + kx, o, lo, hi, d.Wo);
           continue;
         }
         for (int ox = 0; ox < d.Wo; ++ox) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "core/vec_math.h"
 
 namespace cxrl {
 namespace {
@@ -32,21 +33,17 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
   parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x.data() + r * L.len;
-      double s = 0, s2 = 0;
-      for (int64_t j = 0; j < L.len; ++j) s += xr[j];
+      double s, s2, unused;
+      row_sums(xr, L.len, 0.0, &s, &unused);
       const double mu = s / L.len;
-      for (int64_t j = 0; j < L.len; ++j) {
-        double dlt = xr[j] - mu;
-        s2 += dlt * dlt;
-      }
+      row_sums(xr, L.len, mu, &unused, &s2);  // two passes: the variance about the mean
       const float rstd = (float)(1.0 / std::sqrt(s2 / L.len + eps));
       st->mean[r] = (float)mu;
       st->rstd[r] = rstd;
       float* yr = y.data() + r * L.len;
       const float muf = (float)mu;
       L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
-        const float g = gamma.v[c], b = beta.v[c];
-        for (int64_t j = j0; j < j1; ++j) yr[j] = ((xr[j] - muf) * rstd) * g + b;
+        affine_normalize(xr + j0, yr + j0, j1 - j0, muf, rstd, gamma.v[c], beta.v[c]);
       });
     }
   });

@@ -1,7 +1,9 @@
 // Finite-difference checks of every op's backward on random shapes and inputs.
 #include <array>
 #include <cmath>
+#include <limits>
 
+#include "core/vec_math.h"
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/conv2d.h"
@@ -366,4 +368,49 @@ TEST(embedding_lookup_backward_fd) {
     threw = std::string(e.what()).find("outside the vocabulary") != std::string::npos;
   }
   CHECK(threw, "out-of-range token id not reported");
+}
+
+TEST(vectorised_row_kernels_match_float64) {
+  // exp over its whole range (and past it), NaN and infinities.
+  std::vector<float> x;
+  for (float v = -90.f; v <= 90.f; v += 0.0137f) x.push_back(v);
+  std::vector<float> y(x.size());
+  exp_rows(x.data(), y.data(), (int64_t)x.size());
+  double worst_exp = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double want = std::exp((double)std::min(std::max(x[i], -87.33654f), 88.f));
+    worst_exp = std::max(worst_exp, std::fabs(y[i] - want) / want);
+  }
+  const float specials[3] = {std::nanf(""), std::numeric_limits<float>::infinity(),
+                             -std::numeric_limits<float>::infinity()};
+  float special_out[3];
+  exp_rows(specials, special_out, 3);
+  CHECK(std::isnan(special_out[0]), "exp(NaN) must stay NaN (the RL stage detects non-finite values)");
+  CHECK(special_out[1] > 1e38f && special_out[2] >= 0.f && special_out[2] < 1e-37f, "exp at +-inf saturates");
+  // softmax rows of several lengths (lane remainders) and SiLU with its backward, against double.
+  double worst_softmax = 0, worst_silu = 0, worst_silu_grad = 0;
+  for (int n : {1, 7, 16, 33, 1000}) {
+    Tensor r = randn({n});
+    for (float& v : r.v) v *= 6.f;
+    std::vector<double> ref(n);
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j < n; ++j) mx = std::max(mx, (double)r.v[j]);
+    for (int j = 0; j < n; ++j) sum += ref[j] = std::exp(r.v[j] - mx);
+    Tensor s = r;
+    softmax_inplace(s.data(), n);
+    for (int j = 0; j < n; ++j) worst_softmax = std::max(worst_softmax, std::fabs(s.v[j] - ref[j] / sum));
+    Tensor sy(r.shape), sg(r.shape), gy = randn({n});
+    silu_rows(r.data(), sy.data(), n);
+    silu_backward_rows(r.data(), gy.data(), sg.data(), n);
+    for (int j = 0; j < n; ++j) {
+      const double xv = r.v[j], sig = 1.0 / (1.0 + std::exp(-xv));
+      worst_silu = std::max(worst_silu, std::fabs(sy.v[j] - xv * sig) / (1.0 + std::fabs(xv * sig)));
+      const double g = gy.v[j] * sig * (1.0 + xv * (1.0 - sig));
+      worst_silu_grad = std::max(worst_silu_grad, std::fabs(sg.v[j] - g) / (1.0 + std::fabs(g)));
+    }
+  }
+  std::printf("    exp max rel err %.2e; softmax max abs err %.2e; silu %.2e, its backward %.2e (vs float64)\n",
+              worst_exp, worst_softmax, worst_silu, worst_silu_grad);
+  CHECK(worst_exp < 5e-7 && worst_softmax < 1e-6 && worst_silu < 1e-6 && worst_silu_grad < 1e-6,
+        "vectorised row kernels differ from float64");
 }

@@ -1,0 +1,120 @@
+#include "core/vec_math.h"
+
+#include <cstring>
+
+namespace cxrl {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CXRL_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CXRL_MULTIVERSION
+#endif
+
+namespace {
+
+constexpr int kLanes = 16;
+
+inline float bits_to_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline uint32_t float_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// exp(x) = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 in two parts (exact k ln2_hi).
+// k comes from adding 1.5 * 2^23 (round to nearest in the mantissa) so no float-to-int conversion
+// is needed; 2^k is built from its exponent bits.
+inline float exp_one(float x) {
+  const float lo = -87.33654f, hi = 88.f;  // k stays within [-126, 127]: 2^k is a normal float
+  x = x < lo ? lo : x;                     // NaN passes both comparisons unchanged
+  x = x > hi ? hi : x;
+  const float shifter = 12582912.f;  // 1.5 * 2^23
+  const float t = x * 1.44269504088896341f + shifter;
+  const float k = t - shifter;
+  const int32_t ki = (int32_t)(float_to_bits(t) - float_to_bits(shifter));
+  const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+  // e^r on |r| <= ln2/2: Taylor to degree 6 (truncation < 2.4e-8 relative), Horner form.
+  float p = 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  return p * bits_to_float((uint32_t)(ki + 127) << 23);
+}
+
+inline float sigmoid_one(float x) { return 1.f / (1.f + exp_one(-x)); }
+
+}  // namespace
+
+CXRL_MULTIVERSION void exp_rows(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = exp_one(x[i]);
+}
+
+CXRL_MULTIVERSION void softmax_inplace(float* row, int64_t n) {
+  float lane_max[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane_max[l] = -3.4028235e38f;
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = row[j + l] > lane_max[l] ? row[j + l] : lane_max[l];
+  float mx = -3.4028235e38f;
+  for (int l = 0; l < kLanes; ++l) mx = lane_max[l] > mx ? lane_max[l] : mx;
+  for (; j < n; ++j) mx = row[j] > mx ? row[j] : mx;
+  for (int64_t i = 0; i < n; ++i) row[i] = exp_one(row[i] - mx);
+  double lane_sum[kLanes] = {};
+  j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane_sum[l] += row[j + l];
+  double sum = 0;
+  for (int l = 0; l < kLanes; ++l) sum += lane_sum[l];
+  for (; j < n; ++j) sum += row[j];
+  const float inv = sum > 0 ? (float)(1.0 / sum) : 0.f;
+  for (int64_t i = 0; i < n; ++i) row[i] *= inv;
+}
+
+CXRL_MULTIVERSION void silu_rows(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_one(x[i]);
+}
+
+CXRL_MULTIVERSION void silu_backward_rows(const float* x, const float* gy, float* gx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = sigmoid_one(x[i]);
+    gx[i] = gy[i] * s * (1.f + x[i] * (1.f - s));
+  }
+}
+
+CXRL_MULTIVERSION void row_sums(const float* x, int64_t n, double center, double* sum, double* sum_sq) {
+  double s[kLanes] = {}, s2[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double d = (double)x[j + l] - center;
+      s[l] += d;
+      s2[l] += d * d;
+    }
+  double a = 0, b = 0;
+  for (int l = 0; l < kLanes; ++l) {
+    a += s[l];
+    b += s2[l];
+  }
+  for (; j < n; ++j) {
+    const double d = (double)x[j] - center;
+    a += d;
+    b += d * d;
+  }
+  *sum = a;
+  *sum_sq = b;
+}
+
+CXRL_MULTIVERSION void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma,
+                                        float beta) {
+  for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - mean) * rstd) * gamma + beta;
+}
+
+}  // namespace cxrl

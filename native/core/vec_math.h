@@ -1,0 +1,28 @@
+// Row kernels for the elementwise work around the GEMMs (softmax, SiLU, normalisation), written
+// as plain loops the compiler vectorises, and compiled for AVX-512, AVX2 and the x86-64 baseline
+// with the right one chosen at load time (GCC/Clang target_clones; one portable build elsewhere).
+// Reductions keep explicit lanes, since a compiler may not reorder a floating-point sum itself.
+// The tests compare each kernel with float64 references (test_ops.cc).
+#pragma once
+#include <cstdint>
+
+namespace cxrl {
+
+// exp(x) to about 2 ulp (Cody-Waite range reduction, degree-6 polynomial), branch-free so that it
+// vectorises; below -87.3 it returns exp(-87.3) (1.2e-38) instead of a subnormal, above 88 it
+// returns exp(88) (1.65e38); NaN stays NaN.
+void exp_rows(const float* x, float* y, int64_t n);
+
+// Softmax of one row in place (max subtracted; sum in double lanes).
+void softmax_inplace(float* row, int64_t n);
+
+// y = x * sigmoid(x), and its backward gx = gy * s * (1 + x (1 - s)).
+void silu_rows(const float* x, float* y, int64_t n);
+void silu_backward_rows(const float* x, const float* gy, float* gx, int64_t n);
+
+// Sum and sum of squares about `center`, in double lanes.
+void row_sums(const float* x, int64_t n, double center, double* sum, double* sum_sq);
+// y = ((x - mean) * rstd) * gamma + beta over a run sharing one affine channel.
+void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma, float beta);
+
+}  // namespace cxrl
