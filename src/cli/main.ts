@@ -9,6 +9,7 @@ import { registerTrain } from './commands/train';
 import { registerGenerate } from './commands/generate';
 import { registerReward } from './commands/reward';
 import { registerPlot } from './commands/plot';
+import { configureSharpThreads } from '../engine/thread-budget';
 import { UserError } from '../util/errors';
 import { editDistance } from '../util/edit-distance';
 import { packageVersion } from '../util/paths';
@@ -23,6 +24,7 @@ export function buildCli(argv: string[]) {
     .strict()
     .demandCommand(1, 'give a command; see --help')
     .recommendCommands()
+    .middleware(() => configureSharpThreads()) // before any command's image work
     .wrap(Math.min(110, process.stdout.columns || 110));
   y = registerInfo(y);
   y = registerUNet(y);

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
+import { threadBudget } from '../engine/thread-budget';
 import { UserError } from '../util/errors';
 
 export type OrtDevice = 'cpu' | 'cuda' | 'auto';
@@ -39,7 +40,13 @@ export async function openSession(file: string, device: OrtDevice = 'cpu'): Prom
     }
   }
   try {
-    return { session: await ort.InferenceSession.create(file, { executionProviders: ['cpu'] }), provider: 'cpu', file };
+    const session = await ort.InferenceSession.create(file, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threadBudget(),
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    return { session, provider: 'cpu', file };
   } catch (e) {
     throw new UserError(`${file}: ONNX Runtime cannot load it (${((e as Error).message || String(e)).split('\n')[0]})`);
   }
