@@ -13,7 +13,7 @@ std::string shape_str(const Shape& s) {
   return os.str();
 }
 
-Tensor::Tensor(Shape s, std::vector<float> values) : shape(std::move(s)), v(std::move(values)) {
+Tensor::Tensor(Shape s, const std::vector<float>& values) : shape(std::move(s)), v(values.begin(), values.end()) {
   if (shape_numel(shape) != static_cast<int64_t>(v.size()))
     throw std::invalid_argument("tensor shape " + shape_str(shape) + " does not match " + std::to_string(v.size()) +
                                 " values");

@@ -28,13 +28,13 @@ Tensor map_pointwise(const Tensor& x, F f) {
 }  // namespace
 
 Tensor silu_forward(const Tensor& x) {
-  Tensor y(x.shape);
+  Tensor y = Tensor::uninitialized(x.shape);
   parallel_for(x.numel(), 4096, [&](int64_t b, int64_t e) { silu_rows(x.data() + b, y.data() + b, e - b); });
   return y;
 }
 
 Tensor silu_backward(const Tensor& x, const Tensor& gy) {
-  Tensor gx(x.shape);
+  Tensor gx = Tensor::uninitialized(x.shape);
   parallel_for(x.numel(), 4096,
                [&](int64_t b, int64_t e) { silu_backward_rows(x.data() + b, gy.data() + b, gx.data() + b, e - b); });
   return gx;
@@ -53,7 +53,7 @@ Tensor geglu_forward(const Tensor& x) {
   if (two_i % 2) throw std::invalid_argument("geglu: last dim must be even, got " + shape_str(x.shape));
   Shape ys = x.shape;
   ys.back() = I;
-  Tensor y(ys);
+  Tensor y = Tensor::uninitialized(ys);
   parallel_for(y.numel(), 4096, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t r = k / I, j = k % I;

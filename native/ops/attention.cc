@@ -72,7 +72,7 @@ Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int 
                          AttentionCache* cache) {
   const AttnDims a = attn_dims(q, k, v, heads);
   const float scale = 1.f / std::sqrt((float)a.d);
-  Tensor y(q.shape);
+  Tensor y = Tensor::uninitialized(q.shape);  // each (batch, head) pair writes its columns with a beta-0 GEMM
   // Queries go in blocks of kRows: with a cache (training), each block's probabilities land in the
   // full [B, H, Lq, Lk] matrix the backward needs; without one (inference) in a block-sized buffer,
   // so the full matrix never exists. Both run the same GEMM calls, so their outputs are identical.

@@ -107,7 +107,7 @@ constexpr int64_t kMaxColumnFloats = int64_t{16} << 20;
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
-  Tensor y({d.B, d.Cout, d.Ho, d.Wo});
+  Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written by a beta-0 GEMM
   const int band = (int)std::clamp<int64_t>(kMaxColumnFloats / std::max<int64_t>(1, d.rows() * d.Wo), 1, d.Ho);
   float* col =
       d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * std::min<int64_t>(d.cols(), band * d.Wo));

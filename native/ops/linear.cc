@@ -12,7 +12,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* b) {
   const int N = (int)(x.numel() / in);
   Shape ys = x.shape;
   ys.back() = out;
-  Tensor y(ys);
+  Tensor y = Tensor::uninitialized(ys);  // written by the beta-0 GEMM
   sgemm(false, true, N, out, in, 1.f, x.data(), in, w.data(), in, 0.f, y.data(), out);
   if (b) {
     parallel_for(N, 64, [&](int64_t r0, int64_t r1) {

@@ -8,7 +8,7 @@ namespace cxrl {
 
 Tensor upsample_nearest2x_forward(const Tensor& x) {
   const int64_t BC = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor y({x.dim(0), x.dim(1), 2 * H, 2 * W});
+  Tensor y = Tensor::uninitialized({x.dim(0), x.dim(1), 2 * H, 2 * W});
   parallel_for(BC, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
       for (int64_t i = 0; i < 2 * H; ++i) {
@@ -62,7 +62,7 @@ Tensor concat_channels_forward(const Tensor& a, const Tensor& b) {
     throw std::invalid_argument("concat: " + shape_str(a.shape) + " and " + shape_str(b.shape) + " do not fit");
   Shape s = a.shape;
   s[1] = a.dim(1) + b.dim(1);
-  Tensor y(s);
+  Tensor y = Tensor::uninitialized(s);
   const int64_t B = a.dim(0), na = a.numel() / B, nb = b.numel() / B;
   for (int64_t n = 0; n < B; ++n) {
     std::memcpy(y.data() + n * (na + nb), a.data() + n * na, na * sizeof(float));
@@ -87,7 +87,7 @@ void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, 
 
 Tensor add(const Tensor& a, const Tensor& b) {
   check_same_shape(a, b, "add");
-  Tensor y(a.shape);
+  Tensor y = Tensor::uninitialized(a.shape);
   parallel_for(a.numel(), 8192, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) y.v[i] = a.v[i] + b.v[i];
   });
@@ -103,7 +103,7 @@ void add_inplace(Tensor* acc, const Tensor& b) {
 
 Tensor nchw_to_tokens(const Tensor& x) {
   const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
-  Tensor t({B, HW, C});
+  Tensor t = Tensor::uninitialized({B, HW, C});
   parallel_for(B * HW, 64, [&](int64_t s, int64_t e) {
     for (int64_t r = s; r < e; ++r) {
       const int64_t n = r / HW, p = r % HW;
@@ -116,7 +116,7 @@ Tensor nchw_to_tokens(const Tensor& x) {
 Tensor tokens_to_nchw(const Tensor& t, int64_t H, int64_t W) {
   const int64_t B = t.dim(0), HW = t.dim(1), C = t.dim(2);
   if (HW != H * W) throw std::invalid_argument("tokens_to_nchw: token count differs from H*W");
-  Tensor x({B, C, H, W});
+  Tensor x = Tensor::uninitialized({B, C, H, W});
   parallel_for(B * C, 1, [&](int64_t s, int64_t e) {
     for (int64_t r = s; r < e; ++r) {
       const int64_t n = r / C, c = r % C;

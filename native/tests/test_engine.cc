@@ -69,7 +69,7 @@ TEST(gemm_builtin_and_openblas_match_float64) {
 TEST(adamw_matches_reference_update) {
   ParamStore ps;
   Param* p = ps.add("w", {5}, Init::kUniformFanIn, 1);
-  const std::vector<float> start = p->value.v;
+  const FloatStorage start = p->value.v;
   AdamConfig c;
   c.lr = 0.1f;
   c.weight_decay = 0.05f;
@@ -287,7 +287,7 @@ TEST(unet_backward_is_bitwise_reproducible) {
   UNet2DCondition net(tiny_config(true), 3);
   Tensor x = randn({3, 1, 8, 8}), t({3}, std::vector<float>{5.f, 50.f, 500.f}), ctx = randn({3, 4, 6}),
          gy = randn({3, 1, 8, 8});
-  std::vector<std::vector<float>> runs[2];
+  std::vector<FloatStorage> runs[2];
   for (auto& run : runs) {
     net.params().zero_grad();
     net.forward(x, t, ctx);
