@@ -113,6 +113,28 @@ test('LoRA files: PEFT names under unet., older names load, another model is ref
   loadLora(viaOlder, older);
   expect(Array.from(viaOlder.forward(x).data)).toEqual(Array.from(want));
 
+  // The attention-processor form: <attn>.processor.to_q_lora.down.weight, to_out_lora for to_out.0.
+  const processorForm = path.join(dir, 'processor.safetensors');
+  writeSafetensors(
+    processorForm,
+    Object.fromEntries(
+      Object.entries(saved.tensors).map(([k, t]) => [
+        k.replace(
+          /\.(to_q|to_k|to_v|to_out\.0)\.lora_([AB])\.weight$/,
+          (_m, mod: string, ab: string) =>
+            `.processor.${mod === 'to_out.0' ? 'to_out' : mod}_lora.${ab === 'A' ? 'down' : 'up'}.weight`,
+        ),
+        t,
+      ]),
+    ),
+  );
+  expect(Object.keys(readSafetensors(processorForm).tensors)[0]).toMatch(
+    /\.processor\.to_\w+_lora\.(down|up)\.weight$/,
+  );
+  const viaProcessor = createUNet(MICRO_UNET as never, 3);
+  loadLora(viaProcessor, processorForm);
+  expect(Array.from(viaProcessor.forward(x).data)).toEqual(Array.from(want));
+
   const other = createUNet({ ...MICRO_UNET, cross_attention_dim: 24 } as never, 3);
   expect(() => loadLora(other, file)).toThrow(
     /LoRA weights do not match the model: 0 missing .*\d+ with another shape/,

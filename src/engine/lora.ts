@@ -3,8 +3,9 @@
  * names under the `unet.` prefix (`unet.<module>.lora_A.weight` [rank, in], `.lora_B.weight`
  * [out, rank]), on each attention's to_q, to_k, to_v and to_out.0, as diffusers' LoRA training
  * scripts target. lora_alpha = rank (scale 1), the scripts' default; a file written with another
- * alpha says so in its metadata (`lora_alpha`). Reading also takes diffusers' older
- * `lora.down` / `lora.up` names.
+ * alpha says so in its metadata (`lora_alpha`). Reading also takes diffusers' older names:
+ * `<module>.lora.down` / `.lora.up`, and the attention-processor form
+ * `<attn>.processor.to_q_lora.down` (to_out_lora meaning to_out.0).
  */
 import * as fs from 'fs';
 import type { NativeUNet } from './native';
@@ -36,6 +37,10 @@ export function saveLora(unet: NativeUNet, file: string): void {
 function paramName(key: string): string {
   return key
     .slice(key.startsWith(PREFIX) ? PREFIX.length : 0)
+    .replace(/\.processor\.to_(q|k|v|out)_lora\.(down|up)\.weight$/, (_m, proj: string, dir: string) => {
+      const module = proj === 'out' ? 'to_out.0' : `to_${proj}`;
+      return `.${module}.lora.${dir}.weight`;
+    })
     .replace(/\.lora\.down\.weight$/, '.lora_A.weight')
     .replace(/\.lora\.up\.weight$/, '.lora_B.weight');
 }
