@@ -2,13 +2,12 @@
 
 namespace cxrl {
 
-ConfigReader::ConfigReader(const Json& j, std::string file, std::string model)
-    : j_(j), file_(std::move(file)), model_(std::move(model)) {
-  if (!j.is_object()) throw std::invalid_argument(file_ + ": expected a JSON object");
+ConfigReader::ConfigReader(const Json& j, std::string model) : j_(j), model_(std::move(model)) {
+  if (!j.is_object()) throw std::invalid_argument(model_ + " config: expected a JSON object");
 }
 
 std::invalid_argument ConfigReader::bad(const std::string& key, const std::string& why) const {
-  return std::invalid_argument(file_ + ": \"" + key + "\" " + why);
+  return std::invalid_argument("\"" + key + "\" " + why);
 }
 
 int ConfigReader::get_int(const char* key, int dflt) const {

@@ -21,8 +21,8 @@ struct ConfigKeys {
 
 class ConfigReader {
  public:
-  // file: how errors name the config ("config.json", "vae/config.json"); model: the diffusers class.
-  ConfigReader(const Json& j, std::string file, std::string model);
+  // model: the diffusers class. Errors name the key; the caller, which knows the file, names it.
+  ConfigReader(const Json& j, std::string model);
 
   std::invalid_argument bad(const std::string& key, const std::string& why) const;
   bool has(const char* key) const { return j_.has(key) && !j_.at(key).is_null(); }
@@ -37,7 +37,7 @@ class ConfigReader {
 
  private:
   const Json& j_;
-  std::string file_, model_;
+  std::string model_;
 };
 
 // For writing configs back out.

@@ -65,7 +65,7 @@ bool UNetConfig::is_cross_attn_block(const std::string& t) {
 }
 
 UNetConfig UNetConfig::from_json(const Json& j) {
-  const ConfigReader r(j, "config.json", "UNet2DConditionModel");
+  const ConfigReader r(j, "UNet2DConditionModel");
   UNetConfig c;
   c.in_channels = r.get_int("in_channels", 4);
   c.out_channels = r.get_int("out_channels", 4);

@@ -25,7 +25,7 @@ const ConfigKeys& vae_keys() {
 }  // namespace
 
 VaeConfig VaeConfig::from_json(const Json& j) {
-  const ConfigReader r(j, "vae/config.json", "AutoencoderKL");
+  const ConfigReader r(j, "AutoencoderKL");
   VaeConfig c;
   c.in_channels = r.get_int("in_channels", c.in_channels);
   c.out_channels = r.get_int("out_channels", c.out_channels);
