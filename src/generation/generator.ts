@@ -235,6 +235,18 @@ async function loadDiffusers(
   };
 }
 
+/**
+ * A second, independent copy of a generator's UNet from the same files (its weights, then its LoRA
+ * adapters): the RL stage's frozen anchor. The VAE and the text encoder are shared, not loaded
+ * again (they are frozen in both roles).
+ */
+export function reloadUNet(g: Generator): NativeUNet {
+  const unet = createUNet(JSON.parse(g.unet.configJson()) as UNetConfig, 0, g.weightsFile);
+  loadUNetWeights(unet, g.weightsFile);
+  if (g.loraFile) loadLora(unet, g.loraFile);
+  return unet;
+}
+
 export async function loadGenerator(dir: string, o: GeneratorOptions = {}): Promise<Generator> {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UserError(`${dir}: no such folder`);
   const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));

@@ -1,6 +1,6 @@
 /**
  * `cxrl-native train --stage rl`: CXRL fine-tuning of a pretrained generator. Reads the init model
- * twice (the trainable policy and the frozen anchor), opens the reward models (or fits the default
+ * (the trainable policy) and its UNet a second time (the frozen anchor), opens the reward models (or fits the default
  * ones once into the cache folder), then runs epochs with a checkpoint after each, the held-out
  * policy-vs-anchor evaluation every --eval-every epochs (and at the end) with a side-by-side grid,
  * metrics.jsonl, progress per phase, and SIGINT/SIGTERM that stop at the next epoch boundary.
@@ -14,7 +14,7 @@ import { fixedOrNa as fmt } from '../util/format';
 import { engineCall } from '../engine/native-errors';
 import { loadUNetWeights } from '../engine/unet';
 import { enableLora, LORA_FILE, loadLora } from '../engine/lora';
-import { loadGenerator } from '../generation/generator';
+import { loadGenerator, reloadUNet } from '../generation/generator';
 import { squareSide } from '../generation/sample-decoder';
 import { toBytes, writeGrid } from '../generation/sampling';
 import type { OrtDevice } from '../onnx/runtime';
@@ -88,7 +88,7 @@ export async function runRl(a: RlArgs): Promise<void> {
 
   // Models: the policy (trainable) and the anchor (frozen) both start from the init's weights.
   const policy = await loadGenerator(init);
-  const anchor = await loadGenerator(init);
+  const anchor = { ...policy, unet: reloadUNet(policy) };
   const initInfo = describeInit(init, policy);
   if (saved && saved.init.sha256 !== initInfo.sha256)
     throw new UserError(
