@@ -183,8 +183,10 @@ TEST(unet_gradients_fd) {
           return out;
         },
         // The whole network in float32: a directional check per input; the tight check of every
-        // single gradient entry is the PyTorch parity test (1e-4 relative).
-        5e-3, 1e-2f);
+        // single gradient entry is the PyTorch parity test (1e-4 relative). Along the gradient the
+        // float32 difference quotient misses by 2e-4 to 8.3e-3 depending on the seed (truncation
+        // and rounding; seed 899305496 gives 8.3e-3); a wrong gradient misses by order 1.
+        2e-2, 1e-2f);
   }
 }
 
@@ -225,7 +227,7 @@ TEST(unet_lora_gradients_fd) {
         for (const auto& n : pnames) out.push_back(net.params().find(n)->grad);
         return out;
       },
-      5e-3, 1e-2f);
+      2e-2, 1e-2f);  // the spread of the float32 difference quotient, as in unet_gradients_fd
   bool frozen_untouched = true;
   for (const auto& p : net.params().all())
     if (!p->trainable) frozen_untouched = frozen_untouched && p->grad.numel() == 0;
