@@ -1,7 +1,9 @@
 #include "binding/unet_binding.h"
 
+#include <memory>
+
 #include "binding/convert.h"
-#include "binding/engine_thread.h"
+#include "binding/engine_job.h"
 #include "binding/options.h"
 #include "core/grad_mode.h"
 #include "io/json.h"
@@ -44,63 +46,6 @@ Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
 }
 
 }  // namespace
-
-// Runs a forward or backward pass off the JS thread (on the engine thread) and resolves a promise.
-class UNetWorker : public Napi::AsyncWorker {
- public:
-  UNetWorker(Napi::Env env, UNetWrap* self, ForwardArgs fwd)
-      : Napi::AsyncWorker(env),
-        self_(self),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        fwd_(std::move(fwd)),
-        is_forward_(true) {
-    self_->Ref();
-  }
-  UNetWorker(Napi::Env env, UNetWrap* self, Tensor grad)
-      : Napi::AsyncWorker(env),
-        self_(self),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        grad_(std::move(grad)),
-        is_forward_(false) {
-    self_->Ref();
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      run_on_engine_thread([this] {
-        if (is_forward_) {
-          NoGradGuard no_grad(fwd_.inference);
-          out_ = self_->model().forward(fwd_.sample, fwd_.timestep, fwd_.context, fwd_.has_mask ? &fwd_.mask : nullptr);
-        } else {
-          grads_ = self_->model().backward(grad_);
-        }
-      });
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    finish();
-    deferred_.Resolve(is_forward_ ? Napi::Value(tensor_to_js(Env(), out_)) : Napi::Value(grads_to_js(Env(), grads_)));
-  }
-  void OnError(const Napi::Error& e) override {
-    finish();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  void finish() {
-    self_->busy_ = false;
-    self_->Unref();
-  }
-  UNetWrap* self_;
-  Napi::Promise::Deferred deferred_;
-  ForwardArgs fwd_;
-  Tensor grad_, out_;
-  UNetGrads grads_;
-  bool is_forward_;
-};
 
 Napi::Function UNetWrap::Init(Napi::Env env) {
   std::vector<Napi::ClassPropertyDescriptor<UNetWrap>> methods = param_methods();
@@ -160,19 +105,25 @@ Napi::Value UNetWrap::Backward(const Napi::CallbackInfo& info) {
 
 Napi::Value UNetWrap::ForwardAsync(const Napi::CallbackInfo& info) {
   check_idle(info.Env());
-  auto* w = new UNetWorker(info.Env(), this, forward_args(info));
-  busy_ = true;
-  w->Queue();
-  return w->promise();
+  auto args = std::make_shared<ForwardArgs>(forward_args(info));
+  auto out = std::make_shared<Tensor>();
+  return EngineJob::queue(
+      info.Env(), *this, busy_,
+      [this, args, out] {
+        NoGradGuard no_grad(args->inference);
+        *out = model_->forward(args->sample, args->timestep, args->context, args->has_mask ? &args->mask : nullptr);
+      },
+      [out](Napi::Env env) { return Napi::Value(tensor_to_js(env, *out)); });
 }
 
 Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
   check_idle(info.Env());
   if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "backwardAsync(gradOutput: {data, shape})");
-  auto* w = new UNetWorker(info.Env(), this, tensor_from_js(info[0], "gradOutput"));
-  busy_ = true;
-  w->Queue();
-  return w->promise();
+  auto grad = std::make_shared<Tensor>(tensor_from_js(info[0], "gradOutput"));
+  auto out = std::make_shared<UNetGrads>();
+  return EngineJob::queue(
+      info.Env(), *this, busy_, [this, grad, out] { *out = model_->backward(*grad); },
+      [out](Napi::Env env) { return Napi::Value(grads_to_js(env, *out)); });
 }
 
 // enableLora({rank, scale}): freezes the weights, adds LoRA adapters to every attention projection.

@@ -1,5 +1,5 @@
 // JavaScript class UNet: owns a UNet2DCondition. forward/backward run synchronously or, with the
-// *Async variants, on a libuv worker thread (the object is marked busy meanwhile).
+// *Async variants, on the engine thread (binding/engine_job.h; the object is marked busy meanwhile).
 #pragma once
 #include <napi.h>
 
@@ -32,7 +32,6 @@ class UNetWrap : public ParamMethods<UNetWrap> {
 
   std::unique_ptr<UNet2DCondition> model_;
   std::atomic<bool> busy_{false};
-  friend class UNetWorker;
 };
 
 }  // namespace cxrl

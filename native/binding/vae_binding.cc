@@ -4,11 +4,10 @@
 #include <napi.h>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 
 #include "binding/convert.h"
-#include "binding/engine_thread.h"
+#include "binding/engine_job.h"
 #include "binding/param_methods.h"
 #include "io/json.h"
 #include "model/vae.h"
@@ -58,46 +57,6 @@ class VaeWrap : public ParamMethods<VaeWrap> {
   std::string param_name_for_file_key(const std::string& key) const override { return AutoencoderKL::current_key(key); }
 
  private:
-  // Runs job on the engine thread and resolves with to_js() of its result.
-  class Worker : public Napi::AsyncWorker {
-   public:
-    Worker(Napi::Env env, VaeWrap* self, std::function<void()> job, std::function<Napi::Value(Napi::Env)> to_js)
-        : Napi::AsyncWorker(env),
-          self_(self),
-          deferred_(Napi::Promise::Deferred::New(env)),
-          job_(std::move(job)),
-          to_js_(std::move(to_js)) {
-      self_->Ref();
-      self_->busy_ = true;
-    }
-    Napi::Promise promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        run_on_engine_thread(job_);
-      } catch (const std::exception& e) {
-        SetError(e.what());
-      }
-    }
-    void OnOK() override {
-      finish();
-      deferred_.Resolve(to_js_(Env()));
-    }
-    void OnError(const Napi::Error& e) override {
-      finish();
-      deferred_.Reject(e.Value());
-    }
-
-   private:
-    void finish() {
-      self_->busy_ = false;
-      self_->Unref();
-    }
-    VaeWrap* self_;
-    Napi::Promise::Deferred deferred_;
-    std::function<void()> job_;
-    std::function<Napi::Value(Napi::Env)> to_js_;
-  };
-
   Napi::Value ConfigJson(const Napi::CallbackInfo& info) {
     return Napi::String::New(info.Env(), model_->config().to_json().dump());
   }
@@ -135,22 +94,18 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     check_idle(info.Env());
     auto z = std::make_shared<Tensor>(tensor_arg(info, "decodeAsync"));
     auto out = std::make_shared<Tensor>();
-    auto* w = new Worker(
-        info.Env(), this, [this, z, out] { *out = model_->decode(*z); },
+    return EngineJob::queue(
+        info.Env(), *this, busy_, [this, z, out] { *out = model_->decode(*z); },
         [out](Napi::Env env) { return Napi::Value(tensor_to_js(env, *out)); });
-    w->Queue();
-    return w->promise();
   }
 
   Napi::Value EncodeAsync(const Napi::CallbackInfo& info) {
     check_idle(info.Env());
     auto x = std::make_shared<Tensor>(tensor_arg(info, "encodeAsync"));
     auto out = std::make_shared<EncodeResult>();
-    auto* w = new Worker(
-        info.Env(), this, [this, x, out] { model_->encode(*x, &out->mean, &out->logvar); },
+    return EngineJob::queue(
+        info.Env(), *this, busy_, [this, x, out] { model_->encode(*x, &out->mean, &out->logvar); },
         [out](Napi::Env env) { return Napi::Value(encode_to_js(env, *out)); });
-    w->Queue();
-    return w->promise();
   }
 
   std::unique_ptr<AutoencoderKL> model_;
