@@ -8,11 +8,10 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
 import { createUNet } from '../src/engine/unet';
 import { OnnxTextEncoder } from '../src/generation/onnx-text-encoder';
 import { ClipTokenizer } from '../src/text/clip-tokenizer';
-import { PYTHON, ROOT, runCli, tmpDir } from './helpers';
+import { ROOT, runCli, runPython, tmpDir } from './helpers';
 
 jest.setTimeout(300000);
 
@@ -56,19 +55,7 @@ beforeAll(() => {
   pipe = path.join(dir, 'pipeline');
   fs.mkdirSync(path.join(pipe, 'unet'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'prompts.json'), JSON.stringify(PROMPTS));
-  const r = spawnSync(
-    PYTHON,
-    [
-      path.join(ROOT, 'test', 'reference', 'make_clip_onnx.py'),
-      pipe,
-      String(LENGTH),
-      String(WIDTH),
-      '3',
-      path.join(dir, 'prompts.json'),
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`make_clip_onnx.py failed:\n${r.stderr}`);
+  runPython('make_clip_onnx.py', [pipe, String(LENGTH), String(WIDTH), '3', path.join(dir, 'prompts.json')]);
   ref = JSON.parse(fs.readFileSync(path.join(pipe, 'reference.json'), 'utf8'));
   fs.writeFileSync(path.join(pipe, 'unet', 'config.json'), JSON.stringify(UNET_CONFIG, null, 2));
   createUNet(UNET_CONFIG, 11).saveWeights(path.join(pipe, 'unet', 'diffusion_pytorch_model.safetensors'));

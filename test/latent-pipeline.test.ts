@@ -5,7 +5,6 @@
  * one-epoch `train --stage rl` and `eval` run on it; generate's images are checked against the
  * pipeline assembled by hand (DDIM latents, decode(latents / scaling_factor), channel mean).
  */
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
@@ -19,7 +18,7 @@ import { loadReports } from '../src/rl/prompts';
 import { LORA_FILE } from '../src/engine/lora';
 import { readSafetensors } from '../src/io/safetensors';
 import { CliFixture, makeCliFixture } from './fixtures';
-import { PYTHON, ROOT, runCli } from './helpers';
+import { ROOT, runCli, runPython } from './helpers';
 
 jest.setTimeout(900000);
 
@@ -57,19 +56,7 @@ beforeAll(() => {
   pipe = path.join(fx.work, 'sd-pipeline');
   fs.mkdirSync(path.join(pipe, 'unet'), { recursive: true });
   fs.writeFileSync(path.join(fx.work, 'prompts.json'), JSON.stringify(['heart']));
-  const r = spawnSync(
-    PYTHON,
-    [
-      path.join(ROOT, 'test', 'reference', 'make_clip_onnx.py'),
-      pipe,
-      String(LENGTH),
-      String(WIDTH),
-      '3',
-      path.join(fx.work, 'prompts.json'),
-    ],
-    { encoding: 'utf8' },
-  );
-  if (r.status !== 0) throw new Error(`make_clip_onnx.py failed:\n${r.stderr}`);
+  runPython('make_clip_onnx.py', [pipe, String(LENGTH), String(WIDTH), '3', path.join(fx.work, 'prompts.json')]);
   fs.writeFileSync(path.join(pipe, 'unet', 'config.json'), JSON.stringify(UNET_CONFIG, null, 2));
   createUNet(UNET_CONFIG, 5).saveWeights(path.join(pipe, 'unet', 'diffusion_pytorch_model.safetensors'));
   fs.mkdirSync(path.join(pipe, 'vae'));
@@ -100,6 +87,35 @@ const generate = (checkpoint: string, out: string) =>
     '7',
     '--out',
     out,
+  ]);
+
+/** One small RL epoch on the pipeline, into `out`. */
+const rlEpoch = (out: string, ...extra: string[]) =>
+  fx.ok([
+    'train',
+    '--stage',
+    'rl',
+    '--init',
+    pipe,
+    '--rewards',
+    fx.rewards,
+    '--data',
+    fx.data,
+    '--out',
+    out,
+    '--epochs',
+    '1',
+    '--prompts-per-epoch',
+    '2',
+    '--samples-per-prompt',
+    '2',
+    '--sample-steps',
+    '3',
+    '--train-batch-size',
+    '2',
+    '--eval-reports',
+    '4',
+    ...extra,
   ]);
 
 test('generate decodes latents through the VAE exactly as the pipeline assembled by hand', async () => {
@@ -167,31 +183,7 @@ test('generate --height/--width: another size, in multiples of the UNet x VAE do
 
 test('train --stage rl runs an epoch on the latent pipeline; its checkpoint is a pipeline that generate and eval read', () => {
   const run = path.join(fx.work, 'rl');
-  fx.ok([
-    'train',
-    '--stage',
-    'rl',
-    '--init',
-    pipe,
-    '--rewards',
-    fx.rewards,
-    '--data',
-    fx.data,
-    '--out',
-    run,
-    '--epochs',
-    '1',
-    '--prompts-per-epoch',
-    '2',
-    '--samples-per-prompt',
-    '2',
-    '--sample-steps',
-    '3',
-    '--train-batch-size',
-    '2',
-    '--eval-reports',
-    '4',
-  ]);
+  rlEpoch(run);
   const ckpt = path.join(run, 'checkpoint');
   const lines = fs
     .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
@@ -266,35 +258,7 @@ test('train --stage rl runs an epoch on the latent pipeline; its checkpoint is a
 
 test('train --stage rl --lora-rank trains adapters only: the checkpoint links the base weights and generate applies the adapters', async () => {
   const run = path.join(fx.work, 'rl-lora');
-  fx.ok([
-    'train',
-    '--stage',
-    'rl',
-    '--init',
-    pipe,
-    '--rewards',
-    fx.rewards,
-    '--data',
-    fx.data,
-    '--out',
-    run,
-    '--epochs',
-    '1',
-    '--prompts-per-epoch',
-    '2',
-    '--samples-per-prompt',
-    '2',
-    '--sample-steps',
-    '3',
-    '--train-batch-size',
-    '2',
-    '--eval-reports',
-    '4',
-    '--lora-rank',
-    '2',
-    '--lr',
-    '1e-2',
-  ]);
+  rlEpoch(run, '--lora-rank', '2', '--lr', '1e-2');
   const ckpt = path.join(run, 'checkpoint'),
     unetW = path.join('unet', 'diffusion_pytorch_model.safetensors');
   expect(fs.statSync(path.join(ckpt, unetW)).ino).toBe(fs.statSync(path.join(pipe, unetW)).ino);
