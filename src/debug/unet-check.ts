@@ -4,7 +4,7 @@ import { readUNetConfig } from '../engine/unet-config';
 import { engineCall } from '../engine/native-errors';
 import type { TensorData } from '../engine/tensor';
 import { readSafetensors, requireTensor, writeSafetensors } from '../io/safetensors';
-import { UserError } from '../util/errors';
+import { checkWeights } from './check-weights';
 
 export interface UNetCheckArgs {
   config: string;
@@ -19,12 +19,7 @@ export interface UNetCheckArgs {
 export function unetCheck(args: UNetCheckArgs): { params: number; grads: boolean } {
   const cfg = readUNetConfig(args.config);
   const unet = createUNet(cfg, args.seed, args.config);
-  if (args.weights) loadUNetWeights(unet, args.weights);
-  else if (args.saveWeights) unet.saveWeights(args.saveWeights);
-  else
-    throw new UserError(
-      'unet check: without --weights, give --save-weights FILE so the random init can be checked independently',
-    );
+  checkWeights('unet check', unet, args, (file) => loadUNetWeights(unet, file));
 
   const inp = readSafetensors(args.input);
   const sample = requireTensor(inp, 'sample', args.input);

@@ -4,6 +4,7 @@ import { engineCall } from '../engine/native-errors';
 import { createVaeFromFile, loadVaeWeights } from '../engine/vae';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { UserError } from '../util/errors';
+import { checkWeights } from './check-weights';
 
 export interface VaeCheckArgs {
   config: string;
@@ -21,12 +22,7 @@ export interface VaeCheckArgs {
  */
 export function vaeCheck(args: VaeCheckArgs): { params: number; outputs: string[] } {
   const vae = createVaeFromFile(args.config, args.seed);
-  if (args.weights) loadVaeWeights(vae, args.weights);
-  else if (args.saveWeights) vae.saveWeights(args.saveWeights);
-  else
-    throw new UserError(
-      'vae check: without --weights, give --save-weights FILE so the random init can be checked independently',
-    );
+  checkWeights('vae check', vae, args, (file) => loadVaeWeights(vae, file));
   const inp = readSafetensors(args.input);
   const latents = inp.tensors.latents,
     images = inp.tensors.images;

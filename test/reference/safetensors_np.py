@@ -76,3 +76,13 @@ def write_f64(path, tensors):
 def write_bf16(path, bits):
     """bits: name -> uint16 arrays holding bfloat16 bit patterns."""
     _write_raw(path, {k: ("BF16", np.ascontiguousarray(v, dtype=np.uint16)) for k, v in bits.items()})
+
+
+def require_key_set(weights, expected):
+    """Stops unless `weights` holds exactly the keys and shapes of `expected` (name -> shape list)."""
+    got = {k: list(v.shape) for k, v in weights.items()}
+    if got != expected:
+        missing = sorted(set(expected) - set(got))[:5]
+        extra = sorted(set(got) - set(expected))[:5]
+        shapes = sorted(k for k in expected if k in got and got[k] != expected[k])[:5]
+        raise SystemExit(f"weights are not diffusers' key set: missing {missing}, extra {extra}, shapes {shapes}")
