@@ -11,7 +11,7 @@ import * as path from 'path';
 import { createUNet } from '../src/engine/unet';
 import { OnnxTextEncoder } from '../src/generation/onnx-text-encoder';
 import { ClipTokenizer } from '../src/text/clip-tokenizer';
-import { ROOT, runCli, runPython, tmpDir } from './helpers';
+import { runCli, runPython, tmpDir } from './helpers';
 
 jest.setTimeout(300000);
 
