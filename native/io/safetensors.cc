@@ -53,13 +53,9 @@ int dtype_bytes(const std::string& dtype) {
 
 bool is_exact_dtype(const std::string& dtype) { return dtype == "F64" || dtype == "I64" || dtype == "I32"; }
 
-// One element of raw little-endian data as double (exact for F64/I64/I32; F32/F16/BF16 widened).
+// One element of raw little-endian data other than F32 (which is copied as it is) as double:
+// exact for F64/I64/I32, F16/BF16 widened.
 double element(const std::string& dtype, const uint8_t* p) {
-  if (dtype == "F32") {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
   if (dtype == "F64") {
     double d;
     std::memcpy(&d, p, 8);

@@ -25,7 +25,7 @@ import { loadCheckpointModels, readJson } from '../train/checkpoint';
 import { UserError } from '../util/errors';
 import { readDiffusersScheduler } from './diffusers-scheduler';
 import { OnnxTextEncoder } from './onnx-text-encoder';
-import { pixelDecoder, SampleDecoder, vaeDecoder } from './sample-decoder';
+import { SampleDecoder, unetPixelDecoder, vaeDecoder } from './sample-decoder';
 
 export interface Generator {
   kind: 'cxrl-checkpoint' | 'diffusers';
@@ -131,12 +131,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
   return {
     kind: 'cxrl-checkpoint',
     unet,
-    decoder: pixelDecoder(
-      unetConfig.in_channels,
-      unetConfig.sample_size,
-      unetConfig.sample_size,
-      unetMultiple(unetConfig),
-    ),
+    decoder: unetPixelDecoder(unetConfig),
     weightsFile: path.join(dir, weights),
     loraFile,
     scheduler,
@@ -170,14 +165,7 @@ function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: strin
       throw new UserError(
         `${cfgFile}: a UNet with ${unetConfig.in_channels} input channels samples latents; give the pipeline folder (with vae/), not the UNet folder alone`,
       );
-    return {
-      decoder: pixelDecoder(
-        unetConfig.in_channels,
-        unetConfig.sample_size,
-        unetConfig.sample_size,
-        unetMultiple(unetConfig),
-      ),
-    };
+    return { decoder: unetPixelDecoder(unetConfig) };
   }
   const vaeConfig = path.join(vaeDir, 'config.json');
   const vae = createVaeFromFile(vaeConfig);

@@ -7,6 +7,7 @@
  * whose three channels nearly agree is the gray value), in [-1, 1], not yet clamped.
  */
 import type { NativeVae } from '../engine/native';
+import { UNetConfig, unetMultiple } from '../engine/unet-config';
 import { decodeLatents, VaeSettings } from '../engine/vae';
 import { UserError } from '../util/errors';
 
@@ -51,7 +52,7 @@ function checkSize(height: number, width: number, multiple: number): void {
 }
 
 /** A pixel-space model: channels x height x width samples; unetMultiple = 2^(UNet levels - 1). */
-export function pixelDecoder(channels: number, height: number, width: number, unetMultiple: number): SampleDecoder {
+function pixelDecoder(channels: number, height: number, width: number, unetMultiple: number): SampleDecoder {
   return {
     kind: 'pixels',
     sampleShape: [channels, height, width],
@@ -64,6 +65,11 @@ export function pixelDecoder(channels: number, height: number, width: number, un
       return pixelDecoder(channels, h, w, unetMultiple);
     },
   };
+}
+
+/** A pixel-space UNet's decoder at its config's size (or `size`, for a run that overrides it). */
+export function unetPixelDecoder(c: UNetConfig, size = c.sample_size): SampleDecoder {
+  return pixelDecoder(c.in_channels, size, size, unetMultiple(c));
 }
 
 /**

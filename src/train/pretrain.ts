@@ -12,7 +12,7 @@ import { clipJointGradNorm } from '../engine/optimizer';
 import { ddimSchedule, SchedulerConfig } from '../engine/scheduler';
 import { createTextEncoder, encodeTexts, NativeTextEncoder, TextEncoderConfig } from '../engine/text-encoder';
 import { createUNet } from '../engine/unet';
-import { UNetConfig, unetMultiple } from '../engine/unet-config';
+import type { UNetConfig } from '../engine/unet-config';
 import { Batch, batches, ImageLoader } from '../data/images';
 import type { MimicRecord } from '../data/mimic';
 import { WordTokenizer } from '../text/tokenizer';
@@ -21,7 +21,7 @@ import { UserError } from '../util/errors';
 import { engineCall } from '../engine/native-errors';
 import { loadCheckpointModels, readJson, writeCheckpointDir } from './checkpoint';
 import type { SamplingModel } from '../generation/sampling';
-import { pixelDecoder } from '../generation/sample-decoder';
+import { unetPixelDecoder } from '../generation/sample-decoder';
 import * as fs from 'fs';
 
 export interface PretrainSettings {
@@ -95,7 +95,7 @@ export class Pretrainer {
     return {
       unet: this.ema ?? this.unet,
       scheduler: this.scheduler,
-      decoder: pixelDecoder(this.unetConfig.in_channels, s.imageSize, s.imageSize, unetMultiple(this.unetConfig)),
+      decoder: unetPixelDecoder(this.unetConfig, s.imageSize),
       encode: async (prompts) => encodeTexts(this.text, this.tokenizer, prompts, s.textLength),
       encodeUnconditional: async () => encodeTexts(this.text, this.tokenizer, [''], s.textLength),
     };
