@@ -89,27 +89,25 @@ CXRL_MULTIVERSION void silu_backward_rows(const float* x, const float* gy, float
   }
 }
 
-CXRL_MULTIVERSION void row_sums(const float* x, int64_t n, double center, double* sum, double* sum_sq) {
-  double s[kLanes] = {}, s2[kLanes] = {};
+// sum_i f(x[i]) in double lanes.
+template <typename F>
+inline double lane_sum(const float* x, int64_t n, F f) {
+  double s[kLanes] = {};
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const double d = (double)x[j + l] - center;
-      s[l] += d;
-      s2[l] += d * d;
-    }
-  double a = 0, b = 0;
-  for (int l = 0; l < kLanes; ++l) {
-    a += s[l];
-    b += s2[l];
-  }
-  for (; j < n; ++j) {
-    const double d = (double)x[j] - center;
-    a += d;
-    b += d * d;
-  }
-  *sum = a;
-  *sum_sq = b;
+    for (int l = 0; l < kLanes; ++l) s[l] += f((double)x[j + l]);
+  double total = 0;
+  for (int l = 0; l < kLanes; ++l) total += s[l];
+  for (; j < n; ++j) total += f((double)x[j]);
+  return total;
+}
+
+CXRL_MULTIVERSION double row_sum(const float* x, int64_t n) {
+  return lane_sum(x, n, [](double v) { return v; });
+}
+
+CXRL_MULTIVERSION double row_sum_sq_dev(const float* x, int64_t n, double center) {
+  return lane_sum(x, n, [center](double v) { return (v - center) * (v - center); });
 }
 
 CXRL_MULTIVERSION void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma,

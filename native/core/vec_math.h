@@ -20,8 +20,9 @@ void softmax_inplace(float* row, int64_t n);
 void silu_rows(const float* x, float* y, int64_t n);
 void silu_backward_rows(const float* x, const float* gy, float* gx, int64_t n);
 
-// Sum and sum of squares about `center`, in double lanes.
-void row_sums(const float* x, int64_t n, double center, double* sum, double* sum_sq);
+// Sum, and sum of squared deviations from `center`, in double lanes.
+double row_sum(const float* x, int64_t n);
+double row_sum_sq_dev(const float* x, int64_t n, double center);
 // y = ((x - mean) * rstd) * gamma + beta over a run sharing one affine channel.
 void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma, float beta);
 

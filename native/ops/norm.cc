@@ -33,10 +33,8 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
   parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x.data() + r * L.len;
-      double s, s2, unused;
-      row_sums(xr, L.len, 0.0, &s, &unused);
-      const double mu = s / L.len;
-      row_sums(xr, L.len, mu, &unused, &s2);  // two passes: the variance about the mean
+      const double mu = row_sum(xr, L.len) / L.len;
+      const double s2 = row_sum_sq_dev(xr, L.len, mu);  // two passes: the variance about the mean
       const float rstd = (float)(1.0 / std::sqrt(s2 / L.len + eps));
       st->mean[r] = (float)mu;
       st->rstd[r] = rstd;
