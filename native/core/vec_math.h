@@ -8,7 +8,7 @@
 
 namespace cxrl {
 
-// exp(x) to about 2 ulp (Cody-Waite range reduction, degree-6 polynomial), branch-free so that it
+// exp(x) to about 1 ulp (Cody-Waite range reduction, degree-7 polynomial), branch-free so that it
 // vectorises; below -87.3 it returns exp(-87.3) (1.2e-38) instead of a subnormal, above 88 it
 // returns exp(88) (1.65e38); NaN stays NaN.
 void exp_rows(const float* x, float* y, int64_t n);
