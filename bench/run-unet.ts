@@ -10,7 +10,8 @@ import * as path from 'path';
 import { createUNet } from '../src/engine/unet';
 import { PRESETS } from '../src/engine/unet-config';
 import { projectRoot } from '../src/util/paths';
-import { PEAK_GFLOPS_FP32, unetForwardFlops } from './unet-flops';
+import { describePeak, measureCpuPeak } from './cpu-peak';
+import { unetForwardFlops } from './unet-flops';
 
 const CASES: [string, number][] = [
   ['tiny', 8],
@@ -41,12 +42,13 @@ function main() {
     );
     rows.push({ ...JSON.parse(theirs.trim().split('\n').pop()!), preset });
   }
+  const peak = measureCpuPeak(2);
   const f = (v: unknown) => (typeof v === 'number' ? (v >= 100 ? v.toFixed(0) : v.toFixed(1)) : String(v));
   console.log(
     `machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; ${new Date().toISOString().slice(0, 10)}`,
   );
   console.log(
-    `fp32 peak of this machine: ${PEAK_GFLOPS_FP32.toFixed(1)} GFLOP/s (2 cores x 2.6 GHz x 2 FMA pipes x 8 lanes x 2); ` +
+    `fp32 peak of this machine: ${describePeak(peak)}; ` +
       'GFLOP/s from the forward FLOPs of bench/unet-flops.ts (training step: 3x the forward)',
   );
   console.log(
@@ -57,7 +59,7 @@ function main() {
     const flops = unetForwardFlops(PRESETS[r.preset as string], 1, 16);
     const fwdG = flops / (Number(r.forward_ms_per_image_batched) * 1e6);
     const trainG = (3 * flops * Number(r.batch)) / (Number(r.train_step_ms) * 1e6);
-    const pct = (g: number) => `${g.toFixed(1)} (${((100 * g) / PEAK_GFLOPS_FP32).toFixed(0)}%)`;
+    const pct = (g: number) => `${g.toFixed(1)} (${((100 * g) / peak.gflops).toFixed(0)}%)`;
     console.log(
       `| ${r.preset} | ${r.engine} | ${r.batch} | ${r.params} | ${f(r.forward_ms_per_image_b1)} | ${f(r.forward_ms_per_image_batched)} | ${pct(fwdG)} | ${f(r.train_step_ms)} | ${pct(trainG)} | ${f(r.peak_rss_mib)} |`,
     );

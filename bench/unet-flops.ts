@@ -5,9 +5,6 @@
  */
 import type { UNetConfig } from '../src/engine/unet-config';
 
-/** fp32 peak of the benchmark machine: 2 Zen 4 cores x 2.6 GHz x 2 FMA pipes x 8 lanes x 2 FLOPs. */
-export const PEAK_GFLOPS_FP32 = 2 * 2.6 * 2 * 8 * 2;
-
 export function unetForwardFlops(c: UNetConfig, batch: number, contextTokens: number): number {
   const boc = c.block_out_channels;
   const lpb = c.layers_per_block ?? 2;

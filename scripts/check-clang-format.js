@@ -11,7 +11,7 @@ const walk = (d) => {
   for (const e of fs.readdirSync(d, { withFileTypes: true })) {
     const p = path.join(d, e.name);
     if (e.isDirectory()) walk(p);
-    else if (/\.(cc|h|cu|cuh)$/.test(e.name)) files.push(path.relative(root, p));
+    else if (/\.(cc|h|inc|cu|cuh)$/.test(e.name)) files.push(path.relative(root, p));
   }
 };
 walk(path.join(root, 'native'));

@@ -8,6 +8,7 @@
 #include "core/scratch.h"
 #include "cuda/device.h"
 #include "io/safetensors.h"
+#include "ops/conv2d_direct.h"
 
 namespace cxrl {
 
@@ -43,6 +44,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cuda", cuda);
   o.Set("gemm", gemm_backend_name());
   o.Set("openblasAvailable", openblas_available());
+  o.Set("convKernel", direct_conv_isa_name(direct_conv_isas().front()));
   o.Set("threads", num_threads());
   return o;
 }

@@ -1,9 +1,11 @@
 // addon.bench: benchmark-only functions (bench/step-bench.ts); nothing in src/ calls them.
 //   bench.ddimStepCpu / bench.ddimStepCuda({batch, perSample, guidance, source: 'seeded'|'noise'|'prev', iters})
 //     -> {fusedSeconds, unfusedSeconds, copySeconds, bytesMoved}
+//   bench.fmaPeak({threads, seconds}) -> {gflops, threads, isa, flopsPerInstr}
 #include <napi.h>
 
 #include "bench/ddim_step_bench.h"
+#include "bench/fma_peak.h"
 #include "binding/options.h"
 
 namespace cxrl {
@@ -41,12 +43,26 @@ Napi::Value DdimStepCuda(const Napi::CallbackInfo& info) {
   return timing_to_js(info.Env(), rethrow(info.Env(), [&] { return bench_ddim_step_cuda(c); }));
 }
 
+Napi::Value FmaPeakMeasure(const Napi::CallbackInfo& info) {
+  const Options o = Options::from(info, "bench.fmaPeak", "bench.fmaPeak({threads, seconds})");
+  const int threads = (int)o.integer("threads", 1, 1);
+  const double seconds = o.number("seconds", 1.0);
+  const FmaPeak p = rethrow(info.Env(), [&] { return measure_fma_peak(threads, seconds); });
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("gflops", p.gflops);
+  out.Set("threads", p.threads);
+  out.Set("isa", p.isa);
+  out.Set("flopsPerInstr", p.flops_per_instr);
+  return out;
+}
+
 }  // namespace
 
 void init_bench_functions(Napi::Env env, Napi::Object exports) {
   Napi::Object bench = Napi::Object::New(env);
   bench.Set("ddimStepCpu", Napi::Function::New(env, DdimStepCpu));
   bench.Set("ddimStepCuda", Napi::Function::New(env, DdimStepCuda));
+  bench.Set("fmaPeak", Napi::Function::New(env, FmaPeakMeasure));
   exports.Set("bench", bench);
 }
 

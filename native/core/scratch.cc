@@ -2,15 +2,29 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
 #include <memory>
+#include <new>
 
 namespace cxrl {
+namespace {
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+
+}  // namespace
 
 float* scratch_buffer(ScratchSlot slot, size_t floats) {
-  thread_local std::unique_ptr<float[]> buffers[kScratchSlots];
+  // Cache-line aligned, so that rows the vector kernels lay out at multiples of 16 floats load
+  // without splitting cache lines.
+  constexpr size_t kAlign = 64;
+  thread_local std::unique_ptr<float, FreeDeleter> buffers[kScratchSlots];
   thread_local size_t sizes[kScratchSlots] = {};
   if (sizes[slot] < floats) {
-    buffers[slot].reset(new float[floats]);
+    const size_t bytes = (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign;
+    buffers[slot].reset(static_cast<float*>(std::aligned_alloc(kAlign, bytes)));
+    if (!buffers[slot]) throw std::bad_alloc();
     sizes[slot] = floats;
   }
   return buffers[slot].get();

@@ -1,4 +1,4 @@
-// Reusable scratch memory: grow-only, uninitialised, one buffer per (thread, slot). For large
+// Reusable scratch memory: grow-only, uninitialised, 64-byte aligned, one buffer per (thread, slot). For large
 // temporaries (im2col columns) that would otherwise be mapped, zero-filled and unmapped per call.
 #pragma once
 #include <cstddef>

@@ -5,6 +5,8 @@
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "ops/conv2d_direct.h"
+#include "ops/row_copy.h"
 
 namespace cxrl {
 namespace {
@@ -25,15 +27,6 @@ ConvDims dims_of(const Tensor& x, const Tensor& w, Conv2dGeom g) {
   d.Wo = (d.W + 2 * g.pad - d.k) / g.stride + 1;
   if (d.Ho <= 0 || d.Wo <= 0) throw std::invalid_argument("conv2d: output would be empty");
   return d;
-}
-
-// o[i] = src[i] for lo <= i < hi, 0 elsewhere in [0, n). Rows here are short (a few dozen floats),
-// where a library memmove/memset call costs more than the copy: plain loops, kept as loops.
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_row_padded(const float* src, float* o,
-                                                                                          int lo, int hi, int n) {
-  for (int i = 0; i < lo; ++i) o[i] = 0.f;
-  for (int i = lo; i < hi; ++i) o[i] = src[i];
-  for (int i = hi; i < n; ++i) o[i] = 0.f;
 }
 
 // The band of output rows [oy0, oy1):
@@ -107,7 +100,14 @@ constexpr int64_t kMaxColumnFloats = int64_t{16} << 20;
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
-  Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written by a beta-0 GEMM
+  Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written below
+  if (g.stride == 1 && d.k > 1) {
+    // Measured (bench/RESULTS.md): the direct kernel is faster than im2col + GEMM for the 3x3
+    // convolutions of every preset, and within 10% for SD-sized ones. The choice depends on the
+    // geometry only, never on the batch, so a sample's result does not depend on its batch.
+    conv2d_direct_forward(x, w, b, g.pad, y, direct_conv_isas().front());
+    return y;
+  }
   const int band = (int)std::clamp<int64_t>(kMaxColumnFloats / std::max<int64_t>(1, d.rows() * d.Wo), 1, d.Ho);
   float* col =
       d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * std::min<int64_t>(d.cols(), band * d.Wo));
@@ -143,6 +143,24 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
                      Tensor* gb) {
   const ConvDims d = dims_of(x, w, g);
   if (gy.shape != Shape{d.B, d.Cout, d.Ho, d.Wo}) throw std::invalid_argument("conv2d_backward: bad grad shape");
+  // For stride 1, dx is itself a stride-1 convolution: of gy with the kernel flipped in space and
+  // transposed (input <-> output channels), padded by k - 1 - pad. That runs the direct kernel
+  // instead of a GEMM into columns and col2im's scatter-add.
+  if (gx && g.stride == 1 && d.k > 1 && g.pad <= d.k - 1) {
+    const int taps = d.k * d.k;
+    Tensor w_flipped = Tensor::uninitialized({d.Cin, d.Cout, d.k, d.k});
+    for (int o = 0; o < d.Cout; ++o)
+      for (int c = 0; c < d.Cin; ++c)
+        for (int t = 0; t < taps; ++t)
+          w_flipped.v[((size_t)c * d.Cout + o) * taps + (taps - 1 - t)] = w.v[((size_t)o * d.Cin + c) * taps + t];
+    *gx = Tensor::uninitialized(x.shape);
+    conv2d_direct_forward(gy, w_flipped, nullptr, d.k - 1 - g.pad, *gx, direct_conv_isas().front());
+    gx = nullptr;  // done: the loop below computes dw and db only
+  }
+  if (gw && g.stride == 1 && d.k == 3) {
+    conv2d_direct_weight_grad(x, gy, g.pad, *gw, direct_conv_isas().front());
+    gw = nullptr;
+  }
   if (gx) *gx = Tensor(x.shape);
   float* col = gw && !d.pointwise(g) ? scratch_buffer(kScratchColumns, d.rows() * d.cols()) : nullptr;
   float* dcol = gx && !d.pointwise(g) ? scratch_buffer(kScratchColumnGrads, d.rows() * d.cols()) : nullptr;

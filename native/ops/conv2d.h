@@ -1,5 +1,8 @@
 // 2-D convolution, NCHW, square kernels of any size, any stride and zero padding.
-// Forward is im2col + GEMM per image; backward gives dx, and accumulates into dw and db.
+// Forward: stride-1 k x k kernels run the direct kernel (conv2d_direct.h); other strides and 1x1
+// kernels are im2col + GEMM per image. Backward gives dx (stride 1: the direct kernel on the
+// flipped kernel), and accumulates dw (3x3 stride 1: the direct weight-gradient kernel) and db;
+// the rest is im2col + GEMM.
 #pragma once
 #include "core/tensor.h"
 

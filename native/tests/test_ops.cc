@@ -7,6 +7,7 @@
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/conv2d.h"
+#include "ops/conv2d_direct.h"
 #include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/lookup.h"
@@ -61,20 +62,25 @@ TEST(conv2d_backward_fd) {
 }
 
 TEST(conv2d_forward_matches_float64_loops) {
-  // The im2col fast paths (contiguous copies for stride 1, clamped at the borders) against plain
-  // loops in double, including images narrower than the kernel's reach, and an image large enough
-  // (128 channels x 121 x 121) that the forward convolves it in two bands of output rows.
+  // Both forward paths against plain loops in double: conv2d_forward (the direct kernel for stride
+  // 1, im2col + GEMM otherwise, with contiguous copies clamped at the borders and an image large
+  // enough, 128 channels x 121 x 121, for two bands of output rows) and the direct kernel for every
+  // instruction set this CPU runs. The cases include images narrower than the kernel's reach, one
+  // input channel, output channel counts that leave partial register tiles, and grids that end
+  // mid-tile.
   struct Case {
     int k, stride, pad, H, W, B = 2, Cin = 3, Cout = 4;
   };
   double worst = 0;
+  std::vector<double> worst_isa(direct_conv_isas().size(), 0.0);
   for (Case c : {Case{3, 1, 1, 6, 7}, Case{5, 1, 2, 4, 3}, Case{3, 1, 0, 5, 5}, Case{3, 2, 1, 7, 6},
-                 Case{1, 1, 0, 3, 4}, Case{5, 1, 4, 2, 2}, Case{3, 1, 1, 121, 121, 1, 128, 2}}) {
+                 Case{1, 1, 0, 3, 4}, Case{5, 1, 4, 2, 2}, Case{3, 1, 1, 121, 121, 1, 128, 2},
+                 Case{3, 1, 1, 8, 8, 3, 1, 9}, Case{3, 1, 1, 13, 11, 1, 17, 19}, Case{2, 1, 0, 9, 10, 1, 5, 3}}) {
     const int B = c.B, Cin = c.Cin, Cout = c.Cout;
     const Tensor x = randn({B, Cin, c.H, c.W}), w = randn({Cout, Cin, c.k, c.k}), b = randn({Cout});
-    const Tensor y = conv2d_forward(x, w, &b, Conv2dGeom{c.stride, c.pad});
     const int Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
-    double case_err = 0, case_max = 0;
+    std::vector<double> ref((size_t)B * Cout * Ho * Wo);
+    double ref_max = 0;
     for (int n = 0; n < B; ++n)
       for (int o = 0; o < Cout; ++o)
         for (int oy = 0; oy < Ho; ++oy)
@@ -88,13 +94,94 @@ TEST(conv2d_forward_matches_float64_loops) {
                     acc += (double)w.v[((o * Cin + ci) * c.k + ky) * c.k + kx] *
                            x.v[((n * Cin + ci) * c.H + iy) * c.W + ix];
                 }
-            case_err = std::max(case_err, std::fabs(acc - y.v[((n * Cout + o) * Ho + oy) * Wo + ox]));
-            case_max = std::max(case_max, std::fabs(acc));
+            ref[((n * Cout + o) * Ho + oy) * Wo + ox] = acc;
+            ref_max = std::max(ref_max, std::fabs(acc));
           }
-    worst = std::max(worst, case_err / case_max);
+    auto rel_err = [&](const Tensor& y) {
+      CHECK(y.shape == (Shape{B, Cout, Ho, Wo}), "conv2d output shape");
+      double e = 0;
+      for (size_t i = 0; i < ref.size(); ++i) e = std::max(e, std::fabs(ref[i] - y.v[i]));
+      return e / ref_max;
+    };
+    worst = std::max(worst, rel_err(conv2d_forward(x, w, &b, Conv2dGeom{c.stride, c.pad})));
+    if (c.stride != 1) continue;
+    for (size_t i = 0; i < direct_conv_isas().size(); ++i) {
+      Tensor y({B, Cout, Ho, Wo});
+      std::fill(y.v.begin(), y.v.end(), std::nanf(""));  // every element must be written
+      conv2d_direct_forward(x, w, &b, c.pad, y, direct_conv_isas()[i]);
+      worst_isa[i] = std::max(worst_isa[i], rel_err(y));
+    }
   }
   std::printf("    conv2d forward vs float64 loops: max error / max |reference| %.2e\n", worst);
   CHECK(worst < 1e-5, "conv2d forward differs from the float64 reference");
+  for (size_t i = 0; i < worst_isa.size(); ++i) {
+    std::printf("    direct conv (%s) vs float64 loops: %.2e\n", direct_conv_isa_name(direct_conv_isas()[i]).c_str(),
+                worst_isa[i]);
+    CHECK(worst_isa[i] < 1e-5, "direct conv " + direct_conv_isa_name(direct_conv_isas()[i]) + " differs");
+  }
+}
+
+TEST(conv2d_gradients_match_float64_loops) {
+  // dx = sum_o sum_taps w[o, c, ky, kx] gy[o, (iy + pad - ky) / s, (ix + pad - kx) / s] and
+  // dw = sum_n sum_positions gy[n, o, oy, ox] x[n, c, oy s - pad + ky, ox s - pad + kx], in double, at
+  // sizes the finite-difference test does not reach: partial register tiles in both channel
+  // directions, images whose padded grid ends mid-vector, the direct kernels (stride 1: dx by the
+  // flipped kernel, dw for 3x3, each instruction set this CPU runs) and im2col + GEMM (stride 2, 5x5).
+  struct Case {
+    int k, stride, pad, H, W, Cin, Cout;
+  };
+  double worst_dx = 0, worst_dw = 0;
+  std::vector<double> worst_isa(direct_conv_isas().size(), 0.0);
+  for (Case c : {Case{3, 1, 1, 13, 11, 17, 19}, Case{3, 1, 0, 9, 12, 5, 11}, Case{5, 1, 2, 10, 7, 9, 3},
+                 Case{3, 2, 1, 12, 9, 6, 10}, Case{3, 1, 1, 8, 8, 3, 4}}) {
+    const int B = 3, Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor x = randn({B, c.Cin, c.H, c.W}), w = randn({c.Cout, c.Cin, c.k, c.k}), gy = randn({B, c.Cout, Ho, Wo});
+    Tensor gx, gw(w.shape);
+    conv2d_backward(x, w, gy, Conv2dGeom{c.stride, c.pad}, &gx, &gw, nullptr);
+    CHECK(gx.shape == x.shape, "conv2d input gradient shape");
+    std::vector<double> ref_dx(x.v.size(), 0.0), ref_dw(w.v.size(), 0.0);
+    for (int n = 0; n < B; ++n)
+      for (int o = 0; o < c.Cout; ++o)
+        for (int oy = 0; oy < Ho; ++oy)
+          for (int ox = 0; ox < Wo; ++ox) {
+            const double g = gy.v[((n * c.Cout + o) * Ho + oy) * Wo + ox];
+            for (int ci = 0; ci < c.Cin; ++ci)
+              for (int ky = 0; ky < c.k; ++ky)
+                for (int kx = 0; kx < c.k; ++kx) {
+                  const int iy = oy * c.stride - c.pad + ky, ix = ox * c.stride - c.pad + kx;
+                  if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                  const size_t xi = ((size_t)(n * c.Cin + ci) * c.H + iy) * c.W + ix;
+                  const size_t wi = ((size_t)(o * c.Cin + ci) * c.k + ky) * c.k + kx;
+                  ref_dx[xi] += w.v[wi] * g;
+                  ref_dw[wi] += x.v[xi] * g;
+                }
+          }
+    auto rel_err = [](const std::vector<double>& ref, const Tensor& t) {
+      double e = 0, m = 0;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        e = std::max(e, std::fabs(ref[i] - t.v[i]));
+        m = std::max(m, std::fabs(ref[i]));
+      }
+      return e / m;
+    };
+    worst_dx = std::max(worst_dx, rel_err(ref_dx, gx));
+    worst_dw = std::max(worst_dw, rel_err(ref_dw, gw));
+    if (c.stride != 1 || c.k != 3) continue;
+    for (size_t i = 0; i < direct_conv_isas().size(); ++i) {
+      Tensor gw_isa(w.shape);  // accumulates: starts from zero
+      conv2d_direct_weight_grad(x, gy, c.pad, gw_isa, direct_conv_isas()[i]);
+      worst_isa[i] = std::max(worst_isa[i], rel_err(ref_dw, gw_isa));
+    }
+  }
+  std::printf("    conv2d gradients vs float64 loops (max error / max |reference|): dx %.2e, dw %.2e\n", worst_dx,
+              worst_dw);
+  CHECK(worst_dx < 1e-5, "conv2d input gradient differs from the float64 reference");
+  CHECK(worst_dw < 1e-5, "conv2d weight gradient differs from the float64 reference");
+  for (size_t i = 0; i < worst_isa.size(); ++i) {
+    std::printf("    direct weight gradient (%s) vs float64 loops: %.2e\n",
+                direct_conv_isa_name(direct_conv_isas()[i]).c_str(), worst_isa[i]);
+    CHECK(worst_isa[i] < 1e-5, "direct weight gradient " + direct_conv_isa_name(direct_conv_isas()[i]) + " differs");
+  }
 }
 
 TEST(group_norm_backward_fd) {

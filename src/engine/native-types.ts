@@ -21,6 +21,8 @@ export interface EngineInfo {
   cuda: CudaInfo;
   gemm: 'openblas' | 'builtin';
   openblasAvailable: boolean;
+  /** The instruction set of the direct 3x3 convolution kernel chosen for this CPU. */
+  convKernel: 'avx512' | 'avx2' | 'baseline';
   threads: number;
 }
 
@@ -182,10 +184,17 @@ export interface NativeAddon {
   }): Float32Array;
   // Evaluation numerics
   symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array; sweeps: number };
-  /** Benchmark-only functions (bench/step-bench.ts). */
+  /** Benchmark-only functions (bench/step-bench.ts, bench/unet-flops.ts). */
   bench: {
     ddimStepCpu(o: StepBenchOptions): StepTiming;
     ddimStepCuda(o: StepBenchOptions): StepTiming;
+    /** Achieved fp32 FMA throughput with no memory traffic: the CPU's peak under load. */
+    fmaPeak(o: { threads: number; seconds: number }): {
+      gflops: number;
+      threads: number;
+      isa: string;
+      flopsPerInstr: number;
+    };
   };
 }
 

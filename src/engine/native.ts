@@ -48,5 +48,5 @@ export function engineSummary(): string {
       ? `CUDA ${i.cuda.deviceName}`
       : 'CUDA compiled, no usable GPU'
     : 'no CUDA';
-  return `engine: GEMM ${i.gemm}, ${i.threads} threads, ${cuda}`;
+  return `engine: GEMM ${i.gemm}, conv ${i.convKernel}, ${i.threads} threads, ${cuda}`;
 }

@@ -6,7 +6,7 @@ import { packageVersion } from '../../util/paths';
 export function registerInfo(y: Argv): Argv {
   return y.command(
     'info',
-    'Show the version, compiled backends, CUDA availability, GEMM and threads',
+    'Show the version, compiled backends, CUDA availability, GEMM, convolution kernel and threads',
     (a) => a.option('json', { type: 'boolean', default: false, describe: 'print machine-readable JSON' }),
     (args) => {
       const info = loadAddon().info();
@@ -16,6 +16,7 @@ export function registerInfo(y: Argv): Argv {
         cuda: info.cuda,
         gemm: info.gemm,
         openblasAvailable: info.openblasAvailable,
+        convKernel: info.convKernel,
         threads: info.threads,
         onnxruntime: { version: ort.env.versions.common, providers: ort.listSupportedBackends() },
       };
@@ -31,6 +32,7 @@ export function registerInfo(y: Argv): Argv {
           : `CUDA: not usable: ${info.cuda.reason}`,
       );
       console.log(`GEMM: ${report.gemm}${report.openblasAvailable ? '' : ' (OpenBLAS not compiled in)'}`);
+      console.log(`direct convolution kernel: ${report.convKernel}`);
       console.log(`threads: ${report.threads}`);
       console.log(
         `onnxruntime-node ${report.onnxruntime.version}: execution providers ${report.onnxruntime.providers.map((p) => `${p.name}${p.bundled ? '' : ' (libraries not bundled)'}`).join(', ')}`,
