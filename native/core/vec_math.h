@@ -1,4 +1,4 @@
-// Row kernels for the elementwise work around the GEMMs (softmax, SiLU, normalisation), written
+// Row kernels for the elementwise work around the GEMMs (softmax, SiLU, GELU, normalisation), written
 // as plain loops the compiler vectorises, and compiled for AVX-512, AVX2 and the x86-64 baseline
 // with the right one chosen at load time (GCC/Clang target_clones; one portable build elsewhere).
 // Reductions keep explicit lanes, since a compiler may not reorder a floating-point sum itself.
@@ -15,6 +15,17 @@ void exp_rows(const float* x, float* y, int64_t n);
 
 // Softmax of one row in place (max subtracted; sum in double lanes).
 void softmax_inplace(float* row, int64_t n);
+
+// erf(x) to about 5e-7 absolute (Abramowitz & Stegun 7.1.26, 1.5e-7, evaluated in float with the
+// exp above), branch-free.
+void erf_rows(const float* x, float* y, int64_t n);
+// GELU, erf form: y = x/2 (1 + erf(x / sqrt 2)); its backward gx = gy * gelu'(x).
+void gelu_rows(const float* x, float* y, int64_t n);
+void gelu_backward_rows(const float* x, const float* gy, float* gx, int64_t n);
+// GEGLU on one row split in halves h and g: y = h * gelu(g); backward gh = gy gelu(g),
+// gg = gy h gelu'(g).
+void geglu_rows(const float* h, const float* g, float* y, int64_t n);
+void geglu_backward_rows(const float* h, const float* g, const float* gy, float* gh, float* gg, int64_t n);
 
 // y = x * sigmoid(x), and its backward gx = gy * s * (1 + x (1 - s)).
 void silu_rows(const float* x, float* y, int64_t n);

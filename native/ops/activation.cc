@@ -1,31 +1,12 @@
 #include "ops/activation.h"
 
-#include <cmath>
+#include <algorithm>
+#include <stdexcept>
 
 #include "core/parallel.h"
 #include "core/vec_math.h"
 
 namespace cxrl {
-namespace {
-
-constexpr float kInvSqrt2 = 0.70710678118654752f;
-constexpr float kInvSqrt2Pi = 0.39894228040143268f;
-
-inline float gelu(float x) { return 0.5f * x * (1.f + std::erf(x * kInvSqrt2)); }
-inline float gelu_grad(float x) {
-  return 0.5f * (1.f + std::erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
-}
-
-template <typename F>
-Tensor map_pointwise(const Tensor& x, F f) {
-  Tensor y(x.shape);
-  parallel_for(x.numel(), 4096, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y.v[i] = f(i);
-  });
-  return y;
-}
-
-}  // namespace
 
 Tensor silu_forward(const Tensor& x) {
   Tensor y = Tensor::uninitialized(x.shape);
@@ -41,37 +22,41 @@ Tensor silu_backward(const Tensor& x, const Tensor& gy) {
 }
 
 Tensor gelu_forward(const Tensor& x) {
-  return map_pointwise(x, [&](int64_t i) { return gelu(x.v[i]); });
+  Tensor y = Tensor::uninitialized(x.shape);
+  parallel_for(x.numel(), 4096, [&](int64_t b, int64_t e) { gelu_rows(x.data() + b, y.data() + b, e - b); });
+  return y;
 }
 
 Tensor gelu_backward(const Tensor& x, const Tensor& gy) {
-  return map_pointwise(x, [&](int64_t i) { return gy.v[i] * gelu_grad(x.v[i]); });
+  Tensor gx = Tensor::uninitialized(x.shape);
+  parallel_for(x.numel(), 4096,
+               [&](int64_t b, int64_t e) { gelu_backward_rows(x.data() + b, gy.data() + b, gx.data() + b, e - b); });
+  return gx;
 }
 
+// x [..., 2I] holds h = x[..., :I] and the gate g = x[..., I:]; y [..., I] = h * gelu(g).
 Tensor geglu_forward(const Tensor& x) {
   const int64_t two_i = x.dim(-1), I = two_i / 2;
   if (two_i % 2) throw std::invalid_argument("geglu: last dim must be even, got " + shape_str(x.shape));
   Shape ys = x.shape;
   ys.back() = I;
   Tensor y = Tensor::uninitialized(ys);
-  parallel_for(y.numel(), 4096, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const int64_t r = k / I, j = k % I;
-      y.v[k] = x.v[r * two_i + j] * gelu(x.v[r * two_i + I + j]);
-    }
+  const int64_t rows = y.numel() / std::max<int64_t>(1, I);
+  parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, I)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) geglu_rows(x.data() + r * two_i, x.data() + r * two_i + I, y.data() + r * I, I);
   });
   return y;
 }
 
 Tensor geglu_backward(const Tensor& x, const Tensor& gy) {
   const int64_t two_i = x.dim(-1), I = two_i / 2;
-  Tensor gx(x.shape);
-  parallel_for(gy.numel(), 4096, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const int64_t r = k / I, j = k % I;
-      const float h = x.v[r * two_i + j], g = x.v[r * two_i + I + j];
-      gx.v[r * two_i + j] = gy.v[k] * gelu(g);
-      gx.v[r * two_i + I + j] = gy.v[k] * h * gelu_grad(g);
+  Tensor gx = Tensor::uninitialized(x.shape);
+  const int64_t rows = gy.numel() / std::max<int64_t>(1, I);
+  parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, I)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x.data() + r * two_i;
+      float* gr = gx.data() + r * two_i;
+      geglu_backward_rows(xr, xr + I, gy.data() + r * I, gr, gr + I, I);
     }
   });
   return gx;

@@ -113,17 +113,47 @@ const DirectTileKernel& kernel_for(DirectConvIsa isa) {
   }
 }
 
-// Channels [c0, c1) of one image into zero-padded planes of width Wp = W + 2 pad, `plane` floats
-// apart (zeros past the image to the end of each plane).
-void pad_planes(const float* x, int H, int W, int pad, int64_t plane, int64_t c0, int64_t c1, float* xp) {
-  const int Wp = W + 2 * pad;
-  for (int64_t c = c0; c < c1; ++c) {
-    float* dst = xp + c * plane;
-    std::fill(dst, dst + (size_t)pad * Wp, 0.f);
-    for (int iy = 0; iy < H; ++iy)
-      copy_row_padded(x + ((size_t)c * H + iy) * W - pad, dst + (size_t)(iy + pad) * Wp, pad, pad + W, Wp);
-    std::fill(dst + (size_t)(H + pad) * Wp, dst + plane, 0.f);
-  }
+// The padded-width grid of a stride-1 k x k convolution over H x W images with zero padding pad.
+struct PaddedGrid {
+  int cin, H, W, pad, k;
+  int Wp, Ho, Wo;
+  int64_t grid;   // output positions on the grid: Ho rows of Wp
+  int64_t plane;  // floats per padded channel plane, long enough for the furthest tap of `reach`
+  PaddedGrid(int cin_, int H_, int W_, int pad_, int k_, int64_t reach)
+      : cin(cin_),
+        H(H_),
+        W(W_),
+        pad(pad_),
+        k(k_),
+        Wp(W_ + 2 * pad_),
+        Ho(H_ + 2 * pad_ - k_ + 1),
+        Wo(W_ + 2 * pad_ - k_ + 1),
+        grid((int64_t)Ho * Wp),
+        plane((reach + (int64_t)(k_ - 1) * Wp + (k_ - 1) + 15) / 16 * 16) {}
+  int64_t tap_offset(int t) const { return (int64_t)(t / k) * Wp + t % k; }
+};
+
+// Padded copies of a group of images stay within this many floats (64 MiB), one image at least.
+constexpr int64_t kMaxGroupFloats = int64_t{16} << 20;
+
+int images_per_group(int64_t floats_per_image, int batch) {
+  return (int)std::clamp<int64_t>(kMaxGroupFloats / std::max<int64_t>(1, floats_per_image), 1, batch);
+}
+
+// n images x[n, c] into zero-padded planes xp[n * cin + c] (zeros past the image to the end of
+// each plane), in one parallel region.
+void pad_images(const float* x, int n, const PaddedGrid& pg, float* xp) {
+  parallel_for((int64_t)n * pg.cin, 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = x + (size_t)r * pg.H * pg.W;
+      float* dst = xp + (size_t)r * pg.plane;
+      std::fill(dst, dst + (size_t)pg.pad * pg.Wp, 0.f);
+      for (int iy = 0; iy < pg.H; ++iy)
+        copy_row_padded(src + (size_t)iy * pg.W - pg.pad, dst + (size_t)(iy + pg.pad) * pg.Wp, pg.pad, pg.pad + pg.W,
+                        pg.Wp);
+      std::fill(dst + (size_t)(pg.H + pg.pad) * pg.Wp, dst + pg.plane, 0.f);
+    }
+  });
 }
 
 }  // namespace
@@ -156,45 +186,43 @@ std::string direct_conv_isa_name(DirectConvIsa isa) {
 
 void conv2d_direct_forward(const Tensor& x, const Tensor& w, const Tensor* b, int pad, Tensor& y, DirectConvIsa isa) {
   const DirectTileKernel& kern = kernel_for(isa);
-  const int B = (int)x.dim(0), cin = (int)x.dim(1), H = (int)x.dim(2), W = (int)x.dim(3);
-  const int cout = (int)w.dim(0), k = (int)w.dim(2), taps = k * k;
-  const int Wp = W + 2 * pad, Hp = H + 2 * pad, Ho = Hp - k + 1, Wo = Wp - k + 1;
-  if (y.shape != Shape{B, cout, Ho, Wo}) throw std::invalid_argument("conv2d_direct_forward: bad output shape");
-  const int64_t grid = (int64_t)Ho * Wp;  // output positions on the padded-width grid
+  const int B = (int)x.dim(0), cin = (int)x.dim(1), cout = (int)w.dim(0), k = (int)w.dim(2), taps = k * k;
   const int TW = kern.tile_width, OB = kern.out_block;
-  const int64_t n_qt = (grid + TW - 1) / TW, n_ob = (cout + OB - 1) / OB;
-  // Each plane is long enough for the last tile's furthest tap: zeros past the image.
-  const int64_t plane = (n_qt * TW + (int64_t)(k - 1) * Wp + (k - 1) + 15) / 16 * 16;
-
+  const int Ho = (int)x.dim(2) + 2 * pad - k + 1, Wp = (int)x.dim(3) + 2 * pad;
+  const int64_t n_qt = ((int64_t)Ho * Wp + TW - 1) / TW, n_ob = (cout + OB - 1) / OB;
+  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, n_qt * TW);
+  if (y.shape != Shape{B, cout, pg.Ho, pg.Wo}) throw std::invalid_argument("conv2d_direct_forward: bad output shape");
   std::vector<int> offsets(taps);
-  for (int t = 0; t < taps; ++t) offsets[t] = (t / k) * Wp + t % k;
+  for (int t = 0; t < taps; ++t) offsets[t] = (int)pg.tap_offset(t);
 
-  float* xp = scratch_buffer(kScratchColumns, (size_t)cin * plane);
-  for (int n = 0; n < B; ++n) {
-    const float* xn = x.data() + (size_t)n * cin * H * W;
-    float* yn = y.data() + (size_t)n * cout * Ho * Wo;
-    parallel_for(cin, 4, [&](int64_t c0, int64_t c1) { pad_planes(xn, H, W, pad, plane, c0, c1, xp); });
+  // Images go in groups: two parallel regions per group, not per image (a UNet pass issues
+  // thousands of regions, and each wakes the pool).
+  const int group = images_per_group(cin * pg.plane, B);
+  float* xp = scratch_buffer(kScratchColumns, (size_t)group * cin * pg.plane);
+  for (int n0 = 0; n0 < B; n0 += group) {
+    const int g = std::min(group, B - n0);
+    pad_images(x.data() + (size_t)n0 * cin * pg.H * pg.W, g, pg, xp);
     // Tiles ordered output-channel block innermost: consecutive tiles reuse the same input rows.
-    parallel_for(n_qt * n_ob, 1, [&](int64_t t0, int64_t t1) {
+    parallel_for(g * n_qt * n_ob, 1, [&](int64_t t0, int64_t t1) {
       std::vector<float> out((size_t)OB * TW);
       std::vector<const float*> w_rows(OB);
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t qt = t / n_ob, ob = t % n_ob, q0 = qt * TW;
+        const int64_t n = t / (n_qt * n_ob), q0 = t / n_ob % n_qt * TW, ob = t % n_ob;
         const int o_end = (int)std::min<int64_t>(OB, cout - ob * OB);
         for (int j = 0; j < OB; ++j)  // rows past cout repeat the last one; their outputs are dropped
           w_rows[j] = w.data() + (size_t)(ob * OB + std::min(j, o_end - 1)) * cin * taps;
-        kern.tile(xp + q0, plane, cin, offsets.data(), taps, w_rows.data(), out.data());
-        const int i_end = (int)std::min<int64_t>(TW, grid - q0);
+        kern.tile(xp + (size_t)n * cin * pg.plane + q0, pg.plane, cin, offsets.data(), taps, w_rows.data(), out.data());
+        const int64_t q_end = std::min<int64_t>(q0 + TW, pg.grid);
         for (int j = 0; j < o_end; ++j) {
           const int o = (int)(ob * OB + j);
           const float bias = b ? b->v[o] : 0.f;
-          float* yo = yn + (size_t)o * Ho * Wo;
+          float* yo = y.data() + ((size_t)(n0 + n) * cout + o) * pg.Ho * pg.Wo;
           const float* src = out.data() + (size_t)j * TW;
           // Copy the tile's positions row by row, keeping the first Wo of each padded row.
-          for (int64_t q = q0, q_end = q0 + i_end; q < q_end;) {
-            const int64_t oy = q / Wp, row_end = std::min(q_end, (oy + 1) * Wp);
-            const int64_t valid_end = std::min(row_end, oy * Wp + Wo);
-            float* yr = yo + oy * Wo + (q - oy * Wp);
+          for (int64_t q = q0; q < q_end;) {
+            const int64_t oy = q / pg.Wp, row_end = std::min(q_end, (oy + 1) * pg.Wp);
+            const int64_t valid_end = std::min(row_end, oy * pg.Wp + pg.Wo);
+            float* yr = yo + oy * pg.Wo + (q - oy * pg.Wp);
             const float* sr = src + (q - q0);
             for (int64_t i = 0; i < valid_end - q; ++i) yr[i] = sr[i] + bias;
             q = row_end;
@@ -207,50 +235,53 @@ void conv2d_direct_forward(const Tensor& x, const Tensor& w, const Tensor* b, in
 
 void conv2d_direct_weight_grad(const Tensor& x, const Tensor& gy, int pad, Tensor& gw, DirectConvIsa isa) {
   const DirectTileKernel& kern = kernel_for(isa);
-  const int B = (int)x.dim(0), cin = (int)x.dim(1), H = (int)x.dim(2), W = (int)x.dim(3);
-  const int cout = (int)gy.dim(1), k = 3, Wp = W + 2 * pad, Ho = H + 2 * pad - k + 1, Wo = Wp - k + 1;
-  if (gy.shape != Shape{B, cout, Ho, Wo} || gw.shape != Shape{cout, cin, k, k})
+  const int B = (int)x.dim(0), cin = (int)x.dim(1), cout = (int)gy.dim(1), k = 3;
+  const int Ho = (int)x.dim(2) + 2 * pad - k + 1, Wp = (int)x.dim(3) + 2 * pad;
+  const int64_t n_q = ((int64_t)Ho * Wp + kern.lanes - 1) / kern.lanes * kern.lanes;
+  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, n_q);
+  if (gy.shape != Shape{B, cout, pg.Ho, pg.Wo} || gw.shape != Shape{cout, cin, k, k})
     throw std::invalid_argument("conv2d_direct_weight_grad: shapes do not fit");
-  const int64_t grid = (int64_t)Ho * Wp, n_q = (grid + kern.lanes - 1) / kern.lanes * kern.lanes;
-  const int64_t plane = (n_q + (int64_t)(k - 1) * Wp + (k - 1) + 15) / 16 * 16;
-  // The whole batch at once: each tile sums over all images, so gw gets one addition per weight.
-  float* xp = scratch_buffer(kScratchColumns, (size_t)B * cin * plane);
-  float* gg = scratch_buffer(kScratchColumnGrads, (size_t)B * cout * n_q);
-  parallel_for((int64_t)B * cin, 4, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      pad_planes(x.data() + (size_t)(r / cin) * cin * H * W, H, W, pad, plane, r % cin, r % cin + 1,
-                 xp + (size_t)(r / cin) * cin * plane);
-  });
-  // gy on the same grid: row oy of each channel at oy * Wp, zeros in the padding columns and past
-  // the grid.
-  parallel_for((int64_t)B * cout, 4, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* src = gy.data() + (size_t)r * Ho * Wo;
-      float* dst = gg + (size_t)r * n_q;
-      for (int oy = 0; oy < Ho; ++oy) copy_row_padded(src + (size_t)oy * Wo, dst + (size_t)oy * Wp, 0, Wo, Wp);
-      std::fill(dst + grid, dst + n_q, 0.f);
-    }
-  });
   int offsets[9];
-  for (int t = 0; t < 9; ++t) offsets[t] = (t / k) * Wp + t % k;
+  for (int t = 0; t < 9; ++t) offsets[t] = (int)pg.tap_offset(t);
   const int OB = kern.wg_out_block;
   const int64_t n_ob = (cout + OB - 1) / OB;
-  // Tiles ordered input channel innermost: consecutive tiles reuse the same gradient rows.
-  parallel_for(n_ob * cin, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> out((size_t)OB * 9);
-    std::vector<const float*> g_rows(OB);
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t ob = t / cin, c = t % cin;
-      const int o_end = (int)std::min<int64_t>(OB, cout - ob * OB);
-      for (int j = 0; j < OB; ++j) g_rows[j] = gg + (size_t)(ob * OB + std::min(j, o_end - 1)) * n_q;
-      kern.weight_grad(g_rows.data(), (int64_t)cout * n_q, xp + (size_t)c * plane, (int64_t)cin * plane, B, n_q,
-                       offsets, out.data());
-      for (int j = 0; j < o_end; ++j) {
-        float* dst = gw.data() + ((size_t)(ob * OB + j) * cin + c) * 9;
-        for (int tap = 0; tap < 9; ++tap) dst[tap] += out[(size_t)j * 9 + tap];
+
+  // Images in groups; each tile sums over a group's images, so gw gets one addition per weight and
+  // group.
+  const int group = images_per_group(cin * pg.plane + cout * n_q, B);
+  float* xp = scratch_buffer(kScratchColumns, (size_t)group * cin * pg.plane);
+  float* gg = scratch_buffer(kScratchColumnGrads, (size_t)group * cout * n_q);
+  for (int n0 = 0; n0 < B; n0 += group) {
+    const int g = std::min(group, B - n0);
+    pad_images(x.data() + (size_t)n0 * cin * pg.H * pg.W, g, pg, xp);
+    // gy on the same grid: row oy of each channel at oy * Wp, zeros in the padding columns and
+    // past the grid.
+    parallel_for((int64_t)g * cout, 4, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* src = gy.data() + ((size_t)n0 * cout + r) * pg.Ho * pg.Wo;
+        float* dst = gg + (size_t)r * n_q;
+        for (int oy = 0; oy < pg.Ho; ++oy)
+          copy_row_padded(src + (size_t)oy * pg.Wo, dst + (size_t)oy * pg.Wp, 0, pg.Wo, pg.Wp);
+        std::fill(dst + pg.grid, dst + n_q, 0.f);
       }
-    }
-  });
+    });
+    // Tiles ordered input channel innermost: consecutive tiles reuse the same gradient rows.
+    parallel_for(n_ob * cin, 1, [&](int64_t t0, int64_t t1) {
+      std::vector<float> out((size_t)OB * 9);
+      std::vector<const float*> g_rows(OB);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t ob = t / cin, c = t % cin;
+        const int o_end = (int)std::min<int64_t>(OB, cout - ob * OB);
+        for (int j = 0; j < OB; ++j) g_rows[j] = gg + (size_t)(ob * OB + std::min(j, o_end - 1)) * n_q;
+        kern.weight_grad(g_rows.data(), (int64_t)cout * n_q, xp + (size_t)c * pg.plane, (int64_t)cin * pg.plane, g, n_q,
+                         offsets, out.data());
+        for (int j = 0; j < o_end; ++j) {
+          float* dst = gw.data() + ((size_t)(ob * OB + j) * cin + c) * 9;
+          for (int tap = 0; tap < 9; ++tap) dst[tap] += out[(size_t)j * 9 + tap];
+        }
+      }
+    });
+  }
 }
 
 }  // namespace cxrl

@@ -63,9 +63,10 @@ TEST(conv2d_backward_fd) {
 
 TEST(conv2d_forward_matches_float64_loops) {
   // Both forward paths against plain loops in double: conv2d_forward (the direct kernel for stride
-  // 1, im2col + GEMM otherwise, with contiguous copies clamped at the borders and an image large
-  // enough, 128 channels x 121 x 121, for two bands of output rows) and the direct kernel for every
-  // instruction set this CPU runs. The cases include images narrower than the kernel's reach, one
+  // 1, im2col + GEMM otherwise, with contiguous copies clamped at the borders) and the direct kernel
+  // for every instruction set this CPU runs. 9 images of 128 channels x 121 x 121 take two groups of
+  // padded copies in the direct kernel; 256 channels x 241 x 241 at stride 2 take three bands of
+  // output rows through im2col. The cases include images narrower than the kernel's reach, one
   // input channel, output channel counts that leave partial register tiles, and grids that end
   // mid-tile.
   struct Case {
@@ -73,9 +74,10 @@ TEST(conv2d_forward_matches_float64_loops) {
   };
   double worst = 0;
   std::vector<double> worst_isa(direct_conv_isas().size(), 0.0);
-  for (Case c : {Case{3, 1, 1, 6, 7}, Case{5, 1, 2, 4, 3}, Case{3, 1, 0, 5, 5}, Case{3, 2, 1, 7, 6},
-                 Case{1, 1, 0, 3, 4}, Case{5, 1, 4, 2, 2}, Case{3, 1, 1, 121, 121, 1, 128, 2},
-                 Case{3, 1, 1, 8, 8, 3, 1, 9}, Case{3, 1, 1, 13, 11, 1, 17, 19}, Case{2, 1, 0, 9, 10, 1, 5, 3}}) {
+  for (Case c :
+       {Case{3, 1, 1, 6, 7}, Case{5, 1, 2, 4, 3}, Case{3, 1, 0, 5, 5}, Case{3, 2, 1, 7, 6}, Case{1, 1, 0, 3, 4},
+        Case{5, 1, 4, 2, 2}, Case{3, 1, 1, 121, 121, 9, 128, 2}, Case{3, 2, 1, 241, 241, 1, 256, 2},
+        Case{3, 1, 1, 8, 8, 3, 1, 9}, Case{3, 1, 1, 13, 11, 1, 17, 19}, Case{2, 1, 0, 9, 10, 1, 5, 3}}) {
     const int B = c.B, Cin = c.Cin, Cout = c.Cout;
     const Tensor x = randn({B, Cin, c.H, c.W}), w = randn({Cout, Cin, c.k, c.k}), b = randn({Cout});
     const int Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
@@ -126,15 +128,16 @@ TEST(conv2d_gradients_match_float64_loops) {
   // dw = sum_n sum_positions gy[n, o, oy, ox] x[n, c, oy s - pad + ky, ox s - pad + kx], in double, at
   // sizes the finite-difference test does not reach: partial register tiles in both channel
   // directions, images whose padded grid ends mid-vector, the direct kernels (stride 1: dx by the
-  // flipped kernel, dw for 3x3, each instruction set this CPU runs) and im2col + GEMM (stride 2, 5x5).
+  // flipped kernel, dw for 3x3, each instruction set this CPU runs; 9 images of 128 x 121 x 121 take
+  // two groups) and im2col + GEMM (stride 2, 5x5).
   struct Case {
-    int k, stride, pad, H, W, Cin, Cout;
+    int k, stride, pad, H, W, Cin, Cout, B = 3;
   };
   double worst_dx = 0, worst_dw = 0;
   std::vector<double> worst_isa(direct_conv_isas().size(), 0.0);
   for (Case c : {Case{3, 1, 1, 13, 11, 17, 19}, Case{3, 1, 0, 9, 12, 5, 11}, Case{5, 1, 2, 10, 7, 9, 3},
-                 Case{3, 2, 1, 12, 9, 6, 10}, Case{3, 1, 1, 8, 8, 3, 4}}) {
-    const int B = 3, Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
+                 Case{3, 2, 1, 12, 9, 6, 10}, Case{3, 1, 1, 8, 8, 3, 4}, Case{3, 1, 1, 121, 121, 128, 2, 9}}) {
+    const int B = c.B, Ho = (c.H + 2 * c.pad - c.k) / c.stride + 1, Wo = (c.W + 2 * c.pad - c.k) / c.stride + 1;
     const Tensor x = randn({B, c.Cin, c.H, c.W}), w = randn({c.Cout, c.Cin, c.k, c.k}), gy = randn({B, c.Cout, Ho, Wo});
     Tensor gx, gw(w.shape);
     conv2d_backward(x, w, gy, Conv2dGeom{c.stride, c.pad}, &gx, &gw, nullptr);
@@ -500,4 +503,31 @@ TEST(vectorised_row_kernels_match_float64) {
               worst_exp, worst_softmax, worst_silu, worst_silu_grad);
   CHECK(worst_exp < 1.5e-7 && worst_softmax < 1e-6 && worst_silu < 1e-6 && worst_silu_grad < 1e-6,
         "vectorised row kernels differ from float64");
+  // erf across its range (absolute error), GELU and GEGLU with their backwards (error relative to
+  // 1 + |value|), against std::erf / std::exp in double.
+  std::vector<float> ex;
+  for (float v = -6.f; v <= 6.f; v += 0.00113f) ex.push_back(v);
+  std::vector<float> ey(ex.size());
+  erf_rows(ex.data(), ey.data(), (int64_t)ex.size());
+  double worst_erf = 0;
+  for (size_t i = 0; i < ex.size(); ++i) worst_erf = std::max(worst_erf, std::fabs(ey[i] - std::erf((double)ex[i])));
+  const int n = 1001;
+  Tensor gate = randn({n}, 3.f), h = randn({n}), gy = randn({n});
+  Tensor gl(gate.shape), glg(gate.shape), gg(gate.shape), ggh(gate.shape), ggg(gate.shape);
+  gelu_rows(gate.data(), gl.data(), n);
+  gelu_backward_rows(gate.data(), gy.data(), glg.data(), n);
+  geglu_rows(h.data(), gate.data(), gg.data(), n);
+  geglu_backward_rows(h.data(), gate.data(), gy.data(), ggh.data(), ggg.data(), n);
+  double worst_gelu = 0;
+  auto rel = [](double got, double want) { return std::fabs(got - want) / (1.0 + std::fabs(want)); };
+  for (int j = 0; j < n; ++j) {
+    const double g = gate.v[j], cdf = 0.5 * (1.0 + std::erf(g / std::sqrt(2.0)));
+    const double gelu = g * cdf, dgelu = cdf + g * std::exp(-0.5 * g * g) / std::sqrt(2.0 * M_PI);
+    for (double e : {rel(gl.v[j], gelu), rel(glg.v[j], gy.v[j] * dgelu), rel(gg.v[j], h.v[j] * gelu),
+                     rel(ggh.v[j], gy.v[j] * gelu), rel(ggg.v[j], gy.v[j] * h.v[j] * dgelu)})
+      worst_gelu = std::max(worst_gelu, e);
+  }
+  std::printf("    erf max abs err %.2e; gelu/geglu and their backwards max rel err %.2e (vs float64)\n", worst_erf,
+              worst_gelu);
+  CHECK(worst_erf < 6e-7 && worst_gelu < 1e-6, "erf/GELU row kernels differ from float64");
 }
