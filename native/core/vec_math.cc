@@ -160,6 +160,67 @@ CXRL_MULTIVERSION double row_sum_sq_dev(const float* x, int64_t n, double center
   return lane_sum(x, n, [center](double v) { return (v - center) * (v - center); });
 }
 
+CXRL_MULTIVERSION void norm_grad_sums(const float* x, const float* g, int64_t n, float mean, float rstd,
+                                      double sums[2]) {
+  double sg[kLanes] = {}, sgx[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double gv = g[j + l], xhat = (double)((x[j + l] - mean) * rstd);
+      sg[l] += gv;
+      sgx[l] += gv * xhat;
+    }
+  double a = 0, b = 0;
+  for (int l = 0; l < kLanes; ++l) a += sg[l], b += sgx[l];
+  for (; j < n; ++j) {
+    const double gv = g[j], xhat = (double)((x[j] - mean) * rstd);
+    a += gv;
+    b += gv * xhat;
+  }
+  sums[0] += a;
+  sums[1] += b;
+}
+
+CXRL_MULTIVERSION void layer_norm_grad_sums(const float* x, const float* g, const float* gamma, int64_t n, float mean,
+                                            float rstd, double* dgamma, double* dbeta, double m[2]) {
+  double m1[kLanes] = {}, m2[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double gv = g[j + l], xhat = (double)((x[j + l] - mean) * rstd), dxhat = gv * gamma[j + l];
+      m1[l] += dxhat;
+      m2[l] += dxhat * xhat;
+      dgamma[j + l] += gv * xhat;
+      dbeta[j + l] += gv;
+    }
+  double a = 0, b = 0;
+  for (int l = 0; l < kLanes; ++l) a += m1[l], b += m2[l];
+  for (; j < n; ++j) {
+    const double gv = g[j], xhat = (double)((x[j] - mean) * rstd), dxhat = gv * gamma[j];
+    a += dxhat;
+    b += dxhat * xhat;
+    dgamma[j] += gv * xhat;
+    dbeta[j] += gv;
+  }
+  m[0] += a;
+  m[1] += b;
+}
+
+CXRL_MULTIVERSION void norm_input_grad(const float* x, const float* g, float* gx, int64_t n, float mean, float rstd,
+                                       float gamma, float m1, float m2) {
+  for (int64_t j = 0; j < n; ++j) gx[j] = rstd * (g[j] * gamma - m1 - ((x[j] - mean) * rstd) * m2);
+}
+
+CXRL_MULTIVERSION void layer_norm_input_grad(const float* x, const float* g, const float* gamma, float* gx, int64_t n,
+                                             float mean, float rstd, float m1, float m2) {
+  for (int64_t j = 0; j < n; ++j) gx[j] = rstd * (g[j] * gamma[j] - m1 - ((x[j] - mean) * rstd) * m2);
+}
+
+CXRL_MULTIVERSION void layer_affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd,
+                                              const float* gamma, const float* beta) {
+  for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - mean) * rstd) * gamma[i] + beta[i];
+}
+
 CXRL_MULTIVERSION void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma,
                                         float beta) {
   for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - mean) * rstd) * gamma + beta;

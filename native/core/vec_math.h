@@ -36,5 +36,21 @@ double row_sum(const float* x, int64_t n);
 double row_sum_sq_dev(const float* x, int64_t n, double center);
 // y = ((x - mean) * rstd) * gamma + beta over a run sharing one affine channel.
 void affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, float gamma, float beta);
+// The same over a row whose elements are their own channels (LayerNorm): gamma[j], beta[j].
+void layer_affine_normalize(const float* x, float* y, int64_t n, float mean, float rstd, const float* gamma,
+                            const float* beta);
+
+// The normalisation backward, xhat = (x - mean) * rstd. Over a run sharing one channel:
+// sums[0] += sum g, sums[1] += sum g * xhat (double lanes). Over a row whose elements are their own
+// channels (LayerNorm): dgamma[j] += g xhat, dbeta[j] += g, and m[0] += sum g gamma,
+// m[1] += sum g gamma xhat.
+void norm_grad_sums(const float* x, const float* g, int64_t n, float mean, float rstd, double sums[2]);
+void layer_norm_grad_sums(const float* x, const float* g, const float* gamma, int64_t n, float mean, float rstd,
+                          double* dgamma, double* dbeta, double m[2]);
+// gx = rstd * (g * gamma - m1 - xhat * m2), gamma one value (a run) or one per element (a row).
+void norm_input_grad(const float* x, const float* g, float* gx, int64_t n, float mean, float rstd, float gamma,
+                     float m1, float m2);
+void layer_norm_input_grad(const float* x, const float* g, const float* gamma, float* gx, int64_t n, float mean,
+                           float rstd, float m1, float m2);
 
 }  // namespace cxrl

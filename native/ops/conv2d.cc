@@ -5,6 +5,7 @@
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
+#include "core/vec_math.h"
 #include "ops/conv2d_direct.h"
 #include "ops/row_copy.h"
 
@@ -179,12 +180,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
     }
     if (gb) {
       parallel_for(d.Cout, 4, [&](int64_t o0, int64_t o1) {
-        for (int64_t o = o0; o < o1; ++o) {
-          double s = 0;
-          const float* row = gyn + o * d.cols();
-          for (int64_t i = 0; i < d.cols(); ++i) s += row[i];
-          gb->v[o] += (float)s;
-        }
+        for (int64_t o = o0; o < o1; ++o) gb->v[o] += (float)row_sum(gyn + o * d.cols(), d.cols());
       });
     }
     if (gx) {

@@ -40,6 +40,10 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
       st->rstd[r] = rstd;
       float* yr = y.data() + r * L.len;
       const float muf = (float)mu;
+      if (L.spatial == 1) {  // LayerNorm: element j is channel j
+        layer_affine_normalize(xr, yr, L.len, muf, rstd, gamma.data(), beta.data());
+        continue;
+      }
       L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
         affine_normalize(xr + j0, yr + j0, j1 - j0, muf, rstd, gamma.v[c], beta.v[c]);
       });
@@ -51,8 +55,9 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
 // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = gy * gamma.
 void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, const NormStats& st, const Tensor& gy,
                    Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
-  if (gx) *gx = Tensor(x.shape);
+  if (gx) *gx = Tensor::uninitialized(x.shape);  // every row covered below
   const int64_t C = gamma.numel();
+  const bool per_element = L.spatial == 1;  // LayerNorm: element j of a row is channel j
   // partial[0..C) accumulates d gamma, partial[C..2C) d beta; summed in chunk order.
   const std::vector<double> sums =
       parallel_reduce(L.rows, 1, 2 * C, [&](int64_t r0, int64_t r1, std::vector<double>& partial) {
@@ -62,26 +67,27 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
           const float* xr = x.data() + r * L.len;
           const float* gr = gy.data() + r * L.len;
           const float mu = st.mean[r], rstd = st.rstd[r];
-          double m1 = 0, m2 = 0;
-          L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
-            for (int64_t j = j0; j < j1; ++j) {
-              const double xhat = (xr[j] - mu) * rstd;
-              const double dxhat = (double)gr[j] * gamma.v[c];
-              m1 += dxhat;
-              m2 += dxhat * xhat;
-              dg[c] += gr[j] * xhat;
-              db[c] += gr[j];
-            }
-          });
-          m1 /= L.len;
-          m2 /= L.len;
-          if (gx) {
-            float* gxr = gx->data() + r * L.len;
+          double m[2] = {0, 0};  // sum dxhat, sum dxhat * xhat over the row
+          if (per_element) {
+            layer_norm_grad_sums(xr, gr, gamma.data(), L.len, mu, rstd, dg, db, m);
+          } else {
             L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
-              for (int64_t j = j0; j < j1; ++j) {
-                const double xhat = (xr[j] - mu) * rstd;
-                gxr[j] = (float)(rstd * ((double)gr[j] * gamma.v[c] - m1 - xhat * m2));
-              }
+              double run[2] = {0, 0};
+              norm_grad_sums(xr + j0, gr + j0, j1 - j0, mu, rstd, run);
+              db[c] += run[0];
+              dg[c] += run[1];
+              m[0] += run[0] * gamma.v[c];
+              m[1] += run[1] * gamma.v[c];
+            });
+          }
+          if (!gx) continue;
+          const float m1 = (float)(m[0] / L.len), m2 = (float)(m[1] / L.len);
+          float* gxr = gx->data() + r * L.len;
+          if (per_element) {
+            layer_norm_input_grad(xr, gr, gamma.data(), gxr, L.len, mu, rstd, m1, m2);
+          } else {
+            L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
+              norm_input_grad(xr + j0, gr + j0, gxr + j0, j1 - j0, mu, rstd, gamma.v[c], m1, m2);
             });
           }
         }
