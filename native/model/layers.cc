@@ -73,20 +73,25 @@ Tensor Linear::backward(const Tensor& gy) {
   return gx;
 }
 
-GroupNorm::GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps)
-    : groups_(groups), eps_(eps) {
+GroupNorm::GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps, NormActivation act)
+    : groups_(groups), eps_(eps), act_(act) {
   gamma_ = ps.add(name + ".weight", {channels}, Init::kOnes, 0);
   beta_ = ps.add(name + ".bias", {channels}, Init::kZeros, 0);
 }
 
 Tensor GroupNorm::forward(const Tensor& x) {
   keep_for_backward(x_, x);
-  return group_norm_forward(x, groups_, gamma_->value, beta_->value, eps_, &stats_);
+  if (act_ == NormActivation::kNone) return group_norm_forward(x, groups_, gamma_->value, beta_->value, eps_, &stats_);
+  const bool keep = grad_enabled();
+  if (!keep) pre_activation_ = Tensor();
+  return group_norm_silu_forward(x, groups_, gamma_->value, beta_->value, eps_, &stats_,
+                                 keep ? &pre_activation_ : nullptr);
 }
 
 Tensor GroupNorm::backward(const Tensor& gy) {
   Tensor gx;
-  group_norm_backward(x_, groups_, gamma_->value, stats_, gy, &gx, gamma_->grad_target(), beta_->grad_target());
+  const Tensor& g = act_ == NormActivation::kSiLU ? silu_backward(pre_activation_, gy) : gy;
+  group_norm_backward(x_, groups_, gamma_->value, stats_, g, &gx, gamma_->grad_target(), beta_->grad_target());
   return gx;
 }
 

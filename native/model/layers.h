@@ -43,10 +43,15 @@ class Linear {
   Tensor x_, xa_;  // input, and x A^T, kept for the backward
 };
 
+enum class NormActivation { kNone, kSiLU };
+
 class GroupNorm {
  public:
   GroupNorm() = default;
-  GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps);
+  // kSiLU: the layer is GroupNorm followed by SiLU (diffusers' norm + nonlinearity pairs), computed
+  // in one pass by group_norm_silu_forward.
+  GroupNorm(ParamStore& ps, const std::string& name, int groups, int channels, float eps,
+            NormActivation act = NormActivation::kNone);
   Tensor forward(const Tensor& x);
   Tensor backward(const Tensor& gy);
 
@@ -54,7 +59,8 @@ class GroupNorm {
   Param *gamma_ = nullptr, *beta_ = nullptr;
   int groups_ = 1;
   float eps_ = 1e-5f;
-  Tensor x_;
+  NormActivation act_ = NormActivation::kNone;
+  Tensor x_, pre_activation_;  // kept for the backward (pre_activation_: kSiLU only)
   NormStats stats_;
 };
 

@@ -5,8 +5,8 @@
 namespace cxrl {
 
 ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int out, int temb_dim, int groups, float eps)
-    : norm1_(ps, n + ".norm1", groups, in, eps),
-      norm2_(ps, n + ".norm2", groups, out, eps),
+    : norm1_(ps, n + ".norm1", groups, in, eps, NormActivation::kSiLU),
+      norm2_(ps, n + ".norm2", groups, out, eps, NormActivation::kSiLU),
       conv1_(ps, n + ".conv1", in, out, 3, 1, 1),
       conv2_(ps, n + ".conv2", out, out, 3, 1, 1),
       has_shortcut_(in != out),
@@ -16,9 +16,9 @@ ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int o
 }
 
 Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor& temb) {
-  Tensor h = conv1_.forward(act1_.forward(norm1_.forward(x)));
+  Tensor h = conv1_.forward(norm1_.forward(x));
   if (has_temb_) add_time_embedding(&h, time_proj_.forward(act_t_.forward(temb)));
-  h = conv2_.forward(act2_.forward(norm2_.forward(h)));
+  h = conv2_.forward(norm2_.forward(h));
   return add(has_shortcut_ ? shortcut_.forward(x) : x, h);
 }
 
@@ -34,9 +34,9 @@ void ResnetBlock2D::add_time_embedding(Tensor* h, const Tensor& t) {
 }
 
 Tensor ResnetBlock2D::backward(const Tensor& gy, Tensor* gtemb) {
-  Tensor gh = norm2_.backward(act2_.backward(conv2_.backward(gy)));
+  Tensor gh = norm2_.backward(conv2_.backward(gy));
   if (has_temb_) add_inplace(gtemb, act_t_.backward(time_proj_.backward(time_embedding_grad(gh))));
-  Tensor gx = norm1_.backward(act1_.backward(conv1_.backward(gh)));
+  Tensor gx = norm1_.backward(conv1_.backward(gh));
   add_inplace(&gx, has_shortcut_ ? shortcut_.backward(gy) : gy);
   return gx;
 }

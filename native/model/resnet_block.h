@@ -17,8 +17,8 @@ class ResnetBlock2D {
  private:
   static void add_time_embedding(Tensor* h, const Tensor& t);
   static Tensor time_embedding_grad(const Tensor& gh);
-  GroupNorm norm1_, norm2_;
-  SiLU act1_, act2_, act_t_;
+  GroupNorm norm1_, norm2_;  // each followed by SiLU (fused)
+  SiLU act_t_;
   Conv2d conv1_, conv2_, shortcut_;
   Linear time_proj_;
   bool has_shortcut_, has_temb_;

@@ -84,7 +84,7 @@ UNet2DCondition::UNet2DCondition(const UNetConfig& cfg, uint64_t seed) : cfg_(cf
     up_.push_back(std::move(L));
   }
 
-  norm_out_ = GroupNorm(params_, "conv_norm_out", groups, boc[0], cfg.norm_eps);
+  norm_out_ = GroupNorm(params_, "conv_norm_out", groups, boc[0], cfg.norm_eps, NormActivation::kSiLU);
   conv_out_ = Conv2d(params_, "conv_out", boc[0], cfg.out_channels, 3, 1, 1);
 }
 
@@ -161,7 +161,7 @@ Tensor UNet2DCondition::forward(const Tensor& sample, const Tensor& timestep, co
     }
     if (L->has_sampler) h = L->sampler.forward(upsample_nearest2x_forward(h));
   }
-  return conv_out_.forward(out_act_.forward(norm_out_.forward(h)));
+  return conv_out_.forward(norm_out_.forward(h));
 }
 
 UNetGrads UNet2DCondition::backward(const Tensor& grad_output) {
@@ -169,7 +169,7 @@ UNetGrads UNet2DCondition::backward(const Tensor& grad_output) {
   if (!kept_for_backward_)
     throw std::logic_error("unet: the last forward ran in inference mode (nothing kept for a backward pass)");
   params_.ensure_grads();
-  Tensor g = norm_out_.backward(out_act_.backward(conv_out_.backward(grad_output)));
+  Tensor g = norm_out_.backward(conv_out_.backward(grad_output));
   Tensor gtemb({batch_, (int64_t)cfg_.time_embed_dim()});
   Tensor gctx(context_.shape);
   std::vector<Tensor> gskips(skip_channels_.size());

@@ -42,8 +42,8 @@ class UNet2DCondition {
   ParamStore params_;
   Conv2d conv_in_, conv_out_;
   Linear time_linear_1_, time_linear_2_;
-  SiLU time_act_, out_act_;
-  GroupNorm norm_out_;
+  SiLU time_act_;
+  GroupNorm norm_out_;  // followed by SiLU (fused)
   TimestepEmbeddingSpec time_spec_;
   std::vector<std::unique_ptr<Level>> down_, up_;
   std::unique_ptr<ResnetBlock2D> mid_res0_, mid_res1_;

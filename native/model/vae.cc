@@ -58,7 +58,7 @@ VaeEncoder::VaeEncoder(ParamStore& ps, const VaeConfig& cfg) {
     down_.push_back(std::move(L));
   }
   mid_ = std::make_unique<VaeMidBlock>(ps, "encoder.mid_block", boc.back(), groups, cfg.mid_block_add_attention);
-  norm_out_ = GroupNorm(ps, "encoder.conv_norm_out", groups, boc.back(), kVaeEps);
+  norm_out_ = GroupNorm(ps, "encoder.conv_norm_out", groups, boc.back(), kVaeEps, NormActivation::kSiLU);
   conv_out_ = Conv2d(ps, "encoder.conv_out", boc.back(), 2 * cfg.latent_channels, 3, 1, 1);
 }
 
@@ -70,7 +70,7 @@ Tensor VaeEncoder::forward(const Tensor& images) {
     if (L.has_sampler) h = L.sampler.forward(pad_bottom_right_forward(h, 1, 1));
   }
   h = mid_->forward(h);
-  return conv_out_.forward(act_.forward(norm_out_.forward(h)));
+  return conv_out_.forward(norm_out_.forward(h));
 }
 
 VaeDecoder::VaeDecoder(ParamStore& ps, const VaeConfig& cfg) {
@@ -92,7 +92,7 @@ VaeDecoder::VaeDecoder(ParamStore& ps, const VaeConfig& cfg) {
     }
     up_.push_back(std::move(L));
   }
-  norm_out_ = GroupNorm(ps, "decoder.conv_norm_out", groups, rev.back(), kVaeEps);
+  norm_out_ = GroupNorm(ps, "decoder.conv_norm_out", groups, rev.back(), kVaeEps, NormActivation::kSiLU);
   conv_out_ = Conv2d(ps, "decoder.conv_out", rev.back(), cfg.out_channels, 3, 1, 1);
 }
 
@@ -103,7 +103,7 @@ Tensor VaeDecoder::forward(const Tensor& z) {
     for (auto& r : L.resnets) h = r->forward(h, none);
     if (L.has_sampler) h = L.sampler.forward(upsample_nearest2x_forward(h));
   }
-  return conv_out_.forward(act_.forward(norm_out_.forward(h)));
+  return conv_out_.forward(norm_out_.forward(h));
 }
 
 AutoencoderKL::AutoencoderKL(const VaeConfig& cfg, uint64_t seed) : cfg_(cfg) {

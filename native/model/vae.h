@@ -53,8 +53,7 @@ class VaeEncoder {
   Conv2d conv_in_, conv_out_;
   std::vector<VaeLevel> down_;
   std::unique_ptr<VaeMidBlock> mid_;
-  GroupNorm norm_out_;
-  SiLU act_;
+  GroupNorm norm_out_;  // followed by SiLU (fused)
 };
 
 class VaeDecoder {
@@ -66,8 +65,7 @@ class VaeDecoder {
   Conv2d conv_in_, conv_out_;
   std::vector<VaeLevel> up_;
   std::unique_ptr<VaeMidBlock> mid_;
-  GroupNorm norm_out_;
-  SiLU act_;
+  GroupNorm norm_out_;  // followed by SiLU (fused)
 };
 
 class AutoencoderKL {

@@ -25,9 +25,11 @@ struct RowLayout {
   }
 };
 
+// With silu, y = silu(normalised) and the normalised values go to *pre (when not null).
 Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, const Tensor& beta, float eps,
-                    NormStats* st) {
+                    NormStats* st, bool silu = false, Tensor* pre = nullptr) {
   Tensor y = Tensor::uninitialized(x.shape);  // every row covered by its channel runs
+  if (pre) *pre = Tensor::uninitialized(x.shape);
   st->mean.assign(L.rows, 0.f);
   st->rstd.assign(L.rows, 0.f);
   parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
@@ -39,14 +41,16 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
       st->mean[r] = (float)mu;
       st->rstd[r] = rstd;
       float* yr = y.data() + r * L.len;
+      float* nr = pre ? pre->data() + r * L.len : yr;  // where the normalised row goes
       const float muf = (float)mu;
       if (L.spatial == 1) {  // LayerNorm: element j is channel j
-        layer_affine_normalize(xr, yr, L.len, muf, rstd, gamma.data(), beta.data());
-        continue;
+        layer_affine_normalize(xr, nr, L.len, muf, rstd, gamma.data(), beta.data());
+      } else {
+        L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
+          affine_normalize(xr + j0, nr + j0, j1 - j0, muf, rstd, gamma.v[c], beta.v[c]);
+        });
       }
-      L.for_channel_runs(r, [&](int64_t c, int64_t j0, int64_t j1) {
-        affine_normalize(xr + j0, yr + j0, j1 - j0, muf, rstd, gamma.v[c], beta.v[c]);
-      });
+      if (silu) silu_rows(nr, yr, L.len);
     }
   });
   return y;
@@ -120,6 +124,11 @@ RowLayout layer_layout(const Tensor& x, const Tensor& gamma) {
 Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
                           NormStats* stats) {
   return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats);
+}
+
+Tensor group_norm_silu_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
+                               NormStats* stats, Tensor* pre_activation) {
+  return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats, true, pre_activation);
 }
 
 void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy,

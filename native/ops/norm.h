@@ -12,6 +12,11 @@ struct NormStats {
 // x [B,C,...] -> y, groups of C/G channels; gamma, beta [C].
 Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
                           NormStats* stats);
+// GroupNorm then SiLU in one pass (each group's rows are activated while still in cache): returns
+// silu(group_norm(x)); the normalised values before the SiLU (what SiLU's backward needs) go to
+// *pre_activation when it is not null.
+Tensor group_norm_silu_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
+                               NormStats* stats, Tensor* pre_activation);
 // gx overwritten; ggamma, gbeta accumulated.
 void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy,
                          Tensor* gx, Tensor* ggamma, Tensor* gbeta);

@@ -217,6 +217,20 @@ TEST(group_norm_backward_fd) {
   }
 }
 
+TEST(group_norm_silu_is_group_norm_then_silu) {
+  // The fused pass runs the same row kernels in the same order as the two ops: bit-identical.
+  const Tensor x = randn({2, 6, 7, 5}, 2.f), gamma = randn({6}), beta = randn({6});
+  NormStats s1, s2, s3;
+  const Tensor normed = group_norm_forward(x, 3, gamma, beta, 1e-5f, &s1);
+  const Tensor want = silu_forward(normed);
+  Tensor pre;
+  const Tensor fused = group_norm_silu_forward(x, 3, gamma, beta, 1e-5f, &s2, &pre);
+  const Tensor fused_no_pre = group_norm_silu_forward(x, 3, gamma, beta, 1e-5f, &s3, nullptr);
+  CHECK(fused.v == want.v && fused_no_pre.v == want.v, "fused GroupNorm+SiLU differs from the two ops");
+  CHECK(pre.v == normed.v, "the kept pre-activation differs from GroupNorm's output");
+  CHECK(s2.mean == s1.mean && s2.rstd == s1.rstd, "fused GroupNorm+SiLU statistics differ");
+}
+
 TEST(layer_norm_backward_fd) {
   for (int D : {rand_int(4, 7), 16, 33}) {  // D = 2 is degenerate: the output is +-1
     const int N = rand_int(1, 4), L = rand_int(1, 5);
