@@ -2,8 +2,10 @@
 //   bench.ddimStepCpu / bench.ddimStepCuda({batch, perSample, guidance, source: 'seeded'|'noise'|'prev', iters})
 //     -> {fusedSeconds, unfusedSeconds, copySeconds, bytesMoved}
 //   bench.fmaPeak({threads, seconds}) -> {gflops, threads, isa, flopsPerInstr}
+//   bench.conv2dForward({batch, cin, cout, size, k, kernel: 'direct'|'im2col', iters}) -> seconds per call
 #include <napi.h>
 
+#include "bench/conv_bench.h"
 #include "bench/ddim_step_bench.h"
 #include "bench/fma_peak.h"
 #include "binding/options.h"
@@ -56,6 +58,20 @@ Napi::Value FmaPeakMeasure(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  const Options o =
+      Options::from(info, "bench.conv2dForward", "bench.conv2dForward({batch, cin, cout, size, k, kernel, iters})");
+  ConvBenchConfig c;
+  c.batch = (int)o.integer("batch", c.batch, 1);
+  c.cin = (int)o.integer("cin", c.cin, 1);
+  c.cout = (int)o.integer("cout", c.cout, 1);
+  c.size = (int)o.integer("size", c.size, 1);
+  c.k = (int)o.integer("k", c.k, 1);
+  c.direct = o.choice("kernel", "direct", {"direct", "im2col"}) == "direct";
+  c.iters = (int)o.integer("iters", c.iters, 1);
+  return Napi::Number::New(info.Env(), rethrow(info.Env(), [&] { return bench_conv2d_forward(c); }));
+}
+
 }  // namespace
 
 void init_bench_functions(Napi::Env env, Napi::Object exports) {
@@ -63,6 +79,7 @@ void init_bench_functions(Napi::Env env, Napi::Object exports) {
   bench.Set("ddimStepCpu", Napi::Function::New(env, DdimStepCpu));
   bench.Set("ddimStepCuda", Napi::Function::New(env, DdimStepCuda));
   bench.Set("fmaPeak", Napi::Function::New(env, FmaPeakMeasure));
+  bench.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
   exports.Set("bench", bench);
 }
 

@@ -101,14 +101,23 @@ constexpr int64_t kMaxColumnFloats = int64_t{16} << 20;
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
-  Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written below
-  if (g.stride == 1 && d.k > 1) {
-    // Measured (bench/RESULTS.md): the direct kernel is faster than im2col + GEMM for the 3x3
-    // convolutions of every preset, and within 10% for SD-sized ones. The choice depends on the
-    // geometry only, never on the batch, so a sample's result does not depend on its batch.
+  // Measured (bench/conv-bench.ts, bench/RESULTS.md): the direct kernel is 1.03-3.2x faster than
+  // im2col + GEMM for 3x3 layers up to 512 input channels, and 3-7% slower from 640 (SD's 32x32
+  // and 8x8 levels), where each output sums over more than kDirectMaxTerms products and OpenBLAS's
+  // packed GEMM wins. The choice depends on the geometry only, never on the batch, so a sample's
+  // result does not depend on the batch it was computed in.
+  constexpr int64_t kDirectMaxTerms = 512 * 9;
+  if (g.stride == 1 && d.k > 1 && d.rows() <= kDirectMaxTerms) {
+    Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written
     conv2d_direct_forward(x, w, b, g.pad, y, direct_conv_isas().front());
     return y;
   }
+  return conv2d_forward_im2col(x, w, b, g);
+}
+
+Tensor conv2d_forward_im2col(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
+  const ConvDims d = dims_of(x, w, g);
+  Tensor y = Tensor::uninitialized({d.B, d.Cout, d.Ho, d.Wo});  // every element written by a beta-0 GEMM
   const int band = (int)std::clamp<int64_t>(kMaxColumnFloats / std::max<int64_t>(1, d.rows() * d.Wo), 1, d.Ho);
   float* col =
       d.pointwise(g) ? nullptr : scratch_buffer(kScratchColumns, d.rows() * std::min<int64_t>(d.cols(), band * d.Wo));

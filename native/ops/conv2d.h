@@ -15,6 +15,9 @@ struct Conv2dGeom {
 
 // x [B,Cin,H,W], w [Cout,Cin,k,k], b [Cout] or null -> [B,Cout,Ho,Wo].
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g);
+// The im2col + GEMM forward for any geometry (what conv2d_forward runs for strides above 1 and
+// 1x1 kernels), callable directly as the reference and for benchmarks.
+Tensor conv2d_forward_im2col(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g);
 
 // gx (when not null) is overwritten; gw and gb (when not null) are accumulated.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx, Tensor* gw,

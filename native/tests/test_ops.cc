@@ -62,9 +62,9 @@ TEST(conv2d_backward_fd) {
 }
 
 TEST(conv2d_forward_matches_float64_loops) {
-  // Both forward paths against plain loops in double: conv2d_forward (the direct kernel for stride
-  // 1, im2col + GEMM otherwise, with contiguous copies clamped at the borders) and the direct kernel
-  // for every instruction set this CPU runs. 9 images of 128 channels x 121 x 121 take two groups of
+  // Every forward path against plain loops in double: conv2d_forward, the im2col + GEMM path
+  // (contiguous copies clamped at the borders) for every case, and the direct kernel for every
+  // instruction set this CPU runs. 9 images of 128 channels x 121 x 121 take two groups of
   // padded copies in the direct kernel; 256 channels x 241 x 241 at stride 2 take three bands of
   // output rows through im2col. The cases include images narrower than the kernel's reach, one
   // input channel, output channel counts that leave partial register tiles, and grids that end
@@ -106,6 +106,7 @@ TEST(conv2d_forward_matches_float64_loops) {
       return e / ref_max;
     };
     worst = std::max(worst, rel_err(conv2d_forward(x, w, &b, Conv2dGeom{c.stride, c.pad})));
+    worst = std::max(worst, rel_err(conv2d_forward_im2col(x, w, &b, Conv2dGeom{c.stride, c.pad})));
     if (c.stride != 1) continue;
     for (size_t i = 0; i < direct_conv_isas().size(); ++i) {
       Tensor y({B, Cout, Ho, Wo});

@@ -188,6 +188,16 @@ export interface NativeAddon {
   bench: {
     ddimStepCpu(o: StepBenchOptions): StepTiming;
     ddimStepCuda(o: StepBenchOptions): StepTiming;
+    /** Seconds per forward of one stride-1 convolution layer, by the direct kernel or im2col + GEMM. */
+    conv2dForward(o: {
+      batch: number;
+      cin: number;
+      cout: number;
+      size: number;
+      k?: number;
+      kernel: 'direct' | 'im2col';
+      iters: number;
+    }): number;
     /** Achieved fp32 FMA throughput with no memory traffic: the CPU's peak under load. */
     fmaPeak(o: { threads: number; seconds: number }): {
       gflops: number;
