@@ -203,13 +203,17 @@ test('PPO objective: gradients w.r.t. UNet parameters and ACE tokens match centr
       unet.setParam(name, p0);
       worst = Math.max(worst, err);
       checked++;
-      if (err > 0.02) say(`${name}[${i}]: analytic ${g[i]} vs difference ${fd}`);
+      if (err > 0.05) say(`${name}[${i}]: analytic ${g[i]} vs difference ${fd}`);
     }
   }
   say(
     `PPO gradient vs central differences, ${checked} UNet entries: max error relative to the tensor's largest entry ${worst.toExponential(2)}`,
   );
-  expect(worst).toBeLessThan(0.02);
+  // 0.05: the loss comes out of float32 forwards, whose rounding (about 1e-7 of the loss) puts
+  // about 1e-5 of noise into a difference quotient at these steps. A tensor whose largest entry is
+  // a few 1e-4 (attn1.to_q at seed 201: 2.7e-4) then reads 3% from noise alone; a dropped or
+  // wrong entry still reads about 1, and the directional check above holds the whole tensors to 1%.
+  expect(worst).toBeLessThan(0.05);
 
   let aceWorst = 0;
   const order = Array.from(aceGrad.keys()).sort((a, b) => Math.abs(aceGrad[b]) - Math.abs(aceGrad[a]));
