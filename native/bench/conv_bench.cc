@@ -15,9 +15,10 @@ double bench_conv2d_forward(const ConvBenchConfig& c) {
   for (float& v : x.v) v = normal(gen);
   for (float& v : w.v) v = 0.1f * normal(gen);
   const Conv2dGeom g{1, c.k / 2};
+  const int out = c.size + 2 * g.pad - c.k + 1;
   auto run = [&] {
-    if (c.direct) {
-      Tensor y = Tensor::uninitialized({c.batch, c.cout, c.size + 2 * g.pad - c.k + 1, c.size + 2 * g.pad - c.k + 1});
+    if (c.direct) {  // allocating the output each call, as conv2d_forward does
+      Tensor y = Tensor::uninitialized({c.batch, c.cout, out, out});
       conv2d_direct_forward(x, w, &b, g.pad, y, direct_conv_isas().front());
     } else {
       conv2d_forward_im2col(x, w, &b, g);

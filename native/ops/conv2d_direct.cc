@@ -114,12 +114,14 @@ const DirectTileKernel& kernel_for(DirectConvIsa isa) {
 }
 
 // The padded-width grid of a stride-1 k x k convolution over H x W images with zero padding pad.
+// The kernels walk the grid in steps of `step` positions, so it is rounded up to `covered`.
 struct PaddedGrid {
   int cin, H, W, pad, k;
   int Wp, Ho, Wo;
-  int64_t grid;   // output positions on the grid: Ho rows of Wp
-  int64_t plane;  // floats per padded channel plane, long enough for the furthest tap of `reach`
-  PaddedGrid(int cin_, int H_, int W_, int pad_, int k_, int64_t reach)
+  int64_t grid;     // output positions on the grid: Ho rows of Wp
+  int64_t covered;  // grid rounded up to a multiple of step
+  int64_t plane;    // floats per padded channel plane: enough for the furthest tap of `covered`
+  PaddedGrid(int cin_, int H_, int W_, int pad_, int k_, int step)
       : cin(cin_),
         H(H_),
         W(W_),
@@ -129,7 +131,8 @@ struct PaddedGrid {
         Ho(H_ + 2 * pad_ - k_ + 1),
         Wo(W_ + 2 * pad_ - k_ + 1),
         grid((int64_t)Ho * Wp),
-        plane((reach + (int64_t)(k_ - 1) * Wp + (k_ - 1) + 15) / 16 * 16) {}
+        covered((grid + step - 1) / step * step),
+        plane((covered + (int64_t)(k_ - 1) * Wp + (k_ - 1) + 15) / 16 * 16) {}
   int64_t tap_offset(int t) const { return (int64_t)(t / k) * Wp + t % k; }
 };
 
@@ -188,9 +191,8 @@ void conv2d_direct_forward(const Tensor& x, const Tensor& w, const Tensor* b, in
   const DirectTileKernel& kern = kernel_for(isa);
   const int B = (int)x.dim(0), cin = (int)x.dim(1), cout = (int)w.dim(0), k = (int)w.dim(2), taps = k * k;
   const int TW = kern.tile_width, OB = kern.out_block;
-  const int Ho = (int)x.dim(2) + 2 * pad - k + 1, Wp = (int)x.dim(3) + 2 * pad;
-  const int64_t n_qt = ((int64_t)Ho * Wp + TW - 1) / TW, n_ob = (cout + OB - 1) / OB;
-  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, n_qt * TW);
+  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, TW);
+  const int64_t n_qt = pg.covered / TW, n_ob = (cout + OB - 1) / OB;
   if (y.shape != Shape{B, cout, pg.Ho, pg.Wo}) throw std::invalid_argument("conv2d_direct_forward: bad output shape");
   std::vector<int> offsets(taps);
   for (int t = 0; t < taps; ++t) offsets[t] = (int)pg.tap_offset(t);
@@ -236,9 +238,8 @@ void conv2d_direct_forward(const Tensor& x, const Tensor& w, const Tensor* b, in
 void conv2d_direct_weight_grad(const Tensor& x, const Tensor& gy, int pad, Tensor& gw, DirectConvIsa isa) {
   const DirectTileKernel& kern = kernel_for(isa);
   const int B = (int)x.dim(0), cin = (int)x.dim(1), cout = (int)gy.dim(1), k = 3;
-  const int Ho = (int)x.dim(2) + 2 * pad - k + 1, Wp = (int)x.dim(3) + 2 * pad;
-  const int64_t n_q = ((int64_t)Ho * Wp + kern.lanes - 1) / kern.lanes * kern.lanes;
-  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, n_q);
+  const PaddedGrid pg(cin, (int)x.dim(2), (int)x.dim(3), pad, k, kern.lanes);
+  const int64_t n_q = pg.covered;  // gradient rows are zero past the grid
   if (gy.shape != Shape{B, cout, pg.Ho, pg.Wo} || gw.shape != Shape{cout, cin, k, k})
     throw std::invalid_argument("conv2d_direct_weight_grad: shapes do not fit");
   int offsets[9];
