@@ -44,7 +44,7 @@ StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
   s.source = (int)source;
   s.seed = 1;
   s.N = per_sample;
-  s.chunks = (per_sample + kStepChunk - 1) / kStepChunk;
+  set_device_step_chunks(s, c.device_chunk);
   double* partial = buf.alloc<double>(batch * s.chunks);
   double* lp = buf.alloc<double>(batch);
   cudaEvent_t e0, e1;

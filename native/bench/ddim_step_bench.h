@@ -13,6 +13,7 @@ struct StepBenchConfig {
   bool guidance = true;
   NoiseSource source = NoiseSource::kSeeded;
   int iters = 10;
+  int64_t device_chunk = 0;  // CUDA: elements per block (0: the kernel's default)
 };
 
 struct StepTiming {

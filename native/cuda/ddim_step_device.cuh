@@ -8,23 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "cuda/check.h"
+#include "cuda/device_memory.h"
 #include "rl/ddim_step.h"
 
 namespace cxrl {
 
 constexpr int kThreads = 256;
 
-inline void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
-}
-
-inline void require_device() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-    cudaGetLastError();
-    throw std::runtime_error("CUDA is not usable on this machine (no device or driver); use the CPU backend");
-  }
-}
+// The device cuts each sample into chunks of kDeviceStepChunk elements, one block each (four Philox
+// groups of 4 per thread), far more blocks than the CPU's kStepChunk would give: the step is
+// memory-bound and needs every SM busy. Chunk sums are still combined in a fixed order, so the
+// device's log-prob does not depend on scheduling either (it differs from the CPU's in the last bits).
+constexpr long long kDeviceStepChunk = 16 * kThreads;
 
 struct DeviceStep {
   const float *x, *m, *mu_in, *noise, *prev_in;
@@ -35,19 +31,24 @@ struct DeviceStep {
   double r;
   int source;  // NoiseSource
   unsigned long long seed, stream_offset;
-  long long N, chunks;
+  long long N, chunk, chunks;  // elements per sample, per block (a multiple of 4), blocks per sample
 };
 
-// Owns device copies of a step's inputs.
+// Sets s.chunk and s.chunks for s.N (chunk 0: kDeviceStepChunk; the benchmark tries others).
+inline void set_device_step_chunks(DeviceStep& s, long long chunk = 0) {
+  s.chunk = chunk > 0 ? chunk : kDeviceStepChunk;
+  s.chunks = (s.N + s.chunk - 1) / s.chunk;
+}
+
+// Owns device copies of a step's inputs (from the caching allocator).
 struct DeviceBuffers {
   std::vector<void*> ptrs;
   ~DeviceBuffers() {
-    for (void* p : ptrs) cudaFree(p);
+    for (void* p : ptrs) device_release(p);
   }
   template <typename T>
   T* alloc(size_t n) {
-    void* p = nullptr;
-    check(cudaMalloc(&p, n * sizeof(T) + 1), "cudaMalloc");
+    void* p = device_allocate(n * sizeof(T));
     ptrs.push_back(p);
     return (T*)p;
   }
@@ -55,12 +56,12 @@ struct DeviceBuffers {
   T* upload(const T* host, size_t n) {
     if (!host) return nullptr;
     T* d = alloc<T>(n);
-    check(cudaMemcpy(d, host, n * sizeof(T), cudaMemcpyHostToDevice), "upload");
+    copy_to_device(d, host, n * sizeof(T));
     return d;
   }
 };
 
-__global__ void ddim_step_kernel(DeviceStep s, float* prev_out, double* partial);
+__global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, float* prev_out, double* partial);
 __global__ void finish_log_prob(const double* partial, const StepCoefficients* coef, long long B, long long chunks,
                                 long long N, double* lp);
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/block_reduce.cuh"
 #include "cuda/ddim_step_device.cuh"
 #include "cuda/rl_cuda.h"
 #include "rl/ddim_step_math.h"
@@ -12,44 +13,69 @@
 
 namespace cxrl {
 
-// One block per (sample, chunk of kStepChunk elements): each thread walks the chunk with a block
-// stride, then the block reduces its squared residuals in double. Chunk sums are combined in order
+// One block per (sample, chunk of s.chunk elements): each thread walks the chunk with a block
+// stride, then the block sums its squared residuals in double. Chunk sums are combined in order
 // by finish_log_prob, so the result does not depend on scheduling.
-__global__ void ddim_step_kernel(DeviceStep s, float* prev_out, double* partial) {
+__device__ inline void load_group(const float* p, long long k0, int n, bool vec, float* out) {
+  if (vec) {
+    const float4 v = *reinterpret_cast<const float4*>(p + k0);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+  } else {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) out[i] = i < n ? p[k0 + i] : 0.f;
+  }
+}
+
+__device__ inline void store_group(float* p, long long k0, int n, bool vec, const float* v) {
+  if (vec)
+    *reinterpret_cast<float4*>(p + k0) = make_float4(v[0], v[1], v[2], v[3]);
+  else
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      if (i < n) p[k0 + i] = v[i];
+}
+
+__global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, float* prev_out, double* partial) {
   const long long b = blockIdx.x / s.chunks, chunk = blockIdx.x % s.chunks;
-  const long long i0 = chunk * kStepChunk, i1 = min(s.N, i0 + kStepChunk);
+  const long long i0 = chunk * s.chunk, i1 = min(s.N, i0 + s.chunk);
   const StepCoefficients c = s.coef[b];
   double acc = 0;
-  // Each thread takes groups of 4 consecutive elements (one Philox block of noise).
+  // Each thread takes groups of 4 consecutive elements (one Philox block of noise), with 16-byte
+  // loads and stores where the group is whole and aligned.
   for (long long g = i0 + 4 * threadIdx.x; g < i1; g += 4 * blockDim.x) {
     float z[4] = {0.f, 0.f, 0.f, 0.f};
     if (s.source == (int)NoiseSource::kSeeded)
       philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
-    const long long gend = min(i1, g + 4);
-    for (long long i = g; i < gend; ++i) {
-      const long long k = b * s.N + i;
-      const double m = combined_output(s.m, s.mu_in, s.w, k);
-      const double mu = ddim_element(s.x[k], m, c, s.kind, s.clip, s.r, s.use_clipped).mu;
-      float prev;
+    const long long k0 = b * s.N + g;
+    const int n = (int)min(4LL, i1 - g);
+    const bool vec = n == 4 && k0 % 4 == 0;
+    float x[4], m[4], u[4], given[4], prev[4];
+    load_group(s.x, k0, n, vec, x);
+    load_group(s.m, k0, n, vec, m);
+    if (s.mu_in) load_group(s.mu_in, k0, n, vec, u);
+    if (s.source == (int)NoiseSource::kGivenPrevSample) load_group(s.prev_in, k0, n, vec, given);
+    if (s.source == (int)NoiseSource::kGivenNoise) load_group(s.noise, k0, n, vec, given);
+      // Constant trip count (the arrays stay in registers); the tail group skips i >= n.
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if (i >= n) break;
+      const double mu =
+          ddim_element(x[i], s.mu_in ? combined_output(m, u, s.w, i) : combined_output(m, nullptr, s.w, i), c, s.kind,
+                       s.clip, s.r, s.use_clipped)
+              .mu;
       if (s.source == (int)NoiseSource::kGivenPrevSample)
-        prev = s.prev_in[k];
+        prev[i] = given[i];
       else if (s.source == (int)NoiseSource::kGivenNoise)
-        prev = (float)(mu + c.std * s.noise[k]);
+        prev[i] = (float)(mu + c.std * given[i]);
       else
-        prev = (float)(mu + c.std * z[i - g]);
-      if (prev_out) prev_out[k] = prev;
-      const double d = (double)prev - mu;
+        prev[i] = (float)(mu + c.std * z[i]);
+      const double d = (double)prev[i] - mu;
       acc += d * d;
     }
+    if (prev_out) store_group(prev_out, k0, n, vec, prev);
   }
-  __shared__ double red[kThreads];
-  red[threadIdx.x] = acc;
-  __syncthreads();
-  for (int off = blockDim.x / 2; off > 0; off >>= 1) {
-    if (threadIdx.x < off) red[threadIdx.x] += red[threadIdx.x + off];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) partial[blockIdx.x] = red[0];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
 __global__ void finish_log_prob(const double* partial, const StepCoefficients* coef, long long B, long long chunks,
@@ -130,7 +156,7 @@ DeviceStep upload_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vec
   s.seed = a.seed;
   s.stream_offset = a.stream_offset;
   s.N = a.per_sample;
-  s.chunks = (a.per_sample + kStepChunk - 1) / kStepChunk;
+  set_device_step_chunks(s);
   return s;
 }
 

@@ -15,27 +15,29 @@ AdamOptimizer::AdamOptimizer(std::vector<Param*> params, AdamConfig cfg) : param
   }
 }
 
+AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t) {
+  const double bc1 = 1.0 - std::pow((double)c.beta1, (double)t), bc2 = 1.0 - std::pow((double)c.beta2, (double)t);
+  return {c.lr,       c.weight_decay, c.beta1, c.beta2, c.eps, (float)(c.lr / bc1), (float)(1.0 / std::sqrt(bc2)),
+          c.decoupled};
+}
+
 void AdamOptimizer::step() {
-  ++t_;
-  const float b1 = cfg_.beta1, b2 = cfg_.beta2, lr = cfg_.lr, wd = cfg_.weight_decay, eps = cfg_.eps;
-  const double bc1 = 1.0 - std::pow((double)b1, (double)t_), bc2 = 1.0 - std::pow((double)b2, (double)t_);
-  const float step_size = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / std::sqrt(bc2));
-  for (size_t k = 0; k < params_.size(); ++k) {
-    float* p = params_[k]->value.data();
-    const float* g = params_[k]->grad.data();
-    float* m = m_[k].data();
-    float* v = v_[k].data();
-    const bool decoupled = cfg_.decoupled;
-    parallel_for(params_[k]->value.numel(), 8192, [&](int64_t s, int64_t e) {
+  const AdamStepScalars k = adam_step_scalars(cfg_, ++t_);
+  for (size_t j = 0; j < params_.size(); ++j) {
+    float* p = params_[j]->value.data();
+    const float* g = params_[j]->grad.data();
+    float* m = m_[j].data();
+    float* v = v_[j].data();
+    parallel_for(params_[j]->value.numel(), 8192, [&](int64_t s, int64_t e) {
       for (int64_t i = s; i < e; ++i) {
         float gi = g[i];
-        if (decoupled)
-          p[i] -= lr * wd * p[i];
+        if (k.decoupled)
+          p[i] -= k.lr * k.weight_decay * p[i];
         else
-          gi += wd * p[i];
-        m[i] = b1 * m[i] + (1.f - b1) * gi;
-        v[i] = b2 * v[i] + (1.f - b2) * gi * gi;
-        p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+          gi += k.weight_decay * p[i];
+        m[i] = k.beta1 * m[i] + (1.f - k.beta1) * gi;
+        v[i] = k.beta2 * v[i] + (1.f - k.beta2) * gi * gi;
+        p[i] -= k.step_size * m[i] / (std::sqrt(v[i]) * k.inv_sqrt_bc2 + k.eps);
       }
     });
   }

@@ -17,6 +17,16 @@ struct AdamConfig {
   bool decoupled = true;  // true: AdamW; false: Adam with L2 (grad += wd * p)
 };
 
+// The per-step constants of update t (1-based), shared by the CPU step and its CUDA twin:
+//   p -= lr wd p (decoupled; else g += wd p), m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+//   p -= step_size m / (sqrt(v) inv_sqrt_bc2 + eps), step_size = lr / (1 - b1^t),
+//   inv_sqrt_bc2 = 1 / sqrt(1 - b2^t).
+struct AdamStepScalars {
+  float lr, weight_decay, beta1, beta2, eps, step_size, inv_sqrt_bc2;
+  bool decoupled;
+};
+AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t);
+
 class AdamOptimizer {
  public:
   AdamOptimizer(std::vector<Param*> params, AdamConfig cfg);

@@ -42,7 +42,8 @@ struct StepCoefficients {
 std::vector<StepCoefficients> step_coefficients(const DdimStepArgs& a);  // validates alpha-bars
 
 // Deterministic partial sums: each sample is cut into chunks of kStepChunk elements (a multiple
-// of 4, the Philox group); chunk sums are added in order, whatever the thread count or device.
+// of 4, the Philox group); chunk sums are added in order, whatever the thread count. (The CUDA step
+// uses smaller chunks, also summed in order: its log-prob matches in all but the last bits.)
 constexpr int64_t kStepChunk = 16384;
 
 // Writes prev_sample_out [B, N] (may alias nothing) and log_prob_out [B].

@@ -1,0 +1,70 @@
+#include "cuda/elementwise.cuh"
+#include "cuda/ops.h"
+
+namespace cxrl {
+namespace {
+
+constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
+
+__device__ float gelu(float x) { return 0.5f * x * (1.f + erff(x * kInvSqrt2)); }
+// d/dx [x Phi(x)] = Phi(x) + x phi(x)
+__device__ float gelu_grad(float x) {
+  return 0.5f * (1.f + erff(x * kInvSqrt2)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
+}
+__device__ float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
+
+__global__ void silu_kernel(const float* x, float* y, int64_t n) { CXRL_GRID_STRIDE(i, n) y[i] = x[i] * sigmoid(x[i]); }
+__global__ void silu_backward_kernel(const float* x, const float* gy, float* gx, int64_t n) {
+  CXRL_GRID_STRIDE(i, n) {
+    const float s = sigmoid(x[i]);
+    gx[i] = gy[i] * s * (1.f + x[i] * (1.f - s));
+  }
+}
+__global__ void gelu_kernel(const float* x, float* y, int64_t n) { CXRL_GRID_STRIDE(i, n) y[i] = gelu(x[i]); }
+__global__ void gelu_backward_kernel(const float* x, const float* gy, float* gx, int64_t n) {
+  CXRL_GRID_STRIDE(i, n) gx[i] = gy[i] * gelu_grad(x[i]);
+}
+// Row r of x holds the hidden half [0, I) and the gate half [I, 2I).
+__global__ void geglu_kernel(const float* x, float* y, int64_t rows, int64_t I) {
+  CXRL_GRID_STRIDE(k, rows * I) {
+    const int64_t r = k / I, c = k % I;
+    y[k] = x[r * 2 * I + c] * gelu(x[r * 2 * I + I + c]);
+  }
+}
+__global__ void geglu_backward_kernel(const float* x, const float* gy, float* gx, int64_t rows, int64_t I) {
+  CXRL_GRID_STRIDE(k, rows * I) {
+    const int64_t r = k / I, c = k % I;
+    const float h = x[r * 2 * I + c], g = x[r * 2 * I + I + c];
+    gx[r * 2 * I + c] = gy[k] * gelu(g);
+    gx[r * 2 * I + I + c] = gy[k] * h * gelu_grad(g);
+  }
+}
+
+}  // namespace
+
+void silu_forward_device(const float* x, float* y, int64_t n) {
+  silu_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, y, n);
+  check(cudaGetLastError(), "silu launch");
+}
+void silu_backward_device(const float* x, const float* gy, float* gx, int64_t n) {
+  silu_backward_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, gy, gx, n);
+  check(cudaGetLastError(), "silu backward launch");
+}
+void gelu_forward_device(const float* x, float* y, int64_t n) {
+  gelu_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, y, n);
+  check(cudaGetLastError(), "gelu launch");
+}
+void gelu_backward_device(const float* x, const float* gy, float* gx, int64_t n) {
+  gelu_backward_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, gy, gx, n);
+  check(cudaGetLastError(), "gelu backward launch");
+}
+void geglu_forward_device(const float* x, float* y, int64_t rows, int64_t I) {
+  geglu_kernel<<<elementwise_blocks(rows * I), kElementwiseThreads>>>(x, y, rows, I);
+  check(cudaGetLastError(), "geglu launch");
+}
+void geglu_backward_device(const float* x, const float* gy, float* gx, int64_t rows, int64_t I) {
+  geglu_backward_kernel<<<elementwise_blocks(rows * I), kElementwiseThreads>>>(x, gy, gx, rows, I);
+  check(cudaGetLastError(), "geglu backward launch");
+}
+
+}  // namespace cxrl

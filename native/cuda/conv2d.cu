@@ -1,0 +1,144 @@
+// Convolution on the device as im2col + GEMM (cuBLAS or the built-in tiled kernel), images in
+// groups so the column buffer stays bounded; the backward's dx gathers the column gradient back
+// (col2im without atomics: each input pixel sums the taps that read it).
+#include <algorithm>
+
+#include "cuda/device_memory.h"
+#include "cuda/elementwise.cuh"
+#include "cuda/gemm.h"
+#include "cuda/ops.h"
+
+namespace cxrl {
+namespace {
+
+// Column buffers are capped at 256 MiB: a few images of an SD-sized layer at a time.
+constexpr size_t kColumnBytes = size_t(256) << 20;
+
+struct Dims {
+  int Cin, H, W, Cout, k, stride, pad, Ho, Wo;
+  __host__ __device__ int64_t rows() const { return (int64_t)Cin * k * k; }
+  __host__ __device__ int64_t cols() const { return (int64_t)Ho * Wo; }
+};
+
+// col[img][(c k + ky) k + kx][oy Wo + ox] = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside).
+__global__ void im2col_kernel(Dims d, const float* x, int images, float* col) {
+  const int64_t per_image = d.rows() * d.cols();
+  CXRL_GRID_STRIDE(i, images * per_image) {
+    const int64_t img = i / per_image, rem = i % per_image, r = rem / d.cols();
+    const int pos = (int)(rem % d.cols()), oy = pos / d.Wo, ox = pos % d.Wo;
+    const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
+    const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
+    col[i] = (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f;
+  }
+}
+
+// gx[img][c][iy][ix] = sum of gcol over the taps (ky, kx) whose output pixel reads (iy, ix).
+__global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) {
+  const int64_t plane = (int64_t)d.H * d.W, per_image = d.Cin * plane;
+  CXRL_GRID_STRIDE(i, images * per_image) {
+    const int64_t img = i / per_image;
+    const int c = (int)(i % per_image / plane), iy = (int)(i % plane / d.W), ix = (int)(i % d.W);
+    const float* g = gcol + img * d.rows() * d.cols();
+    float s = 0.f;
+    for (int ky = 0; ky < d.k; ++ky) {
+      const int ty = iy + d.pad - ky;
+      if (ty < 0 || ty % d.stride != 0 || ty / d.stride >= d.Ho) continue;
+      for (int kx = 0; kx < d.k; ++kx) {
+        const int tx = ix + d.pad - kx;
+        if (tx < 0 || tx % d.stride != 0 || tx / d.stride >= d.Wo) continue;
+        s += g[((int64_t)(c * d.k + ky) * d.k + kx) * d.cols() + (ty / d.stride) * d.Wo + tx / d.stride];
+      }
+    }
+    gx[i] = s;
+  }
+}
+
+__global__ void add_channel_bias(float* y, const float* b, int64_t total, int64_t plane, int C) {
+  CXRL_GRID_STRIDE(i, total) y[i] += b[i / plane % C];
+}
+
+// gb[c] += sum over images and positions of gy: one block per channel.
+__global__ void channel_sum(const float* gy, int B, int C, int64_t plane, float* gb) {
+  const int c = blockIdx.x;
+  float s = 0.f;
+  for (int b = 0; b < B; ++b)
+    for (int64_t p = threadIdx.x; p < plane; p += blockDim.x) s += gy[((int64_t)b * C + c) * plane + p];
+  __shared__ float part[256];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int off = blockDim.x / 2; off > 0; off >>= 1) {
+    if (threadIdx.x < off) part[threadIdx.x] += part[threadIdx.x + off];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) gb[c] += part[0];
+}
+
+Dims dims_of(const ConvShape& s) {
+  Dims d{s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, 0, 0};
+  d.Ho = (s.H + 2 * s.pad - s.k) / s.stride + 1;
+  d.Wo = (s.W + 2 * s.pad - s.k) / s.stride + 1;
+  if (s.B <= 0 || d.Ho <= 0 || d.Wo <= 0) throw std::invalid_argument("conv2d (CUDA): output would be empty");
+  return d;
+}
+
+int images_per_group(const Dims& d, int B) {
+  return (int)std::max<int64_t>(1, std::min<int64_t>(B, kColumnBytes / (d.rows() * d.cols() * sizeof(float))));
+}
+
+}  // namespace
+
+void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  const Dims d = dims_of(s);
+  const int group = images_per_group(d, s.B);
+  DeviceArray<float> col((size_t)group * d.rows() * d.cols());
+  for (int i0 = 0; i0 < s.B; i0 += group) {
+    const int n = std::min(group, s.B - i0);
+    const float* xi = x + (int64_t)i0 * d.Cin * d.H * d.W;
+    im2col_kernel<<<elementwise_blocks(n * d.rows() * d.cols()), kElementwiseThreads>>>(d, xi, n, col.data());
+    check(cudaGetLastError(), "im2col launch");
+    for (int j = 0; j < n; ++j)  // y_img [Cout, HoWo] = w [Cout, Cin k k] col_img [Cin k k, HoWo]
+      sgemm_device(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w, (int)d.rows(),
+                   col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 0.f,
+                   y + (int64_t)(i0 + j) * d.Cout * d.cols(), (int)d.cols());
+  }
+  if (b) {
+    const int64_t total = (int64_t)s.B * d.Cout * d.cols();
+    add_channel_bias<<<elementwise_blocks(total), kElementwiseThreads>>>(y, b, total, d.cols(), d.Cout);
+    check(cudaGetLastError(), "conv bias launch");
+  }
+}
+
+void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
+                            float* gb) {
+  const Dims d = dims_of(s);
+  const int group = images_per_group(d, s.B);
+  DeviceArray<float> col((size_t)group * d.rows() * d.cols());
+  for (int i0 = 0; i0 < s.B; i0 += group) {
+    const int n = std::min(group, s.B - i0);
+    if (gw) {  // gw [Cout, Cin k k] += gy_img [Cout, HoWo] col_img^T
+      im2col_kernel<<<elementwise_blocks(n * d.rows() * d.cols()), kElementwiseThreads>>>(
+          d, x + (int64_t)i0 * d.Cin * d.H * d.W, n, col.data());
+      check(cudaGetLastError(), "im2col launch");
+      for (int j = 0; j < n; ++j)
+        sgemm_device(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gy + (int64_t)(i0 + j) * d.Cout * d.cols(),
+                     (int)d.cols(), col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 1.f, gw,
+                     (int)d.rows());
+    }
+    if (gx) {  // gcol_img [Cin k k, HoWo] = w^T gy_img, then gathered into gx
+      for (int j = 0; j < n; ++j)
+        sgemm_device(true, false, (int)d.rows(), (int)d.cols(), d.Cout, 1.f, w, (int)d.rows(),
+                     gy + (int64_t)(i0 + j) * d.Cout * d.cols(), (int)d.cols(), 0.f,
+                     col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols());
+      const int64_t total = (int64_t)n * d.Cin * d.H * d.W;
+      col2im_kernel<<<elementwise_blocks(total), kElementwiseThreads>>>(d, col.data(), n,
+                                                                        gx + (int64_t)i0 * d.Cin * d.H * d.W);
+      check(cudaGetLastError(), "col2im launch");
+    }
+  }
+  if (gb) {
+    channel_sum<<<d.Cout, 256>>>(gy, s.B, d.Cout, d.cols(), gb);
+    check(cudaGetLastError(), "conv bias grad launch");
+  }
+}
+
+}  // namespace cxrl

@@ -1,0 +1,26 @@
+// cuBLAS at run time: the toolkit on the build machines has no cuBLAS, so the few entry points the
+// backend uses are declared here (from the cuBLAS API reference) and resolved with dlopen/dlsym.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <string>
+
+namespace cxrl {
+
+struct CublasApi {
+  using Handle = void*;
+  // cublasStatus_t is an int enum (0 = success); cublasOperation_t: 0 = N, 1 = T.
+  int (*create)(Handle*) = nullptr;
+  int (*destroy)(Handle) = nullptr;
+  int (*set_stream)(Handle, cudaStream_t) = nullptr;
+  int (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
+               float*, int) = nullptr;
+  Handle handle = nullptr;
+  std::string library;  // the file that was loaded
+};
+
+// The loaded API with a handle on the current device, or null (with *why filled) when cuBLAS cannot
+// be found or initialised. Loaded once per process.
+const CublasApi* cublas_api(std::string* why = nullptr);
+
+}  // namespace cxrl

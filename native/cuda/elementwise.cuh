@@ -1,0 +1,19 @@
+// Internal to the CUDA backend: launch shapes for grid-stride elementwise kernels.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "cuda/check.h"
+
+namespace cxrl {
+
+constexpr int kElementwiseThreads = 256;
+
+inline unsigned elementwise_blocks(int64_t n) {
+  return (unsigned)std::max<int64_t>(1, std::min<int64_t>((n + kElementwiseThreads - 1) / kElementwiseThreads, 65536));
+}
+
+#define CXRL_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+}  // namespace cxrl

@@ -1,0 +1,128 @@
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "cuda/check.h"
+#include "cuda/cublas_loader.h"
+#include "cuda/gemm.h"
+
+namespace cxrl {
+namespace {
+
+// 64 x 64 tile of C per block of 256 threads, each thread 4 x 4 outputs strided by 16 (so a warp's
+// shared-memory reads hit consecutive banks); K in steps of 16 staged through shared memory.
+constexpr int kTile = 64, kTileK = 16;
+
+template <bool kTransA, bool kTransB>
+__global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __restrict__ A, int lda,
+                            const float* __restrict__ B, int ldb, float beta, float* __restrict__ C, int ldc) {
+  __shared__ float As[kTileK][kTile + 1];  // [k][m]
+  __shared__ float Bs[kTileK][kTile + 1];  // [k][n]
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  const int m0 = blockIdx.y * kTile, n0 = blockIdx.x * kTile;
+  float acc[4][4] = {};
+  for (int k0 = 0; k0 < K; k0 += kTileK) {
+    for (int i = threadIdx.x; i < kTile * kTileK; i += blockDim.x) {
+      // A: consecutive threads walk the dimension that is contiguous in memory.
+      const int mm = kTransA ? i % kTile : i / kTileK, kk = kTransA ? i / kTile : i % kTileK;
+      const int m = m0 + mm, k = k0 + kk;
+      As[kk][mm] = (m < M && k < K) ? (kTransA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k]) : 0.f;
+    }
+    for (int i = threadIdx.x; i < kTile * kTileK; i += blockDim.x) {
+      const int nn = kTransB ? i / kTileK : i % kTile, kk = kTransB ? i % kTileK : i / kTile;
+      const int n = n0 + nn, k = k0 + kk;
+      Bs[kk][nn] = (k < K && n < N) ? (kTransB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n]) : 0.f;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTileK; ++kk) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) a[i] = As[kk][ty + 16 * i];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) b[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
+      if (m < M && n < N) {
+        float* c = C + (size_t)m * ldc + n;
+        *c = alpha * acc[i][j] + (beta == 0.f ? 0.f : beta * *c);
+      }
+    }
+}
+
+CudaGemmBackend initial_backend() {
+  const char* env = std::getenv("CXRL_CUDA_GEMM");
+  if (env && std::strcmp(env, "builtin") == 0) return CudaGemmBackend::kBuiltin;
+  if (env && std::strcmp(env, "cublas") == 0) {
+    std::string why;
+    if (!cublas_api(&why)) throw std::runtime_error("CXRL_CUDA_GEMM=cublas: " + why);
+    return CudaGemmBackend::kCublas;
+  }
+  return cublas_api() ? CudaGemmBackend::kCublas : CudaGemmBackend::kBuiltin;
+}
+
+CudaGemmBackend& backend_slot() {
+  static CudaGemmBackend b = initial_backend();
+  return b;
+}
+
+}  // namespace
+
+bool cublas_available(std::string* where_or_why) {
+  std::string why;
+  const CublasApi* api = cublas_api(&why);
+  if (where_or_why) *where_or_why = api ? api->library : why;
+  return api != nullptr;
+}
+
+CudaGemmBackend cuda_gemm_backend() { return backend_slot(); }
+
+void set_cuda_gemm_backend(CudaGemmBackend b) {
+  std::string why;
+  if (b == CudaGemmBackend::kCublas && !cublas_api(&why)) throw std::runtime_error(why);
+  backend_slot() = b;
+}
+
+std::string cuda_gemm_backend_name() { return backend_slot() == CudaGemmBackend::kCublas ? "cublas" : "builtin"; }
+
+void sgemm_device_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                          const float* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
+  if (!trans_a && !trans_b)
+    sgemm_tiled<false, false><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (!trans_a && trans_b)
+    sgemm_tiled<false, true><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (trans_a && !trans_b)
+    sgemm_tiled<true, false><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_tiled<true, true><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  check(cudaGetLastError(), "sgemm_tiled launch");
+}
+
+void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
+  if (backend_slot() == CudaGemmBackend::kBuiltin)
+    return sgemm_device_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M <= 0 || N <= 0) return;
+  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands, keep the
+  // leading dimensions.
+  const CublasApi* api = cublas_api();
+  const int status =
+      api->sgemm(api->handle, trans_b ? 1 : 0, trans_a ? 1 : 0, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+  if (status != 0) throw std::runtime_error("cublasSgemm failed with status " + std::to_string(status));
+}
+
+}  // namespace cxrl

@@ -1,0 +1,98 @@
+// CUDA twins of the engine's ops (native/ops, native/model/optimizer, native/model/ema), on device
+// pointers; each has the semantics of its CPU twin, which is its reference in native/tests/cuda.
+// Every call is asynchronous on the default stream and throws std::runtime_error on a launch error.
+// Accumulating outputs (the "+=" below) follow the CPU twins: callers zero them once per step.
+#pragma once
+#include <cstdint>
+
+#include "model/optimizer.h"
+
+namespace cxrl {
+
+// linear.cu: x [rows, in], w [out, in], b [out] or null -> y [rows, out] = x w^T + b.
+void linear_forward_device(const float* x, const float* w, const float* b, float* y, int64_t rows, int in, int out);
+// gx [rows, in] overwritten (skipped when null); gw [out, in] and gb [out] (when not null) accumulated.
+void linear_backward_device(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
+                            int64_t rows, int in, int out);
+
+// conv2d.cu: x [B, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or null -> y [B, Cout, Ho, Wo].
+struct ConvShape {
+  int B = 0, Cin = 0, H = 0, W = 0, Cout = 0, k = 1, stride = 1, pad = 0;
+};
+void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
+// gx (when not null) overwritten; gw, gb (when not null) accumulated.
+void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
+                            float* gb);
+
+// activation.cu: pointwise over n elements; GELU is the erf form. GEGLU: x [rows, 2I] -> y [rows, I].
+void silu_forward_device(const float* x, float* y, int64_t n);
+void silu_backward_device(const float* x, const float* gy, float* gx, int64_t n);
+void gelu_forward_device(const float* x, float* y, int64_t n);
+void gelu_backward_device(const float* x, const float* gy, float* gx, int64_t n);
+void geglu_forward_device(const float* x, float* y, int64_t rows, int64_t I);
+void geglu_backward_device(const float* x, const float* gy, float* gx, int64_t rows, int64_t I);
+
+// attention.cu: q [B, Lq, H d], k and v [B, Lk, H d], key_mask [B, Lk] (nonzero = attend) or null,
+// scale 1 / sqrt(d); head dims up to kMaxAttentionHeadDim. The forward writes out [B, Lq, H d] and
+// lse [B, H, Lq] (each row's log-sum-exp of scores, -inf for a row with every key masked, whose
+// output is 0), which the backward uses instead of a stored probability matrix.
+constexpr int kMaxAttentionHeadDim = 256;
+struct AttentionShape {
+  int B = 0, H = 0, d = 0;
+  int64_t Lq = 0, Lk = 0;
+};
+void attention_forward_device(const AttentionShape& s, const float* q, const float* k, const float* v,
+                              const float* key_mask, float* out, float* lse);
+// gq, gk, gv overwritten.
+void attention_backward_device(const AttentionShape& s, const float* q, const float* k, const float* v,
+                               const float* key_mask, const float* out, const float* lse, const float* gy, float* gq,
+                               float* gk, float* gv);
+
+// norm.cu. A normalised tensor is [B, C, S] with C channels in G groups: each (b, g) block of
+// (C / G) * S consecutive values is normalised; gamma, beta [C]. GroupNorm: S = H * W.
+// LayerNorm over the last dimension D of `rows` rows: B = rows, C = D, S = 1, G = 1.
+struct NormShape {
+  int64_t B = 0, C = 0, S = 1, G = 1;
+};
+// mean, rstd [B * G] written for the backward. With silu, y = silu(norm(x)) and the normalised
+// values before the SiLU go to pre_activation when it is not null.
+void norm_forward_device(const NormShape& s, const float* x, const float* gamma, const float* beta, float eps, float* y,
+                         float* mean, float* rstd, bool silu = false, float* pre_activation = nullptr);
+// gx overwritten; ggamma, gbeta accumulated.
+void norm_backward_device(const NormShape& s, const float* x, const float* gamma, const float* mean, const float* rstd,
+                          const float* gy, float* gx, float* ggamma, float* gbeta);
+
+// shape_ops.cu: a plane is one [H, W] image channel (planes = B C).
+void upsample_nearest2x_forward_device(const float* x, float* y, int64_t planes, int H, int W);
+void upsample_nearest2x_backward_device(const float* gy, float* gx, int64_t planes, int H, int W);
+void pad_bottom_right_forward_device(const float* x, float* y, int64_t planes, int H, int W, int bottom, int right);
+void pad_bottom_right_backward_device(const float* gy, float* gx, int64_t planes, int H, int W, int bottom, int right);
+void concat_channels_forward_device(const float* a, const float* b, float* y, int64_t B, int64_t Ca, int64_t Cb,
+                                    int64_t plane);
+void concat_channels_backward_device(const float* gy, float* ga, float* gb, int64_t B, int64_t Ca, int64_t Cb,
+                                     int64_t plane);
+void add_device(const float* a, const float* b, float* y, int64_t n);  // y may alias a or b
+void nchw_to_tokens_device(const float* x, float* y, int64_t B, int64_t C, int64_t HW);
+void tokens_to_nchw_device(const float* t, float* y, int64_t B, int64_t C, int64_t HW);
+// The ResNet block's time embedding: h[p, :] += t[p] over planes, and its gradient out[p] = sum g[p, :].
+void plane_bias_add_device(float* h, const float* t, int64_t planes, int64_t HW);
+void plane_sum_device(const float* g, float* out, int64_t planes, int64_t HW);
+
+// embedding.cu: ids [n] (device int32, in range: the caller validates on the host) -> y [n, D];
+// the backward adds gy rows into gtable. The timestep embedding takes timestep_frequencies(spec)
+// on the device: t [B] -> y [B, dim].
+void embedding_lookup_forward_device(const int32_t* ids, int64_t n, const float* table, int64_t D, float* y);
+void embedding_lookup_backward_device(const int32_t* ids, int64_t n, const float* gy, int64_t D, float* gtable);
+void timestep_embedding_forward_device(const float* t, const float* freq, int64_t B, int dim, bool flip_sin_to_cos,
+                                       float* y);
+
+// mse_loss.cu
+double mse_loss_forward_device(const float* pred, const float* target, int64_t n);
+void mse_loss_backward_device(const float* pred, const float* target, float grad_loss, float* g, int64_t n);
+
+// optimizer.cu: one Adam/AdamW step of n parameters (scalars from adam_step_scalars), and the EMA
+// shadow update dst = decay dst + (1 - decay) src.
+void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n);
+void ema_update_device(float* dst, const float* src, int64_t n, float decay);
+
+}  // namespace cxrl

@@ -1,0 +1,38 @@
+#include "cuda/elementwise.cuh"
+#include "cuda/ops.h"
+
+namespace cxrl {
+namespace {
+
+// The CPU step's arithmetic, element for element (native/model/optimizer.cc).
+__global__ void adam_kernel(AdamStepScalars k, float* p, const float* g, float* m, float* v, int64_t n) {
+  CXRL_GRID_STRIDE(i, n) {
+    float gi = g[i], pi = p[i];
+    if (k.decoupled)
+      pi -= k.lr * k.weight_decay * pi;
+    else
+      gi += k.weight_decay * pi;
+    const float mi = k.beta1 * m[i] + (1.f - k.beta1) * gi, vi = k.beta2 * v[i] + (1.f - k.beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - k.step_size * mi / (sqrtf(vi) * k.inv_sqrt_bc2 + k.eps);
+  }
+}
+
+__global__ void ema_kernel(float* dst, const float* src, int64_t n, float keep, float take) {
+  CXRL_GRID_STRIDE(i, n) dst[i] = keep * dst[i] + take * src[i];
+}
+
+}  // namespace
+
+void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n) {
+  adam_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(k, p, g, m, v, n);
+  check(cudaGetLastError(), "adam launch");
+}
+
+void ema_update_device(float* dst, const float* src, int64_t n, float decay) {
+  ema_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(dst, src, n, decay, 1.f - decay);
+  check(cudaGetLastError(), "ema launch");
+}
+
+}  // namespace cxrl

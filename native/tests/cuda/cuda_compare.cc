@@ -1,0 +1,38 @@
+#include "tests/cuda/cuda_compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "tests/harness.h"
+
+namespace cxrl::test {
+
+DeviceArray<float> on_device(const Tensor& t) {
+  DeviceArray<float> d(t.v.size());
+  copy_to_device(d.data(), t.v.data(), t.v.size() * sizeof(float));
+  return d;
+}
+
+Tensor from_device(const DeviceArray<float>& d, const Shape& shape) {
+  Tensor t(shape);
+  if ((size_t)t.numel() != d.size()) fail("from_device: shape " + shape_str(shape) + " does not match the array");
+  copy_to_host(t.v.data(), d.data(), d.size() * sizeof(float));
+  return t;
+}
+
+double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol) {
+  double diff = 0, scale = 0;
+  bool finite = got.numel() == ref.numel();
+  for (int64_t i = 0; finite && i < ref.numel(); ++i) {
+    finite = std::isfinite(got.v[i]);
+    diff = std::max(diff, (double)std::fabs(got.v[i] - ref.v[i]));
+    scale = std::max(scale, (double)std::fabs(ref.v[i]));
+  }
+  const double rel = finite ? diff / std::max(scale, 1e-30) : INFINITY;
+  std::printf("    %-60s max rel err %.2e\n", label.c_str(), rel);
+  if (!(rel < tol)) fail(label + ": CUDA differs from the CPU twin by " + std::to_string(rel));
+  return rel;
+}
+
+}  // namespace cxrl::test

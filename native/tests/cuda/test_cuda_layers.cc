@@ -1,0 +1,83 @@
+// The CUDA convolution and flash attention against their CPU twins: forward and every gradient,
+// over stride, padding, kernel size, head dims up to an SD-sized 160, key masks (one row fully
+// masked), and query/key lengths that are not multiples of the tiles.
+#include <array>
+#include <cmath>
+
+#include "cuda/check.h"
+#include "cuda/ops.h"
+#include "ops/attention.h"
+#include "ops/conv2d.h"
+#include "tests/cuda/cuda_compare.h"
+#include "tests/harness.h"
+
+using namespace cxrl;
+using namespace cxrl::test;
+
+static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+constexpr double kFp32Tol = 1e-3;
+
+TEST(cuda_conv2d_matches_cpu) {
+  require_device();
+  // {k, stride, pad}: the UNet's 3x3, its stride-2 downsampler, 1x1 shortcuts, and a 4x4.
+  for (const auto [k, stride, pad] : {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1},
+                                      std::array<int, 3>{1, 1, 0}, std::array<int, 3>{4, 2, 2}}) {
+    ConvShape s;
+    s.B = rand_int(1, 3), s.Cin = rand_int(1, 20), s.H = rand_int(k, 24), s.W = rand_int(k, 24);
+    s.Cout = rand_int(1, 20), s.k = k, s.stride = stride, s.pad = pad;
+    const Tensor x = randn({s.B, s.Cin, s.H, s.W}), w = randn({s.Cout, s.Cin, k, k}, 0.3f), b = randn({s.Cout});
+    const Conv2dGeom g{stride, pad};
+    const Tensor y = conv2d_forward(x, w, &b, g), gy = randn(y.shape);
+    Tensor gx, gw = randn(w.shape), gb = randn(b.shape);  // accumulated into
+    DeviceArray<float> dx = on_device(x), dw = on_device(w), db = on_device(b), dy(y.v.size()), dgy = on_device(gy),
+                       dgx(x.v.size()), dgw = on_device(gw), dgb = on_device(gb);
+    conv2d_backward(x, w, gy, g, &gx, &gw, &gb);
+    conv2d_forward_device(s, dx.data(), dw.data(), db.data(), dy.data());
+    conv2d_backward_device(s, dx.data(), dw.data(), dgy.data(), dgx.data(), dgw.data(), dgb.data());
+    const std::string l = "conv " + std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) + " p" +
+                          std::to_string(pad) + " " + shape_str(x.shape) + "->" + std::to_string(s.Cout);
+    expect_close(l + " y", from_device(dy, y.shape), y, kFp32Tol);
+    expect_close(l + " gx", from_device(dgx, x.shape), gx, kFp32Tol);
+    expect_close(l + " gw (accumulated)", from_device(dgw, w.shape), gw, kFp32Tol);
+    expect_close(l + " gb (accumulated)", from_device(dgb, b.shape), gb, kFp32Tol);
+  }
+}
+
+TEST(cuda_attention_matches_cpu) {
+  require_device();
+  struct Case {
+    int B, H, d, Lq, Lk;
+    bool mask;
+  };
+  for (const Case c : {Case{2, 2, 8, 37, 37, false}, Case{1, 3, 40, 70, 77, true}, Case{2, 1, 160, 33, 45, true},
+                       Case{1, 2, 64, 5, 300, false}, Case{1, 8, 40, 129, 7, true}}) {
+    const Tensor q = randn({c.B, c.Lq, c.H * c.d}), k = randn({c.B, c.Lk, c.H * c.d}),
+                 v = randn({c.B, c.Lk, c.H * c.d}), gy = randn({c.B, c.Lq, c.H * c.d});
+    Tensor mask({c.B, c.Lk}, 1.f);
+    if (c.mask) {
+      for (int j = 0; j < c.Lk; j += 3) mask.v[j] = 0.f;  // every third key of the first batch entry
+      if (c.B > 1)
+        for (int j = 0; j < c.Lk; ++j) mask.v[c.Lk + j] = 0.f;  // the second entry attends to nothing
+    }
+    const Tensor* m = c.mask ? &mask : nullptr;
+    AttentionCache cache;
+    const Tensor y = attention_forward(q, k, v, c.H, m, &cache);
+    Tensor gq, gk, gv;
+    attention_backward(q, k, v, c.H, cache, gy, &gq, &gk, &gv);
+    const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
+    DeviceArray<float> dq = on_device(q), dk = on_device(k), dv = on_device(v), dmask = on_device(mask),
+                       dgy = on_device(gy), dy(y.v.size()), lse((size_t)c.B * c.H * c.Lq), dgq(q.v.size()),
+                       dgk(k.v.size()), dgv(v.v.size());
+    const float* dm = c.mask ? dmask.data() : nullptr;
+    attention_forward_device(s, dq.data(), dk.data(), dv.data(), dm, dy.data(), lse.data());
+    attention_backward_device(s, dq.data(), dk.data(), dv.data(), dm, dy.data(), lse.data(), dgy.data(), dgq.data(),
+                              dgk.data(), dgv.data());
+    const std::string l = "attention B" + std::to_string(c.B) + " H" + std::to_string(c.H) + " d" +
+                          std::to_string(c.d) + " " + std::to_string(c.Lq) + "x" + std::to_string(c.Lk) +
+                          (c.mask ? " masked" : "");
+    expect_close(l + " y", from_device(dy, y.shape), y, kFp32Tol);
+    expect_close(l + " gq", from_device(dgq, q.shape), gq, kFp32Tol);
+    expect_close(l + " gk", from_device(dgk, k.shape), gk, kFp32Tol);
+    expect_close(l + " gv", from_device(dgv, v.shape), gv, kFp32Tol);
+  }
+}

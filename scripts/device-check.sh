@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The GPU checks, for a machine with an NVIDIA GPU, nvcc, CMake and PyTorch but no Node.js: builds
+# the C++ engine and its CUDA twins with CMake alone, then
+#   1. runs every CUDA twin against its CPU twin (build-device/tests/cxrl_cuda_tests),
+#   2. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
+#      cuBLAS) and GroupNorm+SiLU (build-device/tests/cxrl_cuda_bench),
+#   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py),
+# and writes the logs and summary.md into $OUT (default ./device-out). Exit status: the tests'.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-./device-out}"
+mkdir -p "$out"
+log() { echo "[device-check $(date +%T)] $*" | tee -a "$out/summary.md"; }
+: >"$out/summary.md"
+nvidia-smi -L 2>&1 | tee -a "$out/summary.md" || true
+
+# cuBLAS: from the nvidia-cublas wheel when there is one (the build needs no cuBLAS).
+cublas_dir=$(python3 -c "
+import glob, site
+for d in site.getsitepackages() + [site.getusersitepackages()]:
+    for lib in glob.glob(d + '/nvidia/cu*/lib/libcublas.so.*') + glob.glob(d + '/nvidia/cublas/lib/libcublas.so.*'):
+        print(lib.rsplit('/', 1)[0]); raise SystemExit
+" 2>/dev/null || true)
+if [ -n "$cublas_dir" ] && ls "$cublas_dir"/libcublas.so.* >/dev/null 2>&1; then
+  export CXRL_CUBLAS_LIB=$(ls "$cublas_dir"/libcublas.so.* | head -1)
+  export LD_LIBRARY_PATH="$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export CXRL_REQUIRE_CUBLAS=1
+  log "cuBLAS: $CXRL_CUBLAS_LIB"
+else
+  log "cuBLAS: no nvidia-cublas wheel found; the loader searches the CUDA install and LD_LIBRARY_PATH"
+fi
+
+generator=$(command -v ninja >/dev/null && echo "-G Ninja" || echo "")
+log "configure + build (CMake $(cmake --version | head -1 | awk '{print $3}'))"
+# shellcheck disable=SC2086
+if ! cmake -S . -B build-device $generator -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 ||
+  ! cmake --build build-device --target cxrl_cuda_tests cxrl_cuda_bench -j"$(nproc)" >>"$out/build.log" 2>&1; then
+  log "BUILD FAILED; the end of build.log:"
+  tail -40 "$out/build.log" | tee -a "$out/summary.md"
+  exit 1
+fi
+
+log "CUDA twins against their CPU twins"
+build-device/tests/cxrl_cuda_tests >"$out/cuda-tests.txt" 2>&1
+tests_rc=$?
+grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
+log "cxrl_cuda_tests exit status $tests_rc"
+
+log "engine benchmarks"
+timeout 300 build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
+log "cxrl_cuda_bench exit status $?"
+cat "$out/cuda-bench.json" "$out/cuda-bench.err" >>"$out/summary.md"
+
+log "PyTorch eager, same shapes"
+timeout 300 python3 scripts/device_torch_bench.py >"$out/torch-bench.json" 2>"$out/torch-bench.err"
+log "device_torch_bench exit status $?"
+cat "$out/torch-bench.json" >>"$out/summary.md"
+tail -5 "$out/torch-bench.err" >>"$out/summary.md"
+exit $tests_rc
