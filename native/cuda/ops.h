@@ -74,9 +74,10 @@ void concat_channels_backward_device(const float* gy, float* ga, float* gb, int6
 void add_device(const float* a, const float* b, float* y, int64_t n);  // y may alias a or b
 void nchw_to_tokens_device(const float* x, float* y, int64_t B, int64_t C, int64_t HW);
 void tokens_to_nchw_device(const float* t, float* y, int64_t B, int64_t C, int64_t HW);
+void add_scaled_device(float* acc, const float* b, float scale, int64_t n);  // acc += scale b
 // The ResNet block's time embedding: h[p, :] += t[p] over planes, and its gradient out[p] = sum g[p, :].
-void plane_bias_add_device(float* h, const float* t, int64_t planes, int64_t HW);
-void plane_sum_device(const float* g, float* out, int64_t planes, int64_t HW);
+void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW);
+void plane_sums_device(const float* g, float* out, int64_t planes, int64_t HW);
 
 // embedding.cu: ids [n] (device int32, in range: the caller validates on the host) -> y [n, D];
 // the backward adds gy rows into gtable. The timestep embedding takes timestep_frequencies(spec)

@@ -72,6 +72,10 @@ __global__ void transpose_kernel(const float* x, float* y, int64_t B, int64_t C,
   }
 }
 
+__global__ void add_scaled_kernel(float* acc, const float* b, float scale, int64_t n) {
+  CXRL_GRID_STRIDE(i, n) acc[i] += scale * b[i];
+}
+
 __global__ void plane_bias_kernel(float* h, const float* t, int64_t planes, int64_t HW) {
   CXRL_GRID_STRIDE(i, planes * HW) h[i] += t[i / HW];
 }
@@ -123,16 +127,19 @@ void concat_channels_backward_device(const float* gy, float* ga, float* gb, int6
   CXRL_LAUNCH(column_block_kernel, B * Cb * plane, gy, gb, B, Cb * plane, cols, Ca * plane, true);
 }
 void add_device(const float* a, const float* b, float* y, int64_t n) { CXRL_LAUNCH(add_kernel, n, a, b, y, n); }
+void add_scaled_device(float* acc, const float* b, float scale, int64_t n) {
+  CXRL_LAUNCH(add_scaled_kernel, n, acc, b, scale, n);
+}
 void nchw_to_tokens_device(const float* x, float* y, int64_t B, int64_t C, int64_t HW) {
   CXRL_LAUNCH(transpose_kernel, B * C * HW, x, y, B, C, HW, true);
 }
 void tokens_to_nchw_device(const float* t, float* y, int64_t B, int64_t C, int64_t HW) {
   CXRL_LAUNCH(transpose_kernel, B * C * HW, t, y, B, C, HW, false);
 }
-void plane_bias_add_device(float* h, const float* t, int64_t planes, int64_t HW) {
+void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW) {
   CXRL_LAUNCH(plane_bias_kernel, planes * HW, h, t, planes, HW);
 }
-void plane_sum_device(const float* g, float* out, int64_t planes, int64_t HW) {
+void plane_sums_device(const float* g, float* out, int64_t planes, int64_t HW) {
   plane_sum_kernel<<<(unsigned)planes, 256>>>(g, out, HW);
   check(cudaGetLastError(), "plane_sum launch");
 }

@@ -3,6 +3,7 @@
 #include "core/grad_mode.h"
 #include "ops/activation.h"
 #include "ops/linear.h"
+#include "ops/shape_ops.h"
 
 namespace cxrl {
 
@@ -53,7 +54,7 @@ Tensor Linear::forward(const Tensor& x) {
   if (lora_a_) {  // y += scale * (x A^T) B^T
     Tensor xa = linear_forward(x, lora_a_->value, nullptr);
     const Tensor up = linear_forward(xa, lora_b_->value, nullptr);
-    for (int64_t i = 0; i < y.numel(); ++i) y.v[i] += lora_scale_ * up.v[i];
+    add_scaled_inplace(&y, up, lora_scale_);
     keep_for_backward(xa_, xa);
   }
   return y;
@@ -63,12 +64,12 @@ Tensor Linear::backward(const Tensor& gy) {
   Tensor gx;
   linear_backward(x_, w_->value, gy, &gx, w_->grad_target(), b_ ? b_->grad_target() : nullptr);
   if (lora_a_) {
-    Tensor gy_scaled = gy;
-    for (float& v : gy_scaled.v) v *= lora_scale_;
+    Tensor gy_scaled(gy.shape);
+    add_scaled_inplace(&gy_scaled, gy, lora_scale_);
     Tensor gxa, gx_lora;
     linear_backward(xa_, lora_b_->value, gy_scaled, &gxa, lora_b_->grad_target(), nullptr);
     linear_backward(x_, lora_a_->value, gxa, &gx_lora, lora_a_->grad_target(), nullptr);
-    for (int64_t i = 0; i < gx.numel(); ++i) gx.v[i] += gx_lora.v[i];
+    add_inplace(&gx, gx_lora);
   }
   return gx;
 }

@@ -17,42 +17,17 @@ ResnetBlock2D::ResnetBlock2D(ParamStore& ps, const std::string& n, int in, int o
 
 Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor& temb) {
   Tensor h = conv1_.forward(norm1_.forward(x));
-  if (has_temb_) add_time_embedding(&h, time_proj_.forward(act_t_.forward(temb)));
+  if (has_temb_) add_plane_bias(&h, time_proj_.forward(act_t_.forward(temb)));
   h = conv2_.forward(norm2_.forward(h));
   return add(has_shortcut_ ? shortcut_.forward(x) : x, h);
 }
 
-// h[b, c, :, :] += t[b, c]
-void ResnetBlock2D::add_time_embedding(Tensor* h, const Tensor& t) {
-  const int64_t B = h->dim(0), C = h->dim(1), HW = h->dim(2) * h->dim(3);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) {
-      float* row = h->data() + (b * C + c) * HW;
-      const float tv = t.v[b * C + c];
-      for (int64_t i = 0; i < HW; ++i) row[i] += tv;
-    }
-}
-
 Tensor ResnetBlock2D::backward(const Tensor& gy, Tensor* gtemb) {
   Tensor gh = norm2_.backward(conv2_.backward(gy));
-  if (has_temb_) add_inplace(gtemb, act_t_.backward(time_proj_.backward(time_embedding_grad(gh))));
+  if (has_temb_) add_inplace(gtemb, act_t_.backward(time_proj_.backward(plane_sums(gh))));
   Tensor gx = norm1_.backward(conv1_.backward(gh));
   add_inplace(&gx, has_shortcut_ ? shortcut_.backward(gy) : gy);
   return gx;
-}
-
-// d/dt of add_time_embedding: the sum of gh over each image plane.
-Tensor ResnetBlock2D::time_embedding_grad(const Tensor& gh) {
-  const int64_t B = gh.dim(0), C = gh.dim(1), HW = gh.dim(2) * gh.dim(3);
-  Tensor gt({B, C});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* row = gh.data() + (b * C + c) * HW;
-      double s = 0;
-      for (int64_t i = 0; i < HW; ++i) s += row[i];
-      gt.v[b * C + c] = (float)s;
-    }
-  return gt;
 }
 
 }  // namespace cxrl

@@ -15,8 +15,6 @@ class ResnetBlock2D {
   Tensor backward(const Tensor& gy, Tensor* gtemb);
 
  private:
-  static void add_time_embedding(Tensor* h, const Tensor& t);
-  static Tensor time_embedding_grad(const Tensor& gh);
   GroupNorm norm1_, norm2_;  // each followed by SiLU (fused)
   SiLU act_t_;
   Conv2d conv1_, conv2_, shortcut_;

@@ -101,6 +101,40 @@ void add_inplace(Tensor* acc, const Tensor& b) {
   });
 }
 
+void add_scaled_inplace(Tensor* acc, const Tensor& b, float scale) {
+  check_same_shape(*acc, b, "add_scaled_inplace");
+  parallel_for(b.numel(), 8192, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) acc->v[i] += scale * b.v[i];
+  });
+}
+
+void add_plane_bias(Tensor* h, const Tensor& t) {
+  const int64_t B = h->dim(0), C = h->dim(1), HW = h->dim(2) * h->dim(3);
+  if (t.shape != Shape{B, C})
+    throw std::invalid_argument("add_plane_bias: bias " + shape_str(t.shape) + " does not match " +
+                                shape_str(h->shape));
+  parallel_for(B * C, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      float* row = h->data() + p * HW;
+      for (int64_t i = 0; i < HW; ++i) row[i] += t.v[p];
+    }
+  });
+}
+
+Tensor plane_sums(const Tensor& g) {
+  const int64_t B = g.dim(0), C = g.dim(1), HW = g.dim(2) * g.dim(3);
+  Tensor out({B, C});
+  parallel_for(B * C, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* row = g.data() + p * HW;
+      double s = 0;
+      for (int64_t i = 0; i < HW; ++i) s += row[i];
+      out.v[p] = (float)s;
+    }
+  });
+  return out;
+}
+
 Tensor nchw_to_tokens(const Tensor& x) {
   const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
   Tensor t = Tensor::uninitialized({B, HW, C});

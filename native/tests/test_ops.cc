@@ -448,6 +448,29 @@ TEST(layout_ops_backward_fd) {
       [](const Inputs&, const Tensor& gy) {
         return Inputs{gy, gy};
       });
+  fd_check(
+      "add_scaled_inplace (scale 0.3)", {randn({B, C, H, W}), randn({B, C, H, W})},
+      [](const Inputs& i) {
+        Tensor y = i[0];
+        add_scaled_inplace(&y, i[1], 0.3f);
+        return y;
+      },
+      [](const Inputs&, const Tensor& gy) {
+        Tensor gb(gy.shape);
+        add_scaled_inplace(&gb, gy, 0.3f);
+        return Inputs{gy, gb};
+      });
+  // The ResNet block's time embedding, with the backward rule it uses (resnet_block.cc).
+  fd_check(
+      "add_plane_bias " + shape_str({B, C, H, W}), {randn({B, C, H, W}), randn({B, C})},
+      [](const Inputs& i) {
+        Tensor y = i[0];
+        add_plane_bias(&y, i[1]);
+        return y;
+      },
+      [](const Inputs&, const Tensor& gy) {
+        return Inputs{gy, plane_sums(gy)};
+      });
   // Each layout change separately, with the backward rule the transformer uses (transformer.cc:
   // the gradient of nchw_to_tokens is tokens_to_nchw and vice versa); the composition alone would
   // be the identity and pass even if both were wrong the same way.

@@ -62,17 +62,17 @@ TEST(cuda_layout_ops_match_cpu) {
     DeviceArray<float> dother = on_device(other), dsum(x.v.size()), dt = on_device(t), gt(planes);
     add_device(dx.data(), dother.data(), dsum.data(), x.numel());
     expect_close("add", from_device(dsum, x.shape), add(x, other), kExact);
-    Tensor h = x, sums({B, C});
-    for (int p = 0; p < planes; ++p)
-      for (int i = 0; i < H * W; ++i) {
-        h.v[p * H * W + i] += t.v[p];
-        sums.v[p] += x.v[p * H * W + i];
-      }
-    plane_bias_add_device(dx.data(), dt.data(), planes, (int64_t)H * W);
+    Tensor h = x, scaled = x;
+    add_plane_bias(&h, t);
+    add_scaled_inplace(&scaled, other, 0.3f);
+    DeviceArray<float> dacc = on_device(x);
+    add_scaled_device(dacc.data(), dother.data(), 0.3f, x.numel());
+    expect_close("add scaled (LoRA branch)", from_device(dacc, x.shape), scaled, kExact);
+    add_plane_bias_device(dx.data(), dt.data(), planes, (int64_t)H * W);
     expect_close("per-plane bias add (time embedding)", from_device(dx, x.shape), h, kExact);
     dx = on_device(x);
-    plane_sum_device(dx.data(), gt.data(), planes, (int64_t)H * W);
-    expect_close("per-plane sum (its gradient)", from_device(gt, {B, C}), sums, 1e-5);
+    plane_sums_device(dx.data(), gt.data(), planes, (int64_t)H * W);
+    expect_close("per-plane sums (its gradient)", from_device(gt, {B, C}), plane_sums(x), 1e-5);
   }
 }
 
