@@ -39,9 +39,9 @@ TEST(image_encoder_gradients_fd) {
                        inputs, forward, backward, 5e-3, 1e-2f);
   // Per entry, every entry of every parameter and of the input (the network is small): a single
   // dropped gradient component gives an error of 1 here. float32 forward differences of single
-  // entries are noisy at the percent level (up to 3.5e-2 over seeds 1-12), hence the tolerance;
-  // errors in size or direction are the directional check's job above.
-  fd_check("image encoder: every parameter entry", inputs, forward, backward, 0.1, 1e-2f, 4096, 1e-2);
+  // entries are noisy at the percent level (up to 5.75e-2 over 300 seeds), hence the tolerance of
+  // 0.2; errors in size or direction are the directional check's job above.
+  fd_check("image encoder: every parameter entry", inputs, forward, backward, 0.2, 1e-2f, 4096, 1e-2);
   bool threw = false;
   try {
     ImageEncoderConfig::from_json(Json::parse(R"({"image_size":20,"channels":[8,8,8]})"));
