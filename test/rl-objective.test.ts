@@ -336,7 +336,10 @@ test("the KL trust region: 0 against the policy's own means; its gradient matche
   const base = await microBatchGradient(klInputs, s, IDX, AT);
   expect(base.klAnchor).toBeGreaterThan(0);
   const withoutKl = await microBatchGradient(klInputs, { ...s, klWeight: 0 }, IDX, AT);
-  expect(base.loss).toBeCloseTo(withoutKl.loss + 0.7 * base.klAnchor, 12);
+  // The loss adds the weighted KL exactly, up to double rounding of the sum (relative: the KL
+  // reaches thousands for some seeds, e.g. 5947 at seed 310, where 5e-13 absolute is below an ulp).
+  const expected = withoutKl.loss + 0.7 * base.klAnchor;
+  expect(Math.abs(base.loss - expected)).toBeLessThanOrEqual(1e-14 * Math.max(1, Math.abs(expected)));
   await microBatchGradient(klInputs, s, IDX, AT);
   const name = 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_v.weight';
   const g = Float32Array.from(unet.getGrad(name).data),
