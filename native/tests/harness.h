@@ -34,6 +34,8 @@ void fail(const std::string& msg);
 
 std::mt19937_64& rng();
 Tensor randn(Shape s, float scale = 1.f);
+// Uniform integer in [lo, hi], from the test's generator.
+inline int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
 
 // Finite-difference check of an op's backward. The scalar is L = sum(w * f(inputs)) with random
 // w; analytic gradients come from bwd(inputs, w). Central differences on up to `probes` random

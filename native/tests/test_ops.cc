@@ -20,8 +20,6 @@ using namespace cxrl;
 using namespace cxrl::test;
 using Inputs = std::vector<Tensor>;
 
-static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
-
 // Float64 reference of GroupNorm (LayerNorm is rows = tokens, groups = 1, spatial = 1): x viewed as
 // [rows, len]; element j of row r has channel (r % groups) * (len / spatial) + j / spatial.
 static std::vector<double> norm_reference(const Values& in, int64_t rows, int64_t len, int64_t groups,

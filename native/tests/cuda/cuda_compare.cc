@@ -21,15 +21,18 @@ Tensor from_device(const DeviceArray<float>& d, const Shape& shape) {
   return t;
 }
 
-double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol) {
+double max_rel_error(const float* got, const float* ref, int64_t n) {
   double diff = 0, scale = 0;
-  bool finite = got.numel() == ref.numel();
-  for (int64_t i = 0; finite && i < ref.numel(); ++i) {
-    finite = std::isfinite(got.v[i]);
-    diff = std::max(diff, (double)std::fabs(got.v[i] - ref.v[i]));
-    scale = std::max(scale, (double)std::fabs(ref.v[i]));
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    diff = std::max(diff, (double)std::fabs(got[i] - ref[i]));
+    scale = std::max(scale, (double)std::fabs(ref[i]));
   }
-  const double rel = finite ? diff / std::max(scale, 1e-30) : INFINITY;
+  return diff / std::max(scale, 1e-30);
+}
+
+double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol) {
+  const double rel = got.numel() == ref.numel() ? max_rel_error(got.data(), ref.data(), ref.numel()) : INFINITY;
   std::printf("    %-60s max rel err %.2e\n", label.c_str(), rel);
   if (!(rel < tol)) fail(label + ": CUDA differs from the CPU twin by " + std::to_string(rel));
   return rel;

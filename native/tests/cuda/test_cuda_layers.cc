@@ -14,9 +14,6 @@
 using namespace cxrl;
 using namespace cxrl::test;
 
-static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
-constexpr double kFp32Tol = 1e-3;
-
 TEST(cuda_conv2d_matches_cpu) {
   require_device();
   // {k, stride, pad}: the UNet's 3x3, its stride-2 downsampler, 1x1 shortcuts, and a 4x4.

@@ -22,9 +22,6 @@
 using namespace cxrl;
 using namespace cxrl::test;
 
-static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
-constexpr double kFp32Tol = 1e-3;  // the bound; fp32 twins land near 1e-6
-
 TEST(cuda_gemm_matches_float64) {
   require_device();
   std::string where;

@@ -8,21 +8,11 @@
 #include "cuda/rl_cuda.h"
 #include "rl/ddim_step.h"
 #include "rl/ppo.h"
+#include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
 
 using namespace cxrl;
 using namespace cxrl::test;
-
-static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
-
-static double max_rel(const float* a, const float* b, int64_t n) {
-  double d = 0, s = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    d = std::max(d, (double)std::fabs(a[i] - b[i]));
-    s = std::max(s, (double)std::fabs(b[i]));
-  }
-  return d / std::max(s, 1e-30);
-}
 
 TEST(cuda_ddim_step_matches_cpu) {
   require_device();
@@ -61,7 +51,7 @@ TEST(cuda_ddim_step_matches_cpu) {
         std::vector<double> lp_cpu(B), lp_gpu(B);
         ddim_step_cpu(a, prev_cpu.data(), lp_cpu.data());
         ddim_step_cuda_host(a, prev_gpu.data(), lp_gpu.data());
-        const double e_prev = max_rel(prev_gpu.data(), prev_cpu.data(), B * N);
+        const double e_prev = max_rel_error(prev_gpu.data(), prev_cpu.data(), B * N);
         double e_lp = 0;
         for (int64_t b = 0; b < B; ++b) e_lp = std::max(e_lp, std::fabs(lp_gpu[b] - lp_cpu[b]) / std::fabs(lp_cpu[b]));
         // Backward at the step's own x_prev, with per-sample upstream gradients.
@@ -73,8 +63,8 @@ TEST(cuda_ddim_step_matches_cpu) {
         std::vector<float> gm_cpu(B * N), gu_cpu(B * N), gm_gpu(B * N), gu_gpu(B * N);
         ddim_step_backward_cpu(back, g.data(), gm_cpu.data(), guided ? gu_cpu.data() : nullptr);
         ddim_step_backward_cuda_host(back, g.data(), gm_gpu.data(), guided ? gu_gpu.data() : nullptr);
-        double e_grad = max_rel(gm_gpu.data(), gm_cpu.data(), B * N);
-        if (guided) e_grad = std::max(e_grad, max_rel(gu_gpu.data(), gu_cpu.data(), B * N));
+        double e_grad = max_rel_error(gm_gpu.data(), gm_cpu.data(), B * N);
+        if (guided) e_grad = std::max(e_grad, max_rel_error(gu_gpu.data(), gu_cpu.data(), B * N));
         std::printf("    %-8s %-13s %-9s B %lld N %6lld: x_prev %.2e, log-prob %.2e, backward %.2e\n", kinds[kind],
                     sources[source], guided ? "guided" : "unguided", (long long)B, (long long)N, e_prev, e_lp, e_grad);
         worst_prev = std::max(worst_prev, e_prev);

@@ -13,7 +13,6 @@
 using namespace cxrl;
 using namespace cxrl::test;
 
-static int rand_int(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
 constexpr double kExact = 1e-6;
 
 TEST(cuda_layout_ops_match_cpu) {
