@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "bench/ddim_step_bench.h"
+#include "bench/device_timing.h"
 #include "cuda/ddim_step_device.cuh"
 
 namespace cxrl {
@@ -47,36 +48,19 @@ StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
   set_device_step_chunks(s, c.device_chunk);
   double* partial = buf.alloc<double>(batch * s.chunks);
   double* lp = buf.alloc<double>(batch);
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  auto launch = [&] {
-    ddim_step_kernel<<<(unsigned)(batch * s.chunks), kThreads>>>(s, prev, partial);
-    finish_log_prob<<<(unsigned)((batch + 127) / 128), 128>>>(partial, s.coef, batch, s.chunks, s.N, lp);
-  };
-  launch();
-  cudaEventRecord(e0);
-  for (int i = 0; i < iters; ++i) launch();
-  cudaEventRecord(e1);
-  check(cudaEventSynchronize(e1), "timing");
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
   StepTiming t;
-  t.fused_seconds = ms / 1e3 / iters;
+  t.fused_seconds = device_seconds_per_call(
+      [&] {
+        ddim_step_kernel<<<(unsigned)(batch * s.chunks), kThreads>>>(s, prev, partial);
+        finish_log_prob<<<(unsigned)((batch + 127) / 128), 128>>>(partial, s.coef, batch, s.chunks, s.N, lp);
+      },
+      iters);
   t.bytes_moved = step_bytes(c);
   // Copy of the same number of bytes (half read, half written), device to device.
   const size_t copy_bytes = (size_t)(t.bytes_moved / 2);
   char* src = buf.alloc<char>(copy_bytes);
   char* dst = buf.alloc<char>(copy_bytes);
-  cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(e0);
-  for (int i = 0; i < iters; ++i) cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice);
-  cudaEventRecord(e1);
-  check(cudaEventSynchronize(e1), "timing");
-  cudaEventElapsedTime(&ms, e0, e1);
-  t.copy_seconds = ms / 1e3 / iters;
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
+  t.copy_seconds = device_seconds_per_call([&] { cudaMemcpy(dst, src, copy_bytes, cudaMemcpyDeviceToDevice); }, iters);
   return t;
 }
 

@@ -4,34 +4,17 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "bench/ddim_step_bench.h"
+#include "bench/device_timing.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
 #include "cuda/ops.h"
 
 using namespace cxrl;
-
-static double seconds_per_call(const std::function<void()>& fn, int iters) {
-  fn();
-  check(cudaDeviceSynchronize(), "warm-up");
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0);
-  for (int i = 0; i < iters; ++i) fn();
-  cudaEventRecord(e1);
-  check(cudaEventSynchronize(e1), "timing");
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return ms / 1e3 / iters;
-}
 
 static std::string step_json(const char* name, int64_t batch, int64_t per_sample, int64_t chunk = 0) {
   StepBenchConfig c;
@@ -60,7 +43,7 @@ static std::string gemm_json(int M, int N, int K) {
   for (CudaGemmBackend b : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
     if (b == CudaGemmBackend::kCublas && !cublas_available()) continue;
     set_cuda_gemm_backend(b);
-    const double s = seconds_per_call(
+    const double s = device_seconds_per_call(
         [&] { sgemm_device(false, true, M, N, K, 1.f, A.data(), K, B.data(), K, 0.f, C.data(), N); }, 10);
     char buf[96];
     std::snprintf(buf, sizeof buf, ", \"%s_TFLOPs\": %.2f", cuda_gemm_backend_name().c_str(),
@@ -78,7 +61,7 @@ static std::string norm_json(int64_t B, int64_t C, int64_t S, int64_t G) {
   check(cudaMemset(gamma.data(), 0, C * 4), "memset");
   check(cudaMemset(beta.data(), 0, C * 4), "memset");
   const NormShape s{B, C, S, G};
-  const double t = seconds_per_call(
+  const double t = device_seconds_per_call(
       [&] {
         norm_forward_device(s, x.data(), gamma.data(), beta.data(), 1e-5f, y.data(), mean.data(), rstd.data(), true);
       },
@@ -99,8 +82,9 @@ static std::string conv_json(int B, int C, int HW) {
   const size_t nx = (size_t)B * C * HW * HW, nw = (size_t)C * C * 9;
   DeviceArray<float> x(nx), w(nw), b(C), y(nx), gx(nx), gw(nw), gb(C);
   for (auto* a : {&x, &w, &b, &gw, &gb}) check(cudaMemset(a->data(), 0, a->size() * 4), "memset");
-  const double fwd = seconds_per_call([&] { conv2d_forward_device(s, x.data(), w.data(), b.data(), y.data()); }, 5);
-  const double bwd = seconds_per_call(
+  const double fwd =
+      device_seconds_per_call([&] { conv2d_forward_device(s, x.data(), w.data(), b.data(), y.data()); }, 5);
+  const double bwd = device_seconds_per_call(
       [&] { conv2d_backward_device(s, x.data(), w.data(), y.data(), gx.data(), gw.data(), gb.data()); }, 5);
   const double flops = 2.0 * B * C * C * 9 * HW * HW;
   char buf[256];
@@ -117,9 +101,9 @@ static std::string attention_json(int B, int H, int d, int L) {
   const size_t n = (size_t)B * L * H * d;
   DeviceArray<float> q(n), k(n), v(n), out(n), lse((size_t)B * H * L), gq(n), gk(n), gv(n);
   for (auto* a : {&q, &k, &v}) check(cudaMemset(a->data(), 0, n * 4), "memset");
-  const double fwd = seconds_per_call(
+  const double fwd = device_seconds_per_call(
       [&] { attention_forward_device(s, q.data(), k.data(), v.data(), nullptr, out.data(), lse.data()); }, 3);
-  const double bwd = seconds_per_call(
+  const double bwd = device_seconds_per_call(
       [&] {
         attention_backward_device(s, q.data(), k.data(), v.data(), nullptr, out.data(), lse.data(), out.data(),
                                   gq.data(), gk.data(), gv.data());
