@@ -51,6 +51,31 @@ __device__ bool key_kept(const float* mask, int b, int64_t Lk, int64_t j) {
   return j < Lk && (!mask || mask[(int64_t)b * Lk + j] != 0.f);
 }
 
+// For the lane's values c = lane + 32 t of one row: acc[t] = decay acc[t] + sum_j w[j] tile[j][c]
+// over a tile of kTile rows of stride ts (w is the warp's weights for the tile, in shared memory).
+__device__ __forceinline__ void add_weighted_tile(float (&acc)[kMaxPerLane], float decay, const float* w,
+                                                  const float* tile, int ts, int d) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < kMaxPerLane; ++t) {
+    const int c = lane + 32 * t;
+    if (c >= d) break;
+    float a = acc[t] * decay;
+    for (int j = 0; j < kTile; ++j) a = fmaf(w[j], tile[j * ts + c], a);
+    acc[t] = a;
+  }
+}
+
+// dst[c] = scale acc[t] for the lane's values c < d of one row.
+__device__ __forceinline__ void store_row(float* dst, const float (&acc)[kMaxPerLane], float scale, int d) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int t = 0; t < kMaxPerLane; ++t) {
+    const int c = lane + 32 * t;
+    if (c < d) dst[c] = acc[t] * scale;
+  }
+}
+
 __global__ void attention_forward_kernel(AttentionShape s, const float* q, const float* k, const float* v,
                                          const float* mask, float* out, float* lse) {
   extern __shared__ float sm[];
@@ -84,14 +109,7 @@ __global__ void attention_forward_kernel(AttentionShape s, const float* q, const
       m[r] = m_new;
       Pw[lane] = p;
       __syncwarp();
-#pragma unroll
-      for (int t = 0; t < kMaxPerLane; ++t) {
-        const int c = lane + 32 * t;
-        if (c >= s.d) break;
-        float a = acc[r][t] * corr;
-        for (int j = 0; j < kTile; ++j) a = fmaf(Pw[j], Vs[j * ts + c], a);
-        acc[r][t] = a;
-      }
+      add_weighted_tile(acc[r], corr, Pw, Vs, ts, s.d);
       __syncwarp();
     }
   }
@@ -100,12 +118,7 @@ __global__ void attention_forward_kernel(AttentionShape s, const float* q, const
     const int64_t row = row0 + warp * kRowsPerWarp + r;
     if (row >= s.Lq) continue;
     float* o = out + ((int64_t)b * s.Lq + row) * s.H * s.d + (int64_t)h * s.d;
-    const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;  // a fully masked row attends to nothing
-#pragma unroll
-    for (int t = 0; t < kMaxPerLane; ++t) {
-      const int c = lane + 32 * t;
-      if (c < s.d) o[c] = acc[r][t] * inv;
-    }
+    store_row(o, acc[r], l[r] > 0.f ? 1.f / l[r] : 0.f, s.d);  // a fully masked row attends to nothing
     if (lane == 0) lse[((int64_t)b * s.H + h) * s.Lq + row] = l[r] > 0.f ? m[r] + logf(l[r]) : -INFINITY;
   }
 }
@@ -160,14 +173,7 @@ __global__ void attention_dq_kernel(AttentionShape s, const float* q, const floa
       }
       DSw[lane] = ds;
       __syncwarp();
-#pragma unroll
-      for (int t = 0; t < kMaxPerLane; ++t) {
-        const int c = lane + 32 * t;
-        if (c >= s.d) break;
-        float a = acc[r][t];
-        for (int j = 0; j < kTile; ++j) a = fmaf(DSw[j], Ks[j * ts + c], a);
-        acc[r][t] = a;
-      }
+      add_weighted_tile(acc[r], 1.f, DSw, Ks, ts, s.d);
       __syncwarp();
     }
   }
@@ -175,12 +181,7 @@ __global__ void attention_dq_kernel(AttentionShape s, const float* q, const floa
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t row = row0 + warp * kRowsPerWarp + r;
     if (row >= s.Lq) continue;
-    float* o = gq + ((int64_t)b * s.Lq + row) * s.H * s.d + (int64_t)h * s.d;
-#pragma unroll
-    for (int t = 0; t < kMaxPerLane; ++t) {
-      const int c = lane + 32 * t;
-      if (c < s.d) o[c] = acc[r][t] * scale;
-    }
+    store_row(gq + ((int64_t)b * s.Lq + row) * s.H * s.d + (int64_t)h * s.d, acc[r], scale, s.d);
   }
 }
 
@@ -226,18 +227,8 @@ __global__ void attention_dkv_kernel(AttentionShape s, const float* q, const flo
       Pw[lane] = p;
       DSw[lane] = ds;
       __syncwarp();
-#pragma unroll
-      for (int t = 0; t < kMaxPerLane; ++t) {
-        const int c = lane + 32 * t;
-        if (c >= s.d) break;
-        float a = dv[r][t], e = dk[r][t];
-        for (int i = 0; i < kTile; ++i) {
-          a = fmaf(Pw[i], Gs[i * ts + c], a);
-          e = fmaf(DSw[i], Qs[i * ts + c], e);
-        }
-        dv[r][t] = a;
-        dk[r][t] = e;
-      }
+      add_weighted_tile(dv[r], 1.f, Pw, Gs, ts, s.d);
+      add_weighted_tile(dk[r], 1.f, DSw, Qs, ts, s.d);
       __syncwarp();
     }
   }
@@ -246,11 +237,8 @@ __global__ void attention_dkv_kernel(AttentionShape s, const float* q, const flo
     const int64_t j = key0 + warp * kRowsPerWarp + r;
     if (j >= s.Lk) continue;
     const int64_t off = ((int64_t)b * s.Lk + j) * s.H * s.d + (int64_t)h * s.d;
-#pragma unroll
-    for (int t = 0; t < kMaxPerLane; ++t) {
-      const int c = lane + 32 * t;
-      if (c < s.d) gk[off + c] = dk[r][t] * scale, gv[off + c] = dv[r][t];
-    }
+    store_row(gk + off, dk[r], scale, s.d);
+    store_row(gv + off, dv[r], 1.f, s.d);
   }
 }
 
