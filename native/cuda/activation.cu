@@ -42,29 +42,19 @@ __global__ void geglu_backward_kernel(const float* x, const float* gy, float* gx
 
 }  // namespace
 
-void silu_forward_device(const float* x, float* y, int64_t n) {
-  silu_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, y, n);
-  check(cudaGetLastError(), "silu launch");
-}
+void silu_forward_device(const float* x, float* y, int64_t n) { launch_elementwise(silu_kernel, n, "silu", x, y, n); }
 void silu_backward_device(const float* x, const float* gy, float* gx, int64_t n) {
-  silu_backward_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, gy, gx, n);
-  check(cudaGetLastError(), "silu backward launch");
+  launch_elementwise(silu_backward_kernel, n, "silu backward", x, gy, gx, n);
 }
-void gelu_forward_device(const float* x, float* y, int64_t n) {
-  gelu_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, y, n);
-  check(cudaGetLastError(), "gelu launch");
-}
+void gelu_forward_device(const float* x, float* y, int64_t n) { launch_elementwise(gelu_kernel, n, "gelu", x, y, n); }
 void gelu_backward_device(const float* x, const float* gy, float* gx, int64_t n) {
-  gelu_backward_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(x, gy, gx, n);
-  check(cudaGetLastError(), "gelu backward launch");
+  launch_elementwise(gelu_backward_kernel, n, "gelu backward", x, gy, gx, n);
 }
 void geglu_forward_device(const float* x, float* y, int64_t rows, int64_t I) {
-  geglu_kernel<<<elementwise_blocks(rows * I), kElementwiseThreads>>>(x, y, rows, I);
-  check(cudaGetLastError(), "geglu launch");
+  launch_elementwise(geglu_kernel, rows * I, "geglu", x, y, rows, I);
 }
 void geglu_backward_device(const float* x, const float* gy, float* gx, int64_t rows, int64_t I) {
-  geglu_backward_kernel<<<elementwise_blocks(rows * I), kElementwiseThreads>>>(x, gy, gx, rows, I);
-  check(cudaGetLastError(), "geglu backward launch");
+  launch_elementwise(geglu_backward_kernel, rows * I, "geglu backward", x, gy, gx, rows, I);
 }
 
 }  // namespace cxrl

@@ -3,6 +3,7 @@
 // (col2im without atomics: each input pixel sums the taps that read it).
 #include <algorithm>
 
+#include "cuda/block_reduce.cuh"
 #include "cuda/device_memory.h"
 #include "cuda/elementwise.cuh"
 #include "cuda/gemm.h"
@@ -63,14 +64,8 @@ __global__ void channel_sum(const float* gy, int B, int C, int64_t plane, float*
   float s = 0.f;
   for (int b = 0; b < B; ++b)
     for (int64_t p = threadIdx.x; p < plane; p += blockDim.x) s += gy[((int64_t)b * C + c) * plane + p];
-  __shared__ float part[256];
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (int off = blockDim.x / 2; off > 0; off >>= 1) {
-    if (threadIdx.x < off) part[threadIdx.x] += part[threadIdx.x + off];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) gb[c] += part[0];
+  s = block_sum(s);
+  if (threadIdx.x == 0) gb[c] += s;
 }
 
 Dims dims_of(const ConvShape& s) {
@@ -94,8 +89,7 @@ void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, c
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
     const float* xi = x + (int64_t)i0 * d.Cin * d.H * d.W;
-    im2col_kernel<<<elementwise_blocks(n * d.rows() * d.cols()), kElementwiseThreads>>>(d, xi, n, col.data());
-    check(cudaGetLastError(), "im2col launch");
+    launch_elementwise(im2col_kernel, n * d.rows() * d.cols(), "im2col", d, xi, n, col.data());
     for (int j = 0; j < n; ++j)  // y_img [Cout, HoWo] = w [Cout, Cin k k] col_img [Cin k k, HoWo]
       sgemm_device(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w, (int)d.rows(),
                    col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 0.f,
@@ -103,8 +97,7 @@ void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, c
   }
   if (b) {
     const int64_t total = (int64_t)s.B * d.Cout * d.cols();
-    add_channel_bias<<<elementwise_blocks(total), kElementwiseThreads>>>(y, b, total, d.cols(), d.Cout);
-    check(cudaGetLastError(), "conv bias launch");
+    launch_elementwise(add_channel_bias, total, "conv bias", y, b, total, d.cols(), d.Cout);
   }
 }
 
@@ -116,9 +109,8 @@ void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, 
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
     if (gw) {  // gw [Cout, Cin k k] += gy_img [Cout, HoWo] col_img^T
-      im2col_kernel<<<elementwise_blocks(n * d.rows() * d.cols()), kElementwiseThreads>>>(
-          d, x + (int64_t)i0 * d.Cin * d.H * d.W, n, col.data());
-      check(cudaGetLastError(), "im2col launch");
+      launch_elementwise(im2col_kernel, n * d.rows() * d.cols(), "im2col", d, x + (int64_t)i0 * d.Cin * d.H * d.W, n,
+                         col.data());
       for (int j = 0; j < n; ++j)
         sgemm_device(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gy + (int64_t)(i0 + j) * d.Cout * d.cols(),
                      (int)d.cols(), col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 1.f, gw,
@@ -130,9 +122,7 @@ void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, 
                      gy + (int64_t)(i0 + j) * d.Cout * d.cols(), (int)d.cols(), 0.f,
                      col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols());
       const int64_t total = (int64_t)n * d.Cin * d.H * d.W;
-      col2im_kernel<<<elementwise_blocks(total), kElementwiseThreads>>>(d, col.data(), n,
-                                                                        gx + (int64_t)i0 * d.Cin * d.H * d.W);
-      check(cudaGetLastError(), "col2im launch");
+      launch_elementwise(col2im_kernel, total, "col2im", d, col.data(), n, gx + (int64_t)i0 * d.Cin * d.H * d.W);
     }
   }
   if (gb) {

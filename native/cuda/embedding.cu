@@ -33,19 +33,16 @@ __global__ void timestep_kernel(const float* t, const float* freq, int64_t B, in
 }  // namespace
 
 void embedding_lookup_forward_device(const int32_t* ids, int64_t n, const float* table, int64_t D, float* y) {
-  lookup_kernel<<<elementwise_blocks(n * D), kElementwiseThreads>>>(ids, n, table, D, y);
-  check(cudaGetLastError(), "embedding lookup launch");
+  launch_elementwise(lookup_kernel, n * D, "embedding lookup", ids, n, table, D, y);
 }
 
 void embedding_lookup_backward_device(const int32_t* ids, int64_t n, const float* gy, int64_t D, float* gtable) {
-  lookup_backward_kernel<<<elementwise_blocks(n * D), kElementwiseThreads>>>(ids, n, gy, D, gtable);
-  check(cudaGetLastError(), "embedding lookup backward launch");
+  launch_elementwise(lookup_backward_kernel, n * D, "embedding lookup backward", ids, n, gy, D, gtable);
 }
 
 void timestep_embedding_forward_device(const float* t, const float* freq, int64_t B, int dim, bool flip_sin_to_cos,
                                        float* y) {
-  timestep_kernel<<<elementwise_blocks(B * dim), kElementwiseThreads>>>(t, freq, B, dim, flip_sin_to_cos, y);
-  check(cudaGetLastError(), "timestep embedding launch");
+  launch_elementwise(timestep_kernel, B * dim, "timestep embedding", t, freq, B, dim, flip_sin_to_cos, y);
 }
 
 }  // namespace cxrl

@@ -23,8 +23,7 @@ __global__ void column_sum_kernel(const float* gy, float* gb, int64_t rows, int 
 void linear_forward_device(const float* x, const float* w, const float* b, float* y, int64_t rows, int in, int out) {
   sgemm_device(false, true, (int)rows, out, in, 1.f, x, in, w, in, 0.f, y, out);
   if (b) {
-    add_bias_kernel<<<elementwise_blocks(rows * out), kElementwiseThreads>>>(y, b, rows, out);
-    check(cudaGetLastError(), "linear bias launch");
+    launch_elementwise(add_bias_kernel, rows * out, "linear bias", y, b, rows, out);
   }
 }
 

@@ -36,8 +36,7 @@ double mse_loss_forward_device(const float* pred, const float* target, int64_t n
 }
 
 void mse_loss_backward_device(const float* pred, const float* target, float grad_loss, float* g, int64_t n) {
-  mse_grad_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(pred, target, 2.f * grad_loss / n, g, n);
-  check(cudaGetLastError(), "mse backward launch");
+  launch_elementwise(mse_grad_kernel, n, "mse backward", pred, target, 2.f * grad_loss / n, g, n);
 }
 
 }  // namespace cxrl

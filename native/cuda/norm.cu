@@ -14,13 +14,21 @@ constexpr int kNormThreads = 256;
 // (Chan et al.'s parallel variance), and an elementwise pass normalises. x is read twice.
 constexpr int64_t kSlice = 8192;
 
+// This block's slice: values [j0, j1) of row `row` (rows of len values, `slices` blocks per row).
+struct NormSlice {
+  int64_t row, len, j0, j1;
+};
+__device__ NormSlice block_slice(const NormShape& s, int64_t slices) {
+  const int64_t len = s.C / s.G * s.S, j0 = blockIdx.x % slices * kSlice;
+  return {(int64_t)blockIdx.x / slices, len, j0, min(len, j0 + kSlice)};
+}
+
 struct SliceMoments {
   double count, mean, m2;
 };
 
 __global__ void norm_slice_moments(NormShape s, const float* x, int64_t slices, SliceMoments* out) {
-  const int64_t row = blockIdx.x / slices, slice = blockIdx.x % slices, len = s.C / s.G * s.S;
-  const int64_t j0 = slice * kSlice, j1 = min(len, j0 + kSlice);
+  const auto [row, len, j0, j1] = block_slice(s, slices);
   const float* xr = x + row * len;
   double acc = 0;
   for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += xr[j];
@@ -46,12 +54,12 @@ __global__ void norm_finish_stats(int64_t rows, int64_t slices, const SliceMomen
 }
 
 // One block per slice, as for the moments: the row (so mean and rstd) is the block's, and the
-// channel of value j is c0 + j / S in 32-bit arithmetic (64-bit division per value cost 4x here).
+// channel of value j is c0 + j / S in 32-bit arithmetic (no 64-bit division per value).
 __global__ void norm_apply(NormShape s, const float* x, const float* gamma, const float* beta, const float* mean,
                            const float* rstd, int64_t slices, float* y, bool silu, float* pre) {
-  const int64_t row = blockIdx.x / slices, slice = blockIdx.x % slices, cpg = s.C / s.G, len = cpg * s.S;
-  const int j0 = (int)(slice * kSlice), j1 = (int)min(len, (int64_t)j0 + kSlice), S = (int)s.S;
-  const int64_t base = row * len, c0 = (row % s.G) * cpg;
+  const NormSlice sl = block_slice(s, slices);
+  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
   const float mu = mean[row], r = rstd[row];
   for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     const int64_t c = c0 + j / S;

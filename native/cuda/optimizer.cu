@@ -26,13 +26,11 @@ __global__ void ema_kernel(float* dst, const float* src, int64_t n, float keep, 
 }  // namespace
 
 void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n) {
-  adam_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(k, p, g, m, v, n);
-  check(cudaGetLastError(), "adam launch");
+  launch_elementwise(adam_kernel, n, "adam", k, p, g, m, v, n);
 }
 
 void ema_update_device(float* dst, const float* src, int64_t n, float decay) {
-  ema_kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(dst, src, n, decay, 1.f - decay);
-  check(cudaGetLastError(), "ema launch");
+  launch_elementwise(ema_kernel, n, "ema", dst, src, n, decay, 1.f - decay);
 }
 
 }  // namespace cxrl

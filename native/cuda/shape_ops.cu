@@ -1,5 +1,6 @@
 // Layout ops on the device (twins of native/ops/shape_ops.cc), plus the ResNet block's per-channel
 // time-embedding add and its gradient. Pure data movement: one thread per output value.
+#include "cuda/block_reduce.cuh"
 #include "cuda/elementwise.cuh"
 #include "cuda/ops.h"
 
@@ -84,60 +85,51 @@ __global__ void plane_bias_kernel(float* h, const float* t, int64_t planes, int6
 __global__ void plane_sum_kernel(const float* g, float* out, int64_t HW) {
   double s = 0;
   for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) s += g[blockIdx.x * HW + i];
-  __shared__ double part[256];
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (int off = blockDim.x / 2; off > 0; off >>= 1) {
-    if (threadIdx.x < off) part[threadIdx.x] += part[threadIdx.x + off];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[blockIdx.x] = (float)part[0];
+  s = block_sum(s);
+  if (threadIdx.x == 0) out[blockIdx.x] = (float)s;
 }
 
 }  // namespace
 
-#define CXRL_LAUNCH(kernel, n, ...)                                      \
-  do {                                                                   \
-    kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(__VA_ARGS__); \
-    check(cudaGetLastError(), #kernel " launch");                        \
-  } while (0)
-
 void upsample_nearest2x_forward_device(const float* x, float* y, int64_t planes, int H, int W) {
-  CXRL_LAUNCH(upsample2x_kernel, planes * 4 * H * W, x, y, planes, H, W);
+  launch_elementwise(upsample2x_kernel, planes * 4 * H * W, "upsample2x", x, y, planes, H, W);
 }
 void upsample_nearest2x_backward_device(const float* gy, float* gx, int64_t planes, int H, int W) {
-  CXRL_LAUNCH(upsample2x_backward_kernel, planes * H * W, gy, gx, planes, H, W);
+  launch_elementwise(upsample2x_backward_kernel, planes * H * W, "upsample2x backward", gy, gx, planes, H, W);
 }
 void pad_bottom_right_forward_device(const float* x, float* y, int64_t planes, int H, int W, int bottom, int right) {
-  CXRL_LAUNCH(pad_kernel, planes * (H + bottom) * (W + right), x, y, planes, H, W, H + bottom, W + right);
+  launch_elementwise(pad_kernel, planes * (H + bottom) * (W + right), "pad", x, y, planes, H, W, H + bottom, W + right);
 }
 void pad_bottom_right_backward_device(const float* gy, float* gx, int64_t planes, int H, int W, int bottom, int right) {
-  CXRL_LAUNCH(crop_kernel, planes * H * W, gy, gx, planes, H, W, H + bottom, W + right);
+  launch_elementwise(crop_kernel, planes * H * W, "crop", gy, gx, planes, H, W, H + bottom, W + right);
 }
 void concat_channels_forward_device(const float* a, const float* b, float* y, int64_t B, int64_t Ca, int64_t Cb,
                                     int64_t plane) {
   const int64_t cols = (Ca + Cb) * plane;
-  CXRL_LAUNCH(column_block_kernel, B * Ca * plane, a, y, B, Ca * plane, cols, 0, false);
-  CXRL_LAUNCH(column_block_kernel, B * Cb * plane, b, y, B, Cb * plane, cols, Ca * plane, false);
+  launch_elementwise(column_block_kernel, B * Ca * plane, "column block", a, y, B, Ca * plane, cols, 0, false);
+  launch_elementwise(column_block_kernel, B * Cb * plane, "column block", b, y, B, Cb * plane, cols, Ca * plane, false);
 }
 void concat_channels_backward_device(const float* gy, float* ga, float* gb, int64_t B, int64_t Ca, int64_t Cb,
                                      int64_t plane) {
   const int64_t cols = (Ca + Cb) * plane;
-  CXRL_LAUNCH(column_block_kernel, B * Ca * plane, gy, ga, B, Ca * plane, cols, 0, true);
-  CXRL_LAUNCH(column_block_kernel, B * Cb * plane, gy, gb, B, Cb * plane, cols, Ca * plane, true);
+  launch_elementwise(column_block_kernel, B * Ca * plane, "column block", gy, ga, B, Ca * plane, cols, 0, true);
+  launch_elementwise(column_block_kernel, B * Cb * plane, "column block", gy, gb, B, Cb * plane, cols, Ca * plane,
+                     true);
 }
-void add_device(const float* a, const float* b, float* y, int64_t n) { CXRL_LAUNCH(add_kernel, n, a, b, y, n); }
+void add_device(const float* a, const float* b, float* y, int64_t n) {
+  launch_elementwise(add_kernel, n, "add", a, b, y, n);
+}
 void add_scaled_device(float* acc, const float* b, float scale, int64_t n) {
-  CXRL_LAUNCH(add_scaled_kernel, n, acc, b, scale, n);
+  launch_elementwise(add_scaled_kernel, n, "add scaled", acc, b, scale, n);
 }
 void nchw_to_tokens_device(const float* x, float* y, int64_t B, int64_t C, int64_t HW) {
-  CXRL_LAUNCH(transpose_kernel, B * C * HW, x, y, B, C, HW, true);
+  launch_elementwise(transpose_kernel, B * C * HW, "transpose", x, y, B, C, HW, true);
 }
 void tokens_to_nchw_device(const float* t, float* y, int64_t B, int64_t C, int64_t HW) {
-  CXRL_LAUNCH(transpose_kernel, B * C * HW, t, y, B, C, HW, false);
+  launch_elementwise(transpose_kernel, B * C * HW, "transpose", t, y, B, C, HW, false);
 }
 void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW) {
-  CXRL_LAUNCH(plane_bias_kernel, planes * HW, h, t, planes, HW);
+  launch_elementwise(plane_bias_kernel, planes * HW, "plane bias", h, t, planes, HW);
 }
 void plane_sums_device(const float* g, float* out, int64_t planes, int64_t HW) {
   plane_sum_kernel<<<(unsigned)planes, 256>>>(g, out, HW);
