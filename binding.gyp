@@ -11,9 +11,7 @@
         "<!@(node -p \"require('fs').readdirSync('native/phantom').filter(f=>f.endsWith('.cc')).map(f=>'native/phantom/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/bench').filter(f=>f.endsWith('.cc')).map(f=>'native/bench/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/eval').filter(f=>f.endsWith('.cc')).map(f=>'native/eval/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/binding').filter(f=>f.endsWith('.cc')).map(f=>'native/binding/'+f).join(' ')\")",
-        "native/cuda/device_stub.cc",
-        "native/cuda/rl_cuda_stub.cc"
+        "<!@(node -p \"require('fs').readdirSync('native/binding').filter(f=>f.endsWith('.cc')).map(f=>'native/binding/'+f).join(' ')\")"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

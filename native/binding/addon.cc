@@ -3,10 +3,10 @@
 
 #include "binding/convert.h"
 #include "binding/unet_binding.h"
+#include "core/backend.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
-#include "cuda/device.h"
 #include "io/safetensors.h"
 #include "ops/conv2d_direct.h"
 
@@ -29,7 +29,7 @@ namespace {
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  const CudaStatus cs = cuda_status();
+  const DeviceStatus cs = device_status(Device::kCuda);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(0u, "cpu");
   if (cs.compiled) backends.Set(1u, "cuda");

@@ -9,6 +9,7 @@
 #include "bench/ddim_step_bench.h"
 #include "bench/fma_peak.h"
 #include "binding/options.h"
+#include "rl/device_kernels.h"
 
 namespace cxrl {
 namespace {
@@ -42,7 +43,8 @@ Napi::Value DdimStepCpu(const Napi::CallbackInfo& info) {
 
 Napi::Value DdimStepCuda(const Napi::CallbackInfo& info) {
   const StepBenchConfig c = bench_config(Options::from(info, "bench.ddimStepCuda", "bench.ddimStepCuda(options)"), 20);
-  return timing_to_js(info.Env(), rethrow(info.Env(), [&] { return bench_ddim_step_cuda(c); }));
+  return timing_to_js(info.Env(),
+                      rethrow(info.Env(), [&] { return rl_device_kernels(Device::kCuda).bench_ddim_step(c); }));
 }
 
 Napi::Value FmaPeakMeasure(const Napi::CallbackInfo& info) {

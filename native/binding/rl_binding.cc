@@ -5,8 +5,8 @@
 
 #include "binding/options.h"
 #include "binding/schedule_binding.h"
-#include "cuda/rl_cuda.h"
 #include "rl/ddim_step.h"
+#include "rl/device_kernels.h"
 #include "rl/noising.h"
 #include "rl/ppo.h"
 
@@ -84,7 +84,7 @@ Napi::Value DdimStep(const Napi::CallbackInfo& info) {
   Napi::Float64Array lp = Napi::Float64Array::New(env, a.batch);
   rethrow(env, [&] {
     if (cuda)
-      ddim_step_cuda_host(a, prev.Data(), lp.Data());
+      rl_device_kernels(Device::kCuda).ddim_step(a, prev.Data(), lp.Data());
     else
       ddim_step_cpu(a, prev.Data(), lp.Data());
     return 0;
@@ -112,7 +112,8 @@ Napi::Value DdimStepBackward(const Napi::CallbackInfo& info) {
   const double* gp = info[1].As<Napi::Float64Array>().Data();
   rethrow(env, [&] {
     if (cuda)
-      ddim_step_backward_cuda_host(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
+      rl_device_kernels(Device::kCuda)
+          .ddim_step_backward(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
     else
       ddim_step_backward_cpu(a, gp, gm.Data(), a.model_output_uncond ? gu.Data() : nullptr);
     return 0;
@@ -139,8 +140,9 @@ Napi::Value PpoLoss(const Napi::CallbackInfo& info) {
   a.adv_clip_max = o.number("advClipMax");
   const bool cuda = use_cuda(info, 1);
   Napi::Float64Array grad = Napi::Float64Array::New(env, a.batch);
-  const PpoStats s =
-      rethrow(env, [&] { return cuda ? ppo_loss_cuda_host(a, grad.Data()) : ppo_loss_cpu(a, grad.Data()); });
+  const PpoStats s = rethrow(env, [&] {
+    return cuda ? rl_device_kernels(Device::kCuda).ppo_loss(a, grad.Data()) : ppo_loss_cpu(a, grad.Data());
+  });
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", s.loss);
   out.Set("approxKl", s.approx_kl);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/backend.h"
+
 namespace cxrl {
 
 std::string shape_str(const Shape& s) {
@@ -19,14 +21,69 @@ Tensor::Tensor(Shape s, const std::vector<float>& values) : shape(std::move(s)),
                                 " values");
 }
 
-void Tensor::zero() { std::fill(v.begin(), v.end(), 0.f); }
+Tensor::Tensor(const Tensor& o)
+    : shape(o.shape), v(o.v), device(o.device), storage(o.storage ? o.storage->clone() : nullptr) {}
+
+// Assigning CPU values reuses v's capacity (layers re-cache their inputs every pass).
+Tensor& Tensor::operator=(const Tensor& o) {
+  if (this == &o) return *this;
+  shape = o.shape;
+  v = o.v;
+  device = o.device;
+  storage = o.storage ? o.storage->clone() : nullptr;
+  return *this;
+}
+
+Tensor Tensor::uninitialized(Shape s, Device d) {
+  if (d == Device::kCpu) return uninitialized(std::move(s));
+  Tensor t;
+  t.device = d;
+  t.storage = require_backend(d).allocate(shape_numel(s));
+  t.shape = std::move(s);
+  return t;
+}
+
+Tensor Tensor::zeros(Shape s, Device d) {
+  if (d == Device::kCpu) return Tensor(std::move(s));
+  Tensor t = uninitialized(std::move(s), d);
+  t.zero();
+  return t;
+}
+
+Tensor Tensor::to(Device d) const {
+  if (d == device) return *this;
+  Tensor t = uninitialized(shape, d);
+  if (d == Device::kCpu)
+    require_backend(device).download(t.v.data(), *storage, numel());
+  else if (device == Device::kCpu)
+    require_backend(d).upload(*t.storage, v.data(), numel());
+  else
+    return to(Device::kCpu).to(d);
+  return t;
+}
+
+float* Tensor::device_data() const {
+  if (!storage) throw std::logic_error("tensor " + shape_str(shape) + " is on the cpu, not on a device");
+  return storage->data();
+}
+
+void Tensor::throw_not_on_cpu() const {
+  throw std::logic_error("CPU code reached a " + std::string(device_name(device)) + " tensor " + shape_str(shape) +
+                         " (an op without a device twin, or a missing .to(cpu))");
+}
+
+void Tensor::zero() {
+  if (storage)
+    require_backend(device).fill(*storage, 0.f, numel());
+  else
+    std::fill(v.begin(), v.end(), 0.f);
+}
 
 Tensor Tensor::reshaped(Shape s) const {
   if (shape_numel(s) != numel())
     throw std::invalid_argument("cannot reshape " + shape_str(shape) + " to " + shape_str(s));
-  Tensor t;
+  Tensor t(*this);
   t.shape = std::move(s);
-  t.v = v;
   return t;
 }
 

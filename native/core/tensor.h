@@ -1,4 +1,7 @@
-// A dense float32 tensor in row-major (C) order. The engine's single storage type on the CPU.
+// A dense float32 tensor in row-major (C) order: the engine's one tensor type. Its values live on
+// the CPU (v) or on a device (storage, owned by that device's backend: core/backend.h). Ops dispatch
+// on the device of their inputs (ops/device_ops.h); CPU code that reaches a device tensor's data()
+// throws instead of reading memory it cannot see.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -6,6 +9,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/device.h"
 
 namespace cxrl {
 
@@ -43,11 +48,19 @@ std::string shape_str(const Shape& s);
 
 struct Tensor {
   Shape shape;
-  FloatStorage v;
+  FloatStorage v;  // the values on the CPU; empty for a device tensor
+  Device device = Device::kCpu;
+  std::unique_ptr<DeviceStorage> storage;  // the values on `device`; null on the CPU
 
   Tensor() = default;
   explicit Tensor(Shape s, float fill = 0.f) : shape(std::move(s)), v(shape_numel(shape), fill) {}
   Tensor(Shape s, const std::vector<float>& values);
+  // Copies are deep on every device (a device copy stays on the device).
+  Tensor(const Tensor& o);
+  Tensor& operator=(const Tensor& o);
+  Tensor(Tensor&&) noexcept = default;
+  Tensor& operator=(Tensor&&) noexcept = default;
+
   // For outputs that the op overwrites completely: the values start undefined.
   static Tensor uninitialized(Shape s) {
     Tensor t;
@@ -55,16 +68,33 @@ struct Tensor {
     t.v.resize(shape_numel(t.shape));
     return t;
   }
+  static Tensor uninitialized(Shape s, Device d);
+  static Tensor zeros(Shape s, Device d);
+  // This tensor's values on d (a copy, also when d is its own device).
+  Tensor to(Device d) const;
 
-  int64_t numel() const { return static_cast<int64_t>(v.size()); }
+  bool on_device() const { return device != Device::kCpu; }
+  int64_t numel() const { return storage ? storage->size() : static_cast<int64_t>(v.size()); }
   int ndim() const { return static_cast<int>(shape.size()); }
   int64_t dim(int i) const { return shape.at(i < 0 ? shape.size() + i : i); }
-  float* data() { return v.data(); }
-  const float* data() const { return v.data(); }
-  bool empty() const { return v.empty(); }
+  // CPU values; throws std::logic_error for a device tensor.
+  float* data() {
+    if (storage) throw_not_on_cpu();
+    return v.data();
+  }
+  const float* data() const {
+    if (storage) throw_not_on_cpu();
+    return v.data();
+  }
+  // Device values; throws std::logic_error for a CPU tensor.
+  float* device_data() const;
+  bool empty() const { return numel() == 0; }
   void zero();
-  // Same storage order, new shape with the same element count.
+  // Same storage order, new shape with the same element count (a copy, on the same device).
   Tensor reshaped(Shape s) const;
+
+ private:
+  [[noreturn]] void throw_not_on_cpu() const;
 };
 
 // Throws std::invalid_argument with `what` and both shapes when they differ.

@@ -48,9 +48,10 @@ class DeviceArray {
   T* p_ = nullptr;
 };
 
-// Host <-> device copies of whole arrays (synchronous; throw on error).
+// Host <-> device copies of whole arrays (synchronous; throw on error), and device -> device.
 void copy_to_device(void* dst, const void* src, size_t bytes);
 void copy_to_host(void* dst, const void* src, size_t bytes);
+void copy_on_device(void* dst, const void* src, size_t bytes);  // asynchronous on the default stream
 template <typename T>
 DeviceArray<T> to_device(const std::vector<T>& host) {
   DeviceArray<T> d(host.size());

@@ -1,6 +1,6 @@
 // CUDA versions of the DDIM-step and PPO kernels, called with host pointers: each copies its inputs
-// to the device, runs the kernel and copies the results back (device-resident tensors are issue
-// 16's work). All throw std::runtime_error when CUDA is unavailable.
+// to the device, runs the kernel and copies the results back. The CUDA backend registers them as
+// its RlDeviceKernels (rl/device_kernels.h); the binding reaches them only through that table.
 #pragma once
 #include "rl/ddim_step.h"
 #include "rl/ppo.h"

@@ -64,7 +64,7 @@ Tensor Linear::backward(const Tensor& gy) {
   Tensor gx;
   linear_backward(x_, w_->value, gy, &gx, w_->grad_target(), b_ ? b_->grad_target() : nullptr);
   if (lora_a_) {
-    Tensor gy_scaled(gy.shape);
+    Tensor gy_scaled = Tensor::zeros(gy.shape, gy.device);
     add_scaled_inplace(&gy_scaled, gy, lora_scale_);
     Tensor gxa, gx_lora;
     linear_backward(xa_, lora_b_->value, gy_scaled, &gxa, lora_b_->grad_target(), nullptr);

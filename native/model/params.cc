@@ -63,6 +63,13 @@ void ParamStore::freeze_all() {
   for (auto& p : params_) p->trainable = false;
 }
 
+void ParamStore::to(Device d) {
+  for (auto& p : params_) {
+    if (p->value.device != d) p->value = p->value.to(d);
+    if (!p->grad.empty() && p->grad.device != d) p->grad = p->grad.to(d);
+  }
+}
+
 int64_t ParamStore::count() const {
   int64_t n = 0;
   for (const auto& p : params_) n += p->value.numel();

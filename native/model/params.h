@@ -20,8 +20,9 @@ struct Param {
   // Allocated on first use (ensure_grad): a model that only samples never holds a second copy of
   // its weights (an SD-sized UNet is 3.4 GB in float32).
   Tensor grad;
+  // Zeros on the value's device.
   Tensor& ensure_grad() {
-    if (grad.numel() != value.numel()) grad = Tensor(value.shape);
+    if (grad.numel() != value.numel() || grad.device != value.device) grad = Tensor::zeros(value.shape, value.device);
     return grad;
   }
   // Where a layer's backward accumulates this parameter's gradient: null when frozen.
@@ -42,6 +43,8 @@ class ParamStore {
   void zero_grad();     // allocates gradients that were never used (trainable parameters)
   void ensure_grads();  // trainable parameters only
   void freeze_all();    // every parameter so far becomes frozen (trainable = false)
+  // Moves every value and gradient to d (what a model's forward then runs on).
+  void to(Device d);
   int64_t count() const;
 
  private:

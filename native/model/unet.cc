@@ -170,8 +170,8 @@ UNetGrads UNet2DCondition::backward(const Tensor& grad_output) {
     throw std::logic_error("unet: the last forward ran in inference mode (nothing kept for a backward pass)");
   params_.ensure_grads();
   Tensor g = norm_out_.backward(conv_out_.backward(grad_output));
-  Tensor gtemb({batch_, (int64_t)cfg_.time_embed_dim()});
-  Tensor gctx(context_.shape);
+  Tensor gtemb = Tensor::zeros({batch_, (int64_t)cfg_.time_embed_dim()}, grad_output.device);
+  Tensor gctx = Tensor::zeros(context_.shape, context_.device);
   std::vector<Tensor> gskips(skip_channels_.size());
 
   for (auto it = up_.rbegin(); it != up_.rend(); ++it) {

@@ -7,6 +7,7 @@
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/vec_math.h"
+#include "ops/device_ops.h"
 
 namespace cxrl {
 namespace {
@@ -71,6 +72,8 @@ static void softmax_row(float* row, int n, const float* mask) {
 Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* key_mask,
                          AttentionCache* cache) {
   const AttnDims a = attn_dims(q, k, v, heads);
+  if (q.on_device())
+    return device_ops("attention_forward", q, {&k, &v, key_mask}).attention_forward(q, k, v, heads, key_mask, cache);
   const float scale = 1.f / std::sqrt((float)a.d);
   Tensor y = Tensor::uninitialized(q.shape);  // each (batch, head) pair writes its columns with a beta-0 GEMM
   // Queries go in blocks of kRows: with a cache (training), each block's probabilities land in the
@@ -104,6 +107,8 @@ Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int 
 void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, const AttentionCache& cache,
                         const Tensor& gy, Tensor* gq, Tensor* gk, Tensor* gv) {
   const AttnDims a = attn_dims(q, k, v, heads);
+  if (q.on_device())
+    return device_ops("attention_backward", q, {&k, &v, &gy}).attention_backward(q, k, v, heads, cache, gy, gq, gk, gv);
   const float scale = 1.f / std::sqrt((float)a.d);
   *gq = Tensor(q.shape);
   *gk = Tensor(k.shape);

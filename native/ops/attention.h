@@ -6,8 +6,11 @@
 
 namespace cxrl {
 
+// What the backward needs. CPU: the probabilities. A device backend (flash attention) keeps instead
+// the output, each query row's log-sum-exp [B, H, Lq] and the key mask, and recomputes probabilities.
 struct AttentionCache {
   Tensor probs;
+  Tensor out, lse, key_mask;
 };
 
 // cache: where the probabilities are kept for attention_backward; null (inference) computes the

@@ -7,6 +7,7 @@
 #include "core/scratch.h"
 #include "core/vec_math.h"
 #include "ops/conv2d_direct.h"
+#include "ops/device_ops.h"
 #include "ops/row_copy.h"
 
 namespace cxrl {
@@ -101,6 +102,7 @@ constexpr int64_t kMaxColumnFloats = int64_t{16} << 20;
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvDims d = dims_of(x, w, g);
+  if (x.on_device()) return device_ops("conv2d_forward", x, {&w, b}).conv2d_forward(x, w, b, g);
   // Measured (bench/conv-bench.ts, bench/RESULTS.md): the direct kernel is 1.03-3.2x faster than
   // im2col + GEMM for 3x3 layers up to 512 input channels, and 3-7% slower from 640 (SD's 32x32
   // and 8x8 levels), where each output sums over more than kDirectMaxTerms products and OpenBLAS's
@@ -152,6 +154,8 @@ Tensor conv2d_forward_im2col(const Tensor& x, const Tensor& w, const Tensor* b, 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx, Tensor* gw,
                      Tensor* gb) {
   const ConvDims d = dims_of(x, w, g);
+  if (x.on_device())
+    return device_ops("conv2d_backward", x, {&w, &gy, gw, gb}).conv2d_backward(x, w, gy, g, gx, gw, gb);
   if (gy.shape != Shape{d.B, d.Cout, d.Ho, d.Wo}) throw std::invalid_argument("conv2d_backward: bad grad shape");
   // For stride 1, dx is itself a stride-1 convolution: of gy with the kernel flipped in space and
   // transposed (input <-> output channels), padded by k - 1 - pad. That runs the direct kernel

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "ops/device_ops.h"
+
 namespace cxrl {
 
 // Computed in float32 exactly as diffusers does, so timestep angles round the same way.
@@ -18,6 +20,8 @@ std::vector<float> timestep_frequencies(const TimestepEmbeddingSpec& s) {
 }
 
 Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& s) {
+  if (t.on_device()) return device_ops("timestep_embedding_forward", t).timestep_embedding_forward(t, s);
+
   const int64_t B = t.numel();
   const int half = s.dim / 2;
   Tensor y({B, s.dim});

@@ -2,6 +2,7 @@
 
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "ops/device_ops.h"
 
 namespace cxrl {
 
@@ -9,6 +10,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* b) {
   const int in = (int)w.dim(1), out = (int)w.dim(0);
   if (x.dim(-1) != in)
     throw std::invalid_argument("linear: input " + shape_str(x.shape) + " vs weight " + shape_str(w.shape));
+  if (x.on_device()) return device_ops("linear_forward", x, {&w, b}).linear_forward(x, w, b);
   const int N = (int)(x.numel() / in);
   Shape ys = x.shape;
   ys.back() = out;
@@ -24,6 +26,8 @@ Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* b) {
 }
 
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* gx, Tensor* gw, Tensor* gb) {
+  if (x.on_device()) return device_ops("linear_backward", x, {&w, &gy, gw, gb}).linear_backward(x, w, gy, gx, gw, gb);
+
   const int in = (int)w.dim(1), out = (int)w.dim(0);
   const int N = (int)(x.numel() / in);
   if (gx) {

@@ -4,6 +4,7 @@
 
 #include "core/parallel.h"
 #include "core/vec_math.h"
+#include "ops/device_ops.h"
 
 namespace cxrl {
 namespace {
@@ -30,16 +31,16 @@ Tensor norm_forward(const Tensor& x, const RowLayout& L, const Tensor& gamma, co
                     NormStats* st, bool silu = false, Tensor* pre = nullptr) {
   Tensor y = Tensor::uninitialized(x.shape);  // every row covered by its channel runs
   if (pre) *pre = Tensor::uninitialized(x.shape);
-  st->mean.assign(L.rows, 0.f);
-  st->rstd.assign(L.rows, 0.f);
+  st->mean = Tensor::uninitialized({L.rows});  // every row written below
+  st->rstd = Tensor::uninitialized({L.rows});
   parallel_for(L.rows, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x.data() + r * L.len;
       const double mu = row_sum(xr, L.len) / L.len;
       const double s2 = row_sum_sq_dev(xr, L.len, mu);  // two passes: the variance about the mean
       const float rstd = (float)(1.0 / std::sqrt(s2 / L.len + eps));
-      st->mean[r] = (float)mu;
-      st->rstd[r] = rstd;
+      st->mean.v[r] = (float)mu;
+      st->rstd.v[r] = rstd;
       float* yr = y.data() + r * L.len;
       float* nr = pre ? pre->data() + r * L.len : yr;  // where the normalised row goes
       const float muf = (float)mu;
@@ -70,7 +71,7 @@ void norm_backward(const Tensor& x, const RowLayout& L, const Tensor& gamma, con
         for (int64_t r = r0; r < r1; ++r) {
           const float* xr = x.data() + r * L.len;
           const float* gr = gy.data() + r * L.len;
-          const float mu = st.mean[r], rstd = st.rstd[r];
+          const float mu = st.mean.v[r], rstd = st.rstd.v[r];
           double m[2] = {0, 0};  // sum dxhat, sum dxhat * xhat over the row
           if (per_element) {
             layer_norm_grad_sums(xr, gr, gamma.data(), L.len, mu, rstd, dg, db, m);
@@ -123,26 +124,45 @@ RowLayout layer_layout(const Tensor& x, const Tensor& gamma) {
 
 Tensor group_norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
                           NormStats* stats) {
-  return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats);
+  const RowLayout L = group_layout(x, groups, gamma);
+  if (x.on_device())
+    return device_ops("group_norm", x, {&gamma, &beta})
+        .norm_forward(x, groups, gamma, beta, eps, stats, false, nullptr);
+  return norm_forward(x, L, gamma, beta, eps, stats);
 }
 
 Tensor group_norm_silu_forward(const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps,
                                NormStats* stats, Tensor* pre_activation) {
-  return norm_forward(x, group_layout(x, groups, gamma), gamma, beta, eps, stats, true, pre_activation);
+  const RowLayout L = group_layout(x, groups, gamma);
+  if (x.on_device())
+    return device_ops("group_norm_silu", x, {&gamma, &beta})
+        .norm_forward(x, groups, gamma, beta, eps, stats, true, pre_activation);
+  return norm_forward(x, L, gamma, beta, eps, stats, true, pre_activation);
 }
 
 void group_norm_backward(const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy,
                          Tensor* gx, Tensor* ggamma, Tensor* gbeta) {
-  norm_backward(x, group_layout(x, groups, gamma), gamma, stats, gy, gx, ggamma, gbeta);
+  const RowLayout L = group_layout(x, groups, gamma);
+  if (x.on_device())
+    return device_ops("group_norm_backward", x, {&gamma, &gy, ggamma, gbeta})
+        .norm_backward(x, groups, gamma, stats, gy, gx, ggamma, gbeta);
+  norm_backward(x, L, gamma, stats, gy, gx, ggamma, gbeta);
 }
 
 Tensor layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, NormStats* stats) {
-  return norm_forward(x, layer_layout(x, gamma), gamma, beta, eps, stats);
+  const RowLayout L = layer_layout(x, gamma);
+  if (x.on_device())
+    return device_ops("layer_norm", x, {&gamma, &beta}).norm_forward(x, 0, gamma, beta, eps, stats, false, nullptr);
+  return norm_forward(x, L, gamma, beta, eps, stats);
 }
 
 void layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormStats& stats, const Tensor& gy, Tensor* gx,
                          Tensor* ggamma, Tensor* gbeta) {
-  norm_backward(x, layer_layout(x, gamma), gamma, stats, gy, gx, ggamma, gbeta);
+  const RowLayout L = layer_layout(x, gamma);
+  if (x.on_device())
+    return device_ops("layer_norm_backward", x, {&gamma, &gy, ggamma, gbeta})
+        .norm_backward(x, 0, gamma, stats, gy, gx, ggamma, gbeta);
+  norm_backward(x, L, gamma, stats, gy, gx, ggamma, gbeta);
 }
 
 }  // namespace cxrl

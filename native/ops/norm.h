@@ -6,7 +6,7 @@
 namespace cxrl {
 
 struct NormStats {
-  std::vector<float> mean, rstd;  // one per normalised group / row
+  Tensor mean, rstd;  // [rows]: one per normalised group / row, on the input's device
 };
 
 // x [B,C,...] -> y, groups of C/G channels; gamma, beta [C].

@@ -227,7 +227,7 @@ TEST(group_norm_silu_is_group_norm_then_silu) {
   const Tensor fused_no_pre = group_norm_silu_forward(x, 3, gamma, beta, 1e-5f, &s3, nullptr);
   CHECK(fused.v == want.v && fused_no_pre.v == want.v, "fused GroupNorm+SiLU differs from the two ops");
   CHECK(pre.v == normed.v, "the kept pre-activation differs from GroupNorm's output");
-  CHECK(s2.mean == s1.mean && s2.rstd == s1.rstd, "fused GroupNorm+SiLU statistics differ");
+  CHECK(s2.mean.v == s1.mean.v && s2.rstd.v == s1.rstd.v, "fused GroupNorm+SiLU statistics differ");
 }
 
 TEST(layer_norm_backward_fd) {

@@ -1,0 +1,80 @@
+// Device backends, registered at run time. A backend serves one Device: its memory (this file's
+// DeviceBackend) and the op tables other layers look up through DeviceRegistry (ops/device_ops.h,
+// rl/device_kernels.h). The CPU needs no backend. Builds with nvcc register the CUDA backend on first
+// lookup (register_builtin_backends); whether it can run is then a run-time question (status()).
+#pragma once
+#include <array>
+#include <mutex>
+#include <string>
+
+#include "core/device.h"
+
+namespace cxrl {
+
+struct DeviceStatus {
+  bool compiled = false;  // a backend for the device is in this build
+  bool usable = false;    // and a device can be used now
+  int device_count = 0;
+  std::string device_name;
+  std::string reason;  // why not usable, in words
+  int runtime_version = 0;
+};
+
+class DeviceBackend {
+ public:
+  virtual ~DeviceBackend() = default;
+  virtual DeviceStatus status() const = 0;
+  virtual std::unique_ptr<DeviceStorage> allocate(int64_t n) const = 0;  // values undefined
+  virtual void upload(DeviceStorage& dst, const float* src, int64_t n) const = 0;
+  virtual void download(float* dst, const DeviceStorage& src, int64_t n) const = 0;
+  virtual void fill(DeviceStorage& dst, float value, int64_t n) const = 0;
+};
+
+// Registers the backends compiled into this build (the CUDA one when built with nvcc). Idempotent;
+// every lookup calls it first.
+void register_builtin_backends();
+
+// One table of type Table per device: installed by a backend's registration, found by the layer
+// that dispatches to it.
+template <typename Table>
+class DeviceRegistry {
+ public:
+  static const Table* find(Device d) {
+    register_builtin_backends();
+    std::lock_guard<std::mutex> lock(mutex());
+    return slots()[static_cast<int>(d)];
+  }
+  // For the built-in registration (register_builtin_backends) only.
+  static void install(Device d, const Table* table) {
+    std::lock_guard<std::mutex> lock(mutex());
+    slots()[static_cast<int>(d)] = table;
+  }
+  // Swaps in another table (tests: an emulated device) after the built-in ones are registered, so
+  // they cannot overwrite it later; returns the previous table to put back.
+  static const Table* replace(Device d, const Table* table) {
+    register_builtin_backends();
+    std::lock_guard<std::mutex> lock(mutex());
+    const Table* previous = slots()[static_cast<int>(d)];
+    slots()[static_cast<int>(d)] = table;
+    return previous;
+  }
+
+ private:
+  static std::array<const Table*, kDeviceCount>& slots() {
+    static std::array<const Table*, kDeviceCount> s{};
+    return s;
+  }
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+};
+
+// The memory backend of d; throws std::runtime_error saying why when d has none in this build or
+// its device cannot be used (no driver, no GPU).
+const DeviceBackend& require_backend(Device d);
+// What a device can do here: for the CPU always usable; for others the backend's status, or
+// "not compiled in" when the build has none.
+DeviceStatus device_status(Device d);
+
+}  // namespace cxrl

@@ -1,0 +1,10 @@
+// The CUDA backend's DeviceOps (ops/device_ops.h): tensor-level wrappers that read shapes, allocate
+// outputs on the device and call the pointer-level twins of cuda/ops.h.
+#pragma once
+#include "ops/device_ops.h"
+
+namespace cxrl {
+
+const DeviceOps& cuda_tensor_ops();
+
+}  // namespace cxrl

@@ -1,0 +1,329 @@
+// The device dispatch without a GPU: an emulated device (host memory behind the DeviceStorage
+// interface, each op run by its CPU twin between a download and an upload) takes the CUDA slot of
+// the registry for the test. A UNet moved there must give bitwise the CPU's outputs and gradients,
+// reach every op through the table, and never let CPU code touch a device tensor's values.
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "harness.h"
+#include "io/json.h"
+#include "model/unet.h"
+#include "model/unet_config.h"
+#include "ops/device_ops.h"
+
+namespace cxrl::test {
+namespace {
+
+constexpr Device kEmulated = Device::kCuda;  // the slot the emulation occupies
+
+class HostStorage final : public DeviceStorage {
+ public:
+  explicit HostStorage(int64_t n) : values_((size_t)n) {}
+  float* data() const override { return const_cast<float*>(values_.data()); }
+  int64_t size() const override { return (int64_t)values_.size(); }
+  std::unique_ptr<DeviceStorage> clone() const override { return std::make_unique<HostStorage>(*this); }
+
+ private:
+  std::vector<float> values_;
+};
+
+class EmulatedBackend final : public DeviceBackend {
+ public:
+  DeviceStatus status() const override {
+    DeviceStatus s;
+    s.compiled = s.usable = true;
+    s.device_count = 1;
+    s.device_name = "emulated device (host memory)";
+    return s;
+  }
+  std::unique_ptr<DeviceStorage> allocate(int64_t n) const override { return std::make_unique<HostStorage>(n); }
+  void upload(DeviceStorage& dst, const float* src, int64_t n) const override {
+    std::memcpy(dst.data(), src, n * sizeof(float));
+  }
+  void download(float* dst, const DeviceStorage& src, int64_t n) const override {
+    std::memcpy(dst, src.data(), n * sizeof(float));
+  }
+  void fill(DeviceStorage& dst, float value, int64_t n) const override { std::fill(dst.data(), dst.data() + n, value); }
+};
+
+std::map<std::string, int>& calls() {
+  static std::map<std::string, int> c;
+  return c;
+}
+
+Tensor host(const Tensor& t) { return t.to(Device::kCpu); }
+Tensor dev(const Tensor& t) { return t.to(kEmulated); }
+// A device tensor's CPU copy (or an empty tensor for null), and back into *t after the CPU op.
+Tensor host_or_empty(const Tensor* t) { return t ? host(*t) : Tensor(); }
+void store(Tensor* t, const Tensor& h) {
+  if (t) *t = dev(h);
+}
+Tensor* ptr(Tensor* t, Tensor& h) { return t ? &h : nullptr; }
+const Tensor* cptr(const Tensor* t, const Tensor& h) { return t ? &h : nullptr; }
+NormStats host_stats(const NormStats& s) { return NormStats{host(s.mean), host(s.rstd)}; }
+AttentionCache host_cache(const AttentionCache& c) { return AttentionCache{host(c.probs), {}, {}, {}}; }
+
+// Every entry: count the call, bring the arguments to the CPU, run the CPU op, return results to
+// the device (accumulated gradients included).
+const DeviceOps& emulated_ops() {
+  static const DeviceOps ops{
+      [](const Tensor& x, const Tensor& w, const Tensor* b) {
+        ++calls()["linear_forward"];
+        const Tensor hb = host_or_empty(b);
+        return dev(linear_forward(host(x), host(w), cptr(b, hb)));
+      },
+      [](const Tensor& x, const Tensor& w, const Tensor& gy, Tensor* gx, Tensor* gw, Tensor* gb) {
+        ++calls()["linear_backward"];
+        Tensor hx, hw = host_or_empty(gw), hb = host_or_empty(gb);
+        linear_backward(host(x), host(w), host(gy), ptr(gx, hx), ptr(gw, hw), ptr(gb, hb));
+        store(gx, hx), store(gw, hw), store(gb, hb);
+      },
+      [](const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
+        ++calls()["conv2d_forward"];
+        const Tensor hb = host_or_empty(b);
+        return dev(conv2d_forward(host(x), host(w), cptr(b, hb), g));
+      },
+      [](const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dGeom g, Tensor* gx, Tensor* gw, Tensor* gb) {
+        ++calls()["conv2d_backward"];
+        Tensor hx, hw = host_or_empty(gw), hb = host_or_empty(gb);
+        conv2d_backward(host(x), host(w), host(gy), g, ptr(gx, hx), ptr(gw, hw), ptr(gb, hb));
+        store(gx, hx), store(gw, hw), store(gb, hb);
+      },
+      [](const Tensor& x) { return ++calls()["silu_forward"], dev(silu_forward(host(x))); },
+      [](const Tensor& x, const Tensor& gy) {
+        return ++calls()["silu_backward"], dev(silu_backward(host(x), host(gy)));
+      },
+      [](const Tensor& x) { return ++calls()["gelu_forward"], dev(gelu_forward(host(x))); },
+      [](const Tensor& x, const Tensor& gy) {
+        return ++calls()["gelu_backward"], dev(gelu_backward(host(x), host(gy)));
+      },
+      [](const Tensor& x) { return ++calls()["geglu_forward"], dev(geglu_forward(host(x))); },
+      [](const Tensor& x, const Tensor& gy) {
+        return ++calls()["geglu_backward"], dev(geglu_backward(host(x), host(gy)));
+      },
+      [](const Tensor& x, int groups, const Tensor& gamma, const Tensor& beta, float eps, NormStats* stats, bool silu,
+         Tensor* pre) {
+        ++calls()[groups ? (silu ? "group_norm_silu_forward" : "group_norm_forward") : "layer_norm_forward"];
+        NormStats hs;
+        Tensor hpre;
+        const Tensor y =
+            groups == 0 ? layer_norm_forward(host(x), host(gamma), host(beta), eps, &hs)
+            : silu      ? group_norm_silu_forward(host(x), groups, host(gamma), host(beta), eps, &hs, ptr(pre, hpre))
+                        : group_norm_forward(host(x), groups, host(gamma), host(beta), eps, &hs);
+        *stats = NormStats{dev(hs.mean), dev(hs.rstd)};
+        store(pre, hpre);
+        return dev(y);
+      },
+      [](const Tensor& x, int groups, const Tensor& gamma, const NormStats& stats, const Tensor& gy, Tensor* gx,
+         Tensor* gg, Tensor* gb) {
+        ++calls()[groups ? "group_norm_backward" : "layer_norm_backward"];
+        Tensor hx, hg = host_or_empty(gg), hb = host_or_empty(gb);
+        if (groups)
+          group_norm_backward(host(x), groups, host(gamma), host_stats(stats), host(gy), ptr(gx, hx), ptr(gg, hg),
+                              ptr(gb, hb));
+        else
+          layer_norm_backward(host(x), host(gamma), host_stats(stats), host(gy), ptr(gx, hx), ptr(gg, hg), ptr(gb, hb));
+        store(gx, hx), store(gg, hg), store(gb, hb);
+      },
+      [](const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* mask, AttentionCache* cache) {
+        ++calls()["attention_forward"];
+        const Tensor hm = host_or_empty(mask);
+        AttentionCache hc;
+        const Tensor y = attention_forward(host(q), host(k), host(v), heads, cptr(mask, hm), cache ? &hc : nullptr);
+        if (cache) cache->probs = dev(hc.probs);
+        return dev(y);
+      },
+      [](const Tensor& q, const Tensor& k, const Tensor& v, int heads, const AttentionCache& cache, const Tensor& gy,
+         Tensor* gq, Tensor* gk, Tensor* gv) {
+        ++calls()["attention_backward"];
+        Tensor hq, hk, hv;
+        attention_backward(host(q), host(k), host(v), heads, host_cache(cache), host(gy), &hq, &hk, &hv);
+        store(gq, hq), store(gk, hk), store(gv, hv);
+      },
+      [](const Tensor& x) { return ++calls()["upsample_forward"], dev(upsample_nearest2x_forward(host(x))); },
+      [](const Tensor& gy) { return ++calls()["upsample_backward"], dev(upsample_nearest2x_backward(host(gy))); },
+      [](const Tensor& x, int64_t b, int64_t r) {
+        return ++calls()["pad_forward"], dev(pad_bottom_right_forward(host(x), b, r));
+      },
+      [](const Tensor& gy, int64_t b, int64_t r) {
+        return ++calls()["pad_backward"], dev(pad_bottom_right_backward(host(gy), b, r));
+      },
+      [](const Tensor& a, const Tensor& b) {
+        return ++calls()["concat_forward"], dev(concat_channels_forward(host(a), host(b)));
+      },
+      [](const Tensor& gy, int64_t ca, Tensor* ga, Tensor* gb) {
+        ++calls()["concat_backward"];
+        Tensor ha, hb;
+        concat_channels_backward(host(gy), ca, &ha, &hb);
+        store(ga, ha), store(gb, hb);
+      },
+      [](Tensor* acc, const Tensor& b, float scale) {
+        ++calls()["add_scaled_inplace"];
+        Tensor h = host(*acc);
+        add_scaled_inplace(&h, host(b), scale);
+        *acc = dev(h);
+      },
+      [](Tensor* h, const Tensor& t) {
+        ++calls()["add_plane_bias"];
+        Tensor hh = host(*h);
+        add_plane_bias(&hh, host(t));
+        *h = dev(hh);
+      },
+      [](const Tensor& g) { return ++calls()["plane_sums"], dev(plane_sums(host(g))); },
+      [](const Tensor& x) { return ++calls()["nchw_to_tokens"], dev(nchw_to_tokens(host(x))); },
+      [](const Tensor& t, int64_t H, int64_t W) {
+        return ++calls()["tokens_to_nchw"], dev(tokens_to_nchw(host(t), H, W));
+      },
+      [](const Tensor& t, const TimestepEmbeddingSpec& s) {
+        return ++calls()["timestep_embedding"], dev(timestep_embedding_forward(host(t), s));
+      },
+      [](const Tensor& p, const Tensor& t) { return ++calls()["mse_forward"], mse_loss_forward(host(p), host(t)); },
+      [](const Tensor& p, const Tensor& t, float g) {
+        return ++calls()["mse_backward"], dev(mse_loss_backward(host(p), host(t), g));
+      },
+  };
+  return ops;
+}
+
+// Installs the emulation in the CUDA slot for one test and puts back what was there.
+class ScopedEmulatedDevice {
+ public:
+  ScopedEmulatedDevice()
+      : backend_(DeviceRegistry<DeviceBackend>::replace(kEmulated, &emulated_backend())),
+        ops_(DeviceRegistry<DeviceOps>::replace(kEmulated, &emulated_ops())) {
+    calls().clear();
+  }
+  ~ScopedEmulatedDevice() {
+    DeviceRegistry<DeviceBackend>::replace(kEmulated, backend_);
+    DeviceRegistry<DeviceOps>::replace(kEmulated, ops_);
+  }
+
+ private:
+  static const EmulatedBackend& emulated_backend() {
+    static const EmulatedBackend b;
+    return b;
+  }
+  const DeviceBackend* backend_;
+  const DeviceOps* ops_;
+};
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  const Tensor ha = host(a), hb = host(b);
+  return ha.shape == hb.shape && std::memcmp(ha.v.data(), hb.v.data(), ha.v.size() * sizeof(float)) == 0;
+}
+
+template <typename Fn>
+bool throws_logic_error(Fn fn) {
+  try {
+    fn();
+  } catch (const std::logic_error&) {
+    return true;
+  }
+  return false;
+}
+
+UNetConfig tiny_unet_config() {
+  return UNetConfig::from_json(Json::parse(R"({"in_channels":1,"out_channels":1,"sample_size":8,
+    "block_out_channels":[8,16],"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],
+    "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":1,"attention_head_dim":2,
+    "cross_attention_dim":6,"norm_num_groups":4,"use_linear_projection":true})"));
+}
+
+}  // namespace
+
+TEST(device_tensor_storage_round_trips) {
+  ScopedEmulatedDevice device;
+  const Tensor a = randn({3, 5});
+  Tensor d = a.to(kEmulated);
+  CHECK(d.on_device() && d.v.empty() && d.numel() == 15, "a device tensor keeps no CPU values");
+  CHECK(bitwise_equal(d, a), "to(device) then to(cpu) changes values");
+  Tensor copy = d;  // deep: writing the copy leaves the original alone
+  copy.zero();
+  CHECK(bitwise_equal(d, a) && bitwise_equal(copy, Tensor({3, 5})), "a device copy shares storage");
+  CHECK(bitwise_equal(d.reshaped({5, 3}), a.reshaped({5, 3})), "reshape on the device");
+  CHECK(bitwise_equal(Tensor::zeros({4}, kEmulated), Tensor({4})), "zeros on the device");
+  CHECK(throws_logic_error([&] { (void)d.data(); }), "CPU code read a device tensor's values");
+  CHECK(throws_logic_error([&] { (void)a.device_data(); }), "device code read a CPU tensor as device memory");
+  bool mixed_refused = false;
+  try {
+    (void)linear_forward(d, randn({2, 5}), nullptr);  // weight left on the CPU
+  } catch (const std::exception&) {
+    mixed_refused = true;
+  }
+  CHECK(mixed_refused, "an op ran with its input on the device and its weight on the CPU");
+}
+
+// Without a registered backend, a device is refused with a reason instead of crashing.
+TEST(device_without_backend_is_refused_in_words) {
+  const DeviceBackend* previous = DeviceRegistry<DeviceBackend>::replace(Device::kCuda, nullptr);
+  const DeviceStatus s = device_status(Device::kCuda);
+  bool refused = false;
+  try {
+    (void)Tensor::zeros({2}, Device::kCuda);
+  } catch (const std::runtime_error& e) {
+    refused = std::string(e.what()).find("CUDA is not usable") != std::string::npos;
+  }
+  DeviceRegistry<DeviceBackend>::replace(Device::kCuda, previous);
+  CHECK(!s.usable && !s.reason.empty(), "a device without a backend reported usable");
+  CHECK(refused, "allocating on a device without a backend did not say why");
+}
+
+// The whole UNet (LoRA adapters on) through the device table: outputs and every gradient bitwise
+// equal to the CPU run, and every op of a training pass dispatched.
+TEST(unet_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  UNet2DCondition cpu(tiny_unet_config(), 11), gpu(tiny_unet_config(), 11);
+  for (UNet2DCondition* net : {&cpu, &gpu}) {
+    net->enable_lora(2, 1.5f);
+    for (const auto& p : net->params().all())  // nonzero LoRA B so its branch contributes
+      if (p->name.find("lora_B") != std::string::npos) p->value = randn(p->value.shape, 0.1f);
+  }
+  for (const auto& p : cpu.params().all()) gpu.params().find(p->name)->value = p->value;
+  gpu.params().to(kEmulated);
+
+  const Tensor x = randn({2, 1, 8, 8}), t({2}, std::vector<float>{10.f, 500.f}), ctx = randn({2, 3, 6});
+  Tensor mask({2, 3}, 1.f);
+  mask.v[5] = 0.f;
+  const Tensor gy = randn({2, 1, 8, 8});
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  const Tensor y_cpu = cpu.forward(x, t, ctx, &mask);
+  const Tensor mask_on_device = dev(mask);
+  const Tensor y_gpu = gpu.forward(dev(x), dev(t), dev(ctx), &mask_on_device);
+  CHECK(y_gpu.on_device(), "the UNet's output left the device");
+  CHECK(bitwise_equal(y_gpu, y_cpu), "UNet forward on the device differs from the CPU");
+  const UNetGrads g_cpu = cpu.backward(gy), g_gpu = gpu.backward(dev(gy));
+  CHECK(bitwise_equal(g_gpu.sample, g_cpu.sample), "d/d sample differs");
+  CHECK(bitwise_equal(g_gpu.encoder_hidden_states, g_cpu.encoder_hidden_states), "d/d context differs");
+  int trainable = 0;
+  for (const auto& p : cpu.params().all()) {
+    const Param* q = gpu.params().find(p->name);
+    if (!p->trainable) {
+      CHECK(q->grad.empty(), "frozen parameter " + p->name + " got a gradient on the device");
+      continue;
+    }
+    ++trainable;
+    CHECK(q->grad.on_device(), p->name + "'s gradient is not on the device");
+    CHECK(bitwise_equal(q->grad, p->grad), "gradient of " + p->name + " differs");
+  }
+  std::printf("    %d trainable (LoRA) gradients, output and input gradients bitwise equal; %zu ops dispatched\n",
+              trainable, calls().size());
+  for (const char* op : {"linear_forward",      "linear_backward",
+                         "conv2d_forward",      "conv2d_backward",
+                         "silu_forward",        "silu_backward",
+                         "geglu_forward",       "geglu_backward",
+                         "group_norm_forward",  "group_norm_silu_forward",
+                         "group_norm_backward", "layer_norm_forward",
+                         "layer_norm_backward", "attention_forward",
+                         "attention_backward",  "upsample_forward",
+                         "upsample_backward",   "concat_forward",
+                         "concat_backward",     "add_scaled_inplace",
+                         "add_plane_bias",      "plane_sums",
+                         "nchw_to_tokens",      "tokens_to_nchw",
+                         "timestep_embedding"})
+    CHECK(calls().count(op), std::string("the UNet never dispatched ") + op);
+}
+
+}  // namespace cxrl::test
