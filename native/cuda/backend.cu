@@ -1,6 +1,6 @@
 // The CUDA backend's memory side and its registration: tensor storage from the caching allocator
 // (device_memory.h), host <-> device copies, and the one status query (device count, name, why not
-// usable). register_cuda_backend installs this, the op table (tensor_ops.cu) and the RL kernels.
+// usable). register_cuda_backend installs this, the op tables (tensor_ops.cu) and the RL kernels.
 #include <cuda_runtime.h>
 
 #include <mutex>
@@ -87,6 +87,7 @@ void register_cuda_backend() {
                                   bench_ddim_step_cuda};
   DeviceRegistry<DeviceBackend>::install(Device::kCuda, &backend);
   DeviceRegistry<DeviceOps>::install(Device::kCuda, &cuda_tensor_ops());
+  DeviceRegistry<TrainingDeviceOps>::install(Device::kCuda, &cuda_training_ops());
   DeviceRegistry<RlDeviceKernels>::install(Device::kCuda, &rl);
 }
 

@@ -1,3 +1,5 @@
+#include "cuda/block_reduce.cuh"
+#include "cuda/device_memory.h"
 #include "cuda/elementwise.cuh"
 #include "cuda/ops.h"
 
@@ -23,7 +25,29 @@ __global__ void ema_kernel(float* dst, const float* src, int64_t n, float keep, 
   CXRL_GRID_STRIDE(i, n) dst[i] = keep * dst[i] + take * src[i];
 }
 
+constexpr int kReduceBlocks = 256;
+
+__global__ void sum_squares_partials(const float* x, int64_t n, double* partial) {
+  double acc = 0;
+  CXRL_GRID_STRIDE(i, n) acc += (double)x[i] * x[i];
+  acc = block_sum(acc);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}
+
+__global__ void scale_kernel(float* x, float s, int64_t n) { CXRL_GRID_STRIDE(i, n) x[i] *= s; }
+
 }  // namespace
+
+double sum_squares_device(const float* x, int64_t n) {
+  DeviceArray<double> partial(kReduceBlocks);
+  sum_squares_partials<<<kReduceBlocks, kElementwiseThreads>>>(x, n, partial.data());
+  check(cudaGetLastError(), "sum of squares launch");
+  double s = 0;
+  for (double v : to_host(partial)) s += v;  // fixed order: the result does not depend on scheduling
+  return s;
+}
+
+void scale_device(float* x, float s, int64_t n) { launch_elementwise(scale_kernel, n, "scale", x, s, n); }
 
 void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n) {
   launch_elementwise(adam_kernel, n, "adam", k, p, g, m, v, n);

@@ -238,6 +238,18 @@ Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_lo
   return g;
 }
 
+void adam_step(const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v) {
+  adam_step_device(k, p->device_data(), in(g), m->device_data(), v->device_data(), p->numel());
+}
+
+void ema_update(Tensor* shadow, const Tensor& live, float decay) {
+  ema_update_device(shadow->device_data(), in(live), live.numel(), decay);
+}
+
+double sum_squares(const Tensor& t) { return sum_squares_device(in(t), t.numel()); }
+
+void scale(Tensor* t, float s) { scale_device(t->device_data(), s, t->numel()); }
+
 const DeviceOps& ops() {
   static const DeviceOps table{
       linear_forward,
@@ -275,5 +287,11 @@ const DeviceOps& ops() {
 }  // namespace cuda_tensor
 
 const DeviceOps& cuda_tensor_ops() { return cuda_tensor::ops(); }
+
+const TrainingDeviceOps& cuda_training_ops() {
+  static const TrainingDeviceOps table{cuda_tensor::adam_step, cuda_tensor::ema_update, cuda_tensor::sum_squares,
+                                       cuda_tensor::scale};
+  return table;
+}
 
 }  // namespace cxrl

@@ -4,14 +4,15 @@
 #include <stdexcept>
 
 #include "core/parallel.h"
+#include "model/training_device_ops.h"
 
 namespace cxrl {
 
 AdamOptimizer::AdamOptimizer(std::vector<Param*> params, AdamConfig cfg) : params_(std::move(params)), cfg_(cfg) {
   for (Param* p : params_) {
     p->ensure_grad();
-    m_.emplace_back(p->value.shape);
-    v_.emplace_back(p->value.shape);
+    m_.push_back(Tensor::zeros(p->value.shape, p->value.device));
+    v_.push_back(Tensor::zeros(p->value.shape, p->value.device));
   }
 }
 
@@ -21,25 +22,35 @@ AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t) {
           c.decoupled};
 }
 
+void adam_update(const AdamStepScalars& k, Tensor* param, const Tensor& grad, Tensor* exp_avg, Tensor* exp_avg_sq) {
+  if (param->on_device()) return training_device_ops(*param, "adam").adam_step(k, param, grad, exp_avg, exp_avg_sq);
+  float* p = param->data();
+  const float* g = grad.data();
+  float* m = exp_avg->data();
+  float* v = exp_avg_sq->data();
+  parallel_for(param->numel(), 8192, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      float gi = g[i];
+      if (k.decoupled)
+        p[i] -= k.lr * k.weight_decay * p[i];
+      else
+        gi += k.weight_decay * p[i];
+      m[i] = k.beta1 * m[i] + (1.f - k.beta1) * gi;
+      v[i] = k.beta2 * v[i] + (1.f - k.beta2) * gi * gi;
+      p[i] -= k.step_size * m[i] / (std::sqrt(v[i]) * k.inv_sqrt_bc2 + k.eps);
+    }
+  });
+}
+
 void AdamOptimizer::step() {
   const AdamStepScalars k = adam_step_scalars(cfg_, ++t_);
   for (size_t j = 0; j < params_.size(); ++j) {
-    float* p = params_[j]->value.data();
-    const float* g = params_[j]->grad.data();
-    float* m = m_[j].data();
-    float* v = v_[j].data();
-    parallel_for(params_[j]->value.numel(), 8192, [&](int64_t s, int64_t e) {
-      for (int64_t i = s; i < e; ++i) {
-        float gi = g[i];
-        if (k.decoupled)
-          p[i] -= k.lr * k.weight_decay * p[i];
-        else
-          gi += k.weight_decay * p[i];
-        m[i] = k.beta1 * m[i] + (1.f - k.beta1) * gi;
-        v[i] = k.beta2 * v[i] + (1.f - k.beta2) * gi * gi;
-        p[i] -= k.step_size * m[i] / (std::sqrt(v[i]) * k.inv_sqrt_bc2 + k.eps);
-      }
-    });
+    Tensor& value = params_[j]->value;
+    if (m_[j].device != value.device) {  // the moments follow their parameter (ParamStore::to)
+      m_[j] = m_[j].to(value.device);
+      v_[j] = v_[j].to(value.device);
+    }
+    adam_update(k, &value, params_[j]->grad, &m_[j], &v_[j]);
   }
 }
 
@@ -65,15 +76,25 @@ void AdamOptimizer::load_state(const std::map<std::string, Tensor>& tensors, int
   t_ = steps;
 }
 
+double grad_sum_squares(const Tensor& g) {
+  if (g.on_device()) return training_device_ops(g, "clip_grad_norm").sum_squares(g);
+  double sq = 0;
+  for (float x : g.v) sq += (double)x * x;
+  return sq;
+}
+
+void scale_grad(Tensor* g, float s) {
+  if (g->on_device()) return training_device_ops(*g, "clip_grad_norm").scale(g, s);
+  for (float& x : g->v) x *= s;
+}
+
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm) {
   double sq = 0;
-  for (const Param* p : params)
-    for (float g : p->grad.v) sq += (double)g * g;
+  for (const Param* p : params) sq += grad_sum_squares(p->grad);
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && norm > max_norm) {
     const float scale = (float)(max_norm / (norm + 1e-6));
-    for (Param* p : params)
-      for (float& g : p->grad.v) g *= scale;
+    for (Param* p : params) scale_grad(&p->grad, scale);
   }
   return norm;
 }

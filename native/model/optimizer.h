@@ -27,6 +27,9 @@ struct AdamStepScalars {
 };
 AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t);
 
+// One update of a parameter tensor and its two moments, on their device (training_device_ops.h).
+void adam_update(const AdamStepScalars& k, Tensor* param, const Tensor& grad, Tensor* exp_avg, Tensor* exp_avg_sq);
+
 class AdamOptimizer {
  public:
   AdamOptimizer(std::vector<Param*> params, AdamConfig cfg);
@@ -47,5 +50,8 @@ class AdamOptimizer {
 // Scales all gradients so their joint L2 norm is at most max_norm (if max_norm > 0). Returns the
 // norm before clipping.
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm);
+// Its halves, on the gradient's device: sum of squares (in double), and g *= s.
+double grad_sum_squares(const Tensor& g);
+void scale_grad(Tensor* g, float s);
 
 }  // namespace cxrl

@@ -9,6 +9,9 @@
 
 #include "harness.h"
 #include "io/json.h"
+#include "model/ema.h"
+#include "model/optimizer.h"
+#include "model/training_device_ops.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
 #include "ops/device_ops.h"
@@ -187,17 +190,44 @@ const DeviceOps& emulated_ops() {
   return ops;
 }
 
+const TrainingDeviceOps& emulated_training_ops() {
+  static const TrainingDeviceOps ops{
+      [](const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v) {
+        ++calls()["adam_step"];
+        Tensor hp = host(*p), hm = host(*m), hv = host(*v);
+        adam_update(k, &hp, host(g), &hm, &hv);
+        *p = dev(hp), *m = dev(hm), *v = dev(hv);
+      },
+      [](Tensor* shadow, const Tensor& live, float decay) {
+        ++calls()["ema_update"];
+        Tensor hs = host(*shadow);
+        ema_update_tensor(&hs, host(live), decay);
+        *shadow = dev(hs);
+      },
+      [](const Tensor& t) { return ++calls()["sum_squares"], grad_sum_squares(host(t)); },
+      [](Tensor* t, float s) {
+        ++calls()["scale"];
+        Tensor h = host(*t);
+        scale_grad(&h, s);
+        *t = dev(h);
+      },
+  };
+  return ops;
+}
+
 // Installs the emulation in the CUDA slot for one test and puts back what was there.
 class ScopedEmulatedDevice {
  public:
   ScopedEmulatedDevice()
       : backend_(DeviceRegistry<DeviceBackend>::replace(kEmulated, &emulated_backend())),
-        ops_(DeviceRegistry<DeviceOps>::replace(kEmulated, &emulated_ops())) {
+        ops_(DeviceRegistry<DeviceOps>::replace(kEmulated, &emulated_ops())),
+        training_(DeviceRegistry<TrainingDeviceOps>::replace(kEmulated, &emulated_training_ops())) {
     calls().clear();
   }
   ~ScopedEmulatedDevice() {
     DeviceRegistry<DeviceBackend>::replace(kEmulated, backend_);
     DeviceRegistry<DeviceOps>::replace(kEmulated, ops_);
+    DeviceRegistry<TrainingDeviceOps>::replace(kEmulated, training_);
   }
 
  private:
@@ -207,6 +237,7 @@ class ScopedEmulatedDevice {
   }
   const DeviceBackend* backend_;
   const DeviceOps* ops_;
+  const TrainingDeviceOps* training_;
 };
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -324,6 +355,47 @@ TEST(unet_on_emulated_device_matches_cpu_bitwise) {
                          "nchw_to_tokens",      "tokens_to_nchw",
                          "timestep_embedding"})
     CHECK(calls().count(op), std::string("the UNet never dispatched ") + op);
+}
+
+// AdamW with gradient clipping and an EMA shadow, three steps, parameters moved to the device after
+// the optimizer was built (its moments follow them): bitwise the CPU's values.
+TEST(training_updates_on_emulated_device_match_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  ParamStore cpu, gpu, cpu_shadow, gpu_shadow;
+  for (ParamStore* s : {&cpu, &gpu, &cpu_shadow, &gpu_shadow}) {
+    s->set_seed(5);
+    s->add("a", {3, 4}, Init::kUniformFanIn, 4);
+    s->add("b", {7}, Init::kUniformFanIn, 7);
+  }
+  std::vector<Param*> pc, pg;
+  for (const auto& p : cpu.all()) pc.push_back(p.get());
+  for (const auto& p : gpu.all()) pg.push_back(p.get());
+  AdamConfig cfg;
+  cfg.lr = 1e-2f;
+  AdamOptimizer opt_cpu(pc, cfg), opt_gpu(pg, cfg);
+  gpu.to(kEmulated);
+  gpu_shadow.to(kEmulated);
+  for (int step = 0; step < 3; ++step) {
+    for (size_t j = 0; j < pc.size(); ++j) {
+      pc[j]->grad = randn(pc[j]->value.shape, 3.f);
+      pg[j]->grad = dev(pc[j]->grad);
+    }
+    const double n_cpu = clip_grad_norm(pc, 1.0), n_gpu = clip_grad_norm(pg, 1.0);
+    CHECK(n_cpu == n_gpu, "gradient norms differ");
+    opt_cpu.step();
+    opt_gpu.step();
+    ema_update(cpu_shadow, cpu, 0.9f);
+    ema_update(gpu_shadow, gpu, 0.9f);
+  }
+  for (size_t j = 0; j < pc.size(); ++j) {
+    CHECK(pg[j]->value.on_device() && bitwise_equal(pg[j]->value, pc[j]->value), "AdamW result differs");
+    CHECK(bitwise_equal(pg[j]->grad, pc[j]->grad), "clipped gradient differs");
+  }
+  for (const auto& p : cpu_shadow.all())
+    CHECK(bitwise_equal(gpu_shadow.find(p->name)->value, p->value), "EMA shadow differs");
+  for (const auto& [name, t] : opt_gpu.state_tensors()) CHECK(t->on_device(), name + " stayed on the CPU");
+  for (const char* op : {"adam_step", "ema_update", "sum_squares", "scale"})
+    CHECK(calls().count(op), std::string("never dispatched ") + op);
 }
 
 }  // namespace cxrl::test
