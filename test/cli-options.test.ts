@@ -12,6 +12,7 @@ import { runCli, runPython } from './helpers';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { readCsv, writeCsv } from '../src/data/csv';
 import { writeMixedSafetensors } from './reference/safetensors-mixed';
+import { loadAddon } from '../src/engine/native';
 
 let f: CliFixture;
 let gen: string; // a generate output with sidecars, made once
@@ -143,8 +144,8 @@ describe('generate options', () => {
     ]);
   });
 
-  test('--device cuda for a checkpoint made here (no ONNX text encoder) still samples on the engine', () => {
-    const r = run([
+  test('--device cuda runs the UNet on the GPU or says why it cannot; --device auto falls back to the CPU', () => {
+    const args = (device: string, dir: string) => [
       'generate',
       '--checkpoint',
       f.init,
@@ -153,12 +154,21 @@ describe('generate options', () => {
       '--steps',
       '1',
       '--device',
-      'cuda',
+      device,
       '--out',
-      out('dev'),
-    ]);
-    expect(r.status).toBe(0);
-    expect(fs.existsSync(path.join(out('dev'), '0-0.png'))).toBe(true);
+      out(dir),
+    ];
+    const cuda = run(args('cuda', 'dev-cuda'));
+    if (loadAddon().info().cuda.usable) {
+      expect(cuda.status).toBe(0);
+      expect(fs.existsSync(path.join(out('dev-cuda'), '0-0.png'))).toBe(true);
+    } else {
+      expect(cuda.status).toBe(2);
+      expect(cuda.stderr).toMatch(/--device cuda: CUDA is not usable here: \S/);
+      expect(fs.existsSync(path.join(out('dev-cuda'), '0-0.png'))).toBe(false);
+    }
+    f.ok(args('auto', 'dev-auto'));
+    expect(fs.existsSync(path.join(out('dev-auto'), '0-0.png'))).toBe(true);
   });
 });
 

@@ -41,7 +41,9 @@ Tensor tensor_from_js(const Napi::Value& v, const std::string& what) {
   return tensor_from_array(o.Get("data"), shape_from_js(o.Get("shape"), what), what);
 }
 
+// A device tensor is copied to the host here: the one place JS receives engine values.
 Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t) {
+  if (t.on_device()) return floats_to_js(env, t.to(Device::kCpu));
   Napi::Float32Array a = Napi::Float32Array::New(env, t.v.size());
   if (!t.v.empty()) std::memcpy(a.Data(), t.data(), t.v.size() * sizeof(float));
   return a;

@@ -82,7 +82,7 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
     this->check_idle(info.Env());
     Param* p = param_arg(info);
     if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "setParam(name, Float32Array)");
-    p->value = tensor_from_array(info[1], p->value.shape, p->name);
+    p->value = tensor_from_array(info[1], p->value.shape, p->name).to(p->value.device);
   }
 
   void ZeroGrad(const Napi::CallbackInfo& info) {
@@ -126,8 +126,15 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
         if (!unexpected.empty()) msg += " unexpected " + list(unexpected) + ";";
         throw std::runtime_error(msg);
       }
-      for (const auto& p : this->param_store().all())
-        read_safetensors_tensor(index, file_key.at(p->name), p->value.data());
+      for (const auto& p : this->param_store().all()) {
+        if (!p->value.on_device()) {
+          read_safetensors_tensor(index, file_key.at(p->name), p->value.data());
+          continue;
+        }
+        Tensor host = Tensor::uninitialized(p->value.shape);  // one tensor at a time through the host
+        read_safetensors_tensor(index, file_key.at(p->name), host.data());
+        p->value = host.to(p->value.device);
+      }
       Napi::Object meta = Napi::Object::New(info.Env());
       for (const auto& [k, v] : index.metadata) meta.Set(k, v);
       return meta;

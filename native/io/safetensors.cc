@@ -198,7 +198,14 @@ void write_safetensors(const std::string& path, const std::map<std::string, cons
     for (int i = 0; i < 8; ++i) lenb[i] = (uint8_t)(hl >> (8 * i));
     out.write((const char*)lenb, 8);
     out.write(hs.data(), hs.size());
-    for (const auto& [name, t] : tensors) out.write((const char*)t->data(), t->numel() * 4);
+    for (const auto& [name, t] : tensors) {
+      if (t->on_device()) {  // written from a host copy, one tensor at a time
+        const Tensor host = t->to(Device::kCpu);
+        out.write((const char*)host.data(), host.numel() * 4);
+      } else {
+        out.write((const char*)t->data(), t->numel() * 4);
+      }
+    }
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());

@@ -45,6 +45,7 @@ class ParamStore {
   void freeze_all();    // every parameter so far becomes frozen (trainable = false)
   // Moves every value and gradient to d (what a model's forward then runs on).
   void to(Device d);
+  Device device() const { return params_.empty() ? Device::kCpu : params_.front()->value.device; }
   int64_t count() const;
 
  private:

@@ -93,11 +93,13 @@ UNet2DCondition::~UNet2DCondition() = default;
 void UNet2DCondition::enable_lora(int rank, float scale) {
   if (rank < 1) throw std::invalid_argument("unet: LoRA rank must be a positive integer");
   if (lora_rank_) throw std::logic_error("unet: LoRA is already enabled");
+  const Device device = params_.device();  // the adapters are made on the CPU, then join the weights
   params_.freeze_all();
   for (auto* levels : {&down_, &up_})
     for (auto& L : *levels)
       for (auto& a : L->attentions) a->enable_lora(params_, rank, scale);
   mid_attn_->enable_lora(params_, rank, scale);
+  params_.to(device);
   lora_rank_ = rank;
 }
 

@@ -2,6 +2,8 @@
 // interface, each op run by its CPU twin between a download and an upload) takes the CUDA slot of
 // the registry for the test. A UNet moved there must give bitwise the CPU's outputs and gradients,
 // reach every op through the table, and never let CPU code touch a device tensor's values.
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -21,9 +23,17 @@ namespace {
 
 constexpr Device kEmulated = Device::kCuda;  // the slot the emulation occupies
 
+// Device storages alive now: the lifetime test's measure of leaks.
+std::atomic<int64_t>& live_storages() {
+  static std::atomic<int64_t> n{0};
+  return n;
+}
+
 class HostStorage final : public DeviceStorage {
  public:
-  explicit HostStorage(int64_t n) : values_((size_t)n) {}
+  explicit HostStorage(int64_t n) : values_((size_t)n) { ++live_storages(); }
+  HostStorage(const HostStorage& o) : DeviceStorage(), values_(o.values_) { ++live_storages(); }
+  ~HostStorage() override { --live_storages(); }
   float* data() const override { return const_cast<float*>(values_.data()); }
   int64_t size() const override { return (int64_t)values_.size(); }
   std::unique_ptr<DeviceStorage> clone() const override { return std::make_unique<HostStorage>(*this); }
@@ -396,6 +406,34 @@ TEST(training_updates_on_emulated_device_match_cpu_bitwise) {
   for (const auto& [name, t] : opt_gpu.state_tensors()) CHECK(t->on_device(), name + " stayed on the CPU");
   for (const char* op : {"adam_step", "ema_update", "sum_squares", "scale"})
     CHECK(calls().count(op), std::string("never dispatched ") + op);
+}
+
+// Device storage lifetimes over a training loop: the number of live device buffers is the same
+// after every step (nothing a pass allocates outlives it), and zero once the model, its optimizer
+// and the inputs are gone.
+TEST(device_storage_is_released_across_training_steps) {
+  ScopedEmulatedDevice device;
+  const int64_t at_start = live_storages();
+  {
+    UNet2DCondition net(tiny_unet_config(), 1);
+    net.params().to(kEmulated);
+    std::vector<Param*> ps;
+    for (const auto& p : net.params().all()) ps.push_back(p.get());
+    AdamOptimizer opt(ps, AdamConfig{});
+    const Tensor x = dev(randn({2, 1, 8, 8})), t = dev(Tensor({2}, 100.f)), ctx = dev(randn({2, 3, 6}));
+    std::vector<int64_t> live;
+    for (int i = 0; i < 12; ++i) {
+      net.params().zero_grad();
+      net.backward(net.forward(x, t, ctx));
+      clip_grad_norm(ps, 1.0);
+      opt.step();
+      live.push_back(live_storages());
+    }
+    std::printf("    live device buffers after steps 2..12: %lld (constant: %s)\n", (long long)live[1],
+                std::all_of(live.begin() + 1, live.end(), [&](int64_t n) { return n == live[1]; }) ? "yes" : "no");
+    for (size_t i = 2; i < live.size(); ++i) CHECK(live[i] == live[1], "device buffers accumulate across steps");
+  }
+  CHECK(live_storages() == at_start, "device buffers outlive the model, optimizer and inputs");
 }
 
 }  // namespace cxrl::test

@@ -62,6 +62,9 @@ export interface NativeUNet extends NativeTrainable {
   enableLora(o: { rank: number; scale?: number }): void;
   /** 0 without LoRA */
   loraRank(): number;
+  /** Moves the weights and gradients; later passes run there (inputs and results still cross as host arrays). */
+  toDevice(device: 'cpu' | 'cuda'): void;
+  device(): 'cpu' | 'cuda';
 }
 
 /** AutoencoderKL (forward only). Tensors NCHW; latents are raw (not multiplied by scaling_factor). */

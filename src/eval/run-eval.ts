@@ -181,7 +181,8 @@ export async function runEval(a: EvalArgs): Promise<void> {
 
   // Open every model before the long work, so a bad path fails at once.
   const loaded = [];
-  for (const spec of a.models) loaded.push({ spec, gen: spec.images ? null : await loadGenerator(spec.path) });
+  for (const spec of a.models)
+    loaded.push({ spec, gen: spec.images ? null : await loadGenerator(spec.path, { device: a.device }) });
   const first = loaded.find((m) => m.gen);
   const size = first?.gen ? squareSide(first.gen.decoder, first.spec.path) : 64;
   fs.mkdirSync(a.out, { recursive: true });

@@ -15,6 +15,7 @@ import type { NativeUNet } from '../engine/native';
 import type { Conditioning } from '../engine/guided-denoiser';
 import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
+import { placeUNet } from '../engine/device';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig, UNetConfig, unetMultiple } from '../engine/unet-config';
 import { createVaeFromFile, loadVaeWeights, vaeSettings } from '../engine/vae';
@@ -58,6 +59,7 @@ export interface Generator {
 export interface GeneratorOptions {
   textEncoder?: string;
   tokenizer?: string;
+  /** where the UNet runs (src/engine/device.ts) and the ONNX text encoder's provider */
   device?: OrtDevice;
   /** a checkpoint made here: sample with the EMA weights when present (default true) */
   useEma?: boolean;
@@ -125,6 +127,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
       : 'unet.safetensors';
   const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
   const loraFile = applyLora(dir, unet);
+  placeUNet(unet, o.device ?? 'cpu');
   const state = readState(dir);
   const L = state.settings?.textLength ?? textConfig.max_length;
   const { withAce, ace, aceTokens } = readAce(dir);
@@ -196,6 +199,7 @@ async function loadDiffusers(
   const unet = createUNet(unetConfig, 0, cfgFile);
   loadUNetWeights(unet, weightsFile);
   const loraFile = applyLora(dir, unet);
+  placeUNet(unet, o.device ?? 'cpu');
   const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
   const probe = await enc.encode(['']);
   if (probe.context.shape[2] !== unetConfig.cross_attention_dim) {
@@ -232,6 +236,7 @@ export function reloadUNet(g: Generator): NativeUNet {
   const unet = createUNet(JSON.parse(g.unet.configJson()) as UNetConfig, 0, g.weightsFile);
   loadUNetWeights(unet, g.weightsFile);
   if (g.loraFile) loadLora(unet, g.loraFile);
+  placeUNet(unet, g.unet.device());
   return unet;
 }
 

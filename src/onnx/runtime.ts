@@ -7,10 +7,12 @@
  */
 import * as fs from 'fs';
 import * as ort from 'onnxruntime-node';
+import type { DeviceChoice } from '../engine/device';
 import { threadBudget } from '../engine/thread-budget';
 import { UserError } from '../util/errors';
 
-export type OrtDevice = 'cpu' | 'cuda' | 'auto';
+/** The same --device choice as the engine's (src/engine/device.ts). */
+export type OrtDevice = DeviceChoice;
 
 export interface OpenSession {
   session: ort.InferenceSession;

@@ -87,7 +87,7 @@ export async function runRl(a: RlArgs): Promise<void> {
     throw new UserError(`--init ${a.init} differs from the run's init ${saved.init.dir}`);
 
   // Models: the policy (trainable) and the anchor (frozen) both start from the init's weights.
-  const policy = await loadGenerator(init);
+  const policy = await loadGenerator(init, { device: a.device });
   const anchor = { ...policy, unet: reloadUNet(policy) };
   const initInfo = describeInit(init, policy);
   if (saved && saved.init.sha256 !== initInfo.sha256)

@@ -79,7 +79,8 @@ export function registerEval(y: Argv): Argv {
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
-          describe: 'ONNX Runtime execution provider',
+          describe:
+            "where the UNet runs (cuda: the engine's CUDA backend) and ONNX Runtime's execution provider; auto: CUDA when usable",
         })
         .option('synth-studies', {
           type: 'number',

@@ -58,7 +58,8 @@ export function registerGenerate(y: Argv): Argv {
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
-          describe: 'ONNX Runtime execution provider for an ONNX text encoder',
+          describe:
+            "where the UNet runs (cuda: the engine's CUDA backend) and ONNX Runtime's execution provider; auto: CUDA when usable",
         })
         .option('batch-size', { type: 'number', default: 16, describe: 'images sampled together' })
         .option('height', {

@@ -250,7 +250,8 @@ export function registerTrain(y: Argv): Argv {
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
-          describe: 'ONNX Runtime execution provider of the reward models',
+          describe:
+            "where the UNet runs (cuda: the engine's CUDA backend) and ONNX Runtime's execution provider; auto: CUDA when usable",
         }),
     async (args) => {
       const stage = args.stage;

@@ -1,0 +1,132 @@
+// The whole UNet on the GPU through the device tensors and the op tables (ops/device_ops.h) against
+// the same UNet on the CPU: output, input gradients and every parameter gradient (fp32 bound 1e-3
+// relative), then one clipped AdamW step and an EMA update on the device against the CPU's.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "cuda/check.h"
+#include "io/json.h"
+#include "model/ema.h"
+#include "model/optimizer.h"
+#include "model/unet.h"
+#include "model/unet_config.h"
+#include "tests/cuda/cuda_compare.h"
+#include "tests/harness.h"
+
+using namespace cxrl;
+using namespace cxrl::test;
+
+namespace {
+
+struct UNetCase {
+  const char* name;
+  const char* config;
+  int64_t batch, size, context_length;
+  int lora_rank;  // 0: full fine-tuning
+};
+
+const UNetCase kCases[] = {
+    {"tiny, conv projection", R"({"in_channels":1,"out_channels":1,"sample_size":8,"block_out_channels":[8,16],
+      "down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],"up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],
+      "layers_per_block":1,"attention_head_dim":2,"cross_attention_dim":6,"norm_num_groups":4,
+      "use_linear_projection":false})",
+     2, 8, 3, 0},
+    {"tiny, linear projection, LoRA", R"({"in_channels":1,"out_channels":1,"sample_size":8,
+      "block_out_channels":[8,16],"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],
+      "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":1,"attention_head_dim":2,
+      "cross_attention_dim":6,"norm_num_groups":4,"use_linear_projection":true})",
+     2, 8, 3, 2},
+    {"small latent (4 channels, 2 levels of 2 resnets, 77-token context)", R"({"in_channels":4,"out_channels":4,
+      "sample_size":16,"block_out_channels":[32,64],"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],
+      "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":2,"attention_head_dim":8,
+      "cross_attention_dim":64,"norm_num_groups":32,"use_linear_projection":false})",
+     2, 16, 77, 0},
+};
+
+std::vector<Param*> trainable(ParamStore& s) {
+  std::vector<Param*> out;
+  for (const auto& p : s.all())
+    if (p->trainable) out.push_back(p.get());
+  return out;
+}
+
+}  // namespace
+
+TEST(cuda_unet_matches_cpu) {
+  require_device();
+  for (const UNetCase& c : kCases) {
+    const UNetConfig cfg = UNetConfig::from_json(Json::parse(c.config));
+    UNet2DCondition cpu(cfg, 3), gpu(cfg, 3);
+    if (c.lora_rank) {
+      cpu.enable_lora(c.lora_rank, 1.f);
+      gpu.enable_lora(c.lora_rank, 1.f);
+    }
+    for (const auto& p : cpu.params().all()) {
+      if (p->name.find("lora_B") != std::string::npos) p->value = randn(p->value.shape, 0.1f);
+      gpu.params().find(p->name)->value = p->value;
+    }
+    gpu.params().to(Device::kCuda);
+    const int64_t C = cfg.in_channels;
+    const Tensor x = randn({c.batch, C, c.size, c.size}),
+                 ctx = randn({c.batch, c.context_length, (int64_t)cfg.cross_attention_dim});
+    Tensor t({c.batch}), mask({c.batch, c.context_length}, 1.f);
+    for (int64_t b = 0; b < c.batch; ++b) t.v[b] = (float)rand_int(0, 999);
+    mask.v.back() = 0.f;  // one padded key
+    const Tensor gy = randn({c.batch, (int64_t)cfg.out_channels, c.size, c.size});
+    const Tensor mask_gpu = mask.to(Device::kCuda);
+    cpu.params().zero_grad();
+    gpu.params().zero_grad();
+    const Tensor y = cpu.forward(x, t, ctx, &mask);
+    const Tensor y_gpu = gpu.forward(x.to(Device::kCuda), t.to(Device::kCuda), ctx.to(Device::kCuda), &mask_gpu);
+    const std::string l = std::string("unet ") + c.name;
+    expect_close(l + " output", y_gpu.to(Device::kCpu), y, kFp32Tol);
+    const UNetGrads g = cpu.backward(gy), g_gpu = gpu.backward(gy.to(Device::kCuda));
+    expect_close(l + " d sample", g_gpu.sample.to(Device::kCpu), g.sample, kFp32Tol);
+    expect_close(l + " d context", g_gpu.encoder_hidden_states.to(Device::kCpu), g.encoder_hidden_states, kFp32Tol);
+    double worst = 0;
+    std::string worst_name;
+    for (Param* p : trainable(cpu.params())) {
+      const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
+      const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
+      if (e > worst) worst = e, worst_name = p->name;
+    }
+    std::printf("    %s: %zu parameter gradients, worst %.2e (%s)\n", l.c_str(), trainable(cpu.params()).size(), worst,
+                worst_name.c_str());
+    CHECK(worst < kFp32Tol, l + ": parameter gradient " + worst_name + " differs from the CPU's");
+
+    // One clipped AdamW step and an EMA update on each side.
+    AdamConfig ac;
+    ac.lr = 1e-3f;
+    AdamOptimizer opt(trainable(cpu.params()), ac), opt_gpu(trainable(gpu.params()), ac);
+    const double norm = clip_grad_norm(trainable(cpu.params()), 1.0);
+    const double norm_gpu = clip_grad_norm(trainable(gpu.params()), 1.0);
+    std::printf("    %s: gradient norm %.6g (cpu) %.6g (gpu)\n", l.c_str(), norm, norm_gpu);
+    CHECK(std::abs(norm_gpu - norm) <= 1e-3 * norm, l + ": gradient norms differ");
+    opt.step();
+    opt_gpu.step();
+    double worst_value = 0;
+    for (Param* p : trainable(cpu.params())) {
+      const Tensor got = gpu.params().find(p->name)->value.to(Device::kCpu);
+      worst_value = std::max(worst_value, max_rel_error(got.data(), p->value.data(), p->value.numel()));
+    }
+    std::printf("    %s: parameters after AdamW, worst %.2e\n", l.c_str(), worst_value);
+    CHECK(worst_value < kFp32Tol, l + ": AdamW step differs");
+  }
+}
+
+TEST(cuda_training_reductions_match_cpu) {
+  require_device();
+  const Tensor g = randn({rand_int(1, 300000)}, 2.f);
+  Tensor d = g.to(Device::kCuda), s = g;
+  const double sq = grad_sum_squares(g), sq_gpu = grad_sum_squares(d);
+  std::printf("    sum of squares of %lld values: cpu %.17g gpu %.17g\n", (long long)g.numel(), sq, sq_gpu);
+  CHECK(std::abs(sq_gpu - sq) <= 1e-12 * sq, "sum of squares differs");
+  scale_grad(&s, 0.37f);
+  scale_grad(&d, 0.37f);
+  expect_close("scale", d.to(Device::kCpu), s, 1e-7);
+  Tensor shadow = randn(g.shape), shadow_gpu = shadow.to(Device::kCuda);
+  ema_update_tensor(&shadow, g, 0.99f);
+  ema_update_tensor(&shadow_gpu, g.to(Device::kCuda), 0.99f);
+  expect_close("ema", shadow_gpu.to(Device::kCpu), shadow, 1e-6);
+}

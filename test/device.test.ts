@@ -1,0 +1,64 @@
+/**
+ * The engine device seen from TypeScript: a UNet reports where it runs, moves there and back
+ * without changing its results, and a device this machine or build cannot use is refused with the
+ * reason (CI has no GPU; on a GPU machine the same tests check the CUDA result instead).
+ */
+import { loadAddon } from '../src/engine/native';
+import { placeUNet, resolveEngineDevice } from '../src/engine/device';
+import { createUNet } from '../src/engine/unet';
+import { MICRO_UNET } from './fixtures';
+
+const cudaUsable = loadAddon().info().cuda.usable;
+
+function forwardOnce(unet: ReturnType<typeof createUNet>) {
+  const sample = { data: Float32Array.from({ length: 2 * 16 * 16 }, (_, i) => Math.sin(i)), shape: [2, 1, 16, 16] };
+  const encoderHiddenStates = {
+    data: Float32Array.from({ length: 2 * 3 * 16 }, (_, i) => Math.cos(i)),
+    shape: [2, 3, 16],
+  };
+  return unet.forward({ sample, timestep: { data: Float32Array.from([10, 700]), shape: [2] }, encoderHiddenStates });
+}
+
+describe('engine device', () => {
+  test('a UNet starts on the CPU; toDevice("cpu") keeps its results bit for bit', () => {
+    const unet = createUNet(MICRO_UNET, 3);
+    expect(unet.device()).toBe('cpu');
+    const before = forwardOnce(unet);
+    unet.toDevice('cpu');
+    expect(unet.device()).toBe('cpu');
+    expect(forwardOnce(unet).data).toEqual(before.data);
+  });
+
+  test('auto resolves to CUDA exactly when it is usable', () => {
+    expect(resolveEngineDevice('auto')).toBe(cudaUsable ? 'cuda' : 'cpu');
+    expect(resolveEngineDevice('cpu')).toBe('cpu');
+  });
+
+  test('cuda: the UNet moves and matches the CPU (GPU machine), or the reason is given (no GPU)', () => {
+    const cpu = createUNet(MICRO_UNET, 3);
+    const gpu = createUNet(MICRO_UNET, 3);
+    if (!cudaUsable) {
+      expect(() => placeUNet(gpu, 'cuda')).toThrow(/--device cuda: CUDA is not usable here: \S/);
+      expect(() => gpu.toDevice('cuda')).toThrow(/CUDA is not usable/);
+      expect(gpu.device()).toBe('cpu'); // a refused move leaves the model where it was
+      expect(forwardOnce(gpu).data).toEqual(forwardOnce(cpu).data);
+      return;
+    }
+    expect(placeUNet(gpu, 'cuda')).toBe('cuda');
+    const want = forwardOnce(cpu).data;
+    const got = forwardOnce(gpu).data;
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < want.length; i++) {
+      worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      scale = Math.max(scale, Math.abs(want[i]));
+    }
+    console.log(`UNet forward on CUDA vs CPU: max relative error ${(worst / scale).toExponential(2)}`);
+    expect(worst / scale).toBeLessThan(1e-3);
+  });
+
+  test('an unknown device is refused by name', () => {
+    const unet = createUNet(MICRO_UNET, 3);
+    expect(() => unet.toDevice('tpu' as 'cpu')).toThrow(/unknown device 'tpu' \(expected cpu or cuda\)/);
+  });
+});
