@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks, for a machine with an NVIDIA GPU, nvcc, CMake and PyTorch but no Node.js: builds
 # the C++ engine and its CUDA twins with CMake alone, then
-#   1. runs every CUDA twin against its CPU twin (build-device/tests/cxrl_cuda_tests),
+#   1. runs every CUDA twin against its CPU twin, the whole UNet (forward, backward, AdamW) on the
+#      device against the CPU, and a 1-rank NCCL all-reduce (build-device/tests/cxrl_cuda_tests),
 #   2. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
 #      cuBLAS) and GroupNorm+SiLU (build-device/tests/cxrl_cuda_bench),
 #   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py),
@@ -30,6 +31,20 @@ else
   log "cuBLAS: no nvidia-cublas wheel found; the loader searches the CUDA install and LD_LIBRARY_PATH"
 fi
 
+# NCCL: from the nvidia-nccl wheel when there is one (a 1-rank communicator is part of the tests).
+nccl_lib=$(python3 -c "
+import glob, site
+for d in site.getsitepackages() + [site.getusersitepackages()]:
+    for lib in glob.glob(d + '/nvidia/nccl/lib/libnccl.so*') + glob.glob(d + '/nvidia/cu*/lib/libnccl.so*'):
+        print(lib); raise SystemExit
+" 2>/dev/null || true)
+if [ -n "$nccl_lib" ]; then
+  export CXRL_NCCL_LIB="$nccl_lib" CXRL_REQUIRE_NCCL=1
+  log "NCCL: $CXRL_NCCL_LIB"
+else
+  log "NCCL: no nvidia-nccl wheel found; the loader searches the CUDA install and LD_LIBRARY_PATH"
+fi
+
 generator=$(command -v ninja >/dev/null && echo "-G Ninja" || echo "")
 log "configure + build (CMake $(cmake --version | head -1 | awk '{print $3}'))"
 # shellcheck disable=SC2086
@@ -43,7 +58,7 @@ fi
 log "CUDA twins against their CPU twins"
 build-device/tests/cxrl_cuda_tests >"$out/cuda-tests.txt" 2>&1
 tests_rc=$?
-grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
+grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
 log "cxrl_cuda_tests exit status $tests_rc"
 
 log "engine benchmarks"

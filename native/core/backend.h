@@ -28,6 +28,9 @@ class DeviceBackend {
   virtual void upload(DeviceStorage& dst, const float* src, int64_t n) const = 0;
   virtual void download(float* dst, const DeviceStorage& src, int64_t n) const = 0;
   virtual void fill(DeviceStorage& dst, float value, int64_t n) const = 0;
+  // n values from src[src_offset] to dst[dst_offset], on the device.
+  virtual void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
+                    int64_t n) const = 0;
 };
 
 // Registers the backends compiled into this build (the CUDA one when built with nvcc). Idempotent;

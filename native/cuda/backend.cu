@@ -1,6 +1,7 @@
 // The CUDA backend's memory side and its registration: tensor storage from the caching allocator
 // (device_memory.h), host <-> device copies, and the one status query (device count, name, why not
-// usable). register_cuda_backend installs this, the op tables (tensor_ops.cu) and the RL kernels.
+// usable). register_cuda_backend installs this, the op tables (tensor_ops.cu), the RL kernels and
+// the collectives (nccl_collective.cu).
 #include <cuda_runtime.h>
 
 #include <mutex>
@@ -9,6 +10,7 @@
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/elementwise.cuh"
+#include "cuda/nccl_collective.h"
 #include "cuda/rl_cuda.h"
 #include "cuda/tensor_ops.h"
 #include "rl/device_kernels.h"
@@ -77,6 +79,10 @@ class CudaBackend final : public DeviceBackend {
     else
       launch_elementwise(fill_kernel, n, "fill", dst.data(), value, n);
   }
+  void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
+            int64_t n) const override {
+    copy_on_device(dst.data() + dst_offset, src.data() + src_offset, (size_t)n * sizeof(float));
+  }
 };
 
 }  // namespace
@@ -89,6 +95,7 @@ void register_cuda_backend() {
   DeviceRegistry<DeviceOps>::install(Device::kCuda, &cuda_tensor_ops());
   DeviceRegistry<TrainingDeviceOps>::install(Device::kCuda, &cuda_training_ops());
   DeviceRegistry<RlDeviceKernels>::install(Device::kCuda, &rl);
+  DeviceRegistry<DeviceCollectives>::install(Device::kCuda, &cuda_collectives());
 }
 
 }  // namespace cxrl

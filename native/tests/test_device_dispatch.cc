@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "dist/flat_gradients.h"
 #include "harness.h"
 #include "io/json.h"
 #include "model/ema.h"
@@ -59,6 +60,10 @@ class EmulatedBackend final : public DeviceBackend {
     std::memcpy(dst, src.data(), n * sizeof(float));
   }
   void fill(DeviceStorage& dst, float value, int64_t n) const override { std::fill(dst.data(), dst.data() + n, value); }
+  void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
+            int64_t n) const override {
+    std::memcpy(dst.data() + dst_offset, src.data() + src_offset, n * sizeof(float));
+  }
 };
 
 std::map<std::string, int>& calls() {
@@ -434,6 +439,33 @@ TEST(device_storage_is_released_across_training_steps) {
     for (size_t i = 2; i < live.size(); ++i) CHECK(live[i] == live[1], "device buffers accumulate across steps");
   }
   CHECK(live_storages() == at_start, "device buffers outlive the model, optimizer and inputs");
+}
+
+// The flat gradient buffer on a device: packed and unpacked with device copies, values as on the CPU.
+TEST(flat_gradients_on_emulated_device) {
+  ScopedEmulatedDevice device;
+  ParamStore ps;
+  ps.add("a", {3, 4}, Init::kZeros, 0);
+  ps.add("b", {5}, Init::kZeros, 0);
+  std::vector<Param*> params;
+  for (const auto& p : ps.all()) params.push_back(p.get());
+  std::vector<Tensor> host_grads;
+  for (Param* p : params) host_grads.push_back(randn(p->value.shape));
+  ps.to(kEmulated);
+  for (size_t i = 0; i < params.size(); ++i) params[i]->grad = dev(host_grads[i]);
+  FlatGradients flat(params);
+  CHECK(flat.device() == kEmulated, "the buffer is not on the gradients' device");
+  flat.pack();
+  const Tensor buffer = host(flat.buffer());
+  CHECK(std::equal(host_grads[0].v.begin(), host_grads[0].v.end(), buffer.v.begin()) &&
+            std::equal(host_grads[1].v.begin(), host_grads[1].v.end(), buffer.v.begin() + 12),
+        "device pack does not lay the gradients end to end");
+  flat.unpack(2.f);
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor want = host_grads[i];
+    for (float& x : want.v) x *= 2.f;
+    CHECK(params[i]->grad.on_device() && bitwise_equal(params[i]->grad, want), "device unpack differs");
+  }
 }
 
 }  // namespace cxrl::test

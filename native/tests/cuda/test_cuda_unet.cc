@@ -1,11 +1,16 @@
 // The whole UNet on the GPU through the device tensors and the op tables (ops/device_ops.h) against
 // the same UNet on the CPU: output, input gradients and every parameter gradient (fp32 bound 1e-3
-// relative), then one clipped AdamW step and an EMA update on the device against the CPU's.
+// relative), then one clipped AdamW step on the device against the CPU's; the training reductions;
+// and gradient averaging through a 1-rank NCCL communicator.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "cuda/check.h"
+#include "cuda/nccl_loader.h"
+#include "dist/collective.h"
 #include "io/json.h"
 #include "model/ema.h"
 #include "model/optimizer.h"
@@ -129,4 +134,41 @@ TEST(cuda_training_reductions_match_cpu) {
   ema_update_tensor(&shadow, g, 0.99f);
   ema_update_tensor(&shadow_gpu, g.to(Device::kCuda), 0.99f);
   expect_close("ema", shadow_gpu.to(Device::kCpu), shadow, 1e-6);
+}
+
+// A 1-rank NCCL communicator (the "must work where NCCL exists"): the all-reduce of one
+// rank leaves the values unchanged, and averaging the UNet's flat gradients through it too.
+TEST(cuda_nccl_one_rank_all_reduce) {
+  require_device();
+  std::string why;
+  if (!nccl_api(&why)) {
+    std::printf("    NCCL not found: %s\n", why.c_str());
+    CHECK(!std::getenv("CXRL_REQUIRE_NCCL"), "CXRL_REQUIRE_NCCL is set but NCCL did not load");
+    return;
+  }
+  std::printf("    NCCL %d from %s\n", nccl_api()->version, nccl_api()->library.c_str());
+  DistEnv one;
+  std::unique_ptr<Collective> nccl = open_collective(one, Device::kCuda, /*use_device_library=*/true);
+  CHECK(std::string(nccl->name()) == "nccl", "the device library was not used");
+  const Tensor x = randn({rand_int(1, 100000)});
+  Tensor d = x.to(Device::kCuda);
+  nccl->all_reduce_sum(&d);
+  expect_close("nccl all-reduce over 1 rank", d.to(Device::kCpu), x, 0.0);
+
+  UNet2DCondition net(UNetConfig::from_json(Json::parse(kCases[0].config)), 3);
+  net.params().to(Device::kCuda);
+  std::vector<Param*> params = trainable(net.params());
+  for (Param* p : params) p->grad = randn(p->value.shape).to(Device::kCuda);
+  std::vector<Tensor> before;
+  for (Param* p : params) before.push_back(p->grad.to(Device::kCpu));
+  FlatGradients flat(params);
+  average_gradients(flat, *nccl);
+  double worst = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor after = params[i]->grad.to(Device::kCpu);
+    worst = std::max(worst, max_rel_error(after.data(), before[i].data(), after.numel()));
+  }
+  std::printf("    averaged %lld gradient values over 1 NCCL rank: max rel change %.1e\n", (long long)flat.numel(),
+              worst);
+  CHECK(worst == 0, "averaging over one rank changed the gradients");
 }
