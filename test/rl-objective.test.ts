@@ -6,7 +6,8 @@
  * bit-identical images from the same noise.
  */
 import type { NativeUNet } from '../src/engine/native';
-import { Conditioning } from '../src/engine/guided-denoiser';
+import { Conditioning, GuidedDenoiser } from '../src/engine/guided-denoiser';
+import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../src/engine/rl';
 import { sampleDdim } from '../src/engine/sampler';
 import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
 import { createUNet } from '../src/engine/unet';
@@ -379,3 +380,124 @@ test("the KL trust region: 0 against the policy's own means; its gradient matche
   expect(err).toBeLessThan(0.01);
   expect(aceErr).toBeLessThan(0.02);
 });
+
+/**
+ * The engine's RL timestep (UNet.policyStepAsync, one call per trained step) against the same chain
+ * composed here from the separate engine calls (guided forward, ddimStep at the stored x_prev,
+ * ppoLoss, ddimStepBackward for PPO and the KL term, guided backward): the CPU results agree bit
+ * for bit, parameter and ACE gradients included.
+ */
+test('the engine RL timestep equals the chain of separate engine calls, bit for bit', async () => {
+  const a = await setup(true),
+    b = await setup(true);
+  const rng = new Rng(seed + 9);
+  const anchorMeans = a.inputs.trajectory.latents.slice(0, STEPS).map((x) => x.map((v) => v + 0.05 * rng.normal()));
+  const s: PpoSettings = { ...SETTINGS, clipRange: 0.2, klWeight: 0.3 };
+  const native = await microBatchGradient({ ...a.inputs, anchorMeans }, s, IDX, AT);
+  const composed = await composedMicroBatch({ ...b.inputs, anchorMeans }, s, IDX, AT);
+  say(
+    `engine timestep: loss ${native.loss}, KL ${native.klAnchor}; composed: loss ${composed.loss}, KL ${composed.klAnchor}`,
+  );
+  // The loss adds the KL term's value (below) in another order: equal to rounding.
+  expect(Math.abs(native.loss - composed.loss)).toBeLessThanOrEqual(1e-14 * Math.abs(composed.loss));
+  expect(native.approxKl).toBe(composed.approxKl);
+  expect(native.clipfrac).toBe(composed.clipfrac);
+  // The KL value: log(eta sigma) in C++ and in JavaScript may differ in the last bit.
+  expect(Math.abs(native.klAnchor - composed.klAnchor)).toBeLessThanOrEqual(1e-12 * Math.abs(composed.klAnchor));
+  let differing = 0;
+  for (const p of a.unet.paramInfo())
+    if (!Buffer.from(a.unet.getGrad(p.name).data.buffer).equals(Buffer.from(b.unet.getGrad(p.name).data.buffer)))
+      differing++;
+  expect(differing).toBe(0);
+  expect(Array.from(a.ace!.grad)).toEqual(Array.from(b.ace!.grad));
+});
+
+/** The reference chain: microBatchGradient as it was composed in TypeScript. */
+async function composedMicroBatch(
+  u: PolicyUpdateInputs,
+  s: PpoSettings,
+  idx: readonly number[],
+  steps: readonly (readonly number[])[],
+) {
+  const per = SHAPE[0] * SHAPE[1] * SHAPE[2];
+  const nTrain = steps[0].length;
+  const gather = (latents: Float32Array[], at: number[]) => {
+    const out = new Float32Array(idx.length * per);
+    idx.forEach((row, k) => out.set(latents[at[k]].subarray(row * per, (row + 1) * per), k * per));
+    return out;
+  };
+  const rows = (t: { data: Float32Array; shape: number[] }) => {
+    const n = t.data.length / t.shape[0];
+    const out = new Float32Array(idx.length * n);
+    idx.forEach((row, k) => out.set(t.data.subarray(row * n, (row + 1) * n), k * n));
+    return { data: out, shape: [idx.length, ...t.shape.slice(1)] };
+  };
+  u.policy.zeroGrad();
+  u.ace?.zeroGrad();
+  const cond = policyConditioning({ context: rows(u.cond.context), mask: rows(u.cond.mask) }, u.ace, false);
+  const denoiser = new GuidedDenoiser(
+    u.policy,
+    idx.length,
+    cond,
+    policyConditioning(u.uncond, u.ace, true),
+    s.guidanceScale,
+  );
+  const mb = { loss: 0, approxKl: 0, clipfrac: 0, klAnchor: 0 };
+  for (let j = 0; j < nTrain; j++) {
+    const stepIdx = steps.map((st) => st[j]);
+    const at = stepIdx.map((i) => u.scheduler.step(i));
+    const x = gather(u.trajectory.latents, stepIdx);
+    const out = await denoiser.predict(
+      x,
+      SHAPE,
+      at.map((q) => q.t),
+      true,
+    );
+    const stepInput: DdimStepInput = {
+      batch: idx.length,
+      perSample: per,
+      sample: x,
+      modelOutput: out.cond,
+      modelOutputUncond: out.uncond,
+      guidanceScale: s.guidanceScale,
+      schedule: u.scheduler,
+      stepIndex: stepIdx,
+      eta: u.eta,
+      prevSample: gather(
+        u.trajectory.latents,
+        stepIdx.map((i) => i + 1),
+      ),
+    };
+    const lp = ddimStep(stepInput).logProb;
+    const ppo = ppoLoss({
+      logProb: lp,
+      oldLogProb: Float64Array.from(idx, (row, k) => u.trajectory.logProbs[stepIdx[k]][row]),
+      advantages: Float64Array.from(idx, (row) => u.advantages[row]),
+      clipRange: s.clipRange,
+      advClipMax: s.advClipMax,
+    });
+    const g = ddimStepBackward(
+      stepInput,
+      ppo.gradLogProb.map((v) => v / nTrain),
+    );
+    const klInput: DdimStepInput = { ...stepInput, prevSample: gather(u.anchorMeans!, stepIdx) };
+    let kl = 0;
+    ddimStep(klInput).logProb.forEach((l, k) => {
+      const sigma = Math.sqrt(
+        ((1 - at[k].alphaBarPrev) / (1 - at[k].alphaBarT)) * (1 - at[k].alphaBarT / at[k].alphaBarPrev),
+      );
+      kl += -l - Math.log(u.eta * sigma) - 0.5 * Math.log(2 * Math.PI);
+    });
+    kl /= idx.length;
+    const gk = ddimStepBackward(klInput, new Float64Array(idx.length).fill(-s.klWeight / (idx.length * nTrain)));
+    for (let i = 0; i < g.gradModelOutput.length; i++) g.gradModelOutput[i] += gk.gradModelOutput[i];
+    for (let i = 0; i < g.gradModelOutputUncond!.length; i++)
+      g.gradModelOutputUncond![i] += gk.gradModelOutputUncond![i];
+    u.ace?.accumulateFromContextGrad(await denoiser.backward(g.gradModelOutput, g.gradModelOutputUncond, SHAPE));
+    mb.loss += ppo.loss / nTrain + (s.klWeight * kl) / nTrain;
+    mb.approxKl += ppo.approxKl / nTrain;
+    mb.clipfrac += ppo.clipfrac / nTrain;
+    mb.klAnchor += kl / nTrain;
+  }
+  return mb;
+}

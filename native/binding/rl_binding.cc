@@ -5,29 +5,14 @@
 
 #include "binding/options.h"
 #include "binding/schedule_binding.h"
+#include "binding/step_options.h"
 #include "rl/ddim_step.h"
 #include "rl/device_kernels.h"
 #include "rl/noising.h"
 #include "rl/ppo.h"
 
 namespace cxrl {
-namespace {
-
-struct BatchDims {
-  int64_t batch, per_sample;
-};
-
-BatchDims batch_dims(const Options& o) { return {o.integer("batch", 1), o.integer("perSample", 1)}; }
-
-bool use_cuda(const Napi::CallbackInfo& info, size_t index) {
-  if (info.Length() <= index || info[index].IsUndefined()) return false;
-  const std::string d = info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
-  if (d != "cpu" && d != "cuda") throw Napi::TypeError::New(info.Env(), "device must be 'cpu' or 'cuda'");
-  return d == "cuda";
-}
-
-// The step's alpha-bars and prediction settings: from {schedule, stepIndex} (what the product
-// uses), or given explicitly (the raw kernel interface: `debug step`, kernel tests).
+// Declared in binding/step_options.h (the UNet's policyStep reads the same options).
 void step_schedule(const Options& o, DdimStepArgs& a) {
   if (o.has("schedule")) {
     const DdimSchedule* s = DdimScheduleWrap::unwrap(o.get("schedule"));
@@ -50,6 +35,21 @@ void step_schedule(const Options& o, DdimStepArgs& a) {
   a.prediction = prediction_type_option(o, "predictionType");
   a.clip_sample = o.boolean("clipSample", false);
   a.clip_range = o.number("clipSampleRange", 1.0);
+}
+
+namespace {
+
+struct BatchDims {
+  int64_t batch, per_sample;
+};
+
+BatchDims batch_dims(const Options& o) { return {o.integer("batch", 1), o.integer("perSample", 1)}; }
+
+bool use_cuda(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined()) return false;
+  const std::string d = info[index].IsString() ? info[index].As<Napi::String>().Utf8Value() : "";
+  if (d != "cpu" && d != "cuda") throw Napi::TypeError::New(info.Env(), "device must be 'cpu' or 'cuda'");
+  return d == "cuda";
 }
 
 DdimStepArgs step_args(const Options& o) {

@@ -5,8 +5,10 @@
 #include "binding/convert.h"
 #include "binding/engine_job.h"
 #include "binding/options.h"
+#include "binding/step_options.h"
 #include "core/grad_mode.h"
 #include "io/json.h"
+#include "rl/policy_step.h"
 
 namespace cxrl {
 
@@ -63,6 +65,65 @@ Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
   return o;
 }
 
+// The host arrays a policy step reads, copied out of JavaScript before the job leaves its thread.
+struct PolicyStepJob {
+  std::vector<float> sample, prev_sample, anchor_mean;
+  PolicyStepArgs args;
+};
+
+std::vector<float> copy_floats(const Options& o, const char* key, int64_t n) {
+  const float* p = o.float32(key, n);
+  return std::vector<float>(p, p + n);
+}
+
+std::vector<double> copy_doubles(const Options& o, const char* key, int64_t n) {
+  Napi::Float64Array a = o.float64_array(key, n);
+  return std::vector<double>(a.Data(), a.Data() + n);
+}
+
+// policyStepAsync({sampleShape: [B,C,H,W], sample, prevSample, anchorMean?, timestep, encoderHiddenStates,
+//   encoderAttentionMask?, schedule + stepIndex (or explicit alpha-bars), eta, guidanceScale, oldLogProb,
+//   advantages, clipRange, advClipMax, lossScale, klWeight})
+std::shared_ptr<PolicyStepJob> policy_step_job(const Napi::CallbackInfo& info) {
+  const Options o = Options::from(info, "policyStepAsync", "policyStepAsync({sampleShape, sample, prevSample, ...})");
+  auto job = std::make_shared<PolicyStepJob>();
+  PolicyStepArgs& a = job->args;
+  a.sample_shape = shape_from_js(o.get("sampleShape"), "sampleShape");
+  if (a.sample_shape.size() != 4 || a.sample_shape[0] < 1) throw o.range_error("sampleShape must be [B, C, H, W]");
+  const int64_t B = a.sample_shape[0], n = shape_numel(a.sample_shape);
+  job->sample = copy_floats(o, "sample", n);
+  job->prev_sample = copy_floats(o, "prevSample", n);
+  if (o.has("anchorMean")) job->anchor_mean = copy_floats(o, "anchorMean", n);
+  a.sample = job->sample.data();
+  a.prev_sample = job->prev_sample.data();
+  a.anchor_mean = job->anchor_mean.empty() ? nullptr : job->anchor_mean.data();
+  for (double t : o.per_sample("timestep", B)) a.timesteps.push_back((float)t);
+  a.context = tensor_from_js(o.get("encoderHiddenStates"), "encoderHiddenStates");
+  if (o.has("encoderAttentionMask")) a.mask = tensor_from_js(o.get("encoderAttentionMask"), "encoderAttentionMask");
+  a.step.batch = B;
+  step_schedule(o, a.step);
+  a.step.eta = o.number("eta");
+  a.step.guidance_scale = (float)o.number("guidanceScale", 1.0);
+  a.old_log_prob = copy_doubles(o, "oldLogProb", B);
+  a.advantages = copy_doubles(o, "advantages", B);
+  a.clip_range = o.number("clipRange");
+  a.adv_clip_max = o.number("advClipMax");
+  a.loss_scale = o.number("lossScale", 1.0);
+  a.kl_weight = o.number("klWeight", 0.0);
+  return job;
+}
+
+Napi::Object policy_step_to_js(Napi::Env env, const PolicyStepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.ppo.loss);
+  o.Set("approxKl", r.ppo.approx_kl);
+  o.Set("clipfrac", r.ppo.clipfrac);
+  o.Set("klAnchor", r.kl_anchor);
+  o.Set("logProb", doubles_to_js(env, r.log_prob));
+  o.Set("gradContext", tensor_to_js(env, r.grad_context));
+  return o;
+}
+
 }  // namespace
 
 Napi::Function UNetWrap::Init(Napi::Env env) {
@@ -72,6 +133,7 @@ Napi::Function UNetWrap::Init(Napi::Env env) {
   methods.push_back(InstanceMethod("backward", &UNetWrap::Backward));
   methods.push_back(InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync));
   methods.push_back(InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync));
+  methods.push_back(InstanceMethod("policyStepAsync", &UNetWrap::PolicyStepAsync));
   methods.push_back(InstanceMethod("enableLora", &UNetWrap::EnableLora));
   methods.push_back(InstanceMethod("loraRank", &UNetWrap::LoraRank));
   methods.push_back(InstanceMethod("toDevice", &UNetWrap::ToDevice));
@@ -148,6 +210,17 @@ Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
       info.Env(), *this, busy_,
       [this, grad, out] { *out = on_host(model_->backward(on_device(std::move(*grad), model_->params().device()))); },
       [out](Napi::Env env) { return Napi::Value(grads_to_js(env, *out)); });
+}
+
+// One trained RL step on the engine thread (rl/policy_step.h): parameter gradients accumulate in
+// the UNet; resolves to the step's statistics, log-probs and d/d(context).
+Napi::Value UNetWrap::PolicyStepAsync(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  auto job = policy_step_job(info);
+  auto out = std::make_shared<PolicyStepResult>();
+  return EngineJob::queue(
+      info.Env(), *this, busy_, [this, job, out] { *out = policy_step(*model_, job->args); },
+      [out](Napi::Env env) { return Napi::Value(policy_step_to_js(env, *out)); });
 }
 
 // enableLora({rank, scale}): freezes the weights, adds LoRA adapters to every attention projection.

@@ -27,6 +27,7 @@ class UNetWrap : public ParamMethods<UNetWrap> {
   Napi::Value Backward(const Napi::CallbackInfo& info);
   Napi::Value ForwardAsync(const Napi::CallbackInfo& info);
   Napi::Value BackwardAsync(const Napi::CallbackInfo& info);
+  Napi::Value PolicyStepAsync(const Napi::CallbackInfo& info);
   void EnableLora(const Napi::CallbackInfo& info);
   Napi::Value LoraRank(const Napi::CallbackInfo& info);
   void ToDevice(const Napi::CallbackInfo& info);

@@ -89,8 +89,8 @@ class CudaBackend final : public DeviceBackend {
 
 void register_cuda_backend() {
   static const CudaBackend backend;
-  static const RlDeviceKernels rl{ddim_step_cuda_host, ddim_step_backward_cuda_host, ppo_loss_cuda_host,
-                                  bench_ddim_step_cuda};
+  static const RlDeviceKernels rl{ddim_step_cuda_host,     ddim_step_backward_cuda_host,     ppo_loss_cuda_host,
+                                  ddim_step_cuda_resident, ddim_step_backward_cuda_resident, bench_ddim_step_cuda};
   DeviceRegistry<DeviceBackend>::install(Device::kCuda, &backend);
   DeviceRegistry<DeviceOps>::install(Device::kCuda, &cuda_tensor_ops());
   DeviceRegistry<TrainingDeviceOps>::install(Device::kCuda, &cuda_training_ops());

@@ -138,14 +138,17 @@ __global__ void ppo_kernel(const double* lp, const double* old_lp, const double*
   }
 }
 
-DeviceStep upload_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vector<StepCoefficients>& coef) {
+// The step's inputs on the device: uploaded from host pointers, or (resident) used where they are.
+DeviceStep device_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vector<StepCoefficients>& coef,
+                       bool resident) {
   const size_t n = (size_t)(a.batch * a.per_sample);
+  auto place = [&](const float* p) { return resident ? p : buf.upload(p, n); };
   DeviceStep s{};
-  s.x = buf.upload(a.sample, n);
-  s.m = buf.upload(a.model_output, n);
-  s.mu_in = buf.upload(a.model_output_uncond, n);
-  s.noise = a.noise_source == NoiseSource::kGivenNoise ? buf.upload(a.noise, n) : nullptr;
-  s.prev_in = a.noise_source == NoiseSource::kGivenPrevSample ? buf.upload(a.prev_sample_in, n) : nullptr;
+  s.x = place(a.sample);
+  s.m = place(a.model_output);
+  s.mu_in = place(a.model_output_uncond);
+  s.noise = a.noise_source == NoiseSource::kGivenNoise ? place(a.noise) : nullptr;
+  s.prev_in = a.noise_source == NoiseSource::kGivenPrevSample ? place(a.prev_sample_in) : nullptr;
   s.w = a.guidance_scale;
   s.coef = buf.upload(coef.data(), coef.size());
   s.kind = a.prediction;
@@ -160,40 +163,59 @@ DeviceStep upload_step(const DdimStepArgs& a, DeviceBuffers& buf, const std::vec
   return s;
 }
 
-}  // namespace
-
-void ddim_step_cuda_host(const DdimStepArgs& a, float* prev_out, double* lp_out) {
+// x_prev into d_prev (a device pointer, or null to skip it), log-probs to lp_out on the host.
+void run_step(const DdimStepArgs& a, bool resident, float* d_prev, double* lp_out) {
   require_device();
   const std::vector<StepCoefficients> coef = step_coefficients(a);
   DeviceBuffers buf;
-  DeviceStep s = upload_step(a, buf, coef);
-  const size_t n = (size_t)(a.batch * a.per_sample);
-  float* d_prev = buf.alloc<float>(n);
+  DeviceStep s = device_step(a, buf, coef, resident);
+  if (!d_prev) d_prev = buf.alloc<float>((size_t)(a.batch * a.per_sample));
   double* d_partial = buf.alloc<double>(a.batch * s.chunks);
   double* d_lp = buf.alloc<double>(a.batch);
   ddim_step_kernel<<<(unsigned)(a.batch * s.chunks), kThreads>>>(s, d_prev, d_partial);
   finish_log_prob<<<(unsigned)((a.batch + 127) / 128), 128>>>(d_partial, s.coef, a.batch, s.chunks, s.N, d_lp);
   check(cudaGetLastError(), "ddim_step_kernel launch");
-  if (prev_out) check(cudaMemcpy(prev_out, d_prev, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
   check(cudaMemcpy(lp_out, d_lp, a.batch * sizeof(double), cudaMemcpyDeviceToHost), "download");
 }
 
-void ddim_step_backward_cuda_host(const DdimStepArgs& a, const double* grad_lp, float* g_m, float* g_u) {
+// Gradients into d_gm, d_gu (device pointers; d_gu null without guidance); grad_lp on the host.
+void run_step_backward(const DdimStepArgs& a, bool resident, const double* grad_lp, float* d_gm, float* d_gu) {
   require_device();
   if (a.noise_source != NoiseSource::kGivenPrevSample)
     throw std::invalid_argument("ddim step backward: needs prev_sample");
   const std::vector<StepCoefficients> coef = step_coefficients(a);
   DeviceBuffers buf;
-  DeviceStep s = upload_step(a, buf, coef);
+  DeviceStep s = device_step(a, buf, coef, resident);
   const long long n = a.batch * a.per_sample;
   const double* d_g = buf.upload(grad_lp, a.batch);
-  float* d_gm = buf.alloc<float>(n);
-  float* d_gu = a.model_output_uncond ? buf.alloc<float>(n) : nullptr;
   const int blocks = (int)std::min<long long>((n + kThreads - 1) / kThreads, 65535);
   ddim_step_backward_kernel<<<blocks, kThreads>>>(s, n, d_g, d_gm, d_gu);
   check(cudaGetLastError(), "ddim_step_backward_kernel launch");
-  check(cudaMemcpy(g_m, d_gm, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
-  if (g_u) check(cudaMemcpy(g_u, d_gu, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
+}
+
+}  // namespace
+
+void ddim_step_cuda_host(const DdimStepArgs& a, float* prev_out, double* lp_out) {
+  const size_t n = (size_t)(a.batch * a.per_sample);
+  DeviceArray<float> d_prev(prev_out ? n : 0);
+  run_step(a, false, d_prev.data(), lp_out);
+  if (prev_out) check(cudaMemcpy(prev_out, d_prev.data(), n * sizeof(float), cudaMemcpyDeviceToHost), "download");
+}
+
+void ddim_step_backward_cuda_host(const DdimStepArgs& a, const double* grad_lp, float* g_m, float* g_u) {
+  const size_t n = (size_t)(a.batch * a.per_sample);
+  DeviceArray<float> d_gm(n), d_gu(g_u ? n : 0);
+  run_step_backward(a, false, grad_lp, d_gm.data(), d_gu.data());
+  check(cudaMemcpy(g_m, d_gm.data(), n * sizeof(float), cudaMemcpyDeviceToHost), "download");
+  if (g_u) check(cudaMemcpy(g_u, d_gu.data(), n * sizeof(float), cudaMemcpyDeviceToHost), "download");
+}
+
+void ddim_step_cuda_resident(const DdimStepArgs& a, float* prev_out, double* lp_out) {
+  run_step(a, true, prev_out, lp_out);
+}
+
+void ddim_step_backward_cuda_resident(const DdimStepArgs& a, const double* grad_lp, float* g_m, float* g_u) {
+  run_step_backward(a, true, grad_lp, g_m, g_u);
 }
 
 PpoStats ppo_loss_cuda_host(const PpoArgs& a, double* grad) {

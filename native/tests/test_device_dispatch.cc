@@ -18,6 +18,8 @@
 #include "model/unet.h"
 #include "model/unet_config.h"
 #include "ops/device_ops.h"
+#include "rl/device_kernels.h"
+#include "rl/policy_step.h"
 
 namespace cxrl::test {
 namespace {
@@ -230,19 +232,40 @@ const TrainingDeviceOps& emulated_training_ops() {
   return ops;
 }
 
+// The resident step kernels on host memory are the CPU kernels themselves.
+const RlDeviceKernels& emulated_rl_kernels() {
+  static const RlDeviceKernels k{
+      nullptr,
+      nullptr,
+      nullptr,
+      [](const DdimStepArgs& a, float* prev, double* lp) {
+        ++calls()["ddim_step_resident"];
+        ddim_step_cpu(a, prev, lp);
+      },
+      [](const DdimStepArgs& a, const double* g, float* gm, float* gu) {
+        ++calls()["ddim_step_backward_resident"];
+        ddim_step_backward_cpu(a, g, gm, gu);
+      },
+      nullptr,
+  };
+  return k;
+}
+
 // Installs the emulation in the CUDA slot for one test and puts back what was there.
 class ScopedEmulatedDevice {
  public:
   ScopedEmulatedDevice()
       : backend_(DeviceRegistry<DeviceBackend>::replace(kEmulated, &emulated_backend())),
         ops_(DeviceRegistry<DeviceOps>::replace(kEmulated, &emulated_ops())),
-        training_(DeviceRegistry<TrainingDeviceOps>::replace(kEmulated, &emulated_training_ops())) {
+        training_(DeviceRegistry<TrainingDeviceOps>::replace(kEmulated, &emulated_training_ops())),
+        rl_(DeviceRegistry<RlDeviceKernels>::replace(kEmulated, &emulated_rl_kernels())) {
     calls().clear();
   }
   ~ScopedEmulatedDevice() {
     DeviceRegistry<DeviceBackend>::replace(kEmulated, backend_);
     DeviceRegistry<DeviceOps>::replace(kEmulated, ops_);
     DeviceRegistry<TrainingDeviceOps>::replace(kEmulated, training_);
+    DeviceRegistry<RlDeviceKernels>::replace(kEmulated, rl_);
   }
 
  private:
@@ -253,6 +276,7 @@ class ScopedEmulatedDevice {
   const DeviceBackend* backend_;
   const DeviceOps* ops_;
   const TrainingDeviceOps* training_;
+  const RlDeviceKernels* rl_;
 };
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -466,6 +490,47 @@ TEST(flat_gradients_on_emulated_device) {
     for (float& x : want.v) x *= 2.f;
     CHECK(params[i]->grad.on_device() && bitwise_equal(params[i]->grad, want), "device unpack differs");
   }
+}
+
+// The RL timestep (rl/policy_step.h) with the UNet on the device: statistics, log-probs, d/d(context)
+// and every parameter gradient bitwise the CPU's, the step kernels run resident on the device.
+TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  UNet2DCondition cpu(tiny_unet_config(), 5), gpu(tiny_unet_config(), 5);
+  gpu.params().to(kEmulated);
+  const int64_t B = 2, N = 64;
+  const Tensor x = randn({B, 1, 8, 8}), prev = randn({B, 1, 8, 8}), anchor = randn({B, 1, 8, 8});
+  PolicyStepArgs a;
+  a.sample_shape = {B, 1, 8, 8};
+  a.sample = x.data();
+  a.prev_sample = prev.data();
+  a.anchor_mean = anchor.data();
+  a.timesteps = {500.f, 300.f};
+  a.context = randn({2 * B, 3, 6});
+  a.mask = Tensor({2 * B, 3}, 1.f);
+  a.mask.v[2] = 0.f;  // a padded token of an unconditional row
+  a.step.alpha_bar_t = {0.5, 0.7};
+  a.step.alpha_bar_prev = {0.6, 0.8};
+  a.step.eta = 1.0;
+  a.step.guidance_scale = 3.f;
+  a.old_log_prob = {-1.2, -0.9};
+  a.advantages = {1.0, -0.5};
+  a.clip_range = 0.2;
+  a.loss_scale = 0.5;
+  a.kl_weight = 0.1;
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, a);
+  CHECK(rc.ppo.loss == rg.ppo.loss && rc.ppo.approx_kl == rg.ppo.approx_kl && rc.kl_anchor == rg.kl_anchor,
+        "policy step statistics differ");
+  CHECK(rc.log_prob == rg.log_prob, "policy step log-probs differ");
+  CHECK(!rg.grad_context.on_device() && bitwise_equal(rg.grad_context, rc.grad_context), "d/d context differs");
+  for (const auto& p : cpu.params().all())
+    CHECK(bitwise_equal(gpu.params().find(p->name)->grad, p->grad), "gradient of " + p->name + " differs");
+  CHECK(calls().count("ddim_step_resident") && calls().count("ddim_step_backward_resident"),
+        "the step did not run on the device");
+  std::printf("    loss %.6f, KL %.3e, log-probs %.4f %.4f: device and CPU bitwise equal (N = %lld)\n", rc.ppo.loss,
+              rc.kl_anchor, rc.log_prob[0], rc.log_prob[1], (long long)N);
 }
 
 }  // namespace cxrl::test

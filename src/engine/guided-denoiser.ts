@@ -89,6 +89,11 @@ export class GuidedDenoiser {
     }
   }
 
+  /** The UNet's conditioning rows (unconditional half first when guided). */
+  get unetConditioning(): Conditioning {
+    return { context: this.context, mask: this.mask };
+  }
+
   /** Rows of the UNet batch: 2B when guided. */
   get rows(): number {
     return this.guided ? 2 * this.batch : this.batch;

@@ -58,6 +58,8 @@ export interface NativeUNet extends NativeTrainable {
   backward(gradOutput: TensorData): UNetInputGrads;
   forwardAsync(input: UNetForwardInput): Promise<TensorData>;
   backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+  /** One trained RL step in the engine (native/rl/policy_step.h); parameter gradients accumulate. */
+  policyStepAsync(input: PolicyStepInput): Promise<PolicyStepOutput>;
   /** Freezes every weight and adds LoRA adapters (NAME.lora_A.weight, NAME.lora_B.weight) to each attention's to_q, to_k, to_v, to_out.0; scale = lora_alpha / rank */
   enableLora(o: { rank: number; scale?: number }): void;
   /** 0 without LoRA */
@@ -244,6 +246,46 @@ export interface DdimStepInput {
   /** ... or Philox noise: sample b draws stream streamOffset + b of this seed. */
   seed?: number;
   streamOffset?: number;
+}
+
+/**
+ * One trained RL step: guided UNet forward at x_t, the fused step at the stored x_prev, PPO, the
+ * optional KL term against the anchor's step means, and the backward, all on the UNet's device.
+ */
+export interface PolicyStepInput {
+  /** [B, C, H, W] */
+  sampleShape: number[];
+  sample: Float32Array;
+  prevSample: Float32Array;
+  /** the anchor's step means (the KL trust region); needed when klWeight > 0 */
+  anchorMean?: Float32Array;
+  /** one per sample */
+  timestep: ArrayLike<number>;
+  /** [rows, L, D] and [rows, L]: rows = 2B, unconditional half first, when guided */
+  encoderHiddenStates: TensorData;
+  encoderAttentionMask?: TensorData | null;
+  schedule: NativeDdimSchedule;
+  stepIndex: ArrayLike<number>;
+  eta: number;
+  guidanceScale: number;
+  oldLogProb: Float64Array;
+  advantages: Float64Array;
+  clipRange: number;
+  advClipMax: number;
+  /** this step's weight in the loss (1 / trained steps) */
+  lossScale: number;
+  klWeight: number;
+}
+
+export interface PolicyStepOutput {
+  loss: number;
+  approxKl: number;
+  clipfrac: number;
+  /** mean KL(policy || anchor) per element (0 without anchorMean) */
+  klAnchor: number;
+  logProb: Float64Array;
+  /** d(loss)/d(encoderHiddenStates), [rows, L, D] */
+  gradContext: TensorData;
 }
 
 export interface DdimStepOutput {

@@ -2,7 +2,7 @@
  * PPO updates over stored trajectories (DDPO's inner loop, CXRL-METHOD.md "Policy gradient").
  * For each inner epoch the samples are shuffled, each sample's trainable steps are shuffled on
  * their own, and the first `timestep_fraction` of them are trained. For one micro-batch of samples
- * the gradient accumulates over those steps:
+ * the gradient accumulates over those steps, each one engine call (native/rl/policy_step.h):
  *   guided forward at the stored x_t (with the current ACE tokens) -> fused DDIM step at the stored
  *   x_prev (new log-prob) -> PPO clipped surrogate -> step backward to both guidance halves ->
  *   UNet backward (parameter gradients, and d/d(context) whose appended slice is ACE's gradient),
@@ -13,7 +13,7 @@
 import type { NativeOptimizer, NativeUNet } from '../engine/native';
 import { Conditioning, GuidedDenoiser } from '../engine/guided-denoiser';
 import { clipJointGradNorm } from '../engine/optimizer';
-import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../engine/rl';
+import { engineCallAsync } from '../engine/native-errors';
 import type { NativeDdimSchedule } from '../engine/native-types';
 import type { Trajectory } from '../engine/sampler';
 import type { TensorData } from '../engine/tensor';
@@ -108,14 +108,17 @@ export interface MicroBatchLoss {
   klAnchor: number;
 }
 
-/** sigma_t of the DDIM step from t to prev: sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev)). */
-function ddimSigma(abarT: number, abarPrev: number): number {
-  return Math.sqrt(((1 - abarPrev) / (1 - abarT)) * (1 - abarT / abarPrev));
+/** The conditional rows of a [rows, L, D] context gradient: the last B rows (all when unguided). */
+function conditionalRows(g: TensorData, B: number): TensorData {
+  const per = g.data.length / g.shape[0];
+  return { data: g.data.subarray((g.shape[0] - B) * per), shape: [B, ...g.shape.slice(1)] };
 }
 
 /**
  * The PPO objective of samples `idx`, sample idx[k] trained at its steps steps[k][0..n-1]: zeroes
  * the gradients, then leaves d(loss)/d(UNet parameters) in the UNet and d(loss)/d(ACE) in ace.grad.
+ * Each trained step is one engine call (UNet.policyStepAsync: forward, fused step at the stored
+ * x_prev, PPO, KL term, backward, on the UNet's device).
  */
 export async function microBatchGradient(
   u: PolicyUpdateInputs,
@@ -135,75 +138,39 @@ export async function microBatchGradient(
     false,
   );
   const uncond = policyConditioning(u.uncond, u.ace, true);
-  const denoiser = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale);
+  const conditioning = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale).unetConditioning;
   const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0, klAnchor: 0 };
   const withKl = s.klWeight > 0;
   if (withKl && !u.anchorMeans) throw new Error("the KL term needs the anchor's per-step means");
   for (let j = 0; j < nTrain; j++) {
-    const at = steps.map((st) => u.scheduler.step(st[j]));
     const stepIdx = steps.map((st) => st[j]);
-    const x = gatherLatents(u.trajectory.latents, stepIdx, idx, per);
-    const xPrev = gatherLatents(
-      u.trajectory.latents,
-      stepIdx.map((i) => i + 1),
-      idx,
-      per,
+    const next = stepIdx.map((i) => i + 1);
+    const r = await engineCallAsync(() =>
+      u.policy.policyStepAsync({
+        sampleShape: [idx.length, C, H, W],
+        sample: gatherLatents(u.trajectory.latents, stepIdx, idx, per),
+        prevSample: gatherLatents(u.trajectory.latents, next, idx, per),
+        anchorMean: withKl ? gatherLatents(u.anchorMeans!, stepIdx, idx, per) : undefined,
+        timestep: stepIdx.map((i) => u.scheduler.step(i).t),
+        encoderHiddenStates: conditioning.context,
+        encoderAttentionMask: conditioning.mask,
+        schedule: u.scheduler,
+        stepIndex: stepIdx,
+        eta: u.eta,
+        guidanceScale: s.guidanceScale,
+        oldLogProb: Float64Array.from(idx, (b, k) => u.trajectory.logProbs[stepIdx[k]][b]),
+        advantages: Float64Array.from(idx, (b) => u.advantages[b]),
+        clipRange: s.clipRange,
+        advClipMax: s.advClipMax,
+        lossScale: 1 / nTrain, // mean over the trained steps
+        klWeight: withKl ? s.klWeight : 0,
+      }),
     );
-    const out = await denoiser.predict(
-      x,
-      u.sampleShape,
-      at.map((a) => a.t),
-      true, // re-scoring with gradients: keep the activations
-    );
-    const stepInput: DdimStepInput = {
-      batch: idx.length,
-      perSample: per,
-      sample: x,
-      modelOutput: out.cond,
-      modelOutputUncond: out.uncond,
-      guidanceScale: s.guidanceScale,
-      schedule: u.scheduler,
-      stepIndex: stepIdx,
-      eta: u.eta,
-      prevSample: xPrev,
-    };
-    const lp = ddimStep(stepInput).logProb;
-    const ppo = ppoLoss({
-      logProb: lp,
-      oldLogProb: Float64Array.from(idx, (b, k) => u.trajectory.logProbs[stepIdx[k]][b]),
-      advantages: Float64Array.from(idx, (b) => u.advantages[b]),
-      clipRange: s.clipRange,
-      advClipMax: s.advClipMax,
-    });
-    // Mean over the trained steps: each step's surrogate enters with weight 1 / nTrain.
-    const g = ddimStepBackward(
-      stepInput,
-      ppo.gradLogProb.map((v) => v / nTrain),
-    );
-    if (withKl) {
-      // KL(N(mu, std^2) || N(mu_a, std^2)) per element = (mu - mu_a)^2 / (2 std^2): the step's
-      // log-density evaluated at x_prev = mu_a is -KL - log std - log sqrt(2 pi), so the fused
-      // kernel gives both the value and (through its backward) the gradient to both guidance halves.
-      const klInput: DdimStepInput = { ...stepInput, prevSample: gatherLatents(u.anchorMeans!, stepIdx, idx, per) };
-      const lpAnchor = ddimStep(klInput).logProb;
-      let kl = 0;
-      lpAnchor.forEach((lp, k) => {
-        kl += -lp - Math.log(u.eta * ddimSigma(at[k].alphaBarT, at[k].alphaBarPrev)) - 0.5 * Math.log(2 * Math.PI);
-      });
-      kl /= idx.length;
-      const gk = ddimStepBackward(klInput, new Float64Array(idx.length).fill(-s.klWeight / (idx.length * nTrain)));
-      for (let i = 0; i < g.gradModelOutput.length; i++) g.gradModelOutput[i] += gk.gradModelOutput[i];
-      if (g.gradModelOutputUncond)
-        for (let i = 0; i < g.gradModelOutputUncond.length; i++)
-          g.gradModelOutputUncond[i] += gk.gradModelOutputUncond![i];
-      mb.klAnchor += kl / nTrain;
-      mb.loss += (s.klWeight * kl) / nTrain;
-    }
-    const gradContext = await denoiser.backward(g.gradModelOutput, g.gradModelOutputUncond, u.sampleShape);
-    u.ace?.accumulateFromContextGrad(gradContext);
-    mb.loss += ppo.loss / nTrain;
-    mb.approxKl += ppo.approxKl / nTrain;
-    mb.clipfrac += ppo.clipfrac / nTrain;
+    u.ace?.accumulateFromContextGrad(conditionalRows(r.gradContext, idx.length));
+    mb.loss += (r.loss + s.klWeight * r.klAnchor) / nTrain;
+    mb.approxKl += r.approxKl / nTrain;
+    mb.clipfrac += r.clipfrac / nTrain;
+    mb.klAnchor += r.klAnchor / nTrain;
     onStep?.();
   }
   return mb;

@@ -1,7 +1,7 @@
 // The whole UNet on the GPU through the device tensors and the op tables (ops/device_ops.h) against
 // the same UNet on the CPU: output, input gradients and every parameter gradient (fp32 bound 1e-3
 // relative), then one clipped AdamW step on the device against the CPU's; the training reductions;
-// and gradient averaging through a 1-rank NCCL communicator.
+// gradient averaging through a 1-rank NCCL communicator; and the RL timestep (rl/policy_step.h).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +16,7 @@
 #include "model/optimizer.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
+#include "rl/policy_step.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
 
@@ -171,4 +172,53 @@ TEST(cuda_nccl_one_rank_all_reduce) {
   std::printf("    averaged %lld gradient values over 1 NCCL rank: max rel change %.1e\n", (long long)flat.numel(),
               worst);
   CHECK(worst == 0, "averaging over one rank changed the gradients");
+}
+
+// The RL timestep (rl/policy_step.h) with the UNet on the GPU against the CPU: statistics,
+// log-probs, d/d(context) and every parameter gradient, with the KL term and guidance.
+TEST(cuda_policy_step_matches_cpu) {
+  require_device();
+  const UNetCase& c = kCases[2];
+  const UNetConfig cfg = UNetConfig::from_json(Json::parse(c.config));
+  UNet2DCondition cpu(cfg, 9), gpu(cfg, 9);
+  gpu.params().to(Device::kCuda);
+  const int64_t B = c.batch, C = cfg.in_channels;
+  const Tensor x = randn({B, C, c.size, c.size}), prev = randn(x.shape), anchor = randn(x.shape);
+  PolicyStepArgs a;
+  a.sample_shape = x.shape;
+  a.sample = x.data();
+  a.prev_sample = prev.data();
+  a.anchor_mean = anchor.data();
+  for (int64_t b = 0; b < B; ++b) {
+    a.timesteps.push_back((float)rand_int(1, 999));
+    a.step.alpha_bar_t.push_back(0.3 + 0.1 * b);
+    a.step.alpha_bar_prev.push_back(0.35 + 0.1 * b);
+    a.old_log_prob.push_back(-1.0 - 0.1 * b);
+    a.advantages.push_back(b % 2 ? -0.7 : 1.1);
+  }
+  a.context = randn({2 * B, c.context_length, (int64_t)cfg.cross_attention_dim});
+  a.mask = Tensor({2 * B, c.context_length}, 1.f);
+  a.step.eta = 1.0;
+  a.step.guidance_scale = 4.f;
+  a.clip_range = 0.2;
+  a.loss_scale = 0.5;
+  a.kl_weight = 0.1;
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, a);
+  std::printf("    policy step: loss cpu %.9g gpu %.9g; KL cpu %.9g gpu %.9g; log-prob[0] cpu %.9g gpu %.9g\n",
+              rc.ppo.loss, rg.ppo.loss, rc.kl_anchor, rg.kl_anchor, rc.log_prob[0], rg.log_prob[0]);
+  for (int64_t b = 0; b < B; ++b)
+    CHECK(std::abs(rg.log_prob[b] - rc.log_prob[b]) <= 1e-3 * std::abs(rc.log_prob[b]), "log-probs differ");
+  CHECK(std::abs(rg.kl_anchor - rc.kl_anchor) <= 1e-3 * std::abs(rc.kl_anchor), "KL differs");
+  expect_close("policy step d context", rg.grad_context, rc.grad_context, kFp32Tol);
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& p : cpu.params().all()) {
+    const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
+    const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
+    if (e > worst) worst = e, worst_name = p->name;
+  }
+  std::printf("    policy step parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
+  CHECK(worst < kFp32Tol, "policy step gradient " + worst_name + " differs");
 }

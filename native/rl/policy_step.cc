@@ -1,0 +1,141 @@
+#include "rl/policy_step.h"
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "ops/shape_ops.h"
+#include "rl/device_kernels.h"
+
+namespace cxrl {
+namespace {
+
+// A host array as a tensor on d.
+Tensor on_device(const float* host, Shape shape, Device d) {
+  Tensor t = Tensor::uninitialized(std::move(shape));
+  std::memcpy(t.data(), host, t.numel() * sizeof(float));
+  return d == Device::kCpu ? t : t.to(d);
+}
+
+const float* values(const Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
+float* values(Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
+
+// The step kernels where the tensors are: the CPU ones, or the device's resident ones.
+void step_forward(Device d, const DdimStepArgs& s, double* log_prob) {
+  if (d == Device::kCpu)
+    ddim_step_cpu(s, nullptr, log_prob);
+  else
+    rl_device_kernels(d).ddim_step_resident(s, nullptr, log_prob);
+}
+
+void step_backward(Device d, const DdimStepArgs& s, const double* grad_log_prob, float* g_m, float* g_u) {
+  if (d == Device::kCpu)
+    ddim_step_backward_cpu(s, grad_log_prob, g_m, g_u);
+  else
+    rl_device_kernels(d).ddim_step_backward_resident(s, grad_log_prob, g_m, g_u);
+}
+
+void check_args(const PolicyStepArgs& a, int64_t B, int64_t rows) {
+  auto need = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("policy step: " + what);
+  };
+  need(a.sample_shape.size() == 4 && B > 0, "sample shape must be [B, C, H, W]");
+  need(a.sample && a.prev_sample, "sample and prevSample are required");
+  need((int64_t)a.timesteps.size() == B, "one timestep per sample");
+  need((int64_t)a.old_log_prob.size() == B && (int64_t)a.advantages.size() == B,
+       "one old log-prob and one advantage per sample");
+  need((int64_t)a.step.alpha_bar_t.size() == B && (int64_t)a.step.alpha_bar_prev.size() == B,
+       "one alpha-bar pair per sample");
+  need(a.context.ndim() == 3 && a.context.dim(0) == rows, "context must be [" + std::to_string(rows) +
+                                                              ", L, D] (unconditional rows first when guided), got " +
+                                                              shape_str(a.context.shape));
+  need(a.mask.empty() || a.mask.shape == Shape{rows, a.context.dim(1)}, "mask must be [rows, L]");
+  need(a.kl_weight == 0 || a.anchor_mean, "the KL term needs the anchor's step means");
+}
+
+}  // namespace
+
+double ddim_sigma(double alpha_bar_t, double alpha_bar_prev) {
+  return std::sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev));
+}
+
+PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
+  const int64_t B = a.sample_shape.empty() ? 0 : a.sample_shape[0];
+  const bool guided = a.step.guidance_scale != 1.f;
+  const int64_t rows = guided ? 2 * B : B;
+  check_args(a, B, rows);
+  const Device d = unet.params().device();
+  const int64_t N = shape_numel(a.sample_shape) / B, n = B * N;
+  Shape unet_shape = a.sample_shape;
+  unet_shape[0] = rows;
+
+  // The UNet's batch: x_t twice when guided (unconditional rows first), each row's timestep.
+  Tensor x = Tensor::uninitialized(unet_shape);
+  for (int64_t h = 0; h < rows / B; ++h) std::memcpy(x.data() + h * n, a.sample, n * sizeof(float));
+  Tensor t = Tensor::uninitialized({rows});
+  for (int64_t r = 0; r < rows; ++r) t.v[r] = a.timesteps[r % B];
+  if (d != Device::kCpu) x = x.to(d), t = t.to(d);
+  const Tensor context = d == Device::kCpu ? a.context : a.context.to(d);
+  const Tensor mask = a.mask.empty() || d == Device::kCpu ? a.mask : a.mask.to(d);
+  const Tensor prev = on_device(a.prev_sample, a.sample_shape, d);
+
+  const Tensor out = unet.forward(x, t, context, mask.empty() ? nullptr : &mask);
+
+  // The step at the stored x_prev: the new log-probs. Pointers into x (its first B rows are x_t)
+  // and into the two halves of the UNet output, on the device the tensors are on.
+  DdimStepArgs s = a.step;
+  s.batch = B;
+  s.per_sample = N;
+  s.sample = values(x);
+  s.model_output = values(out) + (guided ? n : 0);
+  s.model_output_uncond = guided ? values(out) : nullptr;
+  s.noise = nullptr;
+  s.noise_source = NoiseSource::kGivenPrevSample;
+  s.prev_sample_in = values(prev);
+  PolicyStepResult r;
+  r.log_prob.resize(B);
+  step_forward(d, s, r.log_prob.data());
+
+  PpoArgs p;
+  p.batch = B;
+  p.log_prob = r.log_prob.data();
+  p.old_log_prob = a.old_log_prob.data();
+  p.advantages = a.advantages.data();
+  p.clip_range = a.clip_range;
+  p.adv_clip_max = a.adv_clip_max;
+  std::vector<double> grad_lp(B);
+  r.ppo = ppo_loss_cpu(p, grad_lp.data());
+  for (double& g : grad_lp) g *= a.loss_scale;
+
+  // d(loss)/d(UNet output): the step backward writes both halves (unconditional first).
+  Tensor grad_out = Tensor::uninitialized(out.shape, d);
+  step_backward(d, s, grad_lp.data(), values(grad_out) + (guided ? n : 0), guided ? values(grad_out) : nullptr);
+
+  if (a.anchor_mean) {
+    // Per element, KL(N(mu, std^2) || N(mu_a, std^2)) = (mu - mu_a)^2 / (2 std^2), and the step's
+    // log-density (a mean per element) at x_prev = mu_a is -KL - log std - log sqrt(2 pi): the fused
+    // kernel gives the KL's value, and through its backward the gradient to both guidance halves.
+    const Tensor anchor = on_device(a.anchor_mean, a.sample_shape, d);
+    DdimStepArgs k = s;
+    k.prev_sample_in = values(anchor);
+    std::vector<double> lp_anchor(B);
+    step_forward(d, k, lp_anchor.data());
+    for (int64_t b = 0; b < B; ++b)
+      r.kl_anchor += -lp_anchor[b] -
+                     std::log(a.step.eta * ddim_sigma(a.step.alpha_bar_t[b], a.step.alpha_bar_prev[b])) -
+                     0.5 * std::log(2 * M_PI);
+    r.kl_anchor /= (double)B;
+    const std::vector<double> grad_kl(B, -a.kl_weight * a.loss_scale / (double)B);
+    Tensor grad_kl_out = Tensor::uninitialized(out.shape, d);
+    step_backward(d, k, grad_kl.data(), values(grad_kl_out) + (guided ? n : 0), guided ? values(grad_kl_out) : nullptr);
+    add_inplace(&grad_out, grad_kl_out);
+  }
+
+  UNetGrads g = unet.backward(grad_out);
+  r.grad_context = g.encoder_hidden_states.on_device() ? g.encoder_hidden_states.to(Device::kCpu)
+                                                       : std::move(g.encoder_hidden_states);
+  return r;
+}
+
+}  // namespace cxrl
