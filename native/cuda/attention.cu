@@ -8,6 +8,7 @@
 // query) j of the tile against the row.
 #include <cmath>
 
+#include "cuda/attention_wide.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/ops.h"
@@ -245,7 +246,7 @@ __global__ void attention_dkv_kernel(AttentionShape s, const float* q, const flo
 void check_shape(const AttentionShape& s) {
   if (s.B <= 0 || s.Lq <= 0 || s.Lk <= 0 || s.H <= 0 || s.d <= 0 || s.d > kMaxAttentionHeadDim)
     throw std::invalid_argument("attention (CUDA): head dim must be in [1, " + std::to_string(kMaxAttentionHeadDim) +
-                                "]");
+                                "] (wider heads have a forward only, for the VAE)");
 }
 
 // Dynamic shared memory of each kernel, in bytes (opted in above the 48 KiB default once).
@@ -258,6 +259,8 @@ void set_smem(Kernel kernel, size_t bytes) {
 
 void attention_forward_device(const AttentionShape& s, const float* q, const float* k, const float* v,
                               const float* key_mask, float* out, float* lse) {
+  if (s.d > kMaxAttentionHeadDim && s.B > 0 && s.Lq > 0 && s.Lk > 0 && s.H > 0)
+    return attention_forward_wide_device(s, q, k, v, key_mask, out, lse);
   check_shape(s);
   const size_t smem = sizeof(float) * (2 * kTile * (s.d + 1) + kRowsPerBlock * s.d + kWarps * kTile);
   set_smem(attention_forward_kernel, smem);

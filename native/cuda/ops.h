@@ -33,7 +33,8 @@ void geglu_forward_device(const float* x, float* y, int64_t rows, int64_t I);
 void geglu_backward_device(const float* x, const float* gy, float* gx, int64_t rows, int64_t I);
 
 // attention.cu: q [B, Lq, H d], k and v [B, Lk, H d], key_mask [B, Lk] (nonzero = attend) or null,
-// scale 1 / sqrt(d); head dims up to kMaxAttentionHeadDim. The forward writes out [B, Lq, H d] and
+// scale 1 / sqrt(d); head dims up to kMaxAttentionHeadDim in the flash kernels, wider ones (the VAE's
+// 512) through a materialised path, forward only (attention_wide.cu). The forward writes out [B, Lq, H d] and
 // lse [B, H, Lq] (each row's log-sum-exp of scores, -inf for a row with every key masked, whose
 // output is 0), which the backward uses instead of a stored probability matrix.
 constexpr int kMaxAttentionHeadDim = 256;

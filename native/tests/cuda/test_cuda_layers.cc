@@ -78,3 +78,23 @@ TEST(cuda_attention_matches_cpu) {
     expect_close(l + " gv", from_device(dgv, v.shape), gv, kFp32Tol);
   }
 }
+
+// Head dims above the flash kernels' limit (the VAE's 512-wide single head): the materialised
+// forward against the CPU, through the device tensors (so the op table's dispatch is covered too).
+TEST(cuda_wide_attention_forward_matches_cpu) {
+  require_device();
+  for (const bool masked : {false, true}) {
+    const int B = 2, H = 1, d = 512, Lq = 300, Lk = 257;
+    const Tensor q = randn({B, Lq, H * d}, 0.05f), k = randn({B, Lk, H * d}, 0.05f), v = randn({B, Lk, H * d});
+    Tensor mask({B, Lk}, 1.f);
+    if (masked)
+      for (int j = 0; j < Lk; j += 4) mask.v[j] = 0.f;
+    const Tensor* m = masked ? &mask : nullptr;
+    const Tensor y = attention_forward(q, k, v, H, m, nullptr);
+    const Tensor mask_gpu = mask.to(Device::kCuda);
+    const Tensor y_gpu = attention_forward(q.to(Device::kCuda), k.to(Device::kCuda), v.to(Device::kCuda), H,
+                                           masked ? &mask_gpu : nullptr, nullptr);
+    expect_close(std::string("wide attention d512 300x257") + (masked ? " masked" : ""), y_gpu.to(Device::kCpu), y,
+                 kFp32Tol);
+  }
+}
