@@ -4,7 +4,7 @@
  * reason (CI has no GPU; on a GPU machine the same tests check the CUDA result instead).
  */
 import { loadAddon } from '../src/engine/native';
-import { placeUNet, resolveEngineDevice } from '../src/engine/device';
+import { placeModel, resolveEngineDevice } from '../src/engine/device';
 import { createUNet } from '../src/engine/unet';
 import { MICRO_UNET } from './fixtures';
 
@@ -38,13 +38,13 @@ describe('engine device', () => {
     const cpu = createUNet(MICRO_UNET, 3);
     const gpu = createUNet(MICRO_UNET, 3);
     if (!cudaUsable) {
-      expect(() => placeUNet(gpu, 'cuda')).toThrow(/--device cuda: CUDA is not usable here: \S/);
+      expect(() => placeModel(gpu, 'cuda')).toThrow(/--device cuda: CUDA is not usable here: \S/);
       expect(() => gpu.toDevice('cuda')).toThrow(/CUDA is not usable/);
       expect(gpu.device()).toBe('cpu'); // a refused move leaves the model where it was
       expect(forwardOnce(gpu).data).toEqual(forwardOnce(cpu).data);
       return;
     }
-    expect(placeUNet(gpu, 'cuda')).toBe('cuda');
+    expect(placeModel(gpu, 'cuda')).toBe('cuda');
     const want = forwardOnce(cpu).data;
     const got = forwardOnce(gpu).data;
     let worst = 0;

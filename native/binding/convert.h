@@ -22,4 +22,9 @@ Napi::Object tensor_to_js(Napi::Env env, const Tensor& t);
 Napi::Float32Array floats_to_js(Napi::Env env, const Tensor& t);
 Napi::Float64Array doubles_to_js(Napi::Env env, const std::vector<double>& v);
 
+// A model on a device gets its inputs moved there before a pass, and its results are brought to
+// the host inside the pass (on the engine thread), so the JS thread never waits on a device copy.
+inline Tensor to_model_device(Tensor t, Device d) { return d == t.device ? std::move(t) : t.to(d); }
+inline Tensor to_host(Tensor t) { return t.on_device() ? t.to(Device::kCpu) : std::move(t); }
+
 }  // namespace cxrl

@@ -1,7 +1,7 @@
-// Parameter access shared by every trainable model class exposed to JavaScript (UNet,
-// TextEncoder): listing, reading, writing, gradients, zeroing, and safetensors load/save with
-// exact name and shape matching. A model wrap derives from ParamMethods<Wrap> and provides
-// `ParamStore& param_store()` and `void check_idle(Napi::Env) const`.
+// Parameter access shared by every trainable model class exposed to JavaScript (UNet, VAE,
+// TextEncoder, ImageEncoder): listing, reading, writing, gradients, zeroing, safetensors load/save
+// with exact name and shape matching, and (for the models that run on a device) toDevice/device. A model wrap derives
+// from ParamMethods<Wrap> and provides `ParamStore& param_store()` and `void check_idle(Napi::Env) const`.
 #pragma once
 #include <napi.h>
 
@@ -30,6 +30,14 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
  public:
   explicit ParamMethods(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wrap>(info) {}
 
+  // toDevice('cpu' | 'cuda') and device(): for models whose passes run on a device (UNet, VAE).
+  static std::vector<Napi::ClassPropertyDescriptor<Wrap>> device_methods() {
+    return {
+        Napi::ObjectWrap<Wrap>::InstanceMethod("toDevice", &ParamMethods::ToDevice),
+        Napi::ObjectWrap<Wrap>::InstanceMethod("device", &ParamMethods::DeviceName),
+    };
+  }
+
   static std::vector<Napi::ClassPropertyDescriptor<Wrap>> param_methods() {
     return {
         Napi::ObjectWrap<Wrap>::InstanceMethod("paramInfo", &ParamMethods::ParamInfo),
@@ -44,6 +52,22 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
   }
 
  private:
+  // Moves the weights (and gradients) there; every later pass runs there. Throws, saying why, when
+  // the device cannot be used (nothing moves then).
+  void ToDevice(const Napi::CallbackInfo& info) {
+    this->check_idle(info.Env());
+    if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "toDevice('cpu' | 'cuda')");
+    try {
+      this->param_store().to(parse_device(info[0].As<Napi::String>().Utf8Value()));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  }
+
+  Napi::Value DeviceName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), device_name(this->param_store().device()));
+  }
+
   Param* param_arg(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "expected a parameter name");
     const std::string name = info[0].As<Napi::String>().Utf8Value();

@@ -40,23 +40,16 @@ ForwardArgs forward_args(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// Inputs go to the model's device before a pass; results come back to the host inside the pass (on
-// the engine thread), so the JS thread never waits on a device copy.
 void move_to(ForwardArgs& a, Device d) {
-  if (d == Device::kCpu) return;
-  a.sample = a.sample.to(d);
-  a.timestep = a.timestep.to(d);
-  a.context = a.context.to(d);
-  if (a.has_mask) a.mask = a.mask.to(d);
+  a.sample = to_model_device(std::move(a.sample), d);
+  a.timestep = to_model_device(std::move(a.timestep), d);
+  a.context = to_model_device(std::move(a.context), d);
+  if (a.has_mask) a.mask = to_model_device(std::move(a.mask), d);
 }
 
-Tensor on_host(Tensor t) { return t.on_device() ? t.to(Device::kCpu) : std::move(t); }
-
-UNetGrads on_host(UNetGrads g) {
-  return UNetGrads{on_host(std::move(g.sample)), on_host(std::move(g.encoder_hidden_states))};
+UNetGrads to_host(UNetGrads g) {
+  return UNetGrads{to_host(std::move(g.sample)), to_host(std::move(g.encoder_hidden_states))};
 }
-
-Tensor on_device(Tensor t, Device d) { return d == Device::kCpu ? std::move(t) : t.to(d); }
 
 Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
   Napi::Object o = Napi::Object::New(env);
@@ -136,8 +129,7 @@ Napi::Function UNetWrap::Init(Napi::Env env) {
   methods.push_back(InstanceMethod("policyStepAsync", &UNetWrap::PolicyStepAsync));
   methods.push_back(InstanceMethod("enableLora", &UNetWrap::EnableLora));
   methods.push_back(InstanceMethod("loraRank", &UNetWrap::LoraRank));
-  methods.push_back(InstanceMethod("toDevice", &UNetWrap::ToDevice));
-  methods.push_back(InstanceMethod("device", &UNetWrap::DeviceName));
+  for (auto& m : device_methods()) methods.push_back(m);
   Napi::Function f = DefineClass(env, "UNet", methods);
   constructor = Napi::Persistent(f);
   return f;
@@ -180,7 +172,7 @@ Napi::Value UNetWrap::Backward(const Napi::CallbackInfo& info) {
   if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "backward(gradOutput: {data, shape})");
   Tensor g = tensor_from_js(info[0], "gradOutput");
   try {
-    return grads_to_js(info.Env(), model_->backward(on_device(std::move(g), model_->params().device())));
+    return grads_to_js(info.Env(), model_->backward(to_model_device(std::move(g), model_->params().device())));
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
@@ -195,7 +187,7 @@ Napi::Value UNetWrap::ForwardAsync(const Napi::CallbackInfo& info) {
       [this, args, out] {
         NoGradGuard no_grad(args->inference);
         move_to(*args, model_->params().device());
-        *out = on_host(
+        *out = to_host(
             model_->forward(args->sample, args->timestep, args->context, args->has_mask ? &args->mask : nullptr));
       },
       [out](Napi::Env env) { return Napi::Value(tensor_to_js(env, *out)); });
@@ -208,7 +200,9 @@ Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<UNetGrads>();
   return EngineJob::queue(
       info.Env(), *this, busy_,
-      [this, grad, out] { *out = on_host(model_->backward(on_device(std::move(*grad), model_->params().device()))); },
+      [this, grad, out] {
+        *out = to_host(model_->backward(to_model_device(std::move(*grad), model_->params().device())));
+      },
       [out](Napi::Env env) { return Napi::Value(grads_to_js(env, *out)); });
 }
 
@@ -235,22 +229,6 @@ void UNetWrap::EnableLora(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
-}
-
-// toDevice('cpu' | 'cuda'): moves the weights (and gradients) there; every later pass runs there.
-// Throws, saying why, when the device cannot be used.
-void UNetWrap::ToDevice(const Napi::CallbackInfo& info) {
-  check_idle(info.Env());
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "toDevice('cpu' | 'cuda')");
-  try {
-    model_->params().to(parse_device(info[0].As<Napi::String>().Utf8Value()));
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-}
-
-Napi::Value UNetWrap::DeviceName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), device_name(model_->params().device()));
 }
 
 Napi::Value UNetWrap::LoraRank(const Napi::CallbackInfo& info) {

@@ -30,8 +30,6 @@ class UNetWrap : public ParamMethods<UNetWrap> {
   Napi::Value PolicyStepAsync(const Napi::CallbackInfo& info);
   void EnableLora(const Napi::CallbackInfo& info);
   Napi::Value LoraRank(const Napi::CallbackInfo& info);
-  void ToDevice(const Napi::CallbackInfo& info);
-  Napi::Value DeviceName(const Napi::CallbackInfo& info);
 
   std::unique_ptr<UNet2DCondition> model_;
   std::atomic<bool> busy_{false};

@@ -35,6 +35,7 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     methods.push_back(InstanceMethod("encode", &VaeWrap::Encode));
     methods.push_back(InstanceMethod("decodeAsync", &VaeWrap::DecodeAsync));
     methods.push_back(InstanceMethod("encodeAsync", &VaeWrap::EncodeAsync));
+    for (auto& m : device_methods()) methods.push_back(m);
     return DefineClass(env, "Vae", methods);
   }
 
@@ -71,7 +72,7 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     check_idle(info.Env());
     const Tensor z = tensor_arg(info, "decode");
     try {
-      return tensor_to_js(info.Env(), model_->decode(z));
+      return tensor_to_js(info.Env(), model_->decode(to_model_device(z, model_->params().device())));
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -83,7 +84,7 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     const Tensor x = tensor_arg(info, "encode");
     EncodeResult r;
     try {
-      model_->encode(x, &r.mean, &r.logvar);
+      model_->encode(to_model_device(x, model_->params().device()), &r.mean, &r.logvar);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }
@@ -95,7 +96,8 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     auto z = std::make_shared<Tensor>(tensor_arg(info, "decodeAsync"));
     auto out = std::make_shared<Tensor>();
     return EngineJob::queue(
-        info.Env(), *this, busy_, [this, z, out] { *out = model_->decode(*z); },
+        info.Env(), *this, busy_,
+        [this, z, out] { *out = to_host(model_->decode(to_model_device(std::move(*z), model_->params().device()))); },
         [out](Napi::Env env) { return Napi::Value(tensor_to_js(env, *out)); });
   }
 
@@ -104,7 +106,10 @@ class VaeWrap : public ParamMethods<VaeWrap> {
     auto x = std::make_shared<Tensor>(tensor_arg(info, "encodeAsync"));
     auto out = std::make_shared<EncodeResult>();
     return EngineJob::queue(
-        info.Env(), *this, busy_, [this, x, out] { model_->encode(*x, &out->mean, &out->logvar); },
+        info.Env(), *this, busy_,
+        [this, x, out] {
+          model_->encode(to_model_device(std::move(*x), model_->params().device()), &out->mean, &out->logvar);
+        },
         [out](Napi::Env env) { return Napi::Value(encode_to_js(env, *out)); });
   }
 

@@ -133,6 +133,7 @@ void AutoencoderKL::encode(const Tensor& images, Tensor* mean, Tensor* logvar) {
   NoGradGuard no_grad;
   Tensor moments = encoder_->forward(images);
   if (cfg_.use_quant_conv) moments = quant_conv_.forward(moments);
+  if (moments.on_device()) moments = moments.to(Device::kCpu);  // split (and returned) on the host
   const int64_t B = moments.dim(0), L = cfg_.latent_channels, plane = L * moments.dim(2) * moments.dim(3);
   const Shape s{B, L, moments.dim(2), moments.dim(3)};
   *mean = Tensor(s);

@@ -17,6 +17,8 @@
 #include "model/training_device_ops.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
+#include "model/vae.h"
+#include "model/vae_config.h"
 #include "ops/device_ops.h"
 #include "rl/device_kernels.h"
 #include "rl/policy_step.h"
@@ -531,6 +533,23 @@ TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
         "the step did not run on the device");
   std::printf("    loss %.6f, KL %.3e, log-probs %.4f %.4f: device and CPU bitwise equal (N = %lld)\n", rc.ppo.loss,
               rc.kl_anchor, rc.log_prob[0], rc.log_prob[1], (long long)N);
+}
+
+// The VAE (decode and encode, mid-block attention on) through the device table: bitwise the CPU's.
+TEST(vae_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  const VaeConfig cfg = VaeConfig::from_json(Json::parse(R"({"in_channels":3,"out_channels":3,"latent_channels":4,
+    "block_out_channels":[16,32],"down_block_types":["DownEncoderBlock2D","DownEncoderBlock2D"],
+    "up_block_types":["UpDecoderBlock2D","UpDecoderBlock2D"],"layers_per_block":1,"norm_num_groups":8})"));
+  AutoencoderKL cpu(cfg, 4), gpu(cfg, 4);
+  gpu.params().to(kEmulated);
+  const Tensor z = randn({2, 4, 6, 6}), images = randn({1, 3, 16, 16});
+  CHECK(bitwise_equal(gpu.decode(dev(z)), cpu.decode(z)), "VAE decode on the device differs");
+  Tensor mean_cpu, logvar_cpu, mean_gpu, logvar_gpu;
+  cpu.encode(images, &mean_cpu, &logvar_cpu);
+  gpu.encode(dev(images), &mean_gpu, &logvar_gpu);
+  CHECK(bitwise_equal(mean_gpu, mean_cpu) && bitwise_equal(logvar_gpu, logvar_cpu), "VAE encode on the device differs");
+  CHECK(calls().count("attention_forward"), "the mid-block attention did not run on the device");
 }
 
 }  // namespace cxrl::test

@@ -76,6 +76,9 @@ export interface NativeVae extends NativeTrainable {
   decodeAsync(latents: TensorData): Promise<TensorData>;
   encode(images: TensorData): { mean: TensorData; logvar: TensorData };
   encodeAsync(images: TensorData): Promise<{ mean: TensorData; logvar: TensorData }>;
+  /** Moves the weights; later decodes and encodes run there. */
+  toDevice(device: 'cpu' | 'cuda'): void;
+  device(): 'cpu' | 'cuda';
 }
 
 export interface AdamOptions {

@@ -15,7 +15,7 @@ import type { NativeUNet } from '../engine/native';
 import type { Conditioning } from '../engine/guided-denoiser';
 import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
-import { placeUNet } from '../engine/device';
+import { DeviceChoice, placeModel } from '../engine/device';
 import { createUNet, loadUNetWeights } from '../engine/unet';
 import { readUNetConfig, UNetConfig, unetMultiple } from '../engine/unet-config';
 import { createVaeFromFile, loadVaeWeights, vaeSettings } from '../engine/vae';
@@ -127,7 +127,7 @@ function loadCheckpoint(dir: string, o: GeneratorOptions): Generator {
       : 'unet.safetensors';
   const { unetConfig, unet, textConfig, text, tokenizer: tok, scheduler } = loadCheckpointModels(dir, weights);
   const loraFile = applyLora(dir, unet);
-  placeUNet(unet, o.device ?? 'cpu');
+  placeModel(unet, o.device ?? 'cpu');
   const state = readState(dir);
   const L = state.settings?.textLength ?? textConfig.max_length;
   const { withAce, ace, aceTokens } = readAce(dir);
@@ -162,7 +162,7 @@ function diffusersWeights(dir: string): string {
 }
 
 /** How a diffusers UNet's samples become images: pixels as they are, or latents through vaeDir's VAE. */
-function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: string | null) {
+function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: string | null, device: DeviceChoice) {
   if (!vaeDir) {
     if (unetConfig.in_channels !== 1 && unetConfig.in_channels !== 3)
       throw new UserError(
@@ -174,6 +174,7 @@ function diffusersDecoder(unetConfig: UNetConfig, cfgFile: string, vaeDir: strin
   const vae = createVaeFromFile(vaeConfig);
   const vaeWeightsFile = diffusersWeights(vaeDir);
   loadVaeWeights(vae, vaeWeightsFile);
+  placeModel(vae, device);
   const s = vaeSettings(vae);
   if (unetConfig.in_channels !== s.latentChannels || unetConfig.out_channels !== s.latentChannels)
     throw new UserError(
@@ -195,11 +196,11 @@ async function loadDiffusers(
   const cfgFile = path.join(unetDir, 'config.json');
   const unetConfig = readUNetConfig(cfgFile);
   const weightsFile = diffusersWeights(unetDir);
-  const { decoder, vaeWeightsFile } = diffusersDecoder(unetConfig, cfgFile, vaeDir);
+  const { decoder, vaeWeightsFile } = diffusersDecoder(unetConfig, cfgFile, vaeDir, o.device ?? 'cpu');
   const unet = createUNet(unetConfig, 0, cfgFile);
   loadUNetWeights(unet, weightsFile);
   const loraFile = applyLora(dir, unet);
-  placeUNet(unet, o.device ?? 'cpu');
+  placeModel(unet, o.device ?? 'cpu');
   const enc = await OnnxTextEncoder.open(textEncoder, tokenizer, o.device);
   const probe = await enc.encode(['']);
   if (probe.context.shape[2] !== unetConfig.cross_attention_dim) {
@@ -236,7 +237,7 @@ export function reloadUNet(g: Generator): NativeUNet {
   const unet = createUNet(JSON.parse(g.unet.configJson()) as UNetConfig, 0, g.weightsFile);
   loadUNetWeights(unet, g.weightsFile);
   if (g.loraFile) loadLora(unet, g.loraFile);
-  placeUNet(unet, g.unet.device());
+  placeModel(unet, g.unet.device());
   return unet;
 }
 

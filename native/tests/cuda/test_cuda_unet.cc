@@ -1,7 +1,8 @@
 // The whole UNet on the GPU through the device tensors and the op tables (ops/device_ops.h) against
 // the same UNet on the CPU: output, input gradients and every parameter gradient (fp32 bound 1e-3
 // relative), then one clipped AdamW step on the device against the CPU's; the training reductions;
-// gradient averaging through a 1-rank NCCL communicator; and the RL timestep (rl/policy_step.h).
+// gradient averaging through a 1-rank NCCL communicator; the RL timestep (rl/policy_step.h); and
+// the VAE.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,8 @@
 #include "model/optimizer.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
+#include "model/vae.h"
+#include "model/vae_config.h"
 #include "rl/policy_step.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
@@ -221,4 +224,23 @@ TEST(cuda_policy_step_matches_cpu) {
   }
   std::printf("    policy step parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
   CHECK(worst < kFp32Tol, "policy step gradient " + worst_name + " differs");
+}
+
+// The VAE on the GPU against the CPU, with a 512-channel mid block (its attention takes the wide
+// path, as Stable Diffusion's VAE does).
+TEST(cuda_vae_matches_cpu) {
+  require_device();
+  const VaeConfig cfg = VaeConfig::from_json(Json::parse(R"({"in_channels":3,"out_channels":3,"latent_channels":4,
+    "block_out_channels":[32,512],"down_block_types":["DownEncoderBlock2D","DownEncoderBlock2D"],
+    "up_block_types":["UpDecoderBlock2D","UpDecoderBlock2D"],"layers_per_block":1,"norm_num_groups":32})"));
+  AutoencoderKL cpu(cfg, 4), gpu(cfg, 4);
+  gpu.params().to(Device::kCuda);
+  const Tensor z = randn({1, 4, 8, 8}), images = randn({1, 3, 16, 16});
+  expect_close("vae decode (512-wide mid attention)", gpu.decode(z.to(Device::kCuda)).to(Device::kCpu), cpu.decode(z),
+               kFp32Tol);
+  Tensor mean, logvar, mean_gpu, logvar_gpu;
+  cpu.encode(images, &mean, &logvar);
+  gpu.encode(images.to(Device::kCuda), &mean_gpu, &logvar_gpu);
+  expect_close("vae encode mean", mean_gpu, mean, kFp32Tol);
+  expect_close("vae encode logvar", logvar_gpu, logvar, kFp32Tol);
 }
