@@ -144,7 +144,7 @@ describe('generate options', () => {
     ]);
   });
 
-  test('--device cuda runs the UNet on the GPU or says why it cannot; --device auto falls back to the CPU', () => {
+  test('--device cuda runs the UNet on the GPU or says why it cannot; --device auto falls back to the CPU; bf16 needs CUDA', () => {
     const args = (device: string, dir: string) => [
       'generate',
       '--checkpoint',
@@ -169,6 +169,10 @@ describe('generate options', () => {
     }
     f.ok(args('auto', 'dev-auto'));
     expect(fs.existsSync(path.join(out('dev-auto'), '0-0.png'))).toBe(true);
+    const bf16OnCpu = run([...args('cpu', 'dev-bf16'), '--precision', 'bf16']);
+    expect(bf16OnCpu.status).toBe(2);
+    expect(bf16OnCpu.stderr).toMatch(/--precision bf16 needs --device cuda/);
+    expect(fs.existsSync(out('dev-bf16'))).toBe(false);
   });
 });
 

@@ -4,9 +4,10 @@
  * reason (CI has no GPU; on a GPU machine the same tests check the CUDA result instead).
  */
 import { loadAddon } from '../src/engine/native';
-import { placeModel, resolveEngineDevice } from '../src/engine/device';
+import { placeModel, resolveEngineDevice, setEnginePrecision } from '../src/engine/device';
 import { createUNet } from '../src/engine/unet';
 import { MICRO_UNET } from './fixtures';
+import { runCli, tmpDir } from './helpers';
 
 const cudaUsable = loadAddon().info().cuda.usable;
 
@@ -57,8 +58,31 @@ describe('engine device', () => {
     expect(worst / scale).toBeLessThan(1e-3);
   });
 
+  test('--precision bf16 needs CUDA; fp32 is always accepted and reported by info()', () => {
+    if (!cudaUsable) {
+      expect(() => setEnginePrecision('bf16', 'cpu')).toThrow(/--precision bf16 needs --device cuda/);
+      expect(() => setEnginePrecision('bf16', 'auto')).toThrow(/--precision bf16 needs --device cuda/);
+    }
+    setEnginePrecision('fp32', 'cpu');
+    expect(loadAddon().info().precision).toBe('fp32');
+    expect(() => loadAddon().setPrecision('fp8' as 'fp32')).toThrow(
+      /unknown precision 'fp8' \(expected fp32 or bf16\)/,
+    );
+  });
+
   test('an unknown device is refused by name', () => {
     const unet = createUNet(MICRO_UNET, 3);
     expect(() => unet.toDevice('tpu' as 'cpu')).toThrow(/unknown device 'tpu' \(expected cpu or cuda\)/);
+  });
+
+  test('a torchrun-style launch is refused until data parallelism is wired; a bad variable is named', () => {
+    const out = tmpDir('device-dist');
+    const args = ['train', '--stage', 'rl', '--init', out, '--out', `${out}/run`];
+    const two = runCli(args, { RANK: '0', WORLD_SIZE: '2' });
+    expect(two.status).toBe(2);
+    expect(two.stderr).toMatch(/WORLD_SIZE=2, but data-parallel training over processes is not wired/);
+    const bad = runCli(args, { RANK: '0', WORLD_SIZE: 'two' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/WORLD_SIZE='two' is not an integer/);
   });
 });

@@ -3,7 +3,10 @@
 
 #include "binding/convert.h"
 #include "binding/unet_binding.h"
+#include "binding/options.h"
 #include "core/backend.h"
+#include "core/precision.h"
+#include "dist/dist_env.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
 #include "core/scratch.h"
@@ -46,12 +49,35 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("openblasAvailable", openblas_available());
   o.Set("convKernel", direct_conv_isa_name(direct_conv_isas().front()));
   o.Set("threads", num_threads());
+  o.Set("precision", precision_name(compute_precision()));
   return o;
 }
 
 void SetNumThreads(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "setNumThreads(n: number)");
   set_num_threads(info[0].As<Napi::Number>().Int32Value());
+}
+
+// distEnv(): the process group from torchrun's variables (dist/dist_env.h); throws naming a bad one.
+Napi::Value DistEnvInfo(const Napi::CallbackInfo& info) {
+  const DistEnv e = rethrow(info.Env(), [] { return dist_env_from_process(); });
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("rank", e.rank);
+  o.Set("worldSize", e.world_size);
+  o.Set("localRank", e.local_rank);
+  o.Set("masterAddr", e.master_addr);
+  o.Set("masterPort", e.master_port);
+  return o;
+}
+
+// setPrecision('fp32' | 'bf16'): the device GEMMs' compute precision (core/precision.h).
+void SetPrecision(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), "setPrecision('fp32' | 'bf16')");
+  rethrow(info.Env(), [&] {
+    set_compute_precision(parse_precision(info[0].As<Napi::String>().Utf8Value()));
+    return 0;
+  });
 }
 
 void SetGemmBackend(const Napi::CallbackInfo& info) {
@@ -128,6 +154,8 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend));
+  exports.Set("setPrecision", Napi::Function::New(env, SetPrecision));
+  exports.Set("distEnv", Napi::Function::New(env, DistEnvInfo));
   exports.Set("readSafetensors", Napi::Function::New(env, ReadSafetensors));
   exports.Set("writeSafetensors", Napi::Function::New(env, WriteSafetensors));
   exports.Set("UNet", UNetWrap::Init(env));

@@ -23,7 +23,7 @@ CublasApi* load(std::string* why) {
     if (!resolve_symbol(lib, "cublasCreate_v2", &api->create) ||
         !resolve_symbol(lib, "cublasDestroy_v2", &api->destroy) ||
         !resolve_symbol(lib, "cublasSetStream_v2", &api->set_stream) ||
-        !resolve_symbol(lib, "cublasSgemm_v2", &api->sgemm)) {
+        !resolve_symbol(lib, "cublasSgemm_v2", &api->sgemm) || !resolve_symbol(lib, "cublasGemmEx", &api->gemm_ex)) {
       tried += "\n  " + path + ": missing cuBLAS v2 entry points";
       delete api;
       dlclose(lib);

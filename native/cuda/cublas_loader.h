@@ -15,6 +15,12 @@ struct CublasApi {
   int (*set_stream)(Handle, cudaStream_t) = nullptr;
   int (*sgemm)(Handle, int, int, int, int, int, const float*, const float*, int, const float*, int, const float*,
                float*, int) = nullptr;
+  // cublasGemmEx: (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype,
+  // ldc, computeType, algo). cudaDataType CUDA_R_32F = 0; cublasComputeType_t CUBLAS_COMPUTE_32F_FAST_16BF
+  // = 75 (fp32 operands rounded to bf16 on the tensor cores, fp32 accumulation); CUBLAS_GEMM_DEFAULT = -1.
+  int (*gemm_ex)(Handle, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
+                 const void*, void*, int, int, int, int) = nullptr;
+  static constexpr int kR32F = 0, kComputeFast16BF = 75, kGemmDefault = -1;
   Handle handle = nullptr;
   std::string library;  // the file that was loaded
 };

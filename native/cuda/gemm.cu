@@ -1,9 +1,11 @@
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
+#include "core/precision.h"
 #include "cuda/check.h"
 #include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
@@ -15,7 +17,13 @@ namespace {
 // shared-memory reads hit consecutive banks); K in steps of 16 staged through shared memory.
 constexpr int kTile = 64, kTileK = 16;
 
-template <bool kTransA, bool kTransB>
+// bf16 compute: an operand rounded to bfloat16 (nearest even), as the tensor cores see it.
+template <bool kBf16>
+__device__ __forceinline__ float operand(float x) {
+  return kBf16 ? __bfloat162float(__float2bfloat16_rn(x)) : x;
+}
+
+template <bool kTransA, bool kTransB, bool kBf16>
 __global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __restrict__ A, int lda,
                             const float* __restrict__ B, int ldb, float beta, float* __restrict__ C, int ldc) {
   __shared__ float As[kTileK][kTile + 1];  // [k][m]
@@ -28,12 +36,12 @@ __global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __res
       // A: consecutive threads walk the dimension that is contiguous in memory.
       const int mm = kTransA ? i % kTile : i / kTileK, kk = kTransA ? i / kTile : i % kTileK;
       const int m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < M && k < K) ? (kTransA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k]) : 0.f;
+      As[kk][mm] = (m < M && k < K) ? operand<kBf16>(kTransA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k]) : 0.f;
     }
     for (int i = threadIdx.x; i < kTile * kTileK; i += blockDim.x) {
       const int nn = kTransB ? i / kTileK : i % kTile, kk = kTransB ? i % kTileK : i / kTile;
       const int n = n0 + nn, k = k0 + kk;
-      Bs[kk][nn] = (k < K && n < N) ? (kTransB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n]) : 0.f;
+      Bs[kk][nn] = (k < K && n < N) ? operand<kBf16>(kTransB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n]) : 0.f;
     }
     __syncthreads();
 #pragma unroll
@@ -97,19 +105,28 @@ void set_cuda_gemm_backend(CudaGemmBackend b) {
 
 std::string cuda_gemm_backend_name() { return backend_slot() == CudaGemmBackend::kCublas ? "cublas" : "builtin"; }
 
+template <bool kBf16>
+void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
+  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
+  if (!trans_a && !trans_b)
+    sgemm_tiled<false, false, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (!trans_a && trans_b)
+    sgemm_tiled<false, true, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else if (trans_a && !trans_b)
+    sgemm_tiled<true, false, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    sgemm_tiled<true, true, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  check(cudaGetLastError(), "sgemm_tiled launch");
+}
+
 void sgemm_device_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                           const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
-  if (!trans_a && !trans_b)
-    sgemm_tiled<false, false><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else if (!trans_a && trans_b)
-    sgemm_tiled<false, true><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else if (trans_a && !trans_b)
-    sgemm_tiled<true, false><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (compute_precision() == ComputePrecision::kBf16)
+    launch_tiled<true>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else
-    sgemm_tiled<true, true><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  check(cudaGetLastError(), "sgemm_tiled launch");
+    launch_tiled<false>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
@@ -120,9 +137,13 @@ void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands, keep the
   // leading dimensions.
   const CublasApi* api = cublas_api();
+  const int op_b = trans_b ? 1 : 0, op_a = trans_a ? 1 : 0;
   const int status =
-      api->sgemm(api->handle, trans_b ? 1 : 0, trans_a ? 1 : 0, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
-  if (status != 0) throw std::runtime_error("cublasSgemm failed with status " + std::to_string(status));
+      compute_precision() == ComputePrecision::kBf16
+          ? api->gemm_ex(api->handle, op_b, op_a, N, M, K, &alpha, B, CublasApi::kR32F, ldb, A, CublasApi::kR32F, lda,
+                         &beta, C, CublasApi::kR32F, ldc, CublasApi::kComputeFast16BF, CublasApi::kGemmDefault)
+          : api->sgemm(api->handle, op_b, op_a, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+  if (status != 0) throw std::runtime_error("cuBLAS GEMM failed with status " + std::to_string(status));
 }
 
 }  // namespace cxrl

@@ -30,3 +30,30 @@ export function placeModel(model: DeviceModel, choice: DeviceChoice): EngineDevi
   if (model.device() !== device) engineCall(() => model.toDevice(device), `--device ${choice}`);
   return device;
 }
+
+export type Precision = 'fp32' | 'bf16';
+
+/**
+ * Sets the engine's compute precision for a run on `choice`: bf16 rounds the device GEMMs' operands
+ * to bfloat16 (fp32 accumulation, fp32 weights); the CPU backend has no bf16, so bf16 needs the
+ * run to resolve to CUDA.
+ */
+export function setEnginePrecision(precision: Precision, choice: DeviceChoice): void {
+  if (precision === 'bf16' && resolveEngineDevice(choice) !== 'cuda')
+    throw new UserError(
+      `--precision bf16 needs --device cuda (or auto on a machine with a usable GPU); the CPU backend computes in fp32`,
+    );
+  engineCall(() => loadAddon().setPrecision(precision));
+}
+
+/**
+ * Training runs one process today: a torchrun-style launch (WORLD_SIZE > 1) would otherwise start
+ * independent copies writing the same run folder. The engine reads the variables (native/dist).
+ */
+export function requireSingleProcess(what: string): void {
+  const e = engineCall(() => loadAddon().distEnv(), 'torchrun environment');
+  if (e.worldSize > 1)
+    throw new UserError(
+      `${what}: WORLD_SIZE=${e.worldSize}, but data-parallel training over processes is not wired into the CLI yet (the engine has the groundwork: flat gradients, NCCL); run one process`,
+    );
+}

@@ -24,6 +24,7 @@ export interface EngineInfo {
   /** The instruction set of the direct 3x3 convolution kernel chosen for this CPU. */
   convKernel: 'avx512' | 'avx2' | 'baseline';
   threads: number;
+  precision: 'fp32' | 'bf16';
 }
 
 export interface UNetForwardInput {
@@ -152,6 +153,10 @@ export interface NativeAddon {
   info(): EngineInfo;
   setNumThreads(n: number): void;
   setGemmBackend(name: 'openblas' | 'builtin'): void;
+  /** The device GEMMs' compute precision (the CPU backend computes in fp32 whatever it is). */
+  setPrecision(precision: 'fp32' | 'bf16'): void;
+  /** The process group from torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. */
+  distEnv(): { rank: number; worldSize: number; localRank: number; masterAddr: string; masterPort: number };
   readSafetensors(path: string): SafetensorsContents;
   writeSafetensors(path: string, tensors: Record<string, TensorData>, metadata?: Record<string, string>): void;
   UNet: new (configJson: string, seed: number) => NativeUNet;

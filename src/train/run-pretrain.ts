@@ -3,6 +3,7 @@
  * synthetic dataset made once into the cache folder), the Pretrainer, metrics.jsonl, a progress
  * bar, periodic checkpoints and sample grids, and SIGINT/SIGTERM that save before exiting.
  */
+import { requireSingleProcess } from '../engine/device';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cachedImageLoader, embeddedDataset } from '../data/cache';
@@ -63,6 +64,7 @@ function settingsOf(a: PretrainArgs): PretrainSettings {
 }
 
 export async function runPretrain(a: PretrainArgs): Promise<void> {
+  requireSingleProcess('train --stage pretrain');
   // Everything is checked before anything is read or written.
   const unet = validateUNetConfig(
     { ...readUNetConfig(a.preset), sample_size: a.imageSize },

@@ -76,6 +76,11 @@ export function registerEval(y: Argv): Argv {
           describe: 'write the generated images (--no-keep-images: only the numbers)',
         })
         .option('overwrite', { type: 'boolean', default: false, describe: 'write into a non-empty --out' })
+        .option('precision', {
+          choices: ['fp32', 'bf16'] as const,
+          default: 'fp32' as const,
+          describe: "the GPU's matrix products: bf16 operands with fp32 accumulation (needs --device cuda)",
+        })
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
@@ -131,6 +136,7 @@ export function registerEval(y: Argv): Argv {
         keepImages: args.keepImages,
         overwrite: args.overwrite,
         device: args.device,
+        precision: args.precision,
         synthStudies: args.synthStudies,
       });
     },

@@ -55,6 +55,11 @@ export function registerGenerate(y: Argv): Argv {
           describe: 'use the EMA weights of a checkpoint made here when it has them (--no-ema: the raw weights)',
         })
         .option('format', { choices: ['png', 'jpeg'] as const, default: 'png' as const, describe: 'image file format' })
+        .option('precision', {
+          choices: ['fp32', 'bf16'] as const,
+          default: 'fp32' as const,
+          describe: "the GPU's matrix products: bf16 operands with fp32 accumulation (needs --device cuda)",
+        })
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
@@ -90,6 +95,7 @@ export function registerGenerate(y: Argv): Argv {
         textEncoder: args.textEncoder,
         tokenizer: args.tokenizer,
         device: args.device,
+        precision: args.precision,
         useEma: args.ema,
         prompts,
         n: args.n,

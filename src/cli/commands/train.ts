@@ -128,6 +128,7 @@ export function registerTrain(y: Argv): Argv {
             'eval-every',
             'eval-reports',
             'device',
+            'precision',
           ],
           'CXRL fine-tuning (--stage rl):',
         )
@@ -247,6 +248,11 @@ export function registerTrain(y: Argv): Argv {
           default: D.evalReports,
           describe: 'validate-split reports in the held-out evaluation',
         })
+        .option('precision', {
+          choices: ['fp32', 'bf16'] as const,
+          default: 'fp32' as const,
+          describe: "the GPU's matrix products: bf16 operands with fp32 accumulation (needs --device cuda)",
+        })
         .option('device', {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
@@ -278,6 +284,7 @@ export function registerTrain(y: Argv): Argv {
         out,
         resume: args.resume,
         device: args.device,
+        precision: args.precision,
         synthStudies: args.synthStudies,
         settings: {
           epochs: args.epochs,
