@@ -2,14 +2,14 @@
 #include <napi.h>
 
 #include "binding/convert.h"
-#include "binding/unet_binding.h"
 #include "binding/options.h"
+#include "binding/unet_binding.h"
 #include "core/backend.h"
-#include "core/precision.h"
-#include "dist/dist_env.h"
 #include "core/gemm.h"
 #include "core/parallel.h"
+#include "core/precision.h"
 #include "core/scratch.h"
+#include "dist/dist_env.h"
 #include "io/safetensors.h"
 #include "ops/conv2d_direct.h"
 
@@ -72,8 +72,7 @@ Napi::Value DistEnvInfo(const Napi::CallbackInfo& info) {
 
 // setPrecision('fp32' | 'bf16'): the device GEMMs' compute precision (core/precision.h).
 void SetPrecision(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString())
-    throw Napi::TypeError::New(info.Env(), "setPrecision('fp32' | 'bf16')");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setPrecision('fp32' | 'bf16')");
   rethrow(info.Env(), [&] {
     set_compute_precision(parse_precision(info[0].As<Napi::String>().Utf8Value()));
     return 0;
