@@ -4,8 +4,10 @@
 #   1. runs every CUDA twin against its CPU twin, the whole UNet (forward, backward, AdamW) on the
 #      device against the CPU, and a 1-rank NCCL all-reduce (build-device/tests/cxrl_cuda_tests),
 #   2. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
-#      cuBLAS) and GroupNorm+SiLU (build-device/tests/cxrl_cuda_bench),
-#   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py),
+#      cuBLAS), GroupNorm+SiLU, convolution, attention, and the SD-v1.x UNet's forward, training
+#      step and 50-step sampling loop in fp32 and bf16 (build-device/tests/cxrl_cuda_bench),
+#   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py), and the same
+#      SD-v1.x UNet forward / training step / sampling loop (scripts/device_unet_torch_bench.py),
 # and writes the logs and summary.md into $OUT (default ./device-out). Exit status: the tests'.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,18 +58,24 @@ if ! cmake -S . -B build-device $generator -DCMAKE_BUILD_TYPE=Release >"$out/bui
 fi
 
 log "CUDA twins against their CPU twins"
-build-device/tests/cxrl_cuda_tests >"$out/cuda-tests.txt" 2>&1
+timeout 180 build-device/tests/cxrl_cuda_tests >"$out/cuda-tests.txt" 2>&1
 tests_rc=$?
 grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares|policy step|wide attention|vae|bf16|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
 log "cxrl_cuda_tests exit status $tests_rc"
 
 log "engine benchmarks"
-timeout 300 build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
+timeout 180 build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
 log "cxrl_cuda_bench exit status $?"
 cat "$out/cuda-bench.json" "$out/cuda-bench.err" >>"$out/summary.md"
 
+log "PyTorch eager, the same SD-v1.x UNet work (forward, training step, 50-step sampling)"
+timeout 150 python3 scripts/device_unet_torch_bench.py >"$out/torch-unet-bench.json" 2>"$out/torch-unet-bench.err"
+log "device_unet_torch_bench exit status $?"
+cat "$out/torch-unet-bench.json" >>"$out/summary.md"
+tail -5 "$out/torch-unet-bench.err" >>"$out/summary.md"
+
 log "PyTorch eager, same shapes"
-timeout 300 python3 scripts/device_torch_bench.py >"$out/torch-bench.json" 2>"$out/torch-bench.err"
+timeout 90 python3 scripts/device_torch_bench.py >"$out/torch-bench.json" 2>"$out/torch-bench.err"
 log "device_torch_bench exit status $?"
 cat "$out/torch-bench.json" >>"$out/summary.md"
 tail -5 "$out/torch-bench.err" >>"$out/summary.md"

@@ -1,12 +1,14 @@
 // Device benchmarks for scripts/device-check.sh, printed as one JSON object: the fused DDIM step's
 // bandwidth against a device-to-device copy of the same bytes, fp32 GEMM (built-in kernel and
-// cuBLAS), and the norm kernel. Timed with CUDA events after a warm-up.
+// cuBLAS), the norm, convolution and attention kernels (timed with CUDA events after a warm-up),
+// and the SD-v1.x UNet's forward, training step and sampling loop (unet_bench.h).
 #include <cuda_runtime.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "bench/cuda/unet_bench.h"
 #include "bench/ddim_step_bench.h"
 #include "bench/device_timing.h"
 #include "cuda/check.h"
@@ -133,7 +135,9 @@ int main() {
                 gemm_json(8 * 4096, 1280, 320).c_str());
     std::printf(" \"group_norm_silu\": [%s],\n", norm_json(8, 320, 64 * 64, 32).c_str());
     std::printf(" \"conv3x3\": [%s],\n", conv_json(8, 320, 64).c_str());
-    std::printf(" \"attention\": [%s]}\n", attention_json(8, 8, 40, 4096).c_str());
+    std::printf(" \"attention\": [%s],\n", attention_json(8, 8, 40, 4096).c_str());
+    std::fflush(stdout);  // the UNet section takes longest: what came before is kept if it fails
+    std::printf(" \"unet_sd_v1\": %s}\n", bench_unet_json(UNetBenchConfig{}).c_str());
     const DeviceMemoryStats m = device_memory_stats();
     std::fprintf(stderr, "device memory: peak %.1f MiB, %lld cudaMalloc calls for %lld allocations\n",
                  m.peak_bytes_in_use / 1048576.0, (long long)m.device_mallocs, (long long)m.allocations);

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include "cuda/check.h"
@@ -30,7 +33,7 @@ namespace {
 
 struct UNetCase {
   const char* name;
-  const char* config;
+  const char* config;  // JSON, or "@PATH" (relative to the repository root) to read it from a file
   int64_t batch, size, context_length;
   int lora_rank;  // 0: full fine-tuning
 };
@@ -51,7 +54,20 @@ const UNetCase kCases[] = {
       "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":2,"attention_head_dim":8,
       "cross_attention_dim":64,"norm_num_groups":32,"use_linear_projection":false})",
      2, 16, 77, 0},
+    {"SD-v1.x-sized (860M parameters) at 16x16 latents", "@test/reference/sd-v1-unet-config.json", 1, 16, 77, 0},
 };
+
+UNetConfig case_config(const UNetCase& c) {
+  std::string text = c.config;
+  if (!text.empty() && text[0] == '@') {
+    std::ifstream in(text.substr(1));
+    if (!in) throw std::runtime_error(text.substr(1) + ": cannot read (run from the repository root)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  return UNetConfig::from_json(Json::parse(text));
+}
 
 std::vector<Param*> trainable(ParamStore& s) {
   std::vector<Param*> out;
@@ -65,7 +81,7 @@ std::vector<Param*> trainable(ParamStore& s) {
 TEST(cuda_unet_matches_cpu) {
   require_device();
   for (const UNetCase& c : kCases) {
-    const UNetConfig cfg = UNetConfig::from_json(Json::parse(c.config));
+    const UNetConfig cfg = case_config(c);
     UNet2DCondition cpu(cfg, 3), gpu(cfg, 3);
     if (c.lora_rank) {
       cpu.enable_lora(c.lora_rank, 1.f);
@@ -159,7 +175,7 @@ TEST(cuda_nccl_one_rank_all_reduce) {
   nccl->all_reduce_sum(&d);
   expect_close("nccl all-reduce over 1 rank", d.to(Device::kCpu), x, 0.0);
 
-  UNet2DCondition net(UNetConfig::from_json(Json::parse(kCases[0].config)), 3);
+  UNet2DCondition net(case_config(kCases[0]), 3);
   net.params().to(Device::kCuda);
   std::vector<Param*> params = trainable(net.params());
   for (Param* p : params) p->grad = randn(p->value.shape).to(Device::kCuda);
@@ -182,7 +198,7 @@ TEST(cuda_nccl_one_rank_all_reduce) {
 TEST(cuda_policy_step_matches_cpu) {
   require_device();
   const UNetCase& c = kCases[2];
-  const UNetConfig cfg = UNetConfig::from_json(Json::parse(c.config));
+  const UNetConfig cfg = case_config(c);
   UNet2DCondition cpu(cfg, 9), gpu(cfg, 9);
   gpu.params().to(Device::kCuda);
   const int64_t B = c.batch, C = cfg.in_channels;
