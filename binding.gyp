@@ -10,7 +10,7 @@
         "<!@(node -p \"require('fs').readdirSync('native/io').filter(f=>f.endsWith('.cc')).map(f=>'native/io/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/phantom').filter(f=>f.endsWith('.cc')).map(f=>'native/phantom/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/bench').filter(f=>f.endsWith('.cc')).map(f=>'native/bench/'+f).join(' ')\")",
-        "<!@(node -p \"require('fs').readdirSync('native/dist').filter(f=>f.endsWith('.cc')).map(f=>'native/dist/'+f).join(' ')\")",
+        "<!@(node -p \"require('fs').readdirSync('native/distributed').filter(f=>f.endsWith('.cc')).map(f=>'native/distributed/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/eval').filter(f=>f.endsWith('.cc')).map(f=>'native/eval/'+f).join(' ')\")",
         "<!@(node -p \"require('fs').readdirSync('native/binding').filter(f=>f.endsWith('.cc')).map(f=>'native/binding/'+f).join(' ')\")"
       ],

@@ -4,7 +4,7 @@
  * reason (CI has no GPU; on a GPU machine the same tests check the CUDA result instead).
  */
 import { loadAddon } from '../src/engine/native';
-import { placeModel, resolveEngineDevice, setEnginePrecision } from '../src/engine/device';
+import { placeModel, resolveEngineDevice, configureEngine } from '../src/engine/device';
 import { createUNet } from '../src/engine/unet';
 import { MICRO_UNET } from './fixtures';
 import { runCli, tmpDir } from './helpers';
@@ -60,10 +60,10 @@ describe('engine device', () => {
 
   test('--precision bf16 needs CUDA; fp32 is always accepted and reported by info()', () => {
     if (!cudaUsable) {
-      expect(() => setEnginePrecision('bf16', 'cpu')).toThrow(/--precision bf16 needs --device cuda/);
-      expect(() => setEnginePrecision('bf16', 'auto')).toThrow(/--precision bf16 needs --device cuda/);
+      expect(() => configureEngine('bf16', 'cpu')).toThrow(/--precision bf16 needs --device cuda/);
+      expect(() => configureEngine('bf16', 'auto')).toThrow(/--precision bf16 needs --device cuda/);
     }
-    setEnginePrecision('fp32', 'cpu');
+    configureEngine('fp32', 'cpu');
     expect(loadAddon().info().precision).toBe('fp32');
     expect(() => loadAddon().setPrecision('fp8' as 'fp32')).toThrow(
       /unknown precision 'fp8' \(expected fp32 or bf16\)/,
@@ -84,5 +84,20 @@ describe('engine device', () => {
     const bad = runCli(args, { RANK: '0', WORLD_SIZE: 'two' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/WORLD_SIZE='two' is not an integer/);
+  });
+
+  test('every run command checks --device cuda before reading or writing anything', () => {
+    if (cudaUsable) return; // on a GPU machine the runs would start: covered by the GPU checks
+    const out = tmpDir('device-early');
+    for (const args of [
+      ['train', '--stage', 'pretrain', '--out', `${out}/pre`],
+      ['train', '--stage', 'rl', '--init', out, '--out', `${out}/rl`],
+      ['eval', '--models', `a=${out}`, '--out', `${out}/eval`],
+    ]) {
+      const r = runCli([...args, '--device', 'cuda']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/--device cuda: CUDA is not usable here: \S/);
+    }
+    expect(require('fs').readdirSync(out)).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@
 #include "core/parallel.h"
 #include "core/precision.h"
 #include "core/scratch.h"
-#include "dist/dist_env.h"
+#include "distributed/dist_env.h"
 #include "io/safetensors.h"
 #include "ops/conv2d_direct.h"
 
@@ -58,7 +58,7 @@ void SetNumThreads(const Napi::CallbackInfo& info) {
   set_num_threads(info[0].As<Napi::Number>().Int32Value());
 }
 
-// distEnv(): the process group from torchrun's variables (dist/dist_env.h); throws naming a bad one.
+// distEnv(): the process group from torchrun's variables (distributed/dist_env.h); throws naming a bad one.
 Napi::Value DistEnvInfo(const Napi::CallbackInfo& info) {
   const DistEnv e = rethrow(info.Env(), [] { return dist_env_from_process(); });
   Napi::Object o = Napi::Object::New(info.Env());

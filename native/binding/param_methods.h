@@ -30,7 +30,8 @@ class ParamMethods : public Napi::ObjectWrap<Wrap>, public TrainableWrap {
  public:
   explicit ParamMethods(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Wrap>(info) {}
 
-  // toDevice('cpu' | 'cuda') and device(): for models whose passes run on a device (UNet, VAE).
+  // toDevice('cpu' | 'cuda') and device(): for models whose passes run on a device (UNet, VAE, the
+  // text encoder).
   static std::vector<Napi::ClassPropertyDescriptor<Wrap>> device_methods() {
     return {
         Napi::ObjectWrap<Wrap>::InstanceMethod("toDevice", &ParamMethods::ToDevice),

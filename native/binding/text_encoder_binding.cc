@@ -22,6 +22,7 @@ class TextEncoderWrap : public ParamMethods<TextEncoderWrap> {
     methods.push_back(InstanceMethod("configJson", &TextEncoderWrap::ConfigJson));
     methods.push_back(InstanceMethod("forward", &TextEncoderWrap::Forward));
     methods.push_back(InstanceMethod("backward", &TextEncoderWrap::Backward));
+    for (auto& m : device_methods()) methods.push_back(m);
     Napi::Function f = DefineClass(env, "TextEncoder", methods);
     constructor = Napi::Persistent(f);
     return f;
@@ -61,7 +62,9 @@ class TextEncoderWrap : public ParamMethods<TextEncoderWrap> {
       throw Napi::TypeError::New(env, "ids must be an Int32Array of B*L token ids");
     Tensor mask = tensor_from_array(o.Get("mask"), shape, "mask");
     try {
-      return tensor_to_js(env, model_->forward(ids.As<Napi::Int32Array>().Data(), shape[0], shape[1], mask));
+      const Device d = model_->params().device();
+      return tensor_to_js(env, model_->forward(ids.As<Napi::Int32Array>().Data(), shape[0], shape[1],
+                                               to_model_device(std::move(mask), d)));
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, e.what());
     }
@@ -71,7 +74,7 @@ class TextEncoderWrap : public ParamMethods<TextEncoderWrap> {
     if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "backward(gradOutput: {data, shape})");
     Tensor g = tensor_from_js(info[0], "gradOutput");
     try {
-      model_->backward(g);
+      model_->backward(to_model_device(std::move(g), model_->params().device()));
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), e.what());
     }

@@ -1,5 +1,5 @@
 // The CUDA backend's collective: an NCCL communicator over the run's ranks (one GPU per process,
-// LOCAL_RANK picks it), set up through the rank-0 rendezvous (dist/rendezvous.h) that hands out
+// LOCAL_RANK picks it), set up through the rank-0 rendezvous (distributed/rendezvous.h) that hands out
 // NCCL's unique id. Operations run on the default stream, like every kernel of the backend.
 #include <cstring>
 #include <stdexcept>
@@ -8,7 +8,7 @@
 #include "cuda/check.h"
 #include "cuda/nccl_collective.h"
 #include "cuda/nccl_loader.h"
-#include "dist/rendezvous.h"
+#include "distributed/rendezvous.h"
 
 namespace cxrl {
 namespace {

@@ -1,6 +1,6 @@
-// The CUDA backend's DeviceCollectives (dist/collective.h): NCCL.
+// The CUDA backend's DeviceCollectives (distributed/collective.h): NCCL.
 #pragma once
-#include "dist/collective.h"
+#include "distributed/collective.h"
 
 namespace cxrl {
 

@@ -224,6 +224,18 @@ Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& 
   return y;
 }
 
+Tensor embedding_lookup_forward(const int32_t* ids, int64_t n, const Tensor& table) {
+  const DeviceArray<int32_t> d_ids = to_device(std::vector<int32_t>(ids, ids + n));
+  Tensor y = output({n, table.dim(1)});
+  embedding_lookup_forward_device(d_ids.data(), n, in(table), table.dim(1), y.device_data());
+  return y;
+}
+
+void embedding_lookup_backward(const int32_t* ids, int64_t n, const Tensor& gy, Tensor* gtable) {
+  const DeviceArray<int32_t> d_ids = to_device(std::vector<int32_t>(ids, ids + n));
+  embedding_lookup_backward_device(d_ids.data(), n, in(gy), gtable->dim(1), gtable->device_data());
+}
+
 double mse_loss_forward(const Tensor& pred, const Tensor& target) {
   return mse_loss_forward_device(in(pred), in(target), pred.numel());
 }
@@ -274,6 +286,8 @@ const DeviceOps& ops() {
       nchw_to_tokens,
       tokens_to_nchw,
       timestep_embedding_forward,
+      embedding_lookup_forward,
+      embedding_lookup_backward,
       mse_loss_forward,
       mse_loss_backward,
   };

@@ -88,12 +88,13 @@ Tensor TextEncoder::forward(const int32_t* ids, int64_t B, int64_t L, const Tens
   ids_.assign(ids, ids + B * L);
   batch_ = B;
   length_ = L;
-  Tensor x = embedding_lookup_forward(ids, B * L, token_embedding_->value);
+  // Token and position embeddings: both lookups (positions 0..L-1 for every sample), added.
+  positions_.resize(B * L);
+  for (int64_t i = 0; i < B * L; ++i) positions_[i] = (int32_t)(i % L);
   const int64_t D = cfg_.width;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < L; ++t)
-      for (int64_t d = 0; d < D; ++d) x.v[(b * L + t) * D + d] += position_embedding_->value.v[t * D + d];
-  x = x.reshaped({B, L, D});
+  Tensor x = add(embedding_lookup_forward(ids, B * L, token_embedding_->value),
+                 embedding_lookup_forward(positions_.data(), B * L, position_embedding_->value))
+                 .reshaped({B, L, D});
   for (auto& layer : layers_) x = layer->forward(x, mask);
   return final_norm_.forward(x);
 }
@@ -103,11 +104,8 @@ void TextEncoder::backward(const Tensor& grad_output) {
   params_.ensure_grads();
   Tensor g = final_norm_.backward(grad_output);
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = (*it)->backward(g);
-  const int64_t D = cfg_.width;
-  embedding_lookup_backward(ids_.data(), batch_ * length_, g, &token_embedding_->grad);
-  for (int64_t b = 0; b < batch_; ++b)
-    for (int64_t t = 0; t < length_; ++t)
-      for (int64_t d = 0; d < D; ++d) position_embedding_->grad.v[t * D + d] += g.v[(b * length_ + t) * D + d];
+  embedding_lookup_backward(ids_.data(), batch_ * length_, g, &token_embedding_->grad);  // g: [B*L rows, D]
+  embedding_lookup_backward(positions_.data(), batch_ * length_, g, &position_embedding_->grad);
 }
 
 }  // namespace cxrl

@@ -38,7 +38,7 @@ class TextEncoder {
   Param *token_embedding_ = nullptr, *position_embedding_ = nullptr;
   std::vector<std::unique_ptr<Layer>> layers_;
   LayerNorm final_norm_;
-  std::vector<int32_t> ids_;
+  std::vector<int32_t> ids_, positions_;  // kept for the backward
   int64_t batch_ = 0, length_ = 0;
 };
 

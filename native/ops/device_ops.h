@@ -9,6 +9,7 @@
 #include "ops/conv2d.h"
 #include "ops/embedding.h"
 #include "ops/linear.h"
+#include "ops/lookup.h"
 #include "ops/mse_loss.h"
 #include "ops/norm.h"
 #include "ops/shape_ops.h"
@@ -54,6 +55,9 @@ struct DeviceOps {
   Tensor (*tokens_to_nchw)(const Tensor& t, int64_t H, int64_t W);
 
   Tensor (*timestep_embedding_forward)(const Tensor& t, const TimestepEmbeddingSpec& s);
+  // ids are host values, already checked against the table's rows.
+  Tensor (*embedding_lookup_forward)(const int32_t* ids, int64_t n, const Tensor& table);
+  void (*embedding_lookup_backward)(const int32_t* ids, int64_t n, const Tensor& gy, Tensor* gtable);
   double (*mse_loss_forward)(const Tensor& pred, const Tensor& target);
   Tensor (*mse_loss_backward)(const Tensor& pred, const Tensor& target, float grad_loss);
 };

@@ -9,11 +9,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "dist/flat_gradients.h"
+#include "distributed/flat_gradients.h"
 #include "harness.h"
 #include "io/json.h"
 #include "model/ema.h"
 #include "model/optimizer.h"
+#include "model/text_encoder.h"
 #include "model/training_device_ops.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
@@ -200,6 +201,15 @@ const DeviceOps& emulated_ops() {
       },
       [](const Tensor& t, const TimestepEmbeddingSpec& s) {
         return ++calls()["timestep_embedding"], dev(timestep_embedding_forward(host(t), s));
+      },
+      [](const int32_t* ids, int64_t n, const Tensor& table) {
+        return ++calls()["embedding_lookup_forward"], dev(embedding_lookup_forward(ids, n, host(table)));
+      },
+      [](const int32_t* ids, int64_t n, const Tensor& gy, Tensor* gtable) {
+        ++calls()["embedding_lookup_backward"];
+        Tensor h = host(*gtable);
+        embedding_lookup_backward(ids, n, host(gy), &h);
+        *gtable = dev(h);
       },
       [](const Tensor& p, const Tensor& t) { return ++calls()["mse_forward"], mse_loss_forward(host(p), host(t)); },
       [](const Tensor& p, const Tensor& t, float g) {
@@ -550,6 +560,30 @@ TEST(vae_on_emulated_device_matches_cpu_bitwise) {
   gpu.encode(dev(images), &mean_gpu, &logvar_gpu);
   CHECK(bitwise_equal(mean_gpu, mean_cpu) && bitwise_equal(logvar_gpu, logvar_cpu), "VAE encode on the device differs");
   CHECK(calls().count("attention_forward"), "the mid-block attention did not run on the device");
+}
+
+// The text encoder (token and position lookups, transformer layers) through the device table:
+// output and every parameter gradient bitwise the CPU's.
+TEST(text_encoder_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  const TextEncoderConfig cfg =
+      TextEncoderConfig::from_json(Json::parse(R"({"vocab_size":50,"width":16,"layers":2,"heads":2,"max_length":8})"));
+  TextEncoder cpu(cfg, 3), gpu(cfg, 3);
+  gpu.params().to(kEmulated);
+  const std::vector<int32_t> ids = {1, 5, 9, 2, 0, 0, 7, 3, 3, 49, 12, 0};
+  Tensor mask({2, 6}, 1.f);
+  mask.v[4] = mask.v[5] = mask.v[11] = 0.f;
+  const Tensor y = cpu.forward(ids.data(), 2, 6, mask), y_gpu = gpu.forward(ids.data(), 2, 6, dev(mask));
+  CHECK(y_gpu.on_device() && bitwise_equal(y_gpu, y), "text encoder output on the device differs");
+  const Tensor gy = randn(y.shape);
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  cpu.backward(gy);
+  gpu.backward(dev(gy));
+  for (const auto& p : cpu.params().all())
+    CHECK(bitwise_equal(gpu.params().find(p->name)->grad, p->grad), "text encoder gradient of " + p->name + " differs");
+  CHECK(calls().count("embedding_lookup_forward") && calls().count("embedding_lookup_backward"),
+        "the embedding lookups did not run on the device");
 }
 
 }  // namespace cxrl::test

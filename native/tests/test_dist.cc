@@ -12,10 +12,10 @@
 #include <string>
 #include <thread>
 
-#include "dist/collective.h"
-#include "dist/dist_env.h"
-#include "dist/flat_gradients.h"
-#include "dist/rendezvous.h"
+#include "distributed/collective.h"
+#include "distributed/dist_env.h"
+#include "distributed/flat_gradients.h"
+#include "distributed/rendezvous.h"
 #include "harness.h"
 
 namespace cxrl::test {

@@ -34,21 +34,24 @@ export function placeModel(model: DeviceModel, choice: DeviceChoice): EngineDevi
 export type Precision = 'fp32' | 'bf16';
 
 /**
- * Sets the engine's compute precision for a run on `choice`: bf16 rounds the device GEMMs' operands
- * to bfloat16 (fp32 accumulation, fp32 weights); the CPU backend has no bf16, so bf16 needs the
- * run to resolve to CUDA.
+ * The engine set-up of a run, before anything is read or written: the device the choice resolves
+ * to (a UserError now if CUDA was asked for and cannot be used) and the compute precision (bf16
+ * rounds the device GEMMs' operands to bfloat16 with fp32 accumulation and fp32 weights; the CPU
+ * backend has no bf16, so bf16 needs the run to resolve to CUDA). Returns the device.
  */
-export function setEnginePrecision(precision: Precision, choice: DeviceChoice): void {
-  if (precision === 'bf16' && resolveEngineDevice(choice) !== 'cuda')
+export function configureEngine(precision: Precision, choice: DeviceChoice): EngineDevice {
+  const device = resolveEngineDevice(choice);
+  if (precision === 'bf16' && device !== 'cuda')
     throw new UserError(
       `--precision bf16 needs --device cuda (or auto on a machine with a usable GPU); the CPU backend computes in fp32`,
     );
   engineCall(() => loadAddon().setPrecision(precision));
+  return device;
 }
 
 /**
  * Training runs one process today: a torchrun-style launch (WORLD_SIZE > 1) would otherwise start
- * independent copies writing the same run folder. The engine reads the variables (native/dist).
+ * independent copies writing the same run folder. The engine reads the variables (native/distributed).
  */
 export function requireSingleProcess(what: string): void {
   const e = engineCall(() => loadAddon().distEnv(), 'torchrun environment');

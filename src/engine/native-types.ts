@@ -325,6 +325,9 @@ export interface NativeTextEncoder extends NativeTrainable {
   configJson(): string;
   forward(input: { ids: Int32Array; shape: number[]; mask: Float32Array }): TensorData;
   backward(gradOutput: TensorData): void;
+  /** Moves the weights and gradients; later passes run there. */
+  toDevice(device: 'cpu' | 'cuda'): void;
+  device(): 'cpu' | 'cuda';
 }
 
 export interface NativeImageEncoder extends NativeTrainable {

@@ -6,7 +6,7 @@
  * disjoint random halves of them give the real-vs-real floor. Writes eval.json, eval.md, a bar
  * chart per metric (PNG) and, unless --no-keep-images, the images with sidecars.
  */
-import { Precision, setEnginePrecision } from '../engine/device';
+import { Precision, configureEngine } from '../engine/device';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
@@ -152,7 +152,7 @@ async function writeImages(
 }
 
 export async function runEval(a: EvalArgs): Promise<void> {
-  setEnginePrecision(a.precision, a.device);
+  configureEngine(a.precision, a.device);
   if (fs.existsSync(a.out) && fs.readdirSync(a.out).length > 0 && !a.overwrite) {
     throw new UserError(`${a.out} is not empty: choose another --out, or add --overwrite (nothing was written)`);
   }

@@ -5,7 +5,7 @@
  * sidecars hold the same settings and make the rest). Batch c of --batch-size images uses seed + c,
  * so an image depends only on (seed, batch size, its position), not on which run made it.
  */
-import { Precision, setEnginePrecision } from '../engine/device';
+import { Precision, configureEngine } from '../engine/device';
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
@@ -65,7 +65,7 @@ function existingMatches(file: string, sidecar: Record<string, unknown>, image: 
 }
 
 export async function runGenerate(a: GenerateArgs): Promise<void> {
-  setEnginePrecision(a.precision, a.device);
+  configureEngine(a.precision, a.device);
   if (fs.existsSync(a.out) && fs.readdirSync(a.out).length > 0 && !a.overwrite && !a.resume) {
     throw new UserError(
       `${a.out} is not empty: add --resume to continue it, --overwrite to replace it, or choose another --out (nothing was written)`,

@@ -5,7 +5,7 @@
  * policy-vs-anchor evaluation every --eval-every epochs (and at the end) with a side-by-side grid,
  * metrics.jsonl, progress per phase, and SIGINT/SIGTERM that stop at the next epoch boundary.
  */
-import { Precision, requireSingleProcess, setEnginePrecision } from '../engine/device';
+import { Precision, requireSingleProcess, configureEngine } from '../engine/device';
 import * as fs from 'fs';
 import * as path from 'path';
 import { embeddedDataset } from '../data/cache';
@@ -79,7 +79,7 @@ export function describeEval(m: EvalMetrics): string {
 }
 
 export async function runRl(a: RlArgs): Promise<void> {
-  setEnginePrecision(a.precision, a.device);
+  configureEngine(a.precision, a.device);
   requireSingleProcess('train --stage rl');
   checkRlSettings({ ...a.settings, textLength: 1 }); // every flag checked before anything is read or written
   const root = a.data ?? (await embeddedDataset(a.synthStudies, 0));

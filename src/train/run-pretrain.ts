@@ -3,7 +3,7 @@
  * synthetic dataset made once into the cache folder), the Pretrainer, metrics.jsonl, a progress
  * bar, periodic checkpoints and sample grids, and SIGINT/SIGTERM that save before exiting.
  */
-import { requireSingleProcess } from '../engine/device';
+import { DeviceChoice, placeModel, Precision, requireSingleProcess, configureEngine } from '../engine/device';
 import * as fs from 'fs';
 import * as path from 'path';
 import { cachedImageLoader, embeddedDataset } from '../data/cache';
@@ -43,6 +43,9 @@ export interface PretrainArgs {
   textLength: number;
   synthStudies: number;
   emaDecay: number;
+  /** where the UNet, its EMA and the text encoder run (src/engine/device.ts) */
+  device: DeviceChoice;
+  precision: Precision;
 }
 
 /** The settings a pretraining run is made with (a --resume must give the same). */
@@ -65,6 +68,7 @@ function settingsOf(a: PretrainArgs): PretrainSettings {
 
 export async function runPretrain(a: PretrainArgs): Promise<void> {
   requireSingleProcess('train --stage pretrain');
+  configureEngine(a.precision, a.device);
   // Everything is checked before anything is read or written.
   const unet = validateUNetConfig(
     { ...readUNetConfig(a.preset), sample_size: a.imageSize },
@@ -104,6 +108,7 @@ export async function runPretrain(a: PretrainArgs): Promise<void> {
       settingsOf(a),
     );
   }
+  for (const model of [trainer.unet, trainer.text, trainer.ema]) if (model) placeModel(model, a.device);
   fs.mkdirSync(a.out, { recursive: true });
   console.error(engineSummary());
   const loader = cachedImageLoader(root, trainer.settings.imageSize);

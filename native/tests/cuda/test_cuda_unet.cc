@@ -14,10 +14,11 @@
 
 #include "cuda/check.h"
 #include "cuda/nccl_loader.h"
-#include "dist/collective.h"
+#include "distributed/collective.h"
 #include "io/json.h"
 #include "model/ema.h"
 #include "model/optimizer.h"
+#include "model/text_encoder.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
 #include "model/vae.h"
@@ -259,4 +260,35 @@ TEST(cuda_vae_matches_cpu) {
   gpu.encode(images.to(Device::kCuda), &mean_gpu, &logvar_gpu);
   expect_close("vae encode mean", mean_gpu, mean, kFp32Tol);
   expect_close("vae encode logvar", logvar_gpu, logvar, kFp32Tol);
+}
+
+// The report text encoder on the GPU against the CPU: output and every parameter gradient.
+TEST(cuda_text_encoder_matches_cpu) {
+  require_device();
+  const TextEncoderConfig cfg = TextEncoderConfig::from_json(
+      Json::parse(R"({"vocab_size":300,"width":64,"layers":2,"heads":4,"max_length":48})"));
+  TextEncoder cpu(cfg, 3), gpu(cfg, 3);
+  gpu.params().to(Device::kCuda);
+  const int64_t B = 3, L = 48;
+  std::vector<int32_t> ids(B * L);
+  for (auto& id : ids) id = rand_int(0, 299);
+  Tensor mask({B, L}, 1.f);
+  for (int64_t t = 30; t < L; ++t) mask.v[t] = 0.f;  // padding in the first report
+  const Tensor y = cpu.forward(ids.data(), B, L, mask);
+  expect_close("text encoder output", gpu.forward(ids.data(), B, L, mask.to(Device::kCuda)).to(Device::kCpu), y,
+               kFp32Tol);
+  const Tensor gy = randn(y.shape);
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  cpu.backward(gy);
+  gpu.backward(gy.to(Device::kCuda));
+  double worst = 0;
+  std::string worst_name;
+  for (const auto& p : cpu.params().all()) {
+    const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
+    const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
+    if (e > worst) worst = e, worst_name = p->name;
+  }
+  std::printf("    text encoder parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
+  CHECK(worst < kFp32Tol, "text encoder gradient " + worst_name + " differs");
 }

@@ -127,8 +127,6 @@ export function registerTrain(y: Argv): Argv {
             'train-window',
             'eval-every',
             'eval-reports',
-            'device',
-            'precision',
           ],
           'CXRL fine-tuning (--stage rl):',
         )
@@ -257,7 +255,7 @@ export function registerTrain(y: Argv): Argv {
           choices: ['cpu', 'cuda', 'auto'] as const,
           default: 'cpu' as const,
           describe:
-            "where the UNet runs (cuda: the engine's CUDA backend) and ONNX Runtime's execution provider; auto: CUDA when usable",
+            "where the models run (cuda: the engine's CUDA backend; pretraining: UNet, EMA and text encoder) and ONNX Runtime's execution provider; auto: CUDA when usable",
         }),
     async (args) => {
       const stage = args.stage;
