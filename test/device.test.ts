@@ -3,6 +3,7 @@
  * without changing its results, and a device this machine or build cannot use is refused with the
  * reason (CI has no GPU; on a GPU machine the same tests check the CUDA result instead).
  */
+import * as fs from 'fs';
 import { loadAddon } from '../src/engine/native';
 import { placeModel, resolveEngineDevice, configureEngine } from '../src/engine/device';
 import { createUNet } from '../src/engine/unet';
@@ -98,6 +99,6 @@ describe('engine device', () => {
       expect(r.status).toBe(2);
       expect(r.stderr).toMatch(/--device cuda: CUDA is not usable here: \S/);
     }
-    expect(require('fs').readdirSync(out)).toEqual([]);
+    expect(fs.readdirSync(out)).toEqual([]);
   });
 });
