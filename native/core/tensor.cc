@@ -21,19 +21,6 @@ Tensor::Tensor(Shape s, const std::vector<float>& values) : shape(std::move(s)),
                                 " values");
 }
 
-Tensor::Tensor(const Tensor& o)
-    : shape(o.shape), v(o.v), device(o.device), storage(o.storage ? o.storage->clone() : nullptr) {}
-
-// Assigning CPU values reuses v's capacity (layers re-cache their inputs every pass).
-Tensor& Tensor::operator=(const Tensor& o) {
-  if (this == &o) return *this;
-  shape = o.shape;
-  v = o.v;
-  device = o.device;
-  storage = o.storage ? o.storage->clone() : nullptr;
-  return *this;
-}
-
 Tensor Tensor::uninitialized(Shape s, Device d) {
   if (d == Device::kCpu) return uninitialized(std::move(s));
   Tensor t;
@@ -62,8 +49,14 @@ Tensor Tensor::to(Device d) const {
   return t;
 }
 
-float* Tensor::device_data() const {
+const float* Tensor::device_data() const {
   if (!storage) throw std::logic_error("tensor " + shape_str(shape) + " is on the cpu, not on a device");
+  return storage->data();
+}
+
+float* Tensor::mutable_device_data() {
+  if (!storage) throw std::logic_error("tensor " + shape_str(shape) + " is on the cpu, not on a device");
+  if (storage.use_count() > 1) storage = storage->clone();
   return storage->data();
 }
 
@@ -73,10 +66,12 @@ void Tensor::throw_not_on_cpu() const {
 }
 
 void Tensor::zero() {
-  if (storage)
+  if (storage) {
+    if (storage.use_count() > 1) storage = require_backend(device).allocate(numel());  // old values unneeded
     require_backend(device).fill(*storage, 0.f, numel());
-  else
+  } else {
     std::fill(v.begin(), v.end(), 0.f);
+  }
 }
 
 Tensor Tensor::reshaped(Shape s) const {

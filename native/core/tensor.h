@@ -2,6 +2,11 @@
 // the CPU (v) or on a device (storage, owned by that device's backend: core/backend.h). Ops dispatch
 // on the device of their inputs (ops/device_ops.h); CPU code that reaches a device tensor's data()
 // throws instead of reading memory it cannot see.
+//
+// Copies have value semantics on every device. On the CPU a copy copies. On a device a copy shares
+// the storage until one side writes (copy on write): writers take mutable_device_data(), which
+// clones a shared storage first. So a layer that keeps its input for the backward costs no device
+// memory or copy while nothing writes to that input.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -50,14 +55,13 @@ struct Tensor {
   Shape shape;
   FloatStorage v;  // the values on the CPU; empty for a device tensor
   Device device = Device::kCpu;
-  std::unique_ptr<DeviceStorage> storage;  // the values on `device`; null on the CPU
+  std::shared_ptr<DeviceStorage> storage;  // the values on `device`; null on the CPU (shared until written)
 
   Tensor() = default;
   explicit Tensor(Shape s, float fill = 0.f) : shape(std::move(s)), v(shape_numel(shape), fill) {}
   Tensor(Shape s, const std::vector<float>& values);
-  // Copies are deep on every device (a device copy stays on the device).
-  Tensor(const Tensor& o);
-  Tensor& operator=(const Tensor& o);
+  Tensor(const Tensor&) = default;  // CPU values copied; device storage shared (copy on write)
+  Tensor& operator=(const Tensor&) = default;
   Tensor(Tensor&&) noexcept = default;
   Tensor& operator=(Tensor&&) noexcept = default;
 
@@ -86,8 +90,10 @@ struct Tensor {
     if (storage) throw_not_on_cpu();
     return v.data();
   }
-  // Device values; throws std::logic_error for a CPU tensor.
-  float* device_data() const;
+  // Device values to read; throws std::logic_error for a CPU tensor.
+  const float* device_data() const;
+  // Device values to write: a storage shared with another tensor is cloned first.
+  float* mutable_device_data();
   bool empty() const { return numel() == 0; }
   void zero();
   // Same storage order, new shape with the same element count (a copy, on the same device).

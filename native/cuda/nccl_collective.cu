@@ -37,7 +37,7 @@ class NcclCollective final : public Collective {
   int rank() const override { return env_.rank; }
   int world_size() const override { return env_.world_size; }
   void all_reduce_sum(Tensor* t) override {
-    float* p = t->device_data();
+    float* p = t->mutable_device_data();
     nccl("ncclAllReduce", api_->all_reduce(p, p, (size_t)t->numel(), NcclApi::kFloat32, NcclApi::kSum, comm_, 0));
   }
 

@@ -15,16 +15,16 @@ namespace cuda_tensor {
 constexpr Device kGpu = Device::kCuda;
 
 Tensor output(Shape s) { return Tensor::uninitialized(std::move(s), kGpu); }
-const float* in(const Tensor& t) { return t.device_data(); }
+const float* in(const Tensor& t) { return t.device_data(); }  // read
 const float* in_or_null(const Tensor* t) { return t ? t->device_data() : nullptr; }
-float* out_or_null(Tensor* t) { return t ? t->device_data() : nullptr; }
+float* out_or_null(Tensor* t) { return t ? t->mutable_device_data() : nullptr; }  // write
 
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* b) {
   const int in_features = (int)w.dim(1), out_features = (int)w.dim(0);
   Shape ys = x.shape;
   ys.back() = out_features;
   Tensor y = output(ys);
-  linear_forward_device(in(x), in(w), in_or_null(b), y.device_data(), x.numel() / in_features, in_features,
+  linear_forward_device(in(x), in(w), in_or_null(b), y.mutable_device_data(), x.numel() / in_features, in_features,
                         out_features);
   return y;
 }
@@ -44,7 +44,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, Conv2dGeom g) {
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
   const ConvShape s = conv_shape(x, w, g);
   Tensor y = output({s.B, s.Cout, (s.H + 2 * s.pad - s.k) / s.stride + 1, (s.W + 2 * s.pad - s.k) / s.stride + 1});
-  conv2d_forward_device(s, in(x), in(w), in_or_null(b), y.device_data());
+  conv2d_forward_device(s, in(x), in(w), in_or_null(b), y.mutable_device_data());
   return y;
 }
 
@@ -57,14 +57,14 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& gy, Conv2dG
 template <void (*Kernel)(const float*, float*, int64_t)>
 Tensor pointwise(const Tensor& x) {
   Tensor y = output(x.shape);
-  Kernel(in(x), y.device_data(), x.numel());
+  Kernel(in(x), y.mutable_device_data(), x.numel());
   return y;
 }
 
 template <void (*Kernel)(const float*, const float*, float*, int64_t)>
 Tensor pointwise_backward(const Tensor& x, const Tensor& gy) {
   Tensor gx = output(x.shape);
-  Kernel(in(x), in(gy), gx.device_data(), x.numel());
+  Kernel(in(x), in(gy), gx.mutable_device_data(), x.numel());
   return gx;
 }
 
@@ -73,14 +73,14 @@ Tensor geglu_forward(const Tensor& x) {
   Shape ys = x.shape;
   ys.back() = I;
   Tensor y = output(ys);
-  geglu_forward_device(in(x), y.device_data(), x.numel() / (2 * I), I);
+  geglu_forward_device(in(x), y.mutable_device_data(), x.numel() / (2 * I), I);
   return y;
 }
 
 Tensor geglu_backward(const Tensor& x, const Tensor& gy) {
   const int64_t I = x.dim(-1) / 2;
   Tensor gx = output(x.shape);
-  geglu_backward_device(in(x), in(gy), gx.device_data(), x.numel() / (2 * I), I);
+  geglu_backward_device(in(x), in(gy), gx.mutable_device_data(), x.numel() / (2 * I), I);
   return gx;
 }
 
@@ -98,8 +98,8 @@ Tensor norm_forward(const Tensor& x, int groups, const Tensor& gamma, const Tens
   stats->mean = output({s.B * s.G});
   stats->rstd = output({s.B * s.G});
   if (pre_activation) *pre_activation = output(x.shape);
-  norm_forward_device(s, in(x), in(gamma), in(beta), eps, y.device_data(), stats->mean.device_data(),
-                      stats->rstd.device_data(), silu, out_or_null(pre_activation));
+  norm_forward_device(s, in(x), in(gamma), in(beta), eps, y.mutable_device_data(), stats->mean.mutable_device_data(),
+                      stats->rstd.mutable_device_data(), silu, out_or_null(pre_activation));
   return y;
 }
 
@@ -120,7 +120,8 @@ Tensor attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int 
                          AttentionCache* cache) {
   const AttentionShape s = attention_shape(q, k, heads);
   Tensor out = output(q.shape), lse = output({s.B, s.H, s.Lq});
-  attention_forward_device(s, in(q), in(k), in(v), in_or_null(key_mask), out.device_data(), lse.device_data());
+  attention_forward_device(s, in(q), in(k), in(v), in_or_null(key_mask), out.mutable_device_data(),
+                           lse.mutable_device_data());
   if (cache) {
     cache->probs = Tensor();
     cache->out = out;
@@ -139,34 +140,35 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, int h
   *gk = output(k.shape);
   *gv = output(v.shape);
   attention_backward_device(s, in(q), in(k), in(v), in_or_null(mask), in(cache.out), in(cache.lse), in(gy),
-                            gq->device_data(), gk->device_data(), gv->device_data());
+                            gq->mutable_device_data(), gk->mutable_device_data(), gv->mutable_device_data());
 }
 
 Tensor upsample_nearest2x_forward(const Tensor& x) {
   const int H = (int)x.dim(2), W = (int)x.dim(3);
   Tensor y = output({x.dim(0), x.dim(1), 2 * H, 2 * W});
-  upsample_nearest2x_forward_device(in(x), y.device_data(), x.dim(0) * x.dim(1), H, W);
+  upsample_nearest2x_forward_device(in(x), y.mutable_device_data(), x.dim(0) * x.dim(1), H, W);
   return y;
 }
 
 Tensor upsample_nearest2x_backward(const Tensor& gy) {
   const int H = (int)(gy.dim(2) / 2), W = (int)(gy.dim(3) / 2);
   Tensor gx = output({gy.dim(0), gy.dim(1), H, W});
-  upsample_nearest2x_backward_device(in(gy), gx.device_data(), gy.dim(0) * gy.dim(1), H, W);
+  upsample_nearest2x_backward_device(in(gy), gx.mutable_device_data(), gy.dim(0) * gy.dim(1), H, W);
   return gx;
 }
 
 Tensor pad_bottom_right_forward(const Tensor& x, int64_t bottom, int64_t right) {
   const int H = (int)x.dim(2), W = (int)x.dim(3);
   Tensor y = output({x.dim(0), x.dim(1), H + bottom, W + right});
-  pad_bottom_right_forward_device(in(x), y.device_data(), x.dim(0) * x.dim(1), H, W, (int)bottom, (int)right);
+  pad_bottom_right_forward_device(in(x), y.mutable_device_data(), x.dim(0) * x.dim(1), H, W, (int)bottom, (int)right);
   return y;
 }
 
 Tensor pad_bottom_right_backward(const Tensor& gy, int64_t bottom, int64_t right) {
   const int H = (int)(gy.dim(2) - bottom), W = (int)(gy.dim(3) - right);
   Tensor gx = output({gy.dim(0), gy.dim(1), H, W});
-  pad_bottom_right_backward_device(in(gy), gx.device_data(), gy.dim(0) * gy.dim(1), H, W, (int)bottom, (int)right);
+  pad_bottom_right_backward_device(in(gy), gx.mutable_device_data(), gy.dim(0) * gy.dim(1), H, W, (int)bottom,
+                                   (int)right);
   return gx;
 }
 
@@ -175,7 +177,7 @@ Tensor concat_channels_forward(const Tensor& a, const Tensor& b) {
   Shape s = a.shape;
   s[1] = Ca + Cb;
   Tensor y = output(s);
-  concat_channels_forward_device(in(a), in(b), y.device_data(), B, Ca, Cb, plane);
+  concat_channels_forward_device(in(a), in(b), y.mutable_device_data(), B, Ca, Cb, plane);
   return y;
 }
 
@@ -186,54 +188,55 @@ void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, 
   sb[1] = Cb;
   *ga = output(sa);
   *gb = output(sb);
-  concat_channels_backward_device(in(gy), ga->device_data(), gb->device_data(), B, channels_a, Cb, plane);
+  concat_channels_backward_device(in(gy), ga->mutable_device_data(), gb->mutable_device_data(), B, channels_a, Cb,
+                                  plane);
 }
 
 void add_scaled_inplace(Tensor* acc, const Tensor& b, float scale) {
-  add_scaled_device(acc->device_data(), in(b), scale, b.numel());
+  add_scaled_device(acc->mutable_device_data(), in(b), scale, b.numel());
 }
 
 void add_plane_bias(Tensor* h, const Tensor& t) {
-  add_plane_bias_device(h->device_data(), in(t), h->dim(0) * h->dim(1), h->dim(2) * h->dim(3));
+  add_plane_bias_device(h->mutable_device_data(), in(t), h->dim(0) * h->dim(1), h->dim(2) * h->dim(3));
 }
 
 Tensor plane_sums(const Tensor& g) {
   Tensor out = output({g.dim(0), g.dim(1)});
-  plane_sums_device(in(g), out.device_data(), g.dim(0) * g.dim(1), g.dim(2) * g.dim(3));
+  plane_sums_device(in(g), out.mutable_device_data(), g.dim(0) * g.dim(1), g.dim(2) * g.dim(3));
   return out;
 }
 
 Tensor nchw_to_tokens(const Tensor& x) {
   const int64_t B = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
   Tensor t = output({B, HW, C});
-  nchw_to_tokens_device(in(x), t.device_data(), B, C, HW);
+  nchw_to_tokens_device(in(x), t.mutable_device_data(), B, C, HW);
   return t;
 }
 
 Tensor tokens_to_nchw(const Tensor& t, int64_t H, int64_t W) {
   const int64_t B = t.dim(0), C = t.dim(2);
   Tensor x = output({B, C, H, W});
-  tokens_to_nchw_device(in(t), x.device_data(), B, C, H * W);
+  tokens_to_nchw_device(in(t), x.mutable_device_data(), B, C, H * W);
   return x;
 }
 
 Tensor timestep_embedding_forward(const Tensor& t, const TimestepEmbeddingSpec& s) {
   const DeviceArray<float> freq = to_device(timestep_frequencies(s));
   Tensor y = output({t.numel(), s.dim});
-  timestep_embedding_forward_device(in(t), freq.data(), t.numel(), s.dim, s.flip_sin_to_cos, y.device_data());
+  timestep_embedding_forward_device(in(t), freq.data(), t.numel(), s.dim, s.flip_sin_to_cos, y.mutable_device_data());
   return y;
 }
 
 Tensor embedding_lookup_forward(const int32_t* ids, int64_t n, const Tensor& table) {
   const DeviceArray<int32_t> d_ids = to_device(std::vector<int32_t>(ids, ids + n));
   Tensor y = output({n, table.dim(1)});
-  embedding_lookup_forward_device(d_ids.data(), n, in(table), table.dim(1), y.device_data());
+  embedding_lookup_forward_device(d_ids.data(), n, in(table), table.dim(1), y.mutable_device_data());
   return y;
 }
 
 void embedding_lookup_backward(const int32_t* ids, int64_t n, const Tensor& gy, Tensor* gtable) {
   const DeviceArray<int32_t> d_ids = to_device(std::vector<int32_t>(ids, ids + n));
-  embedding_lookup_backward_device(d_ids.data(), n, in(gy), gtable->dim(1), gtable->device_data());
+  embedding_lookup_backward_device(d_ids.data(), n, in(gy), gtable->dim(1), gtable->mutable_device_data());
 }
 
 double mse_loss_forward(const Tensor& pred, const Tensor& target) {
@@ -242,21 +245,21 @@ double mse_loss_forward(const Tensor& pred, const Tensor& target) {
 
 Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_loss) {
   Tensor g = output(pred.shape);
-  mse_loss_backward_device(in(pred), in(target), grad_loss, g.device_data(), pred.numel());
+  mse_loss_backward_device(in(pred), in(target), grad_loss, g.mutable_device_data(), pred.numel());
   return g;
 }
 
 void adam_step(const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v) {
-  adam_step_device(k, p->device_data(), in(g), m->device_data(), v->device_data(), p->numel());
+  adam_step_device(k, p->mutable_device_data(), in(g), m->mutable_device_data(), v->mutable_device_data(), p->numel());
 }
 
 void ema_update(Tensor* shadow, const Tensor& live, float decay) {
-  ema_update_device(shadow->device_data(), in(live), live.numel(), decay);
+  ema_update_device(shadow->mutable_device_data(), in(live), live.numel(), decay);
 }
 
 double sum_squares(const Tensor& t) { return sum_squares_device(in(t), t.numel()); }
 
-void scale(Tensor* t, float s) { scale_device(t->device_data(), s, t->numel()); }
+void scale(Tensor* t, float s) { scale_device(t->mutable_device_data(), s, t->numel()); }
 
 const DeviceOps& ops() {
   static const DeviceOps table{

@@ -15,6 +15,7 @@ void copy_values(Tensor& dst, int64_t dst_offset, const Tensor& src, int64_t src
     std::memcpy(dst.data() + dst_offset, src.data() + src_offset, n * sizeof(float));
     return;
   }
+  dst.mutable_device_data();  // a storage shared with another tensor is cloned before the write
   require_backend(dst.device).copy(*dst.storage, dst_offset, *src.storage, src_offset, n);
 }
 

@@ -19,7 +19,7 @@ Tensor on_device(const float* host, Shape shape, Device d) {
 }
 
 const float* values(const Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
-float* values(Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
+float* values(Tensor& t) { return t.on_device() ? t.mutable_device_data() : t.data(); }
 
 // The step kernels where the tensors are: the CPU ones, or the device's resident ones.
 void step_forward(Device d, const DdimStepArgs& s, double* log_prob) {
@@ -71,11 +71,12 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
   unet_shape[0] = rows;
 
   // The UNet's batch: x_t twice when guided (unconditional rows first), each row's timestep.
-  Tensor x = Tensor::uninitialized(unet_shape);
-  for (int64_t h = 0; h < rows / B; ++h) std::memcpy(x.data() + h * n, a.sample, n * sizeof(float));
-  Tensor t = Tensor::uninitialized({rows});
-  for (int64_t r = 0; r < rows; ++r) t.v[r] = a.timesteps[r % B];
-  if (d != Device::kCpu) x = x.to(d), t = t.to(d);
+  Tensor x_host = Tensor::uninitialized(unet_shape);
+  for (int64_t h = 0; h < rows / B; ++h) std::memcpy(x_host.data() + h * n, a.sample, n * sizeof(float));
+  Tensor t_host = Tensor::uninitialized({rows});
+  for (int64_t r = 0; r < rows; ++r) t_host.v[r] = a.timesteps[r % B];
+  const Tensor x = d == Device::kCpu ? std::move(x_host) : x_host.to(d);
+  const Tensor t = d == Device::kCpu ? std::move(t_host) : t_host.to(d);
   const Tensor context = d == Device::kCpu ? a.context : a.context.to(d);
   const Tensor mask = a.mask.empty() || d == Device::kCpu ? a.mask : a.mask.to(d);
   const Tensor prev = on_device(a.prev_sample, a.sample_shape, d);

@@ -83,6 +83,11 @@ Tensor host_or_empty(const Tensor* t) { return t ? host(*t) : Tensor(); }
 void store(Tensor* t, const Tensor& h) {
   if (t) *t = dev(h);
 }
+// An in-place result written into the tensor's own storage, as a device kernel writes it: through
+// mutable_device_data(), which clones a storage shared with another tensor (copy on write).
+void write_into(Tensor* t, const Tensor& h) {
+  if (t) std::memcpy(t->mutable_device_data(), h.v.data(), h.v.size() * sizeof(float));
+}
 Tensor* ptr(Tensor* t, Tensor& h) { return t ? &h : nullptr; }
 const Tensor* cptr(const Tensor* t, const Tensor& h) { return t ? &h : nullptr; }
 NormStats host_stats(const NormStats& s) { return NormStats{host(s.mean), host(s.rstd)}; }
@@ -101,7 +106,7 @@ const DeviceOps& emulated_ops() {
         ++calls()["linear_backward"];
         Tensor hx, hw = host_or_empty(gw), hb = host_or_empty(gb);
         linear_backward(host(x), host(w), host(gy), ptr(gx, hx), ptr(gw, hw), ptr(gb, hb));
-        store(gx, hx), store(gw, hw), store(gb, hb);
+        store(gx, hx), write_into(gw, hw), write_into(gb, hb);
       },
       [](const Tensor& x, const Tensor& w, const Tensor* b, Conv2dGeom g) {
         ++calls()["conv2d_forward"];
@@ -112,7 +117,7 @@ const DeviceOps& emulated_ops() {
         ++calls()["conv2d_backward"];
         Tensor hx, hw = host_or_empty(gw), hb = host_or_empty(gb);
         conv2d_backward(host(x), host(w), host(gy), g, ptr(gx, hx), ptr(gw, hw), ptr(gb, hb));
-        store(gx, hx), store(gw, hw), store(gb, hb);
+        store(gx, hx), write_into(gw, hw), write_into(gb, hb);
       },
       [](const Tensor& x) { return ++calls()["silu_forward"], dev(silu_forward(host(x))); },
       [](const Tensor& x, const Tensor& gy) {
@@ -148,7 +153,7 @@ const DeviceOps& emulated_ops() {
                               ptr(gb, hb));
         else
           layer_norm_backward(host(x), host(gamma), host_stats(stats), host(gy), ptr(gx, hx), ptr(gg, hg), ptr(gb, hb));
-        store(gx, hx), store(gg, hg), store(gb, hb);
+        store(gx, hx), write_into(gg, hg), write_into(gb, hb);
       },
       [](const Tensor& q, const Tensor& k, const Tensor& v, int heads, const Tensor* mask, AttentionCache* cache) {
         ++calls()["attention_forward"];
@@ -186,13 +191,13 @@ const DeviceOps& emulated_ops() {
         ++calls()["add_scaled_inplace"];
         Tensor h = host(*acc);
         add_scaled_inplace(&h, host(b), scale);
-        *acc = dev(h);
+        write_into(acc, h);
       },
       [](Tensor* h, const Tensor& t) {
         ++calls()["add_plane_bias"];
         Tensor hh = host(*h);
         add_plane_bias(&hh, host(t));
-        *h = dev(hh);
+        write_into(h, hh);
       },
       [](const Tensor& g) { return ++calls()["plane_sums"], dev(plane_sums(host(g))); },
       [](const Tensor& x) { return ++calls()["nchw_to_tokens"], dev(nchw_to_tokens(host(x))); },
@@ -209,7 +214,7 @@ const DeviceOps& emulated_ops() {
         ++calls()["embedding_lookup_backward"];
         Tensor h = host(*gtable);
         embedding_lookup_backward(ids, n, host(gy), &h);
-        *gtable = dev(h);
+        write_into(gtable, h);
       },
       [](const Tensor& p, const Tensor& t) { return ++calls()["mse_forward"], mse_loss_forward(host(p), host(t)); },
       [](const Tensor& p, const Tensor& t, float g) {
@@ -225,20 +230,20 @@ const TrainingDeviceOps& emulated_training_ops() {
         ++calls()["adam_step"];
         Tensor hp = host(*p), hm = host(*m), hv = host(*v);
         adam_update(k, &hp, host(g), &hm, &hv);
-        *p = dev(hp), *m = dev(hm), *v = dev(hv);
+        write_into(p, hp), write_into(m, hm), write_into(v, hv);
       },
       [](Tensor* shadow, const Tensor& live, float decay) {
         ++calls()["ema_update"];
         Tensor hs = host(*shadow);
         ema_update_tensor(&hs, host(live), decay);
-        *shadow = dev(hs);
+        write_into(shadow, hs);
       },
       [](const Tensor& t) { return ++calls()["sum_squares"], grad_sum_squares(host(t)); },
       [](Tensor* t, float s) {
         ++calls()["scale"];
         Tensor h = host(*t);
         scale_grad(&h, s);
-        *t = dev(h);
+        write_into(t, h);
       },
   };
   return ops;
@@ -321,9 +326,18 @@ TEST(device_tensor_storage_round_trips) {
   Tensor d = a.to(kEmulated);
   CHECK(d.on_device() && d.v.empty() && d.numel() == 15, "a device tensor keeps no CPU values");
   CHECK(bitwise_equal(d, a), "to(device) then to(cpu) changes values");
-  Tensor copy = d;  // deep: writing the copy leaves the original alone
+  Tensor copy = d;  // shares the storage until one side writes
+  CHECK(copy.storage == d.storage, "a device copy was not shared before a write");
   copy.zero();
-  CHECK(bitwise_equal(d, a) && bitwise_equal(copy, Tensor({3, 5})), "a device copy shares storage");
+  CHECK(bitwise_equal(d, a) && bitwise_equal(copy, Tensor({3, 5})), "zeroing a copy changed the original");
+  Tensor other = d;
+  other.mutable_device_data()[0] = 42.f;  // host memory behind the emulated device
+  CHECK(other.storage != d.storage && bitwise_equal(d, a) && host(other).v[0] == 42.f,
+        "a write through a shared storage reached the other tensor (no copy on write)");
+  Tensor alone = dev(a);
+  const DeviceStorage* before = alone.storage.get();
+  alone.mutable_device_data();
+  CHECK(alone.storage.get() == before, "an unshared storage was cloned for a write");
   CHECK(bitwise_equal(d.reshaped({5, 3}), a.reshaped({5, 3})), "reshape on the device");
   CHECK(bitwise_equal(Tensor::zeros({4}, kEmulated), Tensor({4})), "zeros on the device");
   CHECK(throws_logic_error([&] { (void)d.data(); }), "CPU code read a device tensor's values");

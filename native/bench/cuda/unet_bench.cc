@@ -112,14 +112,14 @@ std::string bench_unet_json(const UNetBenchConfig& c) {
           for (int s = 0; s < c.sample_steps; ++s) {
             Tensor rows_in = Tensor::uninitialized({rows, C, S, S}, Device::kCuda);
             const size_t half = (size_t)c.sample_batch * N * sizeof(float);
-            copy_on_device(rows_in.device_data(), xs.device_data(), half);
-            copy_on_device(rows_in.device_data() + (size_t)c.sample_batch * N, xs.device_data(), half);
+            copy_on_device(rows_in.mutable_device_data(), xs.device_data(), half);
+            copy_on_device(rows_in.mutable_device_data() + (size_t)c.sample_batch * N, xs.device_data(), half);
             const Tensor eps = unet.forward(rows_in, t_guided, ctx_guided);
             step.sample = xs.device_data();
             step.model_output_uncond = eps.device_data();
             step.model_output = eps.device_data() + (size_t)c.sample_batch * N;
             Tensor next = Tensor::uninitialized(xs.shape, Device::kCuda);
-            ddim_step_cuda_resident(step, next.device_data(), lp.data());
+            ddim_step_cuda_resident(step, next.mutable_device_data(), lp.data());
             xs = std::move(next);
           }
         },
