@@ -70,6 +70,24 @@ Napi::Value DistEnvInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// deviceMemory({resetPeak?}): the CUDA allocator's bytes in use, peak, cached and cudaMalloc count
+// (null when CUDA cannot be used).
+Napi::Value DeviceMemoryInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!device_status(Device::kCuda).usable) return env.Null();
+  const DeviceBackend& b = require_backend(Device::kCuda);
+  const DeviceMemory m = b.memory();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bytesInUse", (double)m.bytes_in_use);
+  o.Set("peakBytesInUse", (double)m.peak_bytes_in_use);
+  o.Set("bytesCached", (double)m.bytes_cached);
+  o.Set("deviceMallocs", (double)m.device_mallocs);
+  if (info.Length() > 0 && info[0].IsObject() &&
+      Options(info[0].As<Napi::Object>(), "deviceMemory").boolean("resetPeak", false))
+    b.reset_peak_memory();
+  return o;
+}
+
 // setPrecision('fp32' | 'bf16'): the device GEMMs' compute precision (core/precision.h).
 void SetPrecision(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "setPrecision('fp32' | 'bf16')");
@@ -155,6 +173,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend));
   exports.Set("setPrecision", Napi::Function::New(env, SetPrecision));
   exports.Set("distEnv", Napi::Function::New(env, DistEnvInfo));
+  exports.Set("deviceMemory", Napi::Function::New(env, DeviceMemoryInfo));
   exports.Set("readSafetensors", Napi::Function::New(env, ReadSafetensors));
   exports.Set("writeSafetensors", Napi::Function::New(env, WriteSafetensors));
   exports.Set("UNet", UNetWrap::Init(env));

@@ -20,6 +20,10 @@ struct DeviceStatus {
   int runtime_version = 0;
 };
 
+struct DeviceMemory {
+  int64_t bytes_in_use = 0, peak_bytes_in_use = 0, bytes_cached = 0, device_mallocs = 0;
+};
+
 class DeviceBackend {
  public:
   virtual ~DeviceBackend() = default;
@@ -28,6 +32,9 @@ class DeviceBackend {
   virtual void upload(DeviceStorage& dst, const float* src, int64_t n) const = 0;
   virtual void download(float* dst, const DeviceStorage& src, int64_t n) const = 0;
   virtual void fill(DeviceStorage& dst, float value, int64_t n) const = 0;
+  // What the backend's allocator holds (peak since the last reset_peak_memory).
+  virtual DeviceMemory memory() const = 0;
+  virtual void reset_peak_memory() const = 0;
   // n values from src[src_offset] to dst[dst_offset], on the device.
   virtual void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
                     int64_t n) const = 0;

@@ -79,6 +79,12 @@ class CudaBackend final : public DeviceBackend {
     else
       launch_elementwise(fill_kernel, n, "fill", dst.data(), value, n);
   }
+  DeviceMemory memory() const override {
+    const DeviceMemoryStats m = device_memory_stats();
+    return DeviceMemory{(int64_t)m.bytes_in_use, (int64_t)m.peak_bytes_in_use, (int64_t)m.bytes_cached,
+                        m.device_mallocs};
+  }
+  void reset_peak_memory() const override { device_reset_peak(); }
   void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
             int64_t n) const override {
     copy_on_device(dst.data() + dst_offset, src.data() + src_offset, (size_t)n * sizeof(float));

@@ -65,6 +65,8 @@ class EmulatedBackend final : public DeviceBackend {
     std::memcpy(dst, src.data(), n * sizeof(float));
   }
   void fill(DeviceStorage& dst, float value, int64_t n) const override { std::fill(dst.data(), dst.data() + n, value); }
+  DeviceMemory memory() const override { return DeviceMemory{}; }
+  void reset_peak_memory() const override {}
   void copy(DeviceStorage& dst, int64_t dst_offset, const DeviceStorage& src, int64_t src_offset,
             int64_t n) const override {
     std::memcpy(dst.data() + dst_offset, src.data() + src_offset, n * sizeof(float));

@@ -60,3 +60,9 @@ export function requireSingleProcess(what: string): void {
       `${what}: WORLD_SIZE=${e.worldSize}, but data-parallel training over processes is not wired into the CLI yet (the engine has the groundwork: flat gradients, NCCL); run one process`,
     );
 }
+
+/** The GPU memory peak since the last call, in MiB (null when the engine has no usable GPU). */
+export function devicePeakMiB(): number | null {
+  const m = loadAddon().deviceMemory({ resetPeak: true });
+  return m ? Math.round(m.peakBytesInUse / 1048576) : null;
+}

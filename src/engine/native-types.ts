@@ -155,6 +155,10 @@ export interface NativeAddon {
   setGemmBackend(name: 'openblas' | 'builtin'): void;
   /** The device GEMMs' compute precision (the CPU backend computes in fp32 whatever it is). */
   setPrecision(precision: 'fp32' | 'bf16'): void;
+  /** The CUDA allocator's figures (null without a usable GPU); resetPeak starts a new peak after reading. */
+  deviceMemory(o?: {
+    resetPeak?: boolean;
+  }): { bytesInUse: number; peakBytesInUse: number; bytesCached: number; deviceMallocs: number } | null;
   /** The process group from torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT. */
   distEnv(): { rank: number; worldSize: number; localRank: number; masterAddr: string; masterPort: number };
   readSafetensors(path: string): SafetensorsContents;

@@ -7,6 +7,7 @@
  * All randomness derives from (seed, epoch), so a run resumed at an epoch boundary continues
  * exactly as an uninterrupted one.
  */
+import { devicePeakMiB } from '../engine/device';
 import { loadAddon, NativeOptimizer } from '../engine/native';
 import type { Conditioning } from '../engine/guided-denoiser';
 import { sampleDdim } from '../engine/sampler';
@@ -59,6 +60,8 @@ export interface EpochMetrics {
   clipfrac: number;
   grad_norm: number;
   ace_norm: number | null;
+  /** GPU memory peak over the epoch, MiB (null on the CPU) */
+  device_peak_mib: number | null;
   seconds: { sampling: number; anchor: number; scoring: number; training: number; total: number };
   images_per_second: number;
 }
@@ -289,6 +292,7 @@ export class RlTrainer {
       clipfrac: upd.clipfrac,
       grad_norm: upd.gradNorm,
       ace_norm: this.ace ? this.ace.norm() : null,
+      device_peak_mib: devicePeakMiB(),
       seconds: { ...sampled.seconds, scoring: secondsScoring, training: secondsTraining, total },
       images_per_second: B / total,
     };
