@@ -4,6 +4,8 @@
 // Accumulating outputs (the "+=" below) follow the CPU twins: callers zero them once per step.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "model/optimizer.h"
 
@@ -96,9 +98,9 @@ void mse_loss_backward_device(const float* pred, const float* target, float grad
 // shadow update dst = decay dst + (1 - decay) src.
 void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n);
 void ema_update_device(float* dst, const float* src, int64_t n, float decay);
-// Gradient-norm clipping (clip_grad_norm): the sum of squares of n values, accumulated in double
-// (synchronous), and x *= s.
-double sum_squares_device(const float* x, int64_t n);
+// Gradient-norm clipping (clip_grad_norm): the sum of squares over several arrays {pointer, n},
+// accumulated in double in a fixed order with one wait for the device, and x *= s.
+double sum_squares_device(const std::vector<std::pair<const float*, int64_t>>& arrays);
 void scale_device(float* x, float s, int64_t n);
 
 }  // namespace cxrl

@@ -38,9 +38,11 @@ __global__ void scale_kernel(float* x, float s, int64_t n) { CXRL_GRID_STRIDE(i,
 
 }  // namespace
 
-double sum_squares_device(const float* x, int64_t n) {
-  DeviceArray<double> partial(kReduceBlocks);
-  sum_squares_partials<<<kReduceBlocks, kElementwiseThreads>>>(x, n, partial.data());
+double sum_squares_device(const std::vector<std::pair<const float*, int64_t>>& arrays) {
+  DeviceArray<double> partial(kReduceBlocks * arrays.size());
+  for (size_t i = 0; i < arrays.size(); ++i)
+    sum_squares_partials<<<kReduceBlocks, kElementwiseThreads>>>(arrays[i].first, arrays[i].second,
+                                                                 partial.data() + i * kReduceBlocks);
   check(cudaGetLastError(), "sum of squares launch");
   double s = 0;
   for (double v : to_host(partial)) s += v;  // fixed order: the result does not depend on scheduling

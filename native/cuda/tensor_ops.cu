@@ -257,7 +257,11 @@ void ema_update(Tensor* shadow, const Tensor& live, float decay) {
   ema_update_device(shadow->mutable_device_data(), in(live), live.numel(), decay);
 }
 
-double sum_squares(const Tensor& t) { return sum_squares_device(in(t), t.numel()); }
+double sum_squares(const std::vector<const Tensor*>& ts) {
+  std::vector<std::pair<const float*, int64_t>> arrays;
+  for (const Tensor* t : ts) arrays.emplace_back(in(*t), t->numel());
+  return sum_squares_device(arrays);
+}
 
 void scale(Tensor* t, float s) { scale_device(t->mutable_device_data(), s, t->numel()); }
 

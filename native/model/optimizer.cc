@@ -76,10 +76,12 @@ void AdamOptimizer::load_state(const std::map<std::string, Tensor>& tensors, int
   t_ = steps;
 }
 
-double grad_sum_squares(const Tensor& g) {
-  if (g.on_device()) return training_device_ops(g, "clip_grad_norm").sum_squares(g);
+double grad_sum_squares(const std::vector<const Tensor*>& grads) {
+  if (grads.empty()) return 0;
+  if (grads.front()->on_device()) return training_device_ops(*grads.front(), "clip_grad_norm").sum_squares(grads);
   double sq = 0;
-  for (float x : g.v) sq += (double)x * x;
+  for (const Tensor* g : grads)
+    for (float x : g->v) sq += (double)x * x;
   return sq;
 }
 
@@ -89,9 +91,9 @@ void scale_grad(Tensor* g, float s) {
 }
 
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm) {
-  double sq = 0;
-  for (const Param* p : params) sq += grad_sum_squares(p->grad);
-  const double norm = std::sqrt(sq);
+  std::vector<const Tensor*> grads;
+  for (const Param* p : params) grads.push_back(&p->grad);
+  const double norm = std::sqrt(grad_sum_squares(grads));
   if (max_norm > 0 && norm > max_norm) {
     const float scale = (float)(max_norm / (norm + 1e-6));
     for (Param* p : params) scale_grad(&p->grad, scale);

@@ -50,8 +50,8 @@ class AdamOptimizer {
 // Scales all gradients so their joint L2 norm is at most max_norm (if max_norm > 0). Returns the
 // norm before clipping.
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm);
-// Its halves, on the gradient's device: sum of squares (in double), and g *= s.
-double grad_sum_squares(const Tensor& g);
+// Its halves, on the gradients' device: the sum of squares over all of them (in double), and g *= s.
+double grad_sum_squares(const std::vector<const Tensor*>& grads);
 void scale_grad(Tensor* g, float s);
 
 }  // namespace cxrl

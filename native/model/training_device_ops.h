@@ -3,6 +3,8 @@
 // (DeviceRegistry<TrainingDeviceOps>); adam_update, ema_update_tensor, grad_sum_squares and
 // scale_grad hand tensors on that device to it, with the arithmetic of their CPU loops.
 #pragma once
+#include <vector>
+
 #include "core/backend.h"
 #include "core/tensor.h"
 #include "model/optimizer.h"
@@ -12,8 +14,10 @@ namespace cxrl {
 struct TrainingDeviceOps {
   void (*adam_step)(const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v);
   void (*ema_update)(Tensor* shadow, const Tensor& live, float decay);
-  double (*sum_squares)(const Tensor& t);  // accumulated in double
-  void (*scale)(Tensor* t, float s);       // t *= s
+  // The sum of squares over every value of several tensors, accumulated in double in a fixed order,
+  // with one wait for the device (not one per tensor).
+  double (*sum_squares)(const std::vector<const Tensor*>& ts);
+  void (*scale)(Tensor* t, float s);  // t *= s
 };
 
 // The table of t's device; throws std::runtime_error naming `what` when that device has none.

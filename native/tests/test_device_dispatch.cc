@@ -240,7 +240,13 @@ const TrainingDeviceOps& emulated_training_ops() {
         ema_update_tensor(&hs, host(live), decay);
         write_into(shadow, hs);
       },
-      [](const Tensor& t) { return ++calls()["sum_squares"], grad_sum_squares(host(t)); },
+      [](const std::vector<const Tensor*>& ts) {
+        std::vector<Tensor> hosts;
+        for (const Tensor* t : ts) hosts.push_back(host(*t));
+        std::vector<const Tensor*> ptrs;
+        for (const Tensor& h : hosts) ptrs.push_back(&h);
+        return ++calls()["sum_squares"], grad_sum_squares(ptrs);
+      },
       [](Tensor* t, float s) {
         ++calls()["scale"];
         Tensor h = host(*t);

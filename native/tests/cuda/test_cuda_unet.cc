@@ -143,10 +143,12 @@ TEST(cuda_unet_matches_cpu) {
 
 TEST(cuda_training_reductions_match_cpu) {
   require_device();
-  const Tensor g = randn({rand_int(1, 300000)}, 2.f);
+  const Tensor g = randn({rand_int(1, 300000)}, 2.f), g2 = randn({rand_int(1, 5000)});
   Tensor d = g.to(Device::kCuda), s = g;
-  const double sq = grad_sum_squares(g), sq_gpu = grad_sum_squares(d);
-  std::printf("    sum of squares of %lld values: cpu %.17g gpu %.17g\n", (long long)g.numel(), sq, sq_gpu);
+  const Tensor d2 = g2.to(Device::kCuda);
+  const double sq = grad_sum_squares({&g, &g2}), sq_gpu = grad_sum_squares({&d, &d2});
+  std::printf("    sum of squares of %lld values in two tensors: cpu %.17g gpu %.17g\n",
+              (long long)(g.numel() + g2.numel()), sq, sq_gpu);
   CHECK(std::abs(sq_gpu - sq) <= 1e-12 * sq, "sum of squares differs");
   scale_grad(&s, 0.37f);
   scale_grad(&d, 0.37f);
