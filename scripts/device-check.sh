@@ -60,7 +60,7 @@ fi
 log "CUDA twins against their CPU twins"
 timeout 180 build-device/tests/cxrl_cuda_tests >"$out/cuda-tests.txt" 2>&1
 tests_rc=$?
-grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares|policy step|wide attention|vae|bf16|text encoder|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
+grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares|policy step|wide attention|vae|bf16|text encoder|sample step|FAIL|passed" "$out/cuda-tests.txt" >>"$out/summary.md"
 log "cxrl_cuda_tests exit status $tests_rc"
 
 log "engine benchmarks"

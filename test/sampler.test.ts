@@ -3,8 +3,9 @@
  * recorded trajectory re-scores to exactly its stored log-probabilities (PPO's ratio is then 1).
  */
 import { loadAddon } from '../src/engine/native';
-import { ddimStep } from '../src/engine/rl';
-import { sampleDdim, SampleOptions } from '../src/engine/sampler';
+import { GuidedDenoiser } from '../src/engine/guided-denoiser';
+import { ddimStep, DdimStepInput } from '../src/engine/rl';
+import { initialNoise, sampleDdim, SampleOptions, stepNoiseStream } from '../src/engine/sampler';
 import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
 import { createTextEncoder, encodeTexts } from '../src/engine/text-encoder';
 import { createUNet } from '../src/engine/unet';
@@ -108,6 +109,55 @@ describe('DDIM sampling with guidance', () => {
     }
   });
 
+  test('the engine sampling step equals the chain of separate engine calls, bit for bit (images, trajectory, means)', async () => {
+    const o = { ...opts, keepMeans: true, eta: [1, 0.5, 0, 1, 1, 0.3] };
+    const engine = await sampleDdim(unet, cond, uncond, o);
+    const composed = await composedSampler(o);
+    expect(Buffer.from(engine.images.buffer).equals(Buffer.from(composed.images.buffer))).toBe(true);
+    for (let i = 0; i <= 6; i++)
+      expect(Buffer.from(engine.trajectory!.latents[i].buffer).equals(Buffer.from(composed.latents[i].buffer))).toBe(
+        true,
+      );
+    for (let i = 0; i < 6; i++) {
+      expect(Array.from(engine.trajectory!.logProbs[i])).toEqual(Array.from(composed.logProbs[i]));
+      expect(Buffer.from(engine.trajectory!.means![i].buffer).equals(Buffer.from(composed.means[i].buffer))).toBe(true);
+    }
+  });
+
+  /** The sampler as it was composed in TypeScript: guided forward, then the step (and its mean) on the host. */
+  async function composedSampler(o: SampleOptions & { eta: number[] }) {
+    const [B, C, H, W] = o.shape,
+      per = C * H * W;
+    const sched = ddimSchedule(o.scheduler, o.steps);
+    const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
+    let x = initialNoise(o.seed, B, per);
+    const latents = [x],
+      logProbs: Float64Array[] = [],
+      means: Float32Array[] = [];
+    for (let i = 0; i < o.steps; i++) {
+      const out = await denoiser.predict(x, [C, H, W], sched.timesteps[i]);
+      const input: DdimStepInput = {
+        batch: B,
+        perSample: per,
+        sample: x,
+        modelOutput: out.cond,
+        modelOutputUncond: out.uncond,
+        guidanceScale: o.guidanceScale,
+        schedule: sched,
+        stepIndex: i,
+        eta: o.eta[i],
+        seed: o.seed,
+        streamOffset: stepNoiseStream(i, B),
+      };
+      const step = ddimStep(input);
+      means.push(ddimStep({ ...input, noise: new Float32Array(B * per) }).prevSample);
+      x = step.prevSample;
+      latents.push(x);
+      logProbs.push(step.logProb);
+    }
+    return { images: x, latents, logProbs, means };
+  }
+
   test('guidance needs the unconditional embedding; scale 1 runs without it', async () => {
     await expect(sampleDdim(unet, cond, null, opts)).rejects.toThrow(/needs the unconditional embedding/);
     const r = await sampleDdim(unet, cond, null, { ...opts, guidanceScale: 1, keepTrajectory: false });
@@ -129,4 +179,50 @@ test('inference mode: the same output as a training forward, bit for bit; a back
   expect(() => unet.backward(infer)).toThrow(/last forward ran in inference mode/);
   unet.forward(input);
   expect(() => unet.backward(train)).not.toThrow();
+});
+
+describe('EngineTensor handles', () => {
+  const { EngineTensor } = loadAddon();
+
+  test('round trip, shape, device; a disposed handle is refused by name; a GPU handle needs a GPU', () => {
+    const data = Float32Array.from({ length: 24 }, (_, i) => i * 0.5 - 3);
+    const t = EngineTensor.fromHost(data, [2, 3, 4]);
+    expect(t.shape()).toEqual([2, 3, 4]);
+    expect(t.device()).toBe('cpu');
+    expect(Array.from(t.toHost())).toEqual(Array.from(data));
+    t.dispose();
+    t.dispose(); // twice is harmless
+    expect(() => t.toHost()).toThrow(/toHost: the EngineTensor was disposed/);
+    expect(() => EngineTensor.fromHost(data, [5, 5])).toThrow(/24 values do not fill shape \[5,5\]/);
+    if (!loadAddon().info().cuda.usable)
+      expect(() => EngineTensor.fromHost(data, [24], 'cuda')).toThrow(/CUDA is not usable/);
+  });
+
+  test('no leak over a long loop: resident memory stays flat with dispose, and bounded without it', async () => {
+    const mb = new Float32Array(256 * 1024); // 1 MiB per handle
+    const rssMiB = () => process.memoryUsage().rss / 1048576;
+    for (let i = 0; i < 200; i++) EngineTensor.fromHost(mb, [mb.length]).dispose(); // warm up the allocator
+    const before = rssMiB();
+    for (let i = 0; i < 3000; i++) {
+      const t = EngineTensor.fromHost(mb, [mb.length]);
+      t.toHost();
+      t.dispose();
+    }
+    const afterDispose = rssMiB();
+    // Without dispose the garbage collector frees them (V8 is told about each handle's bytes); Node
+    // runs the finalizers when the event loop turns, as it does between a sampler's steps.
+    let peak = afterDispose;
+    for (let i = 0; i < 3000; i++) {
+      EngineTensor.fromHost(mb, [mb.length]);
+      if (i % 50 === 0) {
+        await new Promise((r) => setImmediate(r));
+        peak = Math.max(peak, rssMiB());
+      }
+    }
+    console.log(
+      `EngineTensor, 3000 x 1 MiB: RSS ${before.toFixed(0)} -> ${afterDispose.toFixed(0)} MiB with dispose; peak ${peak.toFixed(0)} MiB relying on the GC`,
+    );
+    expect(afterDispose - before).toBeLessThan(64);
+    expect(peak - before).toBeLessThan(1024); // 3000 MiB were allocated in all
+  });
 });

@@ -3,6 +3,7 @@
 
 #include "binding/convert.h"
 #include "binding/options.h"
+#include "binding/tensor_binding.h"
 #include "binding/unet_binding.h"
 #include "core/backend.h"
 #include "core/gemm.h"
@@ -181,6 +182,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   exports.Set("ImageEncoder", init_image_encoder_class(env));
   exports.Set("Vae", init_vae_class(env));
   exports.Set("Optimizer", init_optimizer_class(env));
+  exports.Set("EngineTensor", init_engine_tensor_class(env));
   init_ema_function(env, exports);
   init_rl_functions(env, exports);
   init_phantom_functions(env, exports);

@@ -6,9 +6,11 @@
 #include "binding/engine_job.h"
 #include "binding/options.h"
 #include "binding/step_options.h"
+#include "binding/tensor_binding.h"
 #include "core/grad_mode.h"
 #include "io/json.h"
 #include "rl/policy_step.h"
+#include "rl/sample_step.h"
 
 namespace cxrl {
 
@@ -117,6 +119,27 @@ Napi::Object policy_step_to_js(Napi::Env env, const PolicyStepResult& r) {
   return o;
 }
 
+// sampleStepAsync({sample: EngineTensor, timestep, encoderHiddenStates, encoderAttentionMask?,
+//   schedule + stepIndex (or explicit alpha-bars), eta, guidanceScale, seed, streamOffset, keepMean?})
+std::shared_ptr<SampleStepArgs> sample_step_args(const Napi::CallbackInfo& info) {
+  const Options o = Options::from(info, "sampleStepAsync", "sampleStepAsync({sample: EngineTensor, ...})");
+  auto a = std::make_shared<SampleStepArgs>();
+  a->sample = unwrap_engine_tensor(o.get("sample"), "sampleStepAsync: sample");  // shared until written
+  if (a->sample.ndim() != 4) throw o.range_error("sample must be [B, C, H, W]");
+  const int64_t B = a->sample.dim(0);
+  for (double t : o.per_sample("timestep", B)) a->timesteps.push_back((float)t);
+  a->context = tensor_from_js(o.get("encoderHiddenStates"), "encoderHiddenStates");
+  if (o.has("encoderAttentionMask")) a->mask = tensor_from_js(o.get("encoderAttentionMask"), "encoderAttentionMask");
+  a->step.batch = B;
+  step_schedule(o, a->step);
+  a->step.eta = o.number("eta");
+  a->step.guidance_scale = (float)o.number("guidanceScale", 1.0);
+  a->step.seed = (uint64_t)o.integer("seed", 0, 0);
+  a->step.stream_offset = (uint64_t)o.integer("streamOffset", 0, 0);
+  a->keep_mean = o.boolean("keepMean", false);
+  return a;
+}
+
 }  // namespace
 
 Napi::Function UNetWrap::Init(Napi::Env env) {
@@ -127,6 +150,7 @@ Napi::Function UNetWrap::Init(Napi::Env env) {
   methods.push_back(InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync));
   methods.push_back(InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync));
   methods.push_back(InstanceMethod("policyStepAsync", &UNetWrap::PolicyStepAsync));
+  methods.push_back(InstanceMethod("sampleStepAsync", &UNetWrap::SampleStepAsync));
   methods.push_back(InstanceMethod("enableLora", &UNetWrap::EnableLora));
   methods.push_back(InstanceMethod("loraRank", &UNetWrap::LoraRank));
   for (auto& m : device_methods()) methods.push_back(m);
@@ -204,6 +228,23 @@ Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
         *out = to_host(model_->backward(to_model_device(std::move(*grad), model_->params().device())));
       },
       [out](Napi::Env env) { return Napi::Value(grads_to_js(env, *out)); });
+}
+
+// One sampling step on the engine thread (rl/sample_step.h): resolves to {prevSample: EngineTensor
+// on the UNet's device, logProb, mean?: EngineTensor}.
+Napi::Value UNetWrap::SampleStepAsync(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  auto args = sample_step_args(info);
+  auto out = std::make_shared<SampleStepResult>();
+  return EngineJob::queue(
+      info.Env(), *this, busy_, [this, args, out] { *out = sample_step(*model_, *args); },
+      [out](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("prevSample", wrap_engine_tensor(env, std::move(out->prev_sample)));
+        o.Set("logProb", doubles_to_js(env, out->log_prob));
+        if (!out->mean.empty()) o.Set("mean", wrap_engine_tensor(env, std::move(out->mean)));
+        return Napi::Value(o);
+      });
 }
 
 // One trained RL step on the engine thread (rl/policy_step.h): parameter gradients accumulate in

@@ -6,35 +6,10 @@
 #include <string>
 
 #include "ops/shape_ops.h"
-#include "rl/device_kernels.h"
+#include "rl/guided_step.h"
 
 namespace cxrl {
 namespace {
-
-// A host array as a tensor on d.
-Tensor on_device(const float* host, Shape shape, Device d) {
-  Tensor t = Tensor::uninitialized(std::move(shape));
-  std::memcpy(t.data(), host, t.numel() * sizeof(float));
-  return d == Device::kCpu ? t : t.to(d);
-}
-
-const float* values(const Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
-float* values(Tensor& t) { return t.on_device() ? t.mutable_device_data() : t.data(); }
-
-// The step kernels where the tensors are: the CPU ones, or the device's resident ones.
-void step_forward(Device d, const DdimStepArgs& s, double* log_prob) {
-  if (d == Device::kCpu)
-    ddim_step_cpu(s, nullptr, log_prob);
-  else
-    rl_device_kernels(d).ddim_step_resident(s, nullptr, log_prob);
-}
-
-void step_backward(Device d, const DdimStepArgs& s, const double* grad_log_prob, float* g_m, float* g_u) {
-  if (d == Device::kCpu)
-    ddim_step_backward_cpu(s, grad_log_prob, g_m, g_u);
-  else
-    rl_device_kernels(d).ddim_step_backward_resident(s, grad_log_prob, g_m, g_u);
-}
 
 void check_args(const PolicyStepArgs& a, int64_t B, int64_t rows) {
   auto need = [](bool ok, const std::string& what) {
@@ -67,19 +42,13 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
   check_args(a, B, rows);
   const Device d = unet.params().device();
   const int64_t N = shape_numel(a.sample_shape) / B, n = B * N;
-  Shape unet_shape = a.sample_shape;
-  unet_shape[0] = rows;
 
   // The UNet's batch: x_t twice when guided (unconditional rows first), each row's timestep.
-  Tensor x_host = Tensor::uninitialized(unet_shape);
-  for (int64_t h = 0; h < rows / B; ++h) std::memcpy(x_host.data() + h * n, a.sample, n * sizeof(float));
-  Tensor t_host = Tensor::uninitialized({rows});
-  for (int64_t r = 0; r < rows; ++r) t_host.v[r] = a.timesteps[r % B];
-  const Tensor x = d == Device::kCpu ? std::move(x_host) : x_host.to(d);
-  const Tensor t = d == Device::kCpu ? std::move(t_host) : t_host.to(d);
+  const Tensor x = guided_unet_batch(host_array_on(a.sample, a.sample_shape, d), guided);
+  const Tensor t = guided_timesteps(a.timesteps, rows, d);
   const Tensor context = d == Device::kCpu ? a.context : a.context.to(d);
   const Tensor mask = a.mask.empty() || d == Device::kCpu ? a.mask : a.mask.to(d);
-  const Tensor prev = on_device(a.prev_sample, a.sample_shape, d);
+  const Tensor prev = host_array_on(a.prev_sample, a.sample_shape, d);
 
   const Tensor out = unet.forward(x, t, context, mask.empty() ? nullptr : &mask);
 
@@ -88,15 +57,15 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
   DdimStepArgs s = a.step;
   s.batch = B;
   s.per_sample = N;
-  s.sample = values(x);
-  s.model_output = values(out) + (guided ? n : 0);
-  s.model_output_uncond = guided ? values(out) : nullptr;
+  s.sample = step_values(x);
+  s.model_output = step_values(out) + (guided ? n : 0);
+  s.model_output_uncond = guided ? step_values(out) : nullptr;
   s.noise = nullptr;
   s.noise_source = NoiseSource::kGivenPrevSample;
-  s.prev_sample_in = values(prev);
+  s.prev_sample_in = step_values(prev);
   PolicyStepResult r;
   r.log_prob.resize(B);
-  step_forward(d, s, r.log_prob.data());
+  ddim_step_on(d, s, nullptr, r.log_prob.data());
 
   PpoArgs p;
   p.batch = B;
@@ -111,17 +80,18 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
 
   // d(loss)/d(UNet output): the step backward writes both halves (unconditional first).
   Tensor grad_out = Tensor::uninitialized(out.shape, d);
-  step_backward(d, s, grad_lp.data(), values(grad_out) + (guided ? n : 0), guided ? values(grad_out) : nullptr);
+  ddim_step_backward_on(d, s, grad_lp.data(), step_values(grad_out) + (guided ? n : 0),
+                        guided ? step_values(grad_out) : nullptr);
 
   if (a.anchor_mean) {
     // Per element, KL(N(mu, std^2) || N(mu_a, std^2)) = (mu - mu_a)^2 / (2 std^2), and the step's
     // log-density (a mean per element) at x_prev = mu_a is -KL - log std - log sqrt(2 pi): the fused
     // kernel gives the KL's value, and through its backward the gradient to both guidance halves.
-    const Tensor anchor = on_device(a.anchor_mean, a.sample_shape, d);
+    const Tensor anchor = host_array_on(a.anchor_mean, a.sample_shape, d);
     DdimStepArgs k = s;
-    k.prev_sample_in = values(anchor);
+    k.prev_sample_in = step_values(anchor);
     std::vector<double> lp_anchor(B);
-    step_forward(d, k, lp_anchor.data());
+    ddim_step_on(d, k, nullptr, lp_anchor.data());
     for (int64_t b = 0; b < B; ++b)
       r.kl_anchor += -lp_anchor[b] -
                      std::log(a.step.eta * ddim_sigma(a.step.alpha_bar_t[b], a.step.alpha_bar_prev[b])) -
@@ -129,7 +99,8 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
     r.kl_anchor /= (double)B;
     const std::vector<double> grad_kl(B, -a.kl_weight * a.loss_scale / (double)B);
     Tensor grad_kl_out = Tensor::uninitialized(out.shape, d);
-    step_backward(d, k, grad_kl.data(), values(grad_kl_out) + (guided ? n : 0), guided ? values(grad_kl_out) : nullptr);
+    ddim_step_backward_on(d, k, grad_kl.data(), step_values(grad_kl_out) + (guided ? n : 0),
+                          guided ? step_values(grad_kl_out) : nullptr);
     add_inplace(&grad_out, grad_kl_out);
   }
 

@@ -23,6 +23,7 @@
 #include "ops/device_ops.h"
 #include "rl/device_kernels.h"
 #include "rl/policy_step.h"
+#include "rl/sample_step.h"
 
 namespace cxrl::test {
 namespace {
@@ -606,6 +607,34 @@ TEST(text_encoder_on_emulated_device_matches_cpu_bitwise) {
     CHECK(bitwise_equal(gpu.params().find(p->name)->grad, p->grad), "text encoder gradient of " + p->name + " differs");
   CHECK(calls().count("embedding_lookup_forward") && calls().count("embedding_lookup_backward"),
         "the embedding lookups did not run on the device");
+}
+
+// The sampling step (rl/sample_step.h) with the UNet on the device: x_prev (left on the device), its
+// log-probs and the step's mean bitwise the CPU's.
+TEST(sample_step_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  UNet2DCondition cpu(tiny_unet_config(), 6), gpu(tiny_unet_config(), 6);
+  gpu.params().to(kEmulated);
+  SampleStepArgs a;
+  a.sample = randn({2, 1, 8, 8});
+  a.timesteps = {700.f, 700.f};
+  a.context = randn({4, 3, 6});
+  a.mask = Tensor({4, 3}, 1.f);
+  a.step.alpha_bar_t = {0.3, 0.3};
+  a.step.alpha_bar_prev = {0.45, 0.45};
+  a.step.eta = 0.8;
+  a.step.guidance_scale = 2.5f;
+  a.step.seed = 17;
+  a.step.stream_offset = 4;
+  a.keep_mean = true;
+  const SampleStepResult rc = sample_step(cpu, a);
+  SampleStepArgs ag = a;
+  ag.sample = dev(a.sample);
+  const SampleStepResult rg = sample_step(gpu, ag);
+  CHECK(rg.prev_sample.on_device() && bitwise_equal(rg.prev_sample, rc.prev_sample), "x_prev differs");
+  CHECK(rg.log_prob == rc.log_prob, "log-probs differ");
+  CHECK(rg.mean.on_device() && bitwise_equal(rg.mean, rc.mean), "the step's mean differs");
+  CHECK(!bitwise_equal(rc.mean, rc.prev_sample), "the mean is the noisy sample");
 }
 
 }  // namespace cxrl::test

@@ -59,6 +59,8 @@ export interface NativeUNet extends NativeTrainable {
   backward(gradOutput: TensorData): UNetInputGrads;
   forwardAsync(input: UNetForwardInput): Promise<TensorData>;
   backwardAsync(gradOutput: TensorData): Promise<UNetInputGrads>;
+  /** One guided sampling step in the engine (native/rl/sample_step.h); x stays on the UNet's device. */
+  sampleStepAsync(input: SampleStepInput): Promise<SampleStepOutput>;
   /** One trained RL step in the engine (native/rl/policy_step.h); parameter gradients accumulate. */
   policyStepAsync(input: PolicyStepInput): Promise<PolicyStepOutput>;
   /** Freezes every weight and adds LoRA adapters (NAME.lora_A.weight, NAME.lora_B.weight) to each attention's to_q, to_k, to_v, to_out.0; scale = lora_alpha / rank */
@@ -168,6 +170,7 @@ export interface NativeAddon {
   ImageEncoder: new (configJson: string, seed: number) => NativeImageEncoder;
   Vae: new (configJson: string, seed: number) => NativeVae;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
+  EngineTensor: { fromHost(data: Float32Array, shape: number[], device?: 'cpu' | 'cuda'): EngineTensor };
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
   // Schedules and RL kernels
@@ -258,6 +261,43 @@ export interface DdimStepInput {
   /** ... or Philox noise: sample b draws stream streamOffset + b of this seed. */
   seed?: number;
   streamOffset?: number;
+}
+
+/**
+ * A handle to an engine tensor on the CPU or a device: values stay where a model runs between calls.
+ * JavaScript reads them only through toHost(); dispose() frees them at once (else the GC does).
+ */
+export interface EngineTensor {
+  toHost(): Float32Array;
+  shape(): number[];
+  device(): 'cpu' | 'cuda';
+  dispose(): void;
+}
+
+/** One guided DDIM sampling step in the engine (native/rl/sample_step.h). */
+export interface SampleStepInput {
+  /** x_t [B, C, H, W] */
+  sample: EngineTensor;
+  /** one per sample */
+  timestep: number | ArrayLike<number>;
+  /** [rows, L, D], [rows, L]: rows = 2B, unconditional half first, when guided */
+  encoderHiddenStates: TensorData;
+  encoderAttentionMask?: TensorData | null;
+  schedule: NativeDdimSchedule;
+  stepIndex: number | ArrayLike<number>;
+  eta: number;
+  guidanceScale: number;
+  seed: number;
+  streamOffset: number;
+  /** also return the step's mean (the step without noise) */
+  keepMean?: boolean;
+}
+
+export interface SampleStepOutput {
+  /** x_prev, on the UNet's device */
+  prevSample: EngineTensor;
+  logProb: Float64Array;
+  mean?: EngineTensor;
 }
 
 /**

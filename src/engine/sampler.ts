@@ -2,12 +2,13 @@
  * DDIM sampling with classifier-free guidance through the fused step kernel, recording the
  * trajectory that the RL stage needs (x_T .. x_0, timesteps, per-step log-probabilities). Noise is
  * Philox: x_T of sample b is stream b of the seed; the noise of step i for sample b is stream
- * (i + 1) * B + b, so a run is reproducible from (seed, settings) alone. The UNet runs off the JS
- * thread (forwardAsync), so progress output and Ctrl-C stay responsive.
+ * (i + 1) * B + b, so a run is reproducible from (seed, settings) alone. Each step is one engine call
+ * off the JS thread (UNet.sampleStepAsync: guided forward and the fused step, native/rl/sample_step.h),
+ * so progress output and Ctrl-C stay responsive, and x_t stays on the UNet's device between steps.
  */
 import { loadAddon, NativeUNet } from './native';
 import { Conditioning, GuidedDenoiser } from './guided-denoiser';
-import { ddimStep, DdimStepInput, Device } from './rl';
+import { engineCall, engineCallAsync } from './native-errors';
 import { ddimSchedule, SchedulerConfig } from './scheduler';
 
 export type { Conditioning } from './guided-denoiser';
@@ -21,7 +22,6 @@ export interface SampleOptions {
   guidanceScale: number;
   seed: number;
   scheduler: SchedulerConfig;
-  device?: Device;
   keepTrajectory?: boolean;
   /** also keep each step's mean mu (x_prev before noise is added): the RL stage's KL trust region */
   keepMeans?: boolean;
@@ -66,39 +66,45 @@ export async function sampleDdim(
   const [B, C, H, W] = o.shape;
   const perSample = C * H * W;
   const schedule = ddimSchedule(o.scheduler, o.steps);
-  const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
-
-  let x = initialNoise(o.seed, B, perSample);
+  const conditioning = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale).unetConditioning;
+  const x0 = initialNoise(o.seed, B, perSample);
   const traj: Trajectory | undefined = o.keepTrajectory
-    ? { latents: [x], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
+    ? { latents: [x0], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
     : undefined;
-  for (let i = 0; i < o.steps; i++) {
-    const t = schedule.timesteps[i];
-    const out = await denoiser.predict(x, [C, H, W], t);
-    const input: DdimStepInput = {
-      batch: B,
-      perSample,
-      sample: x,
-      modelOutput: out.cond,
-      modelOutputUncond: out.uncond,
-      guidanceScale: o.guidanceScale,
-      schedule,
-      stepIndex: i,
-      eta: etaAtStep(o.eta, i),
-      seed: o.seed,
-      streamOffset: stepNoiseStream(i, B),
-    };
-    const step = ddimStep(input, o.device ?? 'cpu');
-    // The step's mean: the same step with zero noise.
-    if (traj?.means)
-      traj.means.push(ddimStep({ ...input, noise: new Float32Array(B * perSample) }, o.device ?? 'cpu').prevSample);
-    x = step.prevSample;
-    if (traj) {
-      traj.latents.push(x);
-      traj.timesteps.push(t);
-      traj.logProbs.push(step.logProb);
+  // x_t stays on the UNet's device from step to step (an EngineTensor); the trajectory, when kept,
+  // is copied to the host as it goes.
+  let x = engineCall(() => loadAddon().EngineTensor.fromHost(x0, [...o.shape], unet.device()));
+  try {
+    for (let i = 0; i < o.steps; i++) {
+      const t = schedule.timesteps[i];
+      const step = await engineCallAsync(() =>
+        unet.sampleStepAsync({
+          sample: x,
+          timestep: t,
+          encoderHiddenStates: conditioning.context,
+          encoderAttentionMask: conditioning.mask,
+          schedule,
+          stepIndex: i,
+          eta: etaAtStep(o.eta, i),
+          guidanceScale: o.guidanceScale,
+          seed: o.seed,
+          streamOffset: stepNoiseStream(i, B),
+          keepMean: !!traj?.means,
+        }),
+      );
+      x.dispose();
+      x = step.prevSample;
+      if (traj) {
+        traj.latents.push(x.toHost());
+        traj.timesteps.push(t);
+        traj.logProbs.push(step.logProb);
+        if (traj.means) traj.means.push(step.mean!.toHost());
+      }
+      step.mean?.dispose();
+      o.onStep?.(i + 1, o.steps);
     }
-    o.onStep?.(i + 1, o.steps);
+    return { images: x.toHost(), trajectory: traj };
+  } finally {
+    x.dispose();
   }
-  return { images: x, trajectory: traj };
 }

@@ -24,6 +24,7 @@
 #include "model/vae.h"
 #include "model/vae_config.h"
 #include "rl/policy_step.h"
+#include "rl/sample_step.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
 
@@ -293,4 +294,31 @@ TEST(cuda_text_encoder_matches_cpu) {
   }
   std::printf("    text encoder parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
   CHECK(worst < kFp32Tol, "text encoder gradient " + worst_name + " differs");
+}
+
+// The sampling step (rl/sample_step.h) on the GPU against the CPU: x_prev, log-probs and the mean.
+TEST(cuda_sample_step_matches_cpu) {
+  require_device();
+  const UNetCase& c = kCases[2];
+  const UNetConfig cfg = case_config(c);
+  UNet2DCondition cpu(cfg, 4), gpu(cfg, 4);
+  gpu.params().to(Device::kCuda);
+  SampleStepArgs a;
+  a.sample = randn({c.batch, (int64_t)cfg.in_channels, c.size, c.size});
+  a.timesteps.assign(c.batch, 600.f);
+  a.context = randn({2 * c.batch, c.context_length, (int64_t)cfg.cross_attention_dim});
+  a.step.alpha_bar_t.assign(c.batch, 0.4);
+  a.step.alpha_bar_prev.assign(c.batch, 0.5);
+  a.step.eta = 1.0;
+  a.step.guidance_scale = 7.5f;
+  a.step.seed = 3;
+  a.keep_mean = true;
+  const SampleStepResult rc = sample_step(cpu, a);
+  SampleStepArgs ag = a;
+  ag.sample = a.sample.to(Device::kCuda);
+  const SampleStepResult rg = sample_step(gpu, ag);
+  expect_close("sample step x_prev", rg.prev_sample.to(Device::kCpu), rc.prev_sample, kFp32Tol);
+  expect_close("sample step mean", rg.mean.to(Device::kCpu), rc.mean, kFp32Tol);
+  for (int64_t b = 0; b < c.batch; ++b)
+    CHECK(std::abs(rg.log_prob[b] - rc.log_prob[b]) <= 1e-3 * std::abs(rc.log_prob[b]), "sample step log-prob differs");
 }
