@@ -192,6 +192,12 @@ void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, 
                                   plane);
 }
 
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = output(a.shape);
+  add_device(in(a), in(b), y.mutable_device_data(), a.numel());
+  return y;
+}
+
 void add_scaled_inplace(Tensor* acc, const Tensor& b, float scale) {
   add_scaled_device(acc->mutable_device_data(), in(b), scale, b.numel());
 }
@@ -287,6 +293,7 @@ const DeviceOps& ops() {
       pad_bottom_right_backward,
       concat_channels_forward,
       concat_channels_backward,
+      add,
       add_scaled_inplace,
       add_plane_bias,
       plane_sums,

@@ -48,7 +48,8 @@ struct DeviceOps {
   Tensor (*pad_bottom_right_backward)(const Tensor& gy, int64_t bottom, int64_t right);
   Tensor (*concat_channels_forward)(const Tensor& a, const Tensor& b);
   void (*concat_channels_backward)(const Tensor& gy, int64_t channels_a, Tensor* ga, Tensor* gb);
-  void (*add_scaled_inplace)(Tensor* acc, const Tensor& b, float scale);  // add and add_inplace use it
+  Tensor (*add)(const Tensor& a, const Tensor& b);                        // a + b, one pass
+  void (*add_scaled_inplace)(Tensor* acc, const Tensor& b, float scale);  // add_inplace uses it too
   void (*add_plane_bias)(Tensor* h, const Tensor& t);
   Tensor (*plane_sums)(const Tensor& g);
   Tensor (*nchw_to_tokens)(const Tensor& x);

@@ -99,11 +99,7 @@ void concat_channels_backward(const Tensor& gy, int64_t channels_a, Tensor* ga, 
 
 Tensor add(const Tensor& a, const Tensor& b) {
   check_same_shape(a, b, "add");
-  if (a.on_device()) {  // a copy of a, then one accumulation
-    Tensor y = a;
-    device_ops("add", a, {&b}).add_scaled_inplace(&y, b, 1.f);
-    return y;
-  }
+  if (a.on_device()) return device_ops("add", a, {&b}).add(a, b);
   Tensor y = Tensor::uninitialized(a.shape);
   parallel_for(a.numel(), 8192, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) y.v[i] = a.v[i] + b.v[i];

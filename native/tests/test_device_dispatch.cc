@@ -190,6 +190,7 @@ const DeviceOps& emulated_ops() {
         concat_channels_backward(host(gy), ca, &ha, &hb);
         store(ga, ha), store(gb, hb);
       },
+      [](const Tensor& a, const Tensor& b) { return ++calls()["add"], dev(add(host(a), host(b))); },
       [](Tensor* acc, const Tensor& b, float scale) {
         ++calls()["add_scaled_inplace"];
         Tensor h = host(*acc);
@@ -427,7 +428,7 @@ TEST(unet_on_emulated_device_matches_cpu_bitwise) {
                          "concat_backward",     "add_scaled_inplace",
                          "add_plane_bias",      "plane_sums",
                          "nchw_to_tokens",      "tokens_to_nchw",
-                         "timestep_embedding"})
+                         "timestep_embedding",  "add"})
     CHECK(calls().count(op), std::string("the UNet never dispatched ") + op);
 }
 
