@@ -6,7 +6,8 @@
  * bit-identical images from the same noise.
  */
 import type { NativeUNet } from '../src/engine/native';
-import { Conditioning, GuidedDenoiser } from '../src/engine/guided-denoiser';
+import { Conditioning } from '../src/engine/guidance';
+import { GuidedChain } from './guided-chain';
 import { ddimStep, ddimStepBackward, DdimStepInput, ppoLoss } from '../src/engine/rl';
 import { sampleDdim } from '../src/engine/sampler';
 import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
@@ -435,7 +436,7 @@ async function composedMicroBatch(
   u.policy.zeroGrad();
   u.ace?.zeroGrad();
   const cond = policyConditioning({ context: rows(u.cond.context), mask: rows(u.cond.mask) }, u.ace, false);
-  const denoiser = new GuidedDenoiser(
+  const denoiser = new GuidedChain(
     u.policy,
     idx.length,
     cond,

@@ -3,7 +3,7 @@
  * recorded trajectory re-scores to exactly its stored log-probabilities (PPO's ratio is then 1).
  */
 import { loadAddon } from '../src/engine/native';
-import { GuidedDenoiser } from '../src/engine/guided-denoiser';
+import { GuidedChain } from './guided-chain';
 import { ddimStep, DdimStepInput } from '../src/engine/rl';
 import { initialNoise, sampleDdim, SampleOptions, stepNoiseStream } from '../src/engine/sampler';
 import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
@@ -129,7 +129,7 @@ describe('DDIM sampling with guidance', () => {
     const [B, C, H, W] = o.shape,
       per = C * H * W;
     const sched = ddimSchedule(o.scheduler, o.steps);
-    const denoiser = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale);
+    const denoiser = new GuidedChain(unet, B, cond, uncond, o.guidanceScale);
     let x = initialNoise(o.seed, B, per);
     const latents = [x],
       logProbs: Float64Array[] = [],

@@ -7,11 +7,11 @@
  * so progress output and Ctrl-C stay responsive, and x_t stays on the UNet's device between steps.
  */
 import { loadAddon, NativeUNet } from './native';
-import { Conditioning, GuidedDenoiser } from './guided-denoiser';
+import { Conditioning, guidedConditioning } from './guidance';
 import { engineCall, engineCallAsync } from './native-errors';
 import { ddimSchedule, SchedulerConfig } from './scheduler';
 
-export type { Conditioning } from './guided-denoiser';
+export type { Conditioning } from './guidance';
 
 export interface SampleOptions {
   /** [B, C, H, W] */
@@ -66,7 +66,7 @@ export async function sampleDdim(
   const [B, C, H, W] = o.shape;
   const perSample = C * H * W;
   const schedule = ddimSchedule(o.scheduler, o.steps);
-  const conditioning = new GuidedDenoiser(unet, B, cond, uncond, o.guidanceScale).unetConditioning;
+  const conditioning = guidedConditioning(B, cond, uncond, o.guidanceScale);
   const x0 = initialNoise(o.seed, B, perSample);
   const traj: Trajectory | undefined = o.keepTrajectory
     ? { latents: [x0], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }

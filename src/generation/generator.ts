@@ -12,7 +12,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { NativeUNet } from '../engine/native';
-import type { Conditioning } from '../engine/guided-denoiser';
+import type { Conditioning } from '../engine/guidance';
 import type { SchedulerConfig } from '../engine/scheduler';
 import { encodeTexts } from '../engine/text-encoder';
 import { DeviceChoice, placeModel } from '../engine/device';

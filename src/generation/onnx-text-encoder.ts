@@ -5,7 +5,7 @@
  * cross-attention mask is all ones unless the model takes an attention_mask input.
  */
 import * as ort from 'onnxruntime-node';
-import type { Conditioning } from '../engine/guided-denoiser';
+import type { Conditioning } from '../engine/guidance';
 import { floatData, idTensor, inputInfo, openSession, OrtDevice, outputInfo } from '../onnx/runtime';
 import { ClipTokenizer } from '../text/clip-tokenizer';
 import { UserError } from '../util/errors';

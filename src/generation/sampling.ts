@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
-import { isGuided } from '../engine/guided-denoiser';
+import { isGuided } from '../engine/guidance';
 import { sampleDdim } from '../engine/sampler';
 import type { Generator } from './generator';
 import { GenerationSettings, SAMPLE_GRID_SETTINGS } from './settings';

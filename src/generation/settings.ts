@@ -2,7 +2,7 @@
  * Generation settings and their defaults, in one place: `generate`, the training sample grids, the
  * RL stage's evaluation and `eval` all read them from here.
  */
-import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
+import { checkEta, checkGuidanceScale } from '../engine/guidance';
 import { checkNumbers, NON_NEGATIVE_INTEGER, POSITIVE_INTEGER } from '../util/numeric-options';
 
 export interface GenerationSettings {

@@ -11,7 +11,7 @@
  * accumulation makes it.
  */
 import type { NativeOptimizer, NativeUNet } from '../engine/native';
-import { Conditioning, GuidedDenoiser } from '../engine/guided-denoiser';
+import { Conditioning, guidedConditioning } from '../engine/guidance';
 import { clipJointGradNorm } from '../engine/optimizer';
 import { engineCallAsync } from '../engine/native-errors';
 import type { NativeDdimSchedule } from '../engine/native-types';
@@ -138,7 +138,7 @@ export async function microBatchGradient(
     false,
   );
   const uncond = policyConditioning(u.uncond, u.ace, true);
-  const conditioning = new GuidedDenoiser(u.policy, idx.length, cond, uncond, s.guidanceScale).unetConditioning;
+  const conditioning = guidedConditioning(idx.length, cond, uncond, s.guidanceScale);
   const mb: MicroBatchLoss = { loss: 0, approxKl: 0, clipfrac: 0, klAnchor: 0 };
   const withKl = s.klWeight > 0;
   if (withKl && !u.anchorMeans) throw new Error("the KL term needs the anchor's per-step means");

@@ -2,7 +2,7 @@
  * The RL stage's hyper-parameters, their defaults (one home: the CLI reads them from here) and
  * their validation. Names follow DDPO's config where one exists.
  */
-import { checkEta, checkGuidanceScale } from '../engine/guided-denoiser';
+import { checkEta, checkGuidanceScale } from '../engine/guidance';
 import { UserError } from '../util/errors';
 import { settingsDiff } from '../train/run-lifecycle';
 import { checkNumber, NON_NEGATIVE, NON_NEGATIVE_INTEGER, POSITIVE, POSITIVE_INTEGER } from '../util/numeric-options';

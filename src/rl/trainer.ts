@@ -9,7 +9,7 @@
  */
 import { devicePeakMiB } from '../engine/device';
 import { loadAddon, NativeOptimizer } from '../engine/native';
-import type { Conditioning } from '../engine/guided-denoiser';
+import type { Conditioning } from '../engine/guidance';
 import { sampleDdim } from '../engine/sampler';
 import { ddimSchedule } from '../engine/scheduler';
 import type { NativeDdimSchedule } from '../engine/native-types';
