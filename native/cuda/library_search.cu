@@ -30,4 +30,22 @@ std::vector<std::string> library_candidates(const LibrarySpec& spec) {
   return out;
 }
 
+bool open_first_library(const LibrarySpec& spec, const std::function<std::string(void*, const std::string&)>& bind,
+                        std::string* why) {
+  std::string tried;
+  for (const std::string& path : library_candidates(spec)) {
+    void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+      tried += "\n  " + path + ": " + dlerror();
+      continue;
+    }
+    const std::string unusable = bind(lib, path);
+    if (unusable.empty()) return true;
+    tried += "\n  " + path + ": " + unusable;
+    dlclose(lib);
+  }
+  *why = std::string(spec.name) + " not found (set " + spec.env_var + " to " + spec.env_example + "); tried:" + tried;
+  return false;
+}
+
 }  // namespace cxrl
