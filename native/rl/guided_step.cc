@@ -40,6 +40,17 @@ Tensor host_array_on(const float* host, Shape shape, Device d) {
 const float* step_values(const Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
 float* step_values(Tensor& t) { return t.on_device() ? t.mutable_device_data() : t.data(); }
 
+DdimStepArgs guided_step_args(const DdimStepArgs& settings, const Tensor& x, const Tensor& unet_output, bool guided) {
+  const int64_t n = x.numel();
+  DdimStepArgs s = settings;
+  s.batch = x.dim(0);
+  s.per_sample = n / s.batch;
+  s.sample = step_values(x);
+  s.model_output = step_values(unet_output) + (guided ? n : 0);
+  s.model_output_uncond = guided ? step_values(unet_output) : nullptr;
+  return s;
+}
+
 void ddim_step_on(Device d, const DdimStepArgs& s, float* prev_sample_out, double* log_prob_out) {
   if (d == Device::kCpu)
     ddim_step_cpu(s, prev_sample_out, log_prob_out);

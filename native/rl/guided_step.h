@@ -20,6 +20,11 @@ Tensor host_array_on(const float* host, Shape shape, Device d);
 const float* step_values(const Tensor& t);
 float* step_values(Tensor& t);  // for writing (copy on write on a device)
 
+// The step's arguments at x_t [B, ...] from the UNet output of a guided_unet_batch pass over it:
+// the settings (alpha-bars, eta, guidance, noise choice) with batch, per-sample size, x_t and the
+// two guidance halves (the unconditional rows first) pointing into the tensors, on their device.
+DdimStepArgs guided_step_args(const DdimStepArgs& settings, const Tensor& x, const Tensor& unet_output, bool guided);
+
 // The fused step and its backward on device d, pointers into tensors on d (prev_sample_out may be
 // null); log-probs and their gradient on the host.
 void ddim_step_on(Device d, const DdimStepArgs& s, float* prev_sample_out, double* log_prob_out);

@@ -41,10 +41,11 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
   const int64_t rows = guided ? 2 * B : B;
   check_args(a, B, rows);
   const Device d = unet.params().device();
-  const int64_t N = shape_numel(a.sample_shape) / B, n = B * N;
+  const int64_t n = shape_numel(a.sample_shape);  // values of x_t
 
   // The UNet's batch: x_t twice when guided (unconditional rows first), each row's timestep.
-  const Tensor x = guided_unet_batch(host_array_on(a.sample, a.sample_shape, d), guided);
+  const Tensor x_t = host_array_on(a.sample, a.sample_shape, d);
+  const Tensor x = guided_unet_batch(x_t, guided);
   const Tensor t = guided_timesteps(a.timesteps, rows, d);
   const Tensor context = d == Device::kCpu ? a.context : a.context.to(d);
   const Tensor mask = a.mask.empty() || d == Device::kCpu ? a.mask : a.mask.to(d);
@@ -52,14 +53,8 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
 
   const Tensor out = unet.forward(x, t, context, mask.empty() ? nullptr : &mask);
 
-  // The step at the stored x_prev: the new log-probs. Pointers into x (its first B rows are x_t)
-  // and into the two halves of the UNet output, on the device the tensors are on.
-  DdimStepArgs s = a.step;
-  s.batch = B;
-  s.per_sample = N;
-  s.sample = step_values(x);
-  s.model_output = step_values(out) + (guided ? n : 0);
-  s.model_output_uncond = guided ? step_values(out) : nullptr;
+  // The step at the stored x_prev: the new log-probs, on the device the tensors are on.
+  DdimStepArgs s = guided_step_args(a.step, x_t, out, guided);
   s.noise = nullptr;
   s.noise_source = NoiseSource::kGivenPrevSample;
   s.prev_sample_in = step_values(prev);

@@ -12,7 +12,7 @@ SampleStepResult sample_step(UNet2DCondition& unet, const SampleStepArgs& a) {
   const Device d = unet.params().device();
   const Tensor x = a.sample.device == d ? a.sample : a.sample.to(d);
   if (x.ndim() != 4) throw std::invalid_argument("sample step: sample must be [B, C, H, W], got " + shape_str(x.shape));
-  const int64_t B = x.dim(0), N = x.numel() / B, n = x.numel();
+  const int64_t B = x.dim(0);
   const bool guided = a.step.guidance_scale != 1.f;
   const int64_t rows = guided ? 2 * B : B;
   if ((int64_t)a.timesteps.size() != B) throw std::invalid_argument("sample step: one timestep per sample");
@@ -26,12 +26,7 @@ SampleStepResult sample_step(UNet2DCondition& unet, const SampleStepArgs& a) {
   const Tensor out = unet.forward(guided_unet_batch(x, guided), guided_timesteps(a.timesteps, rows, d), context,
                                   mask.empty() ? nullptr : &mask);
 
-  DdimStepArgs s = a.step;
-  s.batch = B;
-  s.per_sample = N;
-  s.sample = step_values(x);
-  s.model_output = step_values(out) + (guided ? n : 0);
-  s.model_output_uncond = guided ? step_values(out) : nullptr;
+  DdimStepArgs s = guided_step_args(a.step, x, out, guided);
   s.noise_source = NoiseSource::kSeeded;
   s.noise = s.prev_sample_in = nullptr;
   SampleStepResult r;
