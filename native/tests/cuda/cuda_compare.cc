@@ -38,4 +38,22 @@ double expect_close(const std::string& label, const Tensor& got, const Tensor& r
   return rel;
 }
 
+double expect_params_close(const std::string& label, ParamStore& got, ParamStore& ref, ParamPart part, double tol) {
+  double worst = 0;
+  std::string worst_name;
+  int tensors = 0;
+  for (const auto& p : ref.all()) {
+    if (!p->trainable) continue;
+    const Tensor& want = part == ParamPart::kGrad ? p->grad : p->value;
+    Param* q = got.find(p->name);
+    const Tensor have = (part == ParamPart::kGrad ? q->grad : q->value).to(Device::kCpu);
+    const double e = have.numel() == want.numel() ? max_rel_error(have.data(), want.data(), want.numel()) : INFINITY;
+    if (!(e <= worst)) worst = e, worst_name = p->name;
+    ++tensors;
+  }
+  std::printf("    %-60s max rel err %.2e (%d tensors; worst %s)\n", label.c_str(), worst, tensors, worst_name.c_str());
+  if (!(worst < tol)) fail(label + ": " + worst_name + " differs from the CPU twin by " + std::to_string(worst));
+  return worst;
+}
+
 }  // namespace cxrl::test

@@ -1,10 +1,12 @@
 // Helpers for the CUDA twin tests: move tensors to and from the device, and compare a device result
-// with its CPU twin's (max abs difference over the reference's max abs value, printed and checked).
+// (or a whole model's parameters) with its CPU twin's (max abs difference over the reference's max abs value, printed
+// and checked).
 #pragma once
 #include <string>
 
 #include "core/tensor.h"
 #include "cuda/device_memory.h"
+#include "model/params.h"
 
 namespace cxrl::test {
 
@@ -17,5 +19,11 @@ Tensor from_device(const DeviceArray<float>& d, const Shape& shape);
 double max_rel_error(const float* got, const float* ref, int64_t n);
 // Prints and returns max_rel_error; fails the test when it is not below tol.
 double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol);
+
+enum class ParamPart { kValue, kGrad };
+// max_rel_error of each trainable parameter's value or gradient in `got` (on any device) against
+// the same-named one in `ref` (on the CPU): prints the worst with its name, fails the test unless it
+// is below tol, and returns it.
+double expect_params_close(const std::string& label, ParamStore& got, ParamStore& ref, ParamPart part, double tol);
 
 }  // namespace cxrl::test

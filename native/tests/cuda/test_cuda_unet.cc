@@ -111,16 +111,7 @@ TEST(cuda_unet_matches_cpu) {
     const UNetGrads g = cpu.backward(gy), g_gpu = gpu.backward(gy.to(Device::kCuda));
     expect_close(l + " d sample", g_gpu.sample.to(Device::kCpu), g.sample, kFp32Tol);
     expect_close(l + " d context", g_gpu.encoder_hidden_states.to(Device::kCpu), g.encoder_hidden_states, kFp32Tol);
-    double worst = 0;
-    std::string worst_name;
-    for (Param* p : trainable(cpu.params())) {
-      const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
-      const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
-      if (e > worst) worst = e, worst_name = p->name;
-    }
-    std::printf("    %s: %zu parameter gradients, worst %.2e (%s)\n", l.c_str(), trainable(cpu.params()).size(), worst,
-                worst_name.c_str());
-    CHECK(worst < kFp32Tol, l + ": parameter gradient " + worst_name + " differs from the CPU's");
+    expect_params_close(l + " parameter gradients", gpu.params(), cpu.params(), ParamPart::kGrad, kFp32Tol);
 
     // One clipped AdamW step and an EMA update on each side.
     AdamConfig ac;
@@ -132,13 +123,7 @@ TEST(cuda_unet_matches_cpu) {
     CHECK(std::abs(norm_gpu - norm) <= 1e-3 * norm, l + ": gradient norms differ");
     opt.step();
     opt_gpu.step();
-    double worst_value = 0;
-    for (Param* p : trainable(cpu.params())) {
-      const Tensor got = gpu.params().find(p->name)->value.to(Device::kCpu);
-      worst_value = std::max(worst_value, max_rel_error(got.data(), p->value.data(), p->value.numel()));
-    }
-    std::printf("    %s: parameters after AdamW, worst %.2e\n", l.c_str(), worst_value);
-    CHECK(worst_value < kFp32Tol, l + ": AdamW step differs");
+    expect_params_close(l + " parameters after AdamW", gpu.params(), cpu.params(), ParamPart::kValue, kFp32Tol);
   }
 }
 
@@ -235,15 +220,7 @@ TEST(cuda_policy_step_matches_cpu) {
     CHECK(std::abs(rg.log_prob[b] - rc.log_prob[b]) <= 1e-3 * std::abs(rc.log_prob[b]), "log-probs differ");
   CHECK(std::abs(rg.kl_anchor - rc.kl_anchor) <= 1e-3 * std::abs(rc.kl_anchor), "KL differs");
   expect_close("policy step d context", rg.grad_context, rc.grad_context, kFp32Tol);
-  double worst = 0;
-  std::string worst_name;
-  for (const auto& p : cpu.params().all()) {
-    const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
-    const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
-    if (e > worst) worst = e, worst_name = p->name;
-  }
-  std::printf("    policy step parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
-  CHECK(worst < kFp32Tol, "policy step gradient " + worst_name + " differs");
+  expect_params_close("policy step parameter gradients", gpu.params(), cpu.params(), ParamPart::kGrad, kFp32Tol);
 }
 
 // The VAE on the GPU against the CPU, with a 512-channel mid block (its attention takes the wide
@@ -285,15 +262,7 @@ TEST(cuda_text_encoder_matches_cpu) {
   gpu.params().zero_grad();
   cpu.backward(gy);
   gpu.backward(gy.to(Device::kCuda));
-  double worst = 0;
-  std::string worst_name;
-  for (const auto& p : cpu.params().all()) {
-    const Tensor got = gpu.params().find(p->name)->grad.to(Device::kCpu);
-    const double e = max_rel_error(got.data(), p->grad.data(), p->grad.numel());
-    if (e > worst) worst = e, worst_name = p->name;
-  }
-  std::printf("    text encoder parameter gradients: worst %.2e (%s)\n", worst, worst_name.c_str());
-  CHECK(worst < kFp32Tol, "text encoder gradient " + worst_name + " differs");
+  expect_params_close("text encoder parameter gradients", gpu.params(), cpu.params(), ParamPart::kGrad, kFp32Tol);
 }
 
 // The sampling step (rl/sample_step.h) on the GPU against the CPU: x_prev, log-probs and the mean.
