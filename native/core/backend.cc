@@ -1,5 +1,6 @@
 #include "core/backend.h"
 
+#include <mutex>
 #include <stdexcept>
 
 namespace cxrl {
@@ -44,9 +45,9 @@ DeviceStatus device_status(Device d) {
 const DeviceBackend& require_backend(Device d) {
   if (d == Device::kCpu) throw std::logic_error("the CPU has no device backend");
   const DeviceBackend* b = DeviceRegistry<DeviceBackend>::find(d);
-  const DeviceStatus s = b ? b->status() : device_status(d);
-  if (!b || !s.usable) throw std::runtime_error(std::string(display_name(d)) + " is not usable: " + s.reason);
-  return *b;
+  if (b && b->status().usable) return *b;
+  throw std::runtime_error(std::string(display_name(d)) +
+                           " is not usable: " + (b ? b->status() : device_status(d)).reason);
 }
 
 }  // namespace cxrl

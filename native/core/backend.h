@@ -4,7 +4,7 @@
 // lookup (register_builtin_backends); whether it can run is then a run-time question (status()).
 #pragma once
 #include <array>
-#include <mutex>
+#include <atomic>
 #include <string>
 
 #include "core/device.h"
@@ -27,7 +27,9 @@ struct DeviceMemory {
 class DeviceBackend {
  public:
   virtual ~DeviceBackend() = default;
-  virtual DeviceStatus status() const = 0;
+  // The same answer on every call (asked once: the driver's answer does not change while the
+  // process runs), so that the per-allocation check in require_backend costs no copy.
+  virtual const DeviceStatus& status() const = 0;
   virtual std::unique_ptr<DeviceStorage> allocate(int64_t n) const = 0;  // values undefined
   virtual void upload(DeviceStorage& dst, const float* src, int64_t n) const = 0;
   virtual void download(float* dst, const DeviceStorage& src, int64_t n) const = 0;
@@ -49,34 +51,26 @@ void register_builtin_backends();
 template <typename Table>
 class DeviceRegistry {
  public:
+  // Every op on a device looks its table up: one atomic load once the built-ins are registered.
   static const Table* find(Device d) {
     register_builtin_backends();
-    std::lock_guard<std::mutex> lock(mutex());
-    return slots()[static_cast<int>(d)];
+    return slots()[static_cast<int>(d)].load(std::memory_order_acquire);
   }
   // For the built-in registration (register_builtin_backends) only.
   static void install(Device d, const Table* table) {
-    std::lock_guard<std::mutex> lock(mutex());
-    slots()[static_cast<int>(d)] = table;
+    slots()[static_cast<int>(d)].store(table, std::memory_order_release);
   }
   // Swaps in another table (tests: an emulated device) after the built-in ones are registered, so
   // they cannot overwrite it later; returns the previous table to put back.
   static const Table* replace(Device d, const Table* table) {
     register_builtin_backends();
-    std::lock_guard<std::mutex> lock(mutex());
-    const Table* previous = slots()[static_cast<int>(d)];
-    slots()[static_cast<int>(d)] = table;
-    return previous;
+    return slots()[static_cast<int>(d)].exchange(table, std::memory_order_acq_rel);
   }
 
  private:
-  static std::array<const Table*, kDeviceCount>& slots() {
-    static std::array<const Table*, kDeviceCount> s{};
+  static std::array<std::atomic<const Table*>, kDeviceCount>& slots() {
+    static std::array<std::atomic<const Table*>, kDeviceCount> s{};
     return s;
-  }
-  static std::mutex& mutex() {
-    static std::mutex m;
-    return m;
   }
 };
 

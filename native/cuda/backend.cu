@@ -61,8 +61,7 @@ DeviceStatus query_status() {
 
 class CudaBackend final : public DeviceBackend {
  public:
-  // Asked once: the driver's answer does not change while the process runs.
-  DeviceStatus status() const override {
+  const DeviceStatus& status() const override {
     static const DeviceStatus s = query_status();
     return s;
   }

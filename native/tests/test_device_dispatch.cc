@@ -51,11 +51,14 @@ class HostStorage final : public DeviceStorage {
 
 class EmulatedBackend final : public DeviceBackend {
  public:
-  DeviceStatus status() const override {
-    DeviceStatus s;
-    s.compiled = s.usable = true;
-    s.device_count = 1;
-    s.device_name = "emulated device (host memory)";
+  const DeviceStatus& status() const override {
+    static const DeviceStatus s = [] {
+      DeviceStatus e;
+      e.compiled = e.usable = true;
+      e.device_count = 1;
+      e.device_name = "emulated device (host memory)";
+      return e;
+    }();
     return s;
   }
   std::unique_ptr<DeviceStorage> allocate(int64_t n) const override { return std::make_unique<HostStorage>(n); }
