@@ -6,11 +6,11 @@
 import { UserError } from '../util/errors';
 import { engineCall } from './native-errors';
 import { loadAddon } from './native';
+import type { Device, DeviceModel } from './native-types';
 
 export type DeviceChoice = 'cpu' | 'cuda' | 'auto';
-export type EngineDevice = 'cpu' | 'cuda';
 
-export function resolveEngineDevice(choice: DeviceChoice): EngineDevice {
+export function resolveEngineDevice(choice: DeviceChoice): Device {
   if (choice === 'cpu') return 'cpu';
   const { cuda } = loadAddon().info();
   if (cuda.usable) return 'cuda';
@@ -18,14 +18,8 @@ export function resolveEngineDevice(choice: DeviceChoice): EngineDevice {
   throw new UserError(`--device cuda: CUDA is not usable here: ${cuda.reason}`);
 }
 
-/** A model whose passes can run on a device (UNet, VAE). */
-export interface DeviceModel {
-  toDevice(device: EngineDevice): void;
-  device(): EngineDevice;
-}
-
 /** Moves a model's weights to the device the choice resolves to; returns that device. */
-export function placeModel(model: DeviceModel, choice: DeviceChoice): EngineDevice {
+export function placeModel(model: DeviceModel, choice: DeviceChoice): Device {
   const device = resolveEngineDevice(choice);
   if (model.device() !== device) engineCall(() => model.toDevice(device), `--device ${choice}`);
   return device;
@@ -39,7 +33,7 @@ export type Precision = 'fp32' | 'bf16';
  * rounds the device GEMMs' operands to bfloat16 with fp32 accumulation and fp32 weights; the CPU
  * backend has no bf16, so bf16 needs the run to resolve to CUDA). Returns the device.
  */
-export function configureEngine(precision: Precision, choice: DeviceChoice): EngineDevice {
+export function configureEngine(precision: Precision, choice: DeviceChoice): Device {
   const device = resolveEngineDevice(choice);
   if (precision === 'bf16' && device !== 'cuda')
     throw new UserError(

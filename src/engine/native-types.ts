@@ -53,7 +53,7 @@ export interface NativeTrainable {
   zeroGrad(): void;
 }
 
-export interface NativeUNet extends NativeTrainable {
+export interface NativeUNet extends NativeTrainable, DeviceModel {
   configJson(): string;
   forward(input: UNetForwardInput): TensorData;
   backward(gradOutput: TensorData): UNetInputGrads;
@@ -67,21 +67,15 @@ export interface NativeUNet extends NativeTrainable {
   enableLora(o: { rank: number; scale?: number }): void;
   /** 0 without LoRA */
   loraRank(): number;
-  /** Moves the weights and gradients; later passes run there (inputs and results still cross as host arrays). */
-  toDevice(device: 'cpu' | 'cuda'): void;
-  device(): 'cpu' | 'cuda';
 }
 
 /** AutoencoderKL (forward only). Tensors NCHW; latents are raw (not multiplied by scaling_factor). */
-export interface NativeVae extends NativeTrainable {
+export interface NativeVae extends NativeTrainable, DeviceModel {
   configJson(): string;
   decode(latents: TensorData): TensorData;
   decodeAsync(latents: TensorData): Promise<TensorData>;
   encode(images: TensorData): { mean: TensorData; logvar: TensorData };
   encodeAsync(images: TensorData): Promise<{ mean: TensorData; logvar: TensorData }>;
-  /** Moves the weights; later decodes and encodes run there. */
-  toDevice(device: 'cpu' | 'cuda'): void;
-  device(): 'cpu' | 'cuda';
 }
 
 export interface AdamOptions {
@@ -170,7 +164,7 @@ export interface NativeAddon {
   ImageEncoder: new (configJson: string, seed: number) => NativeImageEncoder;
   Vae: new (configJson: string, seed: number) => NativeVae;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
-  EngineTensor: { fromHost(data: Float32Array, shape: number[], device?: 'cpu' | 'cuda'): EngineTensor };
+  EngineTensor: { fromHost(data: Float32Array, shape: number[], device?: Device): EngineTensor };
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
   // Schedules and RL kernels
@@ -230,6 +224,13 @@ export interface NativeAddon {
 
 export type Device = 'cpu' | 'cuda';
 
+/** A model whose passes can run on a device (UNet, VAE, text encoder). */
+export interface DeviceModel {
+  /** Moves the weights and gradients; later passes run there. */
+  toDevice(device: Device): void;
+  device(): Device;
+}
+
 export interface DdimStepInput {
   batch: number;
   perSample: number;
@@ -270,7 +271,7 @@ export interface DdimStepInput {
 export interface EngineTensor {
   toHost(): Float32Array;
   shape(): number[];
-  device(): 'cpu' | 'cuda';
+  device(): Device;
   dispose(): void;
 }
 
@@ -365,13 +366,10 @@ export interface PpoOutput {
   gradLogProb: Float64Array;
 }
 
-export interface NativeTextEncoder extends NativeTrainable {
+export interface NativeTextEncoder extends NativeTrainable, DeviceModel {
   configJson(): string;
   forward(input: { ids: Int32Array; shape: number[]; mask: Float32Array }): TensorData;
   backward(gradOutput: TensorData): void;
-  /** Moves the weights and gradients; later passes run there. */
-  toDevice(device: 'cpu' | 'cuda'): void;
-  device(): 'cpu' | 'cuda';
 }
 
 export interface NativeImageEncoder extends NativeTrainable {
