@@ -47,8 +47,8 @@ PolicyStepResult policy_step(UNet2DCondition& unet, const PolicyStepArgs& a) {
   const Tensor x_t = host_array_on(a.sample, a.sample_shape, d);
   const Tensor x = guided_unet_batch(x_t, guided);
   const Tensor t = guided_timesteps(a.timesteps, rows, d);
-  const Tensor context = d == Device::kCpu ? a.context : a.context.to(d);
-  const Tensor mask = a.mask.empty() || d == Device::kCpu ? a.mask : a.mask.to(d);
+  const Tensor context = a.context.to(d);  // to its own device: a copy (shared on a device)
+  const Tensor mask = a.mask.empty() ? a.mask : a.mask.to(d);
   const Tensor prev = host_array_on(a.prev_sample, a.sample_shape, d);
 
   const Tensor out = unet.forward(x, t, context, mask.empty() ? nullptr : &mask);

@@ -10,7 +10,7 @@ namespace cxrl {
 
 SampleStepResult sample_step(UNet2DCondition& unet, const SampleStepArgs& a) {
   const Device d = unet.params().device();
-  const Tensor x = a.sample.device == d ? a.sample : a.sample.to(d);
+  const Tensor x = a.sample.to(d);
   if (x.ndim() != 4) throw std::invalid_argument("sample step: sample must be [B, C, H, W], got " + shape_str(x.shape));
   const int64_t B = x.dim(0);
   const bool guided = a.step.guidance_scale != 1.f;
@@ -20,9 +20,9 @@ SampleStepResult sample_step(UNet2DCondition& unet, const SampleStepArgs& a) {
     throw std::invalid_argument("sample step: context must be [" + std::to_string(rows) +
                                 ", L, D] (unconditional rows first when guided), got " + shape_str(a.context.shape));
 
-  NoGradGuard inference;  // sampling keeps nothing for a backward
-  const Tensor context = a.context.device == d ? a.context : a.context.to(d);
-  const Tensor mask = a.mask.empty() || a.mask.device == d ? a.mask : a.mask.to(d);
+  NoGradGuard inference;                   // sampling keeps nothing for a backward
+  const Tensor context = a.context.to(d);  // to its own device: a copy (shared on a device)
+  const Tensor mask = a.mask.empty() ? a.mask : a.mask.to(d);
   const Tensor out = unet.forward(guided_unet_batch(x, guided), guided_timesteps(a.timesteps, rows, d), context,
                                   mask.empty() ? nullptr : &mask);
 
