@@ -82,7 +82,6 @@ async function setup(withAce: boolean, s = seed) {
     cond,
     uncond,
     trajectory: trajectory!,
-    sampleShape: SHAPE,
     advantages: Float64Array.of(1.3, -0.7),
     trainableSteps: [0, 1, 2, 3],
     eta: 1,
@@ -392,7 +391,12 @@ test('the engine RL timestep equals the chain of separate engine calls, bit for 
   const a = await setup(true),
     b = await setup(true);
   const rng = new Rng(seed + 9);
-  const anchorMeans = a.inputs.trajectory.latents.slice(0, STEPS).map((x) => x.map((v) => v + 0.05 * rng.normal()));
+  const anchorMeans = a.inputs.trajectory.latents.slice(0, STEPS).map((x) =>
+    loadAddon().EngineTensor.fromHost(
+      x.toHost().map((v) => v + 0.05 * rng.normal()),
+      x.shape(),
+    ),
+  );
   const s: PpoSettings = { ...SETTINGS, clipRange: 0.2, klWeight: 0.3 };
   const native = await microBatchGradient({ ...a.inputs, anchorMeans }, s, IDX, AT);
   const composed = await composedMicroBatch({ ...b.inputs, anchorMeans }, s, IDX, AT);
@@ -422,9 +426,11 @@ async function composedMicroBatch(
 ) {
   const per = SHAPE[0] * SHAPE[1] * SHAPE[2];
   const nTrain = steps[0].length;
-  const gather = (latents: Float32Array[], at: number[]) => {
+  const latents = u.trajectory.latents.map((x) => x.toHost());
+  const anchorMeans = u.anchorMeans?.map((x) => x.toHost());
+  const gather = (from: Float32Array[], at: number[]) => {
     const out = new Float32Array(idx.length * per);
-    idx.forEach((row, k) => out.set(latents[at[k]].subarray(row * per, (row + 1) * per), k * per));
+    idx.forEach((row, k) => out.set(from[at[k]].subarray(row * per, (row + 1) * per), k * per));
     return out;
   };
   const rows = (t: { data: Float32Array; shape: number[] }) => {
@@ -447,7 +453,7 @@ async function composedMicroBatch(
   for (let j = 0; j < nTrain; j++) {
     const stepIdx = steps.map((st) => st[j]);
     const at = stepIdx.map((i) => u.scheduler.step(i));
-    const x = gather(u.trajectory.latents, stepIdx);
+    const x = gather(latents, stepIdx);
     const out = await denoiser.predict(
       x,
       SHAPE,
@@ -465,7 +471,7 @@ async function composedMicroBatch(
       stepIndex: stepIdx,
       eta: u.eta,
       prevSample: gather(
-        u.trajectory.latents,
+        latents,
         stepIdx.map((i) => i + 1),
       ),
     };
@@ -481,7 +487,7 @@ async function composedMicroBatch(
       stepInput,
       ppo.gradLogProb.map((v) => v / nTrain),
     );
-    const klInput: DdimStepInput = { ...stepInput, prevSample: gather(u.anchorMeans!, stepIdx) };
+    const klInput: DdimStepInput = { ...stepInput, prevSample: gather(anchorMeans!, stepIdx) };
     let kl = 0;
     ddimStep(klInput).logProb.forEach((l, k) => {
       const sigma = Math.sqrt(

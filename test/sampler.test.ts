@@ -5,7 +5,7 @@
 import { loadAddon } from '../src/engine/native';
 import { GuidedChain } from './guided-chain';
 import { ddimStep, DdimStepInput } from '../src/engine/rl';
-import { initialNoise, sampleDdim, SampleOptions, stepNoiseStream } from '../src/engine/sampler';
+import { disposeTrajectory, initialNoise, sampleDdim, SampleOptions, stepNoiseStream } from '../src/engine/sampler';
 import { ddimSchedule, schedulerConfig } from '../src/engine/scheduler';
 import { createTextEncoder, encodeTexts } from '../src/engine/text-encoder';
 import { createUNet } from '../src/engine/unet';
@@ -65,7 +65,11 @@ describe('DDIM sampling with guidance', () => {
     expect(a.images).not.toEqual(c.images);
     expect(a.images.every(Number.isFinite)).toBe(true);
     expect(a.trajectory!.latents).toHaveLength(7);
+    expect(a.trajectory!.latents.every((x) => x.device() === unet.device())).toBe(true);
+    expect(a.trajectory!.latents[6].toHost()).toEqual(a.images); // the last latent is the sample
     expect(a.trajectory!.timesteps).toEqual(Array.from(ddimSchedule(schedulerConfig(), 6).timesteps));
+    for (const r of [a, b, c]) disposeTrajectory(r.trajectory);
+    expect(() => a.trajectory!.latents[0].toHost()).toThrow(/disposed/);
   });
 
   test('re-scoring the recorded trajectory reproduces every stored log-prob exactly', async () => {
@@ -74,7 +78,7 @@ describe('DDIM sampling with guidance', () => {
     const B = 2,
       n = 2 * 256;
     for (let i = 0; i < 6; i++) {
-      const x = trajectory!.latents[i];
+      const x = trajectory!.latents[i].toHost();
       const both = new Float32Array(2 * n);
       both.set(x, 0);
       both.set(x, n);
@@ -103,7 +107,7 @@ describe('DDIM sampling with guidance', () => {
         alphaBarT: s.alphaBarT,
         alphaBarPrev: s.alphaBarPrev,
         eta: 1,
-        prevSample: trajectory!.latents[i + 1],
+        prevSample: trajectory!.latents[i + 1].toHost(),
       });
       expect(Array.from(r.logProb)).toEqual(Array.from(trajectory!.logProbs[i]));
     }
@@ -115,12 +119,14 @@ describe('DDIM sampling with guidance', () => {
     const composed = await composedSampler(o);
     expect(Buffer.from(engine.images.buffer).equals(Buffer.from(composed.images.buffer))).toBe(true);
     for (let i = 0; i <= 6; i++)
-      expect(Buffer.from(engine.trajectory!.latents[i].buffer).equals(Buffer.from(composed.latents[i].buffer))).toBe(
-        true,
-      );
+      expect(
+        Buffer.from(engine.trajectory!.latents[i].toHost().buffer).equals(Buffer.from(composed.latents[i].buffer)),
+      ).toBe(true);
     for (let i = 0; i < 6; i++) {
       expect(Array.from(engine.trajectory!.logProbs[i])).toEqual(Array.from(composed.logProbs[i]));
-      expect(Buffer.from(engine.trajectory!.means![i].buffer).equals(Buffer.from(composed.means[i].buffer))).toBe(true);
+      expect(
+        Buffer.from(engine.trajectory!.means![i].toHost().buffer).equals(Buffer.from(composed.means[i].buffer)),
+      ).toBe(true);
     }
   });
 
@@ -196,6 +202,28 @@ describe('EngineTensor handles', () => {
     expect(() => EngineTensor.fromHost(data, [5, 5])).toThrow(/24 values do not fill shape \[5,5\]/);
     if (!loadAddon().info().cuda.usable)
       expect(() => EngineTensor.fromHost(data, [24], 'cuda')).toThrow(/CUDA is not usable/);
+  });
+
+  test('gatherRows: row k is rows[k] of sources[k]; bad rows and non-handles are refused by name', () => {
+    const a = EngineTensor.fromHost(
+      Float32Array.from({ length: 12 }, (_, i) => i),
+      [3, 2, 2],
+    );
+    const b = EngineTensor.fromHost(
+      Float32Array.from({ length: 12 }, (_, i) => 100 + i),
+      [3, 2, 2],
+    );
+    const g = EngineTensor.gatherRows([b, a, b], [2, 0, 1]);
+    expect(g.shape()).toEqual([3, 2, 2]);
+    expect(Array.from(g.toHost())).toEqual([108, 109, 110, 111, 0, 1, 2, 3, 104, 105, 106, 107]);
+    expect(() => EngineTensor.gatherRows([a], [3])).toThrow(/row 3 of source 0 is outside \[0, 3\)/);
+    expect(() => EngineTensor.gatherRows([a, b], [0])).toThrow(/one row per source/);
+    expect(() => EngineTensor.gatherRows([a, {} as never], [0, 0])).toThrow(/sources\[1\] must be an EngineTensor/);
+    const other = EngineTensor.fromHost(new Float32Array(6), [2, 3]);
+    expect(() => EngineTensor.gatherRows([a, other], [0, 0])).toThrow(
+      /source 1 is \[2,3\], source 0 has rows of \[2,2\]/,
+    );
+    for (const t of [a, b, g, other]) t.dispose();
   });
 
   test('no leak over a long loop: resident memory stays flat with dispose, and bounded without it', async () => {

@@ -4,6 +4,7 @@
 
 #include "binding/convert.h"
 #include "binding/options.h"
+#include "ops/gather.h"
 
 namespace cxrl {
 namespace {
@@ -15,7 +16,8 @@ class EngineTensorWrap : public Napi::ObjectWrap<EngineTensorWrap> {
   static Napi::Function Init(Napi::Env env) {
     Napi::Function f = DefineClass(
         env, "EngineTensor",
-        {StaticMethod("fromHost", &EngineTensorWrap::FromHost), InstanceMethod("toHost", &EngineTensorWrap::ToHost),
+        {StaticMethod("fromHost", &EngineTensorWrap::FromHost),
+         StaticMethod("gatherRows", &EngineTensorWrap::GatherRows), InstanceMethod("toHost", &EngineTensorWrap::ToHost),
          InstanceMethod("shape", &EngineTensorWrap::Shape_), InstanceMethod("device", &EngineTensorWrap::DeviceName),
          InstanceMethod("dispose", &EngineTensorWrap::Dispose)});
     constructor = Napi::Persistent(f);
@@ -49,6 +51,27 @@ class EngineTensorWrap : public Napi::ObjectWrap<EngineTensorWrap> {
       if (d != Device::kCpu) t = rethrow(env, [&] { return t.to(d); });
     }
     return wrap_engine_tensor(env, std::move(t));
+  }
+  // gatherRows(sources: EngineTensor[], rows: number[]): row rows[k] of sources[k] as row k, on the
+  // sources' device (a device-side copy there).
+  static Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* usage = "EngineTensor.gatherRows(sources: EngineTensor[], rows: number[])";
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) throw Napi::TypeError::New(env, usage);
+    Napi::Array sources = info[0].As<Napi::Array>(), rows = info[1].As<Napi::Array>();
+    if (sources.Length() != rows.Length())
+      throw Napi::RangeError::New(env, std::string(usage) + ": one row per source");
+    std::vector<const Tensor*> tensors;
+    std::vector<int64_t> row_index;
+    for (uint32_t k = 0; k < sources.Length(); ++k) {
+      const std::string what = "EngineTensor.gatherRows: sources[" + std::to_string(k) + "]";
+      tensors.push_back(&unwrap_engine_tensor(sources.Get(k), what));
+      const Napi::Value r = rows.Get(k);
+      if (!r.IsNumber())
+        throw Napi::TypeError::New(env, "EngineTensor.gatherRows: rows[" + std::to_string(k) + "] must be a number");
+      row_index.push_back(r.As<Napi::Number>().Int64Value());
+    }
+    return wrap_engine_tensor(env, rethrow(env, [&] { return gather_rows(tensors, row_index); }));
   }
   Napi::Value ToHost(const Napi::CallbackInfo& info) {
     return rethrow(info.Env(), [&] { return floats_to_js(info.Env(), tensor("toHost")); });

@@ -60,38 +60,25 @@ Napi::Object grads_to_js(Napi::Env env, const UNetGrads& g) {
   return o;
 }
 
-// The host arrays a policy step reads, copied out of JavaScript before the job leaves its thread.
-struct PolicyStepJob {
-  std::vector<float> sample, prev_sample, anchor_mean;
-  PolicyStepArgs args;
-};
-
-std::vector<float> copy_floats(const Options& o, const char* key, int64_t n) {
-  const float* p = o.float32(key, n);
-  return std::vector<float>(p, p + n);
-}
-
 std::vector<double> copy_doubles(const Options& o, const char* key, int64_t n) {
   Napi::Float64Array a = o.float64_array(key, n);
   return std::vector<double>(a.Data(), a.Data() + n);
 }
 
-// policyStepAsync({sampleShape: [B,C,H,W], sample, prevSample, anchorMean?, timestep, encoderHiddenStates,
-//   encoderAttentionMask?, schedule + stepIndex (or explicit alpha-bars), eta, guidanceScale, oldLogProb,
-//   advantages, clipRange, advClipMax, lossScale, klWeight})
-std::shared_ptr<PolicyStepJob> policy_step_job(const Napi::CallbackInfo& info) {
-  const Options o = Options::from(info, "policyStepAsync", "policyStepAsync({sampleShape, sample, prevSample, ...})");
-  auto job = std::make_shared<PolicyStepJob>();
-  PolicyStepArgs& a = job->args;
-  a.sample_shape = shape_from_js(o.get("sampleShape"), "sampleShape");
-  if (a.sample_shape.size() != 4 || a.sample_shape[0] < 1) throw o.range_error("sampleShape must be [B, C, H, W]");
-  const int64_t B = a.sample_shape[0], n = shape_numel(a.sample_shape);
-  job->sample = copy_floats(o, "sample", n);
-  job->prev_sample = copy_floats(o, "prevSample", n);
-  if (o.has("anchorMean")) job->anchor_mean = copy_floats(o, "anchorMean", n);
-  a.sample = job->sample.data();
-  a.prev_sample = job->prev_sample.data();
-  a.anchor_mean = job->anchor_mean.empty() ? nullptr : job->anchor_mean.data();
+// policyStepAsync({sample, prevSample, anchorMean?: EngineTensor [B,C,H,W], timestep,
+//   encoderHiddenStates, encoderAttentionMask?, schedule + stepIndex (or explicit alpha-bars), eta,
+//   guidanceScale, oldLogProb, advantages, clipRange, advClipMax, lossScale, klWeight,
+//   contextGradTokens?}). Everything is copied out of JavaScript here, before the job leaves the JS
+//   thread (the handles' tensors: shared on a device, so the latents stay there).
+std::shared_ptr<PolicyStepArgs> policy_step_args(const Napi::CallbackInfo& info) {
+  const Options o = Options::from(info, "policyStepAsync", "policyStepAsync({sample: EngineTensor, ...})");
+  auto args = std::make_shared<PolicyStepArgs>();
+  PolicyStepArgs& a = *args;
+  a.sample = unwrap_engine_tensor(o.get("sample"), "policyStepAsync: sample");
+  if (a.sample.ndim() != 4) throw o.range_error("sample must be [B, C, H, W], got " + shape_str(a.sample.shape));
+  a.prev_sample = unwrap_engine_tensor(o.get("prevSample"), "policyStepAsync: prevSample");
+  if (o.has("anchorMean")) a.anchor_mean = unwrap_engine_tensor(o.get("anchorMean"), "policyStepAsync: anchorMean");
+  const int64_t B = a.sample.dim(0);
   for (double t : o.per_sample("timestep", B)) a.timesteps.push_back((float)t);
   a.context = tensor_from_js(o.get("encoderHiddenStates"), "encoderHiddenStates");
   if (o.has("encoderAttentionMask")) a.mask = tensor_from_js(o.get("encoderAttentionMask"), "encoderAttentionMask");
@@ -105,7 +92,8 @@ std::shared_ptr<PolicyStepJob> policy_step_job(const Napi::CallbackInfo& info) {
   a.adv_clip_max = o.number("advClipMax");
   a.loss_scale = o.number("lossScale", 1.0);
   a.kl_weight = o.number("klWeight", 0.0);
-  return job;
+  a.context_grad_tokens = o.integer("contextGradTokens", -1, -1);
+  return args;
 }
 
 Napi::Object policy_step_to_js(Napi::Env env, const PolicyStepResult& r) {
@@ -115,7 +103,7 @@ Napi::Object policy_step_to_js(Napi::Env env, const PolicyStepResult& r) {
   o.Set("clipfrac", r.ppo.clipfrac);
   o.Set("klAnchor", r.kl_anchor);
   o.Set("logProb", doubles_to_js(env, r.log_prob));
-  o.Set("gradContext", tensor_to_js(env, r.grad_context));
+  if (!r.grad_context.empty()) o.Set("gradContext", tensor_to_js(env, r.grad_context));
   return o;
 }
 
@@ -251,10 +239,10 @@ Napi::Value UNetWrap::SampleStepAsync(const Napi::CallbackInfo& info) {
 // the UNet; resolves to the step's statistics, log-probs and d/d(context).
 Napi::Value UNetWrap::PolicyStepAsync(const Napi::CallbackInfo& info) {
   check_idle(info.Env());
-  auto job = policy_step_job(info);
+  auto args = policy_step_args(info);
   auto out = std::make_shared<PolicyStepResult>();
   return EngineJob::queue(
-      info.Env(), *this, busy_, [this, job, out] { *out = policy_step(*model_, job->args); },
+      info.Env(), *this, busy_, [this, args, out] { *out = policy_step(*model_, *args); },
       [out](Napi::Env env) { return Napi::Value(policy_step_to_js(env, *out)); });
 }
 

@@ -31,12 +31,6 @@ Tensor guided_timesteps(const std::vector<float>& timesteps, int64_t rows, Devic
   return d == Device::kCpu ? t : t.to(d);
 }
 
-Tensor host_array_on(const float* host, Shape shape, Device d) {
-  Tensor t = Tensor::uninitialized(std::move(shape));
-  std::memcpy(t.data(), host, t.numel() * sizeof(float));
-  return d == Device::kCpu ? t : t.to(d);
-}
-
 const float* step_values(const Tensor& t) { return t.on_device() ? t.device_data() : t.data(); }
 float* step_values(Tensor& t) { return t.on_device() ? t.mutable_device_data() : t.data(); }
 

@@ -13,8 +13,6 @@ namespace cxrl {
 Tensor guided_unet_batch(const Tensor& x, bool guided);
 // One timestep per UNet row: timesteps[r % B], on device d.
 Tensor guided_timesteps(const std::vector<float>& timesteps, int64_t rows, Device d);
-// A host array as a tensor on d.
-Tensor host_array_on(const float* host, Shape shape, Device d);
 
 // The values of a tensor as its device's kernels take them (device or host memory).
 const float* step_values(const Tensor& t);

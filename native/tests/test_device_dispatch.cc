@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,7 @@
 #include "model/vae.h"
 #include "model/vae_config.h"
 #include "ops/device_ops.h"
+#include "ops/gather.h"
 #include "rl/device_kernels.h"
 #include "rl/policy_step.h"
 #include "rl/sample_step.h"
@@ -531,22 +533,22 @@ TEST(flat_gradients_on_emulated_device) {
   }
 }
 
-// The RL timestep (rl/policy_step.h) with the UNet on the device: statistics, log-probs, d/d(context)
-// and every parameter gradient bitwise the CPU's, the step kernels run resident on the device.
+// The RL timestep (rl/policy_step.h) with the UNet on the device and the stored latents already
+// there (the trajectory stays on the device): statistics, log-probs, d/d(context) and every
+// parameter gradient bitwise the CPU's, the step kernels run resident on the device. Asked for the
+// ACE tokens only, d/d(context) is the last K tokens of the conditional rows, cut on the device.
 TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
   ScopedEmulatedDevice device;
   UNet2DCondition cpu(tiny_unet_config(), 5), gpu(tiny_unet_config(), 5);
   gpu.params().to(kEmulated);
-  const int64_t B = 2, N = 64;
-  const Tensor x = randn({B, 1, 8, 8}), prev = randn({B, 1, 8, 8}), anchor = randn({B, 1, 8, 8});
+  const int64_t B = 2, L = 3;
   PolicyStepArgs a;
-  a.sample_shape = {B, 1, 8, 8};
-  a.sample = x.data();
-  a.prev_sample = prev.data();
-  a.anchor_mean = anchor.data();
+  a.sample = randn({B, 1, 8, 8});
+  a.prev_sample = randn({B, 1, 8, 8});
+  a.anchor_mean = randn({B, 1, 8, 8});
   a.timesteps = {500.f, 300.f};
-  a.context = randn({2 * B, 3, 6});
-  a.mask = Tensor({2 * B, 3}, 1.f);
+  a.context = randn({2 * B, L, 6});
+  a.mask = Tensor({2 * B, L}, 1.f);
   a.mask.v[2] = 0.f;  // a padded token of an unconditional row
   a.step.alpha_bar_t = {0.5, 0.7};
   a.step.alpha_bar_prev = {0.6, 0.8};
@@ -557,9 +559,13 @@ TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
   a.clip_range = 0.2;
   a.loss_scale = 0.5;
   a.kl_weight = 0.1;
+  PolicyStepArgs on_device = a;
+  on_device.sample = dev(a.sample);
+  on_device.prev_sample = dev(a.prev_sample);
+  on_device.anchor_mean = dev(a.anchor_mean);
   cpu.params().zero_grad();
   gpu.params().zero_grad();
-  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, a);
+  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, on_device);
   CHECK(rc.ppo.loss == rg.ppo.loss && rc.ppo.approx_kl == rg.ppo.approx_kl && rc.kl_anchor == rg.kl_anchor,
         "policy step statistics differ");
   CHECK(rc.log_prob == rg.log_prob, "policy step log-probs differ");
@@ -568,8 +574,45 @@ TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
     CHECK(bitwise_equal(gpu.params().find(p->name)->grad, p->grad), "gradient of " + p->name + " differs");
   CHECK(calls().count("ddim_step_resident") && calls().count("ddim_step_backward_resident"),
         "the step did not run on the device");
-  std::printf("    loss %.6f, KL %.3e, log-probs %.4f %.4f: device and CPU bitwise equal (N = %lld)\n", rc.ppo.loss,
-              rc.kl_anchor, rc.log_prob[0], rc.log_prob[1], (long long)N);
+
+  const int64_t K = 2, D = 6;
+  on_device.context_grad_tokens = K;
+  const PolicyStepResult tail = policy_step(gpu, on_device);
+  CHECK(!tail.grad_context.on_device() && tail.grad_context.shape == (Shape{B, K, D}),
+        "the ACE slice of d/d(context) is " + shape_str(tail.grad_context.shape));
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < K * D; ++i)
+      CHECK(tail.grad_context.v[b * K * D + i] == rc.grad_context.v[((B + b) * L + L - K) * D + i],
+            "the ACE slice is not the conditional rows' last tokens");
+  std::printf("    loss %.6f, KL %.3e, log-probs %.4f %.4f: device and CPU bitwise equal; ACE slice [%lld,%lld,%lld]\n",
+              rc.ppo.loss, rc.kl_anchor, rc.log_prob[0], rc.log_prob[1], (long long)B, (long long)K, (long long)D);
+}
+
+// Rows gathered from several tensors (the RL update's x_t of each sample at its own step): on the
+// CPU row k is rows[k] of sources[k]; on the device the same values; mixed devices and rows out of
+// range are refused in words.
+TEST(gather_rows_on_cpu_and_emulated_device) {
+  ScopedEmulatedDevice device;
+  const Tensor s0 = randn({3, 2, 2}), s1 = randn({3, 2, 2});
+  const Tensor host = gather_rows({&s1, &s0, &s1}, {2, 0, 0});
+  CHECK(host.shape == (Shape{3, 2, 2}), "gathered shape " + shape_str(host.shape));
+  for (int i = 0; i < 4; ++i)
+    CHECK(host.v[i] == s1.v[8 + i] && host.v[4 + i] == s0.v[i] && host.v[8 + i] == s1.v[i], "gathered rows differ");
+  const Tensor d0 = dev(s0), d1 = dev(s1);
+  const Tensor on_device = gather_rows({&d1, &d0, &d1}, {2, 0, 0});
+  CHECK(on_device.on_device() && bitwise_equal(on_device, host), "device gather differs from the CPU's");
+  auto refusal = [](const std::function<void()>& f) -> std::string {
+    try {
+      f();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string mixed = refusal([&] { gather_rows({&s0, &d1}, {0, 0}); });
+  const std::string outside = refusal([&] { gather_rows({&s0}, {3}); });
+  CHECK(mixed.find("span 1 is on") != std::string::npos, "mixed devices: '" + mixed + "'");
+  CHECK(outside.find("outside [0, 3)") != std::string::npos, "row out of range: '" + outside + "'");
 }
 
 // The VAE (decode and encode, mid-block attention on) through the device table: bitwise the CPU's.

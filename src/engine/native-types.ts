@@ -164,7 +164,11 @@ export interface NativeAddon {
   ImageEncoder: new (configJson: string, seed: number) => NativeImageEncoder;
   Vae: new (configJson: string, seed: number) => NativeVae;
   Optimizer: new (model: NativeTrainable, options: AdamOptions) => NativeOptimizer;
-  EngineTensor: { fromHost(data: Float32Array, shape: number[], device?: Device): EngineTensor };
+  EngineTensor: {
+    fromHost(data: Float32Array, shape: number[], device?: Device): EngineTensor;
+    /** Row rows[k] of sources[k] (each [N, ...], one device) as row k: [K, ...], on that device. */
+    gatherRows(sources: readonly EngineTensor[], rows: readonly number[]): EngineTensor;
+  };
   /** shadow <- d * shadow + (1 - d) * live, d = min(decay, (1 + step) / (10 + step)) when step is given; returns d */
   emaUpdate(shadow: NativeTrainable, live: NativeTrainable, decay: number, step?: number): number;
   // Schedules and RL kernels
@@ -304,14 +308,15 @@ export interface SampleStepOutput {
 /**
  * One trained RL step: guided UNet forward at x_t, the fused step at the stored x_prev, PPO, the
  * optional KL term against the anchor's step means, and the backward, all on the UNet's device.
+ * The latents are handles: gathered from the stored trajectory, which stays on the UNet's device.
  */
 export interface PolicyStepInput {
-  /** [B, C, H, W] */
-  sampleShape: number[];
-  sample: Float32Array;
-  prevSample: Float32Array;
-  /** the anchor's step means (the KL trust region); needed when klWeight > 0 */
-  anchorMean?: Float32Array;
+  /** x_t [B, C, H, W] */
+  sample: EngineTensor;
+  /** the stored x_prev [B, C, H, W] */
+  prevSample: EngineTensor;
+  /** the anchor's step means [B, C, H, W] (the KL trust region); needed when klWeight > 0 */
+  anchorMean?: EngineTensor;
   /** one per sample */
   timestep: ArrayLike<number>;
   /** [rows, L, D] and [rows, L]: rows = 2B, unconditional half first, when guided */
@@ -328,6 +333,8 @@ export interface PolicyStepInput {
   /** this step's weight in the loss (1 / trained steps) */
   lossScale: number;
   klWeight: number;
+  /** how much of d/d(context) comes back: -1 (default) all; K > 0 the last K tokens of the conditional rows (the ACE tokens); 0 none */
+  contextGradTokens?: number;
 }
 
 export interface PolicyStepOutput {
@@ -337,8 +344,8 @@ export interface PolicyStepOutput {
   /** mean KL(policy || anchor) per element (0 without anchorMean) */
   klAnchor: number;
   logProb: Float64Array;
-  /** d(loss)/d(encoderHiddenStates), [rows, L, D] */
-  gradContext: TensorData;
+  /** d(loss)/d(encoderHiddenStates): [rows, L, D], or [B, K, D] with contextGradTokens K; absent with 0 */
+  gradContext?: TensorData;
 }
 
 export interface DdimStepOutput {

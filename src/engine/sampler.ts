@@ -5,8 +5,10 @@
  * (i + 1) * B + b, so a run is reproducible from (seed, settings) alone. Each step is one engine call
  * off the JS thread (UNet.sampleStepAsync: guided forward and the fused step, native/rl/sample_step.h),
  * so progress output and Ctrl-C stay responsive, and x_t stays on the UNet's device between steps.
+ * A kept trajectory stays there too (handles); its owner frees it with disposeTrajectory.
  */
 import { loadAddon, NativeUNet } from './native';
+import type { EngineTensor } from './native-types';
 import { Conditioning, guidedConditioning } from './guidance';
 import { engineCall, engineCallAsync } from './native-errors';
 import { ddimSchedule, SchedulerConfig } from './scheduler';
@@ -29,13 +31,19 @@ export interface SampleOptions {
 }
 
 export interface Trajectory {
-  /** steps + 1 latents, x_T first, each B*C*H*W */
-  latents: Float32Array[];
+  /** steps + 1 latents [B, C, H, W] on the UNet's device, x_T first */
+  latents: EngineTensor[];
   timesteps: number[];
   /** one Float64Array [B] per step */
   logProbs: Float64Array[];
-  /** with keepMeans: each step's mean [B * C * H * W] */
-  means?: Float32Array[];
+  /** with keepMeans: each step's mean [B, C, H, W], on the UNet's device */
+  means?: EngineTensor[];
+}
+
+/** Frees a trajectory's device tensors now (rather than when the garbage collector runs). */
+export function disposeTrajectory(t: Trajectory | undefined): void {
+  for (const x of t?.latents ?? []) x.dispose();
+  for (const m of t?.means ?? []) m.dispose();
 }
 
 export interface SampleResult {
@@ -68,12 +76,12 @@ export async function sampleDdim(
   const schedule = ddimSchedule(o.scheduler, o.steps);
   const conditioning = guidedConditioning(B, cond, uncond, o.guidanceScale);
   const x0 = initialNoise(o.seed, B, perSample);
-  const traj: Trajectory | undefined = o.keepTrajectory
-    ? { latents: [x0], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
-    : undefined;
-  // x_t stays on the UNet's device from step to step (an EngineTensor); the trajectory, when kept,
-  // is copied to the host as it goes.
+  // x_t stays on the UNet's device from step to step (an EngineTensor); a kept trajectory holds
+  // every x_t (and mean) there.
   let x = engineCall(() => loadAddon().EngineTensor.fromHost(x0, [...o.shape], unet.device()));
+  const traj: Trajectory | undefined = o.keepTrajectory
+    ? { latents: [x], timesteps: [], logProbs: [], means: o.keepMeans ? [] : undefined }
+    : undefined;
   try {
     for (let i = 0; i < o.steps; i++) {
       const t = schedule.timesteps[i];
@@ -92,19 +100,21 @@ export async function sampleDdim(
           keepMean: !!traj?.means,
         }),
       );
-      x.dispose();
+      if (!traj) x.dispose();
       x = step.prevSample;
       if (traj) {
-        traj.latents.push(x.toHost());
+        traj.latents.push(x);
         traj.timesteps.push(t);
         traj.logProbs.push(step.logProb);
-        if (traj.means) traj.means.push(step.mean!.toHost());
+        if (traj.means) traj.means.push(step.mean!);
       }
-      step.mean?.dispose();
       o.onStep?.(i + 1, o.steps);
     }
     return { images: x.toHost(), trajectory: traj };
+  } catch (e) {
+    disposeTrajectory(traj);
+    throw e;
   } finally {
-    x.dispose();
+    if (!traj) x.dispose();
   }
 }

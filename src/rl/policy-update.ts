@@ -12,9 +12,10 @@
  */
 import type { NativeOptimizer, NativeUNet } from '../engine/native';
 import { Conditioning, guidedConditioning } from '../engine/guidance';
+import { loadAddon } from '../engine/native';
 import { clipJointGradNorm } from '../engine/optimizer';
-import { engineCallAsync } from '../engine/native-errors';
-import type { NativeDdimSchedule } from '../engine/native-types';
+import { engineCall, engineCallAsync } from '../engine/native-errors';
+import type { EngineTensor, NativeDdimSchedule } from '../engine/native-types';
 import type { Trajectory } from '../engine/sampler';
 import type { TensorData } from '../engine/tensor';
 import { appendTokens } from '../generation/generator';
@@ -46,14 +47,12 @@ export interface PolicyUpdateInputs {
   /** the empty prompt's conditioning, [1, L, D] */
   uncond: Conditioning;
   trajectory: Trajectory;
-  /** [C, H, W] of one sample */
-  sampleShape: [number, number, number];
   advantages: Float64Array;
   /** step indices that may be trained (those sampled with eta > 0) and their eta */
   trainableSteps: number[];
   eta: number;
-  /** the anchor's per-step means along its trajectory (same noise), for the KL trust region */
-  anchorMeans?: Float32Array[];
+  /** the anchor's per-step means [B, C, H, W] along its trajectory (same noise), for the KL trust region */
+  anchorMeans?: EngineTensor[];
 }
 
 export interface MicroBatchStats extends MicroBatchLoss {
@@ -78,16 +77,18 @@ function gatherRows(t: TensorData, idx: readonly number[]): TensorData {
   return { data: out, shape: [idx.length, ...t.shape.slice(1)] };
 }
 
-/** Sample b's slice of the stored latent at each (step, b) pair. */
+/** Row idx[k] of the stored latent at step steps[k], for each k: a batch on the latents' device. */
 function gatherLatents(
-  latents: Float32Array[],
+  latents: readonly EngineTensor[],
   steps: readonly number[],
   idx: readonly number[],
-  per: number,
-): Float32Array {
-  const out = new Float32Array(idx.length * per);
-  idx.forEach((b, k) => out.set(latents[steps[k]].subarray(b * per, (b + 1) * per), k * per));
-  return out;
+): EngineTensor {
+  return engineCall(() =>
+    loadAddon().EngineTensor.gatherRows(
+      steps.map((i) => latents[i]),
+      idx,
+    ),
+  );
 }
 
 /** The conditioning the policy sees: the prompt tokens with the current ACE tokens appended (uncond: masked padding). */
@@ -108,17 +109,12 @@ export interface MicroBatchLoss {
   klAnchor: number;
 }
 
-/** The conditional rows of a [rows, L, D] context gradient: the last B rows (all when unguided). */
-function conditionalRows(g: TensorData, B: number): TensorData {
-  const per = g.data.length / g.shape[0];
-  return { data: g.data.subarray((g.shape[0] - B) * per), shape: [B, ...g.shape.slice(1)] };
-}
-
 /**
  * The PPO objective of samples `idx`, sample idx[k] trained at its steps steps[k][0..n-1]: zeroes
  * the gradients, then leaves d(loss)/d(UNet parameters) in the UNet and d(loss)/d(ACE) in ace.grad.
  * Each trained step is one engine call (UNet.policyStepAsync: forward, fused step at the stored
- * x_prev, PPO, KL term, backward, on the UNet's device).
+ * x_prev, PPO, KL term, backward, on the UNet's device): x_t and x_prev are gathered from the stored
+ * trajectory on the device, and only the ACE tokens' slice of d/d(context) comes back.
  */
 export async function microBatchGradient(
   u: PolicyUpdateInputs,
@@ -127,8 +123,6 @@ export async function microBatchGradient(
   steps: readonly (readonly number[])[],
   onStep?: () => void,
 ): Promise<MicroBatchLoss> {
-  const [C, H, W] = u.sampleShape,
-    per = C * H * W;
   const nTrain = steps[0].length;
   u.policy.zeroGrad();
   u.ace?.zeroGrad();
@@ -144,13 +138,18 @@ export async function microBatchGradient(
   if (withKl && !u.anchorMeans) throw new Error("the KL term needs the anchor's per-step means");
   for (let j = 0; j < nTrain; j++) {
     const stepIdx = steps.map((st) => st[j]);
-    const next = stepIdx.map((i) => i + 1);
+    const latents = {
+      sample: gatherLatents(u.trajectory.latents, stepIdx, idx),
+      prevSample: gatherLatents(
+        u.trajectory.latents,
+        stepIdx.map((i) => i + 1),
+        idx,
+      ),
+      anchorMean: withKl ? gatherLatents(u.anchorMeans!, stepIdx, idx) : undefined,
+    };
     const r = await engineCallAsync(() =>
       u.policy.policyStepAsync({
-        sampleShape: [idx.length, C, H, W],
-        sample: gatherLatents(u.trajectory.latents, stepIdx, idx, per),
-        prevSample: gatherLatents(u.trajectory.latents, next, idx, per),
-        anchorMean: withKl ? gatherLatents(u.anchorMeans!, stepIdx, idx, per) : undefined,
+        ...latents,
         timestep: stepIdx.map((i) => u.scheduler.step(i).t),
         encoderHiddenStates: conditioning.context,
         encoderAttentionMask: conditioning.mask,
@@ -164,9 +163,14 @@ export async function microBatchGradient(
         advClipMax: s.advClipMax,
         lossScale: 1 / nTrain, // mean over the trained steps
         klWeight: withKl ? s.klWeight : 0,
+        contextGradTokens: u.ace ? u.ace.count : 0,
       }),
-    );
-    u.ace?.accumulateFromContextGrad(conditionalRows(r.gradContext, idx.length));
+    ).finally(() => {
+      latents.sample.dispose();
+      latents.prevSample.dispose();
+      latents.anchorMean?.dispose();
+    });
+    if (u.ace) u.ace.accumulateFromContextGrad(r.gradContext!);
     mb.loss += (r.loss + s.klWeight * r.klAnchor) / nTrain;
     mb.approxKl += r.approxKl / nTrain;
     mb.clipfrac += r.clipfrac / nTrain;

@@ -10,7 +10,7 @@
 import { devicePeakMiB } from '../engine/device';
 import { loadAddon, NativeOptimizer } from '../engine/native';
 import type { Conditioning } from '../engine/guidance';
-import { sampleDdim } from '../engine/sampler';
+import { disposeTrajectory, sampleDdim } from '../engine/sampler';
 import { ddimSchedule } from '../engine/scheduler';
 import type { NativeDdimSchedule } from '../engine/native-types';
 import type { TensorData } from '../engine/tensor';
@@ -202,22 +202,18 @@ export class RlTrainer {
       .then((r) => r.perImage);
   }
 
-  /** One epoch on the next prompts of `reports`. */
-  async epoch(reports: readonly Report[], hooks: RlHooks = {}): Promise<EpochMetrics> {
+  /** Scores one epoch's samples, turns the scores into advantages and runs the PPO update on them. */
+  private async scoreAndUpdate(
+    e: number,
+    sampled: Awaited<ReturnType<RlTrainer['sample']>>,
+    perImage: Report[],
+    plain: Conditioning,
+    uncond: Conditioning,
+    hooks: RlHooks,
+  ) {
     const s = this.settings,
-      e = this.state.epoch + 1,
-      k = s.samplesPerPrompt;
-    const tStart = Date.now();
-    const prompts = nextPrompts(reports, s.promptsPerEpoch, s.seed, this.state.cursor);
-    const perImage = prompts.flatMap((r) => Array.from({ length: k }, () => r));
-    const B = perImage.length;
-    const { plain: promptCond, uncond } = await this.conditioning(prompts.map((r) => r.text));
-    const plain = expand(promptCond, k);
-
-    const seed = seedFor(s.seed, SEED_POLICY, e);
-    const needAnchor = s.rlcf !== 'direct';
-    const anchorSeed = !needAnchor ? null : s.anchorNoise === 'same' ? seed : seedFor(s.seed, SEED_ANCHOR, e);
-    const sampled = await this.sample(plain, uncond, B, seed, anchorSeed, hooks);
+      k = s.samplesPerPrompt,
+      B = perImage.length;
 
     const tScore = Date.now();
     hooks.onPhase?.('scoring', 0, 2);
@@ -251,7 +247,6 @@ export class RlTrainer {
         cond: plain,
         uncond,
         trajectory: sampled.policy.trajectory!,
-        sampleShape: this.sampleShape,
         advantages: adv,
         trainableSteps: trainableSteps(s),
         eta: s.eta,
@@ -266,6 +261,31 @@ export class RlTrainer {
     );
     checkFinite('the PPO loss', e, [upd.loss, upd.gradNorm]);
     const secondsTraining = (Date.now() - tTrain) / 1000;
+
+    return { policyScores, anchorScores, rewards, adv, upd, secondsScoring, secondsTraining };
+  }
+
+  /** One epoch on the next prompts of `reports`. */
+  async epoch(reports: readonly Report[], hooks: RlHooks = {}): Promise<EpochMetrics> {
+    const s = this.settings,
+      e = this.state.epoch + 1,
+      k = s.samplesPerPrompt;
+    const tStart = Date.now();
+    const prompts = nextPrompts(reports, s.promptsPerEpoch, s.seed, this.state.cursor);
+    const perImage = prompts.flatMap((r) => Array.from({ length: k }, () => r));
+    const B = perImage.length;
+    const { plain: promptCond, uncond } = await this.conditioning(prompts.map((r) => r.text));
+    const plain = expand(promptCond, k);
+
+    const seed = seedFor(s.seed, SEED_POLICY, e);
+    const needAnchor = s.rlcf !== 'direct';
+    const anchorSeed = !needAnchor ? null : s.anchorNoise === 'same' ? seed : seedFor(s.seed, SEED_ANCHOR, e);
+    const sampled = await this.sample(plain, uncond, B, seed, anchorSeed, hooks);
+    const { policyScores, anchorScores, rewards, adv, upd, secondsScoring, secondsTraining } =
+      await this.scoreAndUpdate(e, sampled, perImage, plain, uncond, hooks).finally(() => {
+        disposeTrajectory(sampled.policy.trajectory);
+        disposeTrajectory(sampled.anchor?.trajectory);
+      });
 
     this.state.epoch = e;
     this.state.step += upd.optimizerSteps;

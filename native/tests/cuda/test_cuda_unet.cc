@@ -191,12 +191,10 @@ TEST(cuda_policy_step_matches_cpu) {
   UNet2DCondition cpu(cfg, 9), gpu(cfg, 9);
   gpu.params().to(Device::kCuda);
   const int64_t B = c.batch, C = cfg.in_channels;
-  const Tensor x = randn({B, C, c.size, c.size}), prev = randn(x.shape), anchor = randn(x.shape);
   PolicyStepArgs a;
-  a.sample_shape = x.shape;
-  a.sample = x.data();
-  a.prev_sample = prev.data();
-  a.anchor_mean = anchor.data();
+  a.sample = randn({B, C, c.size, c.size});
+  a.prev_sample = randn(a.sample.shape);
+  a.anchor_mean = randn(a.sample.shape);
   for (int64_t b = 0; b < B; ++b) {
     a.timesteps.push_back((float)rand_int(1, 999));
     a.step.alpha_bar_t.push_back(0.3 + 0.1 * b);
@@ -211,9 +209,13 @@ TEST(cuda_policy_step_matches_cpu) {
   a.clip_range = 0.2;
   a.loss_scale = 0.5;
   a.kl_weight = 0.1;
+  PolicyStepArgs resident = a;  // the trajectory's latents already on the GPU
+  resident.sample = a.sample.to(Device::kCuda);
+  resident.prev_sample = a.prev_sample.to(Device::kCuda);
+  resident.anchor_mean = a.anchor_mean.to(Device::kCuda);
   cpu.params().zero_grad();
   gpu.params().zero_grad();
-  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, a);
+  const PolicyStepResult rc = policy_step(cpu, a), rg = policy_step(gpu, resident);
   std::printf("    policy step: loss cpu %.9g gpu %.9g; KL cpu %.9g gpu %.9g; log-prob[0] cpu %.9g gpu %.9g\n",
               rc.ppo.loss, rg.ppo.loss, rc.kl_anchor, rg.kl_anchor, rc.log_prob[0], rg.log_prob[0]);
   for (int64_t b = 0; b < B; ++b)
