@@ -7,7 +7,9 @@ import * as path from 'path';
 import { ImageLoader } from '../src/data/images';
 import { loadMimic, MimicRecord } from '../src/data/mimic';
 import { synthesizeDataset } from '../src/data/synth';
+import { loadAddon } from '../src/engine/native';
 import { schedulerConfig } from '../src/engine/scheduler';
+import { createUNet } from '../src/engine/unet';
 import { WordTokenizer } from '../src/text/tokenizer';
 import { dropPrompts, Pretrainer, PretrainSettings, trainSteps } from '../src/train/pretrain';
 import { Rng } from '../src/util/random';
@@ -165,4 +167,38 @@ test('the EMA follows shadow = d * shadow + (1 - d) * live with the warmed-up de
   const q = Pretrainer.load(dir);
   for (const n of names.slice(0, 5))
     expect(Array.from(q.ema!.getParam(n).data)).toEqual(Array.from(p.ema!.getParam(n).data));
+});
+
+test("the engine's denoising step equals forward + mseLoss + backward composed, bit for bit", async () => {
+  const rng = new Rng(17);
+  const [B, L, D] = [3, 5, UNET.cross_attention_dim];
+  const sample = { data: rng.normals(B * 256), shape: [B, 1, 16, 16] };
+  const target = { data: rng.normals(B * 256), shape: sample.shape };
+  const mask = new Float32Array(B * L).fill(1);
+  mask[L - 1] = 0; // a padded token
+  const input = {
+    sample,
+    timestep: { data: Float32Array.of(10, 500, 990), shape: [B] },
+    encoderHiddenStates: { data: rng.normals(B * L * D), shape: [B, L, D] },
+    encoderAttentionMask: { data: mask, shape: [B, L] },
+  };
+  const engine = createUNet(UNET as never, 3),
+    composed = createUNet(UNET as never, 3);
+  engine.zeroGrad();
+  composed.zeroGrad();
+  const r = await engine.denoiseStepAsync({ ...input, target, lossScale: 0.5 });
+  const pred = await composed.forwardAsync(input);
+  const { loss, grad } = loadAddon().mseLoss({ pred: pred.data, target: target.data, scale: 0.5 });
+  const g = await composed.backwardAsync({ data: grad, shape: pred.shape });
+  expect(r.loss).toBe(loss);
+  expect(Buffer.from(r.gradContext.data.buffer).equals(Buffer.from(g.encoderHiddenStates.data.buffer))).toBe(true);
+  const differing = engine
+    .paramInfo()
+    .filter(
+      (p) => !Buffer.from(engine.getGrad(p.name).data.buffer).equals(Buffer.from(composed.getGrad(p.name).data.buffer)),
+    );
+  expect(differing).toEqual([]);
+  await expect(engine.denoiseStepAsync({ ...input, target: { data: target.data, shape: [B, 256] } })).rejects.toThrow(
+    /denoise step: target must be \[3,1,16,16\] like the sample, got \[3,256\]/,
+  );
 });

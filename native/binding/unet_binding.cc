@@ -9,6 +9,7 @@
 #include "binding/tensor_binding.h"
 #include "core/grad_mode.h"
 #include "io/json.h"
+#include "model/denoise_step.h"
 #include "rl/policy_step.h"
 #include "rl/sample_step.h"
 
@@ -25,9 +26,9 @@ struct ForwardArgs {
 };
 
 // forward({sample, timestep, encoderHiddenStates, encoderAttentionMask?, inference?}), tensors as {data, shape}.
-ForwardArgs forward_args(const Napi::CallbackInfo& info) {
+ForwardArgs forward_args(const Napi::CallbackInfo& info, const std::string& fn = "forward") {
   if (info.Length() < 1 || !info[0].IsObject())
-    throw Napi::TypeError::New(info.Env(), "forward: expected {sample, timestep, encoderHiddenStates}");
+    throw Napi::TypeError::New(info.Env(), fn + ": expected {sample, timestep, encoderHiddenStates, ...}");
   Napi::Object o = info[0].As<Napi::Object>();
   ForwardArgs a;
   a.sample = tensor_from_js(o.Get("sample"), "sample");
@@ -38,7 +39,7 @@ ForwardArgs forward_args(const Napi::CallbackInfo& info) {
     a.mask = tensor_from_js(o.Get("encoderAttentionMask"), "encoderAttentionMask");
     a.has_mask = true;
   }
-  a.inference = Options(o, "forward").boolean("inference", false);
+  a.inference = Options(o, fn.c_str()).boolean("inference", false);
   return a;
 }
 
@@ -107,6 +108,21 @@ Napi::Object policy_step_to_js(Napi::Env env, const PolicyStepResult& r) {
   return o;
 }
 
+// denoiseStepAsync({sample, timestep, encoderHiddenStates, encoderAttentionMask?, target, lossScale?}),
+// tensors as {data, shape}.
+std::shared_ptr<DenoiseStepArgs> denoise_step_args(const Napi::CallbackInfo& info) {
+  ForwardArgs f = forward_args(info, "denoiseStepAsync");
+  const Options o = Options::from(info, "denoiseStepAsync", "denoiseStepAsync({sample, timestep, ..., target})");
+  auto a = std::make_shared<DenoiseStepArgs>();
+  a->sample = std::move(f.sample);
+  a->timesteps = std::move(f.timestep);
+  a->context = std::move(f.context);
+  if (f.has_mask) a->mask = std::move(f.mask);
+  a->target = tensor_from_js(o.get("target"), "target");
+  a->loss_scale = (float)o.number("lossScale", 1.0);
+  return a;
+}
+
 // sampleStepAsync({sample: EngineTensor, timestep, encoderHiddenStates, encoderAttentionMask?,
 //   schedule + stepIndex (or explicit alpha-bars), eta, guidanceScale, seed, streamOffset, keepMean?})
 std::shared_ptr<SampleStepArgs> sample_step_args(const Napi::CallbackInfo& info) {
@@ -138,6 +154,7 @@ Napi::Function UNetWrap::Init(Napi::Env env) {
   methods.push_back(InstanceMethod("forwardAsync", &UNetWrap::ForwardAsync));
   methods.push_back(InstanceMethod("backwardAsync", &UNetWrap::BackwardAsync));
   methods.push_back(InstanceMethod("policyStepAsync", &UNetWrap::PolicyStepAsync));
+  methods.push_back(InstanceMethod("denoiseStepAsync", &UNetWrap::DenoiseStepAsync));
   methods.push_back(InstanceMethod("sampleStepAsync", &UNetWrap::SampleStepAsync));
   methods.push_back(InstanceMethod("enableLora", &UNetWrap::EnableLora));
   methods.push_back(InstanceMethod("loraRank", &UNetWrap::LoraRank));
@@ -216,6 +233,22 @@ Napi::Value UNetWrap::BackwardAsync(const Napi::CallbackInfo& info) {
         *out = to_host(model_->backward(to_model_device(std::move(*grad), model_->params().device())));
       },
       [out](Napi::Env env) { return Napi::Value(grads_to_js(env, *out)); });
+}
+
+// One pretraining micro-batch on the engine thread (model/denoise_step.h): parameter gradients
+// accumulate in the UNet; resolves to {loss, gradContext}.
+Napi::Value UNetWrap::DenoiseStepAsync(const Napi::CallbackInfo& info) {
+  check_idle(info.Env());
+  auto args = denoise_step_args(info);
+  auto out = std::make_shared<DenoiseStepResult>();
+  return EngineJob::queue(
+      info.Env(), *this, busy_, [this, args, out] { *out = denoise_step(*model_, *args); },
+      [out](Napi::Env env) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("loss", out->loss);
+        o.Set("gradContext", tensor_to_js(env, out->grad_context));
+        return Napi::Value(o);
+      });
 }
 
 // One sampling step on the engine thread (rl/sample_step.h): resolves to {prevSample: EngineTensor

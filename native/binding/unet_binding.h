@@ -28,6 +28,7 @@ class UNetWrap : public ParamMethods<UNetWrap> {
   Napi::Value ForwardAsync(const Napi::CallbackInfo& info);
   Napi::Value BackwardAsync(const Napi::CallbackInfo& info);
   Napi::Value PolicyStepAsync(const Napi::CallbackInfo& info);
+  Napi::Value DenoiseStepAsync(const Napi::CallbackInfo& info);
   Napi::Value SampleStepAsync(const Napi::CallbackInfo& info);
   void EnableLora(const Napi::CallbackInfo& info);
   Napi::Value LoraRank(const Napi::CallbackInfo& info);

@@ -13,6 +13,7 @@
 #include "distributed/flat_gradients.h"
 #include "harness.h"
 #include "io/json.h"
+#include "model/denoise_step.h"
 #include "model/ema.h"
 #include "model/optimizer.h"
 #include "model/text_encoder.h"
@@ -586,6 +587,31 @@ TEST(policy_step_on_emulated_device_matches_cpu_bitwise) {
             "the ACE slice is not the conditional rows' last tokens");
   std::printf("    loss %.6f, KL %.3e, log-probs %.4f %.4f: device and CPU bitwise equal; ACE slice [%lld,%lld,%lld]\n",
               rc.ppo.loss, rc.kl_anchor, rc.log_prob[0], rc.log_prob[1], (long long)B, (long long)K, (long long)D);
+}
+
+// The pretraining micro-batch (model/denoise_step.h) with the UNet on the device: the loss,
+// d/d(context) and every parameter gradient bitwise the CPU's, the MSE on the device.
+TEST(denoise_step_on_emulated_device_matches_cpu_bitwise) {
+  ScopedEmulatedDevice device;
+  UNet2DCondition cpu(tiny_unet_config(), 8), gpu(tiny_unet_config(), 8);
+  gpu.params().to(kEmulated);
+  DenoiseStepArgs a;
+  a.sample = randn({2, 1, 8, 8});
+  a.target = randn({2, 1, 8, 8});
+  a.timesteps = Tensor({2}, 250.f);
+  a.context = randn({2, 3, 6});
+  a.mask = Tensor({2, 3}, 1.f);
+  a.mask.v[5] = 0.f;
+  a.loss_scale = 0.25f;
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  const DenoiseStepResult rc = denoise_step(cpu, a), rg = denoise_step(gpu, a);
+  CHECK(rc.loss == rg.loss, "denoise step loss differs");
+  CHECK(!rg.grad_context.on_device() && bitwise_equal(rg.grad_context, rc.grad_context), "d/d context differs");
+  for (const auto& p : cpu.params().all())
+    CHECK(bitwise_equal(gpu.params().find(p->name)->grad, p->grad), "gradient of " + p->name + " differs");
+  CHECK(calls().count("mse_forward") && calls().count("mse_backward"), "the MSE did not run on the device");
+  std::printf("    loss %.6f: device and CPU bitwise equal\n", rc.loss);
 }
 
 // Rows gathered from several tensors (the RL update's x_t of each sample at its own step): on the

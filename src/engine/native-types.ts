@@ -63,6 +63,14 @@ export interface NativeUNet extends NativeTrainable, DeviceModel {
   sampleStepAsync(input: SampleStepInput): Promise<SampleStepOutput>;
   /** One trained RL step in the engine (native/rl/policy_step.h); parameter gradients accumulate. */
   policyStepAsync(input: PolicyStepInput): Promise<PolicyStepOutput>;
+  /**
+   * One pretraining micro-batch in the engine (native/model/denoise_step.h): forward, mean squared
+   * error against target, backward of lossScale * loss; parameter gradients accumulate. Resolves to
+   * the unscaled loss and d(lossScale * loss)/d(encoderHiddenStates).
+   */
+  denoiseStepAsync(
+    input: UNetForwardInput & { target: TensorData; lossScale?: number },
+  ): Promise<{ loss: number; gradContext: TensorData }>;
   /** Freezes every weight and adds LoRA adapters (NAME.lora_A.weight, NAME.lora_B.weight) to each attention's to_q, to_k, to_v, to_out.0; scale = lora_alpha / rank */
   enableLora(o: { rank: number; scale?: number }): void;
   /** 0 without LoRA */

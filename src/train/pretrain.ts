@@ -143,16 +143,17 @@ export class Pretrainer {
     });
     const { ids, mask } = this.tokenizer.encodeBatch(texts, s.textLength);
     const context = this.text.forward({ ids, shape: [B, s.textLength], mask });
-    const pred = await this.unet.forwardAsync({
+    // Forward, MSE against the noise and backward: one engine call on the UNet's device.
+    const r = await this.unet.denoiseStepAsync({
       sample: { data: xt, shape: [B, 1, s.imageSize, s.imageSize] },
       timestep: { data: Float32Array.from(t), shape: [B] },
       encoderHiddenStates: context,
       encoderAttentionMask: { data: mask, shape: [B, s.textLength] },
+      target: { data: noise, shape: [B, 1, s.imageSize, s.imageSize] },
+      lossScale: 1 / s.gradAccum,
     });
-    const { loss, grad } = this.native.mseLoss({ pred: pred.data, target: noise, scale: 1 / s.gradAccum });
-    const g = await this.unet.backwardAsync({ data: grad, shape: pred.shape });
-    this.text.backward(g.encoderHiddenStates);
-    return loss;
+    this.text.backward(r.gradContext);
+    return r.loss;
   }
 
   /** One optimizer step over gradAccum micro-batches. */

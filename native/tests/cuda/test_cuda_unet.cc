@@ -1,8 +1,8 @@
 // The whole UNet on the GPU through the device tensors and the op tables (ops/device_ops.h) against
 // the same UNet on the CPU: output, input gradients and every parameter gradient (fp32 bound 1e-3
 // relative), then one clipped AdamW step on the device against the CPU's; the training reductions;
-// gradient averaging through a 1-rank NCCL communicator; the RL timestep (rl/policy_step.h); and
-// the VAE.
+// gradient averaging through a 1-rank NCCL communicator; the RL timestep (rl/policy_step.h), the
+// sampling step and the pretraining micro-batch (model/denoise_step.h); the VAE and text encoder.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +16,7 @@
 #include "cuda/nccl_loader.h"
 #include "distributed/collective.h"
 #include "io/json.h"
+#include "model/denoise_step.h"
 #include "model/ema.h"
 #include "model/optimizer.h"
 #include "model/text_encoder.h"
@@ -292,4 +293,27 @@ TEST(cuda_sample_step_matches_cpu) {
   expect_close("sample step mean", rg.mean.to(Device::kCpu), rc.mean, kFp32Tol);
   for (int64_t b = 0; b < c.batch; ++b)
     CHECK(std::abs(rg.log_prob[b] - rc.log_prob[b]) <= 1e-3 * std::abs(rc.log_prob[b]), "sample step log-prob differs");
+}
+
+// The pretraining micro-batch (model/denoise_step.h) on the GPU against the CPU: the loss, d/d(context)
+// and every parameter gradient.
+TEST(cuda_denoise_step_matches_cpu) {
+  require_device();
+  const UNetCase& c = kCases[2];
+  const UNetConfig cfg = case_config(c);
+  UNet2DCondition cpu(cfg, 6), gpu(cfg, 6);
+  gpu.params().to(Device::kCuda);
+  DenoiseStepArgs a;
+  a.sample = randn({c.batch, (int64_t)cfg.in_channels, c.size, c.size});
+  a.target = randn(a.sample.shape);
+  a.timesteps = Tensor({c.batch}, 420.f);
+  a.context = randn({c.batch, c.context_length, (int64_t)cfg.cross_attention_dim});
+  a.loss_scale = 0.5f;
+  cpu.params().zero_grad();
+  gpu.params().zero_grad();
+  const DenoiseStepResult rc = denoise_step(cpu, a), rg = denoise_step(gpu, a);
+  std::printf("    denoise step: loss cpu %.9g gpu %.9g\n", rc.loss, rg.loss);
+  CHECK(std::abs(rg.loss - rc.loss) <= 1e-3 * std::abs(rc.loss), "denoise step loss differs");
+  expect_close("denoise step d context", rg.grad_context, rc.grad_context, kFp32Tol);
+  expect_params_close("denoise step parameter gradients", gpu.params(), cpu.params(), ParamPart::kGrad, kFp32Tol);
 }
