@@ -172,10 +172,17 @@ double fd_directional_check(const std::string& label, std::vector<Tensor> inputs
 
 }  // namespace cxrl::test
 
+// Arguments: none (every test), a substring of test names, "=NAME" (that test alone), or --list
+// (the names, one per line: scripts/device-check.sh runs each in its own process).
 int main(int argc, char** argv) {
   using namespace cxrl::test;
+  if (argc > 1 && std::strcmp(argv[1], "--list") == 0) {
+    for (const auto& c : registry()) std::printf("%s\n", c.name);
+    return 0;
+  }
   cxrl::configure_allocator();
   const char* filter = argc > 1 ? argv[1] : nullptr;
+  const bool exact = filter && filter[0] == '=';
   uint64_t seed = std::random_device{}();
   if (const char* s = std::getenv("CXRL_TEST_SEED")) seed = std::strtoull(s, nullptr, 10);
   std::printf("cxrl engine tests, seed %llu (set CXRL_TEST_SEED to repeat)\n", (unsigned long long)seed);
@@ -185,7 +192,7 @@ int main(int argc, char** argv) {
   std::printf("gemm backend: %s\n", gemm.c_str());
   int passed = 0, failed = 0;
   for (const auto& c : registry()) {
-    if (filter && !std::strstr(c.name, filter)) continue;
+    if (filter && (exact ? std::strcmp(c.name, filter + 1) != 0 : !std::strstr(c.name, filter))) continue;
     rng().seed(seed ^ std::hash<std::string>{}(c.name));
     g_failures_in_case = 0;
     std::printf("[ RUN  ] %s\n", c.name);
