@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch eager on the same GPU, same shapes as native/bench/cuda/cuda_bench_main.cc: the DDIM step
-with log-prob as DDPO writes it (separate tensor ops, float32), fp32 GEMM with TF32 off, and
-GroupNorm + SiLU. Prints one JSON object. Used by scripts/device-check.sh."""
+with log-prob as DDPO writes it (separate tensor ops, float32), fp32 GEMM with TF32 off,
+GroupNorm + SiLU, a 3x3 convolution, and scaled-dot-product attention in float32 and bfloat16. Prints one JSON object. Used by scripts/device-check.sh."""
 import json
 import math
 
@@ -67,14 +67,14 @@ def conv3x3(B, C, HW):
             "torch_backward_ms": bwd * 1e3, "torch_backward_TFLOPs": 2 * flops / bwd / 1e12}
 
 
-def attention(B, H, d, L):
-    q, k, v = (torch.zeros(B, H, L, d, device="cuda", requires_grad=True) for _ in range(3))
+def attention(B, H, d, L, dtype=torch.float32):
+    q, k, v = (torch.zeros(B, H, L, d, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
     sdpa = torch.nn.functional.scaled_dot_product_attention
     fwd = seconds_per_call(lambda: sdpa(q, k, v), 3)
     y = sdpa(q, k, v)
     g = torch.zeros_like(y)
     bwd = seconds_per_call(lambda: torch.autograd.grad(y, [q, k, v], g, retain_graph=True), 3)
-    return {"B": B, "H": H, "d": d, "L": L, "dtype": "float32", "torch_forward_ms": fwd * 1e3,
+    return {"B": B, "H": H, "d": d, "L": L, "dtype": str(dtype).replace("torch.", ""), "torch_forward_ms": fwd * 1e3,
             "torch_backward_ms": bwd * 1e3}
 
 
@@ -86,7 +86,7 @@ def main():
         "sgemm_fp32": [sgemm(4096, 4096, 4096), sgemm(8 * 4096, 1280, 320)],
         "group_norm_silu": [group_norm_silu(8, 320, 64 * 64, 32)],
         "conv3x3": [conv3x3(8, 320, 64)],
-        "attention": [attention(8, 8, 40, 4096)],
+        "attention": [attention(8, 8, 40, 4096), attention(8, 8, 40, 4096, torch.bfloat16)],
     }
     print(json.dumps(out, indent=1))
 

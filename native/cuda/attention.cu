@@ -2,12 +2,15 @@
 // shared memory with an online softmax, so no [Lq, Lk] matrix is ever stored. The forward keeps the
 // output and each row's log-sum-exp; the backward recomputes the probabilities from them (two
 // kernels: query-major for dQ, key-major for dK and dV; no atomics, so it is deterministic).
+// These are the fp32 kernels; under bf16 compute, head dims up to 160 go to the tensor-core
+// kernels (attention_tensor_core.cu), which these check on the device.
 //
 // Layout: one warp owns kRowsPerWarp rows (queries, or keys in the dK/dV kernel); a row's d values
 // are spread over the lanes (lane holds c = lane + 32 t). Within a tile, lane j scores key (or
 // query) j of the tile against the row.
 #include <cmath>
 
+#include "cuda/attention_tensor_core.h"
 #include "cuda/attention_wide.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
@@ -262,6 +265,7 @@ void attention_forward_device(const AttentionShape& s, const float* q, const flo
   if (s.d > kMaxAttentionHeadDim && s.B > 0 && s.Lq > 0 && s.Lk > 0 && s.H > 0)
     return attention_forward_wide_device(s, q, k, v, key_mask, out, lse);
   check_shape(s);
+  if (attention_uses_tensor_cores(s)) return attention_forward_tensor_core(s, q, k, v, key_mask, out, lse);
   const size_t smem = sizeof(float) * (2 * kTile * (s.d + 1) + kRowsPerBlock * s.d + kWarps * kTile);
   set_smem(attention_forward_kernel, smem);
   const dim3 grid((unsigned)((s.Lq + kRowsPerBlock - 1) / kRowsPerBlock), (unsigned)(s.B * s.H));
@@ -276,6 +280,8 @@ void attention_backward_device(const AttentionShape& s, const float* q, const fl
   DeviceArray<float> delta((size_t)s.B * s.H * s.Lq);
   const int64_t rows = (int64_t)s.B * s.H * s.Lq;
   attention_delta_kernel<<<(unsigned)((rows + 7) / 8), 256>>>(s, out, gy, delta.data());
+  if (attention_uses_tensor_cores(s))
+    return attention_backward_tensor_core(s, q, k, v, key_mask, lse, delta.data(), gy, gq, gk, gv);
   const size_t smem_q = sizeof(float) * (2 * kTile * (s.d + 1) + 2 * kRowsPerBlock * s.d + kWarps * kTile);
   set_smem(attention_dq_kernel, smem_q);
   const dim3 grid_q((unsigned)((s.Lq + kRowsPerBlock - 1) / kRowsPerBlock), (unsigned)(s.B * s.H));

@@ -11,6 +11,7 @@
 #include "bench/cuda/unet_bench.h"
 #include "bench/ddim_step_bench.h"
 #include "bench/device_timing.h"
+#include "core/precision.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
@@ -97,8 +98,11 @@ static std::string conv_json(int B, int C, int HW) {
   return buf;
 }
 
-// Self-attention over 64x64 latent tokens at SD-v1's first level (8 heads of 40).
-static std::string attention_json(int B, int H, int d, int L) {
+// Self-attention over 64x64 latent tokens at SD-v1's first level (8 heads of 40): the fp32 flash
+// kernels, or under bf16 the tensor-core ones.
+static std::string attention_json(int B, int H, int d, int L, ComputePrecision precision) {
+  const ComputePrecision saved = compute_precision();
+  set_compute_precision(precision);
   const AttentionShape s{B, H, d, L, L};
   const size_t n = (size_t)B * L * H * d;
   DeviceArray<float> q(n), k(n), v(n), out(n), lse((size_t)B * H * L), gq(n), gk(n), gv(n);
@@ -111,10 +115,15 @@ static std::string attention_json(int B, int H, int d, int L) {
                                   gq.data(), gk.data(), gv.data());
       },
       3);
-  char buf[256];
+  set_compute_precision(saved);
+  // Matmul work: forward Q K^T and P V; backward recomputes Q K^T and adds four more products.
+  const double flops = 4.0 * B * H * (double)L * L * d;
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "{\"B\": %d, \"H\": %d, \"d\": %d, \"L\": %d, \"forward_ms\": %.3f, \"backward_ms\": %.3f}", B, H, d, L,
-                fwd * 1e3, bwd * 1e3);
+                "{\"precision\": \"%s\", \"B\": %d, \"H\": %d, \"d\": %d, \"L\": %d, \"forward_ms\": %.3f, "
+                "\"forward_TFLOPs\": %.1f, \"backward_ms\": %.3f, \"backward_TFLOPs\": %.1f}",
+                precision_name(precision), B, H, d, L, fwd * 1e3, flops / fwd / 1e12, bwd * 1e3,
+                2.5 * flops / bwd / 1e12);
   return buf;
 }
 
@@ -135,7 +144,8 @@ int main() {
                 gemm_json(8 * 4096, 1280, 320).c_str());
     std::printf(" \"group_norm_silu\": [%s],\n", norm_json(8, 320, 64 * 64, 32).c_str());
     std::printf(" \"conv3x3\": [%s],\n", conv_json(8, 320, 64).c_str());
-    std::printf(" \"attention\": [%s],\n", attention_json(8, 8, 40, 4096).c_str());
+    std::printf(" \"attention\": [%s,\n  %s],\n", attention_json(8, 8, 40, 4096, ComputePrecision::kFp32).c_str(),
+                attention_json(8, 8, 40, 4096, ComputePrecision::kBf16).c_str());
     std::fflush(stdout);  // the UNet section takes longest: what came before is kept if it fails
     std::printf(" \"unet_sd_v1\": %s}\n", bench_unet_json(UNetBenchConfig{}).c_str());
     const DeviceMemoryStats m = device_memory_stats();
