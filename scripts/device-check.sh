@@ -4,7 +4,8 @@
 #   1. runs every CUDA twin against its CPU twin, then whole models through the device tensors
 #      against the CPU: the UNet (forward, backward, AdamW; tiny to SD-v1.x size), the RL timestep,
 #      the sampling step, the VAE, the text encoder, bf16, and a 1-rank NCCL all-reduce
-#      (build-device/tests/cxrl_cuda_tests),
+#      (build-device/tests/cxrl_cuda_tests, each test in its own process; the first failures are
+#      run again under compute-sanitizer memcheck),
 #   2. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
 #      cuBLAS), GroupNorm+SiLU, convolution, attention, and the SD-v1.x UNet's forward, training
 #      step and 50-step sampling loop in fp32 and bf16 (build-device/tests/cxrl_cuda_bench),
@@ -64,6 +65,7 @@ log "CUDA twins against their CPU twins, each test in its own process"
 # and the others still report. The phase stops starting tests after 270 s.
 : >"$out/cuda-tests.txt"
 tests_rc=0
+failed_tests=()
 phase_end=$((SECONDS + 270))
 while read -r name; do
   if [ "$SECONDS" -ge "$phase_end" ]; then
@@ -76,6 +78,7 @@ while read -r name; do
   cat "$out/test-$name.txt" >>"$out/cuda-tests.txt"
   if [ $rc -ne 0 ]; then
     tests_rc=1
+    failed_tests+=("$name")
     grep -q '^\[ FAIL \]' "$out/test-$name.txt" ||
       echo "[ FAIL ] $name: exit status $rc (124: timeout; above 128: a signal)" >>"$out/cuda-tests.txt"
   fi
@@ -83,6 +86,18 @@ done < <(build-device/tests/cxrl_cuda_tests --list)
 grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares|policy step|denoise step|wide attention|vae|bf16|text encoder|sample step|FAIL|SKIP" "$out/cuda-tests.txt" >>"$out/summary.md"
 echo "$(grep -c '^\[  OK  \]' "$out/cuda-tests.txt") passed, $(grep -c '^\[ FAIL \]' "$out/cuda-tests.txt") failed" | tee -a "$out/summary.md"
 log "cxrl_cuda_tests exit status $tests_rc"
+
+# The first failures again under compute-sanitizer (memcheck: out-of-bounds and misaligned accesses,
+# with kernel and source line), so the next fix needs no second run to find where.
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$sanitizer" ] && [ ${#failed_tests[@]} -gt 0 ]; then
+  for name in "${failed_tests[@]:0:3}"; do
+    log "compute-sanitizer memcheck: $name"
+    timeout 90 "$sanitizer" --tool memcheck --print-limit 10 build-device/tests/cxrl_cuda_tests "=$name" \
+      >"$out/sanitizer-$name.txt" 2>&1
+    grep -E "=========|FAIL" "$out/sanitizer-$name.txt" | head -40 >>"$out/summary.md"
+  done
+fi
 
 log "engine benchmarks"
 timeout 150 build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
