@@ -12,12 +12,22 @@
 #   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py), and the same
 #      SD-v1.x UNet forward / training step / sampling loop (scripts/device_unet_torch_bench.py),
 # and writes the logs and summary.md into $OUT (default ./device-out). Exit status: the tests'.
+# The whole run keeps within DEVICE_CHECK_BUDGET_S seconds (default 540: one device call is at most
+# 600): every phase's timeout is cut to what is left, and a phase with too little left is skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-./device-out}"
 mkdir -p "$out"
 log() { echo "[device-check $(date +%T)] $*" | tee -a "$out/summary.md"; }
 : >"$out/summary.md"
+budget=${DEVICE_CHECK_BUDGET_S:-540}
+# limit CAP: the smaller of CAP and the seconds left in the budget, at least 1 (timeout 0 would
+# mean no limit at all).
+limit() {
+  local left=$((budget - SECONDS))
+  [ "$left" -lt 1 ] && left=1
+  echo $(($1 < left ? $1 : left))
+}
 nvidia-smi -L 2>&1 | tee -a "$out/summary.md" || true
 
 # cuBLAS: from the nvidia-cublas wheel when there is one (the build needs no cuBLAS).
@@ -62,23 +72,27 @@ fi
 
 log "CUDA twins against their CPU twins, each test in its own process"
 # One process per test: a kernel fault (a sticky CUDA error) or a hang then costs that test alone,
-# and the others still report. The phase stops starting tests after 270 s.
+# and the others still report. The phase stops starting tests after 270 s (or when the budget
+# keeps less than 150 s for the benchmarks).
 : >"$out/cuda-tests.txt"
 tests_rc=0
 failed_tests=()
-phase_end=$((SECONDS + 270))
+phase_end=$((SECONDS + 270 < budget - 150 ? SECONDS + 270 : budget - 150))
 while read -r name; do
   if [ "$SECONDS" -ge "$phase_end" ]; then
     echo "[ SKIP ] $name (the test phase ran out of time)" >>"$out/cuda-tests.txt"
     tests_rc=1
     continue
   fi
-  timeout 120 build-device/tests/cxrl_cuda_tests "=$name" >"$out/test-$name.txt" 2>&1
+  timeout "$(limit 120)" build-device/tests/cxrl_cuda_tests "=$name" >"$out/test-$name.txt" 2>&1
   rc=$?
   cat "$out/test-$name.txt" >>"$out/cuda-tests.txt"
   if [ $rc -ne 0 ]; then
     tests_rc=1
-    failed_tests+=("$name")
+    # A fault (a CUDA error thrown, a signal, a hang) is worth a sanitizer run; a wrong number is not.
+    if [ $rc -ge 124 ] || grep -qE "exception: CUDA [^:]*: " "$out/test-$name.txt"; then
+      failed_tests+=("$name")
+    fi
     grep -q '^\[ FAIL \]' "$out/test-$name.txt" ||
       echo "[ FAIL ] $name: exit status $rc (124: timeout; above 128: a signal)" >>"$out/cuda-tests.txt"
   fi
@@ -87,31 +101,32 @@ grep -E "max rel err|x_prev|ppo batch|cuBLAS|cudaMalloc|unet|NCCL|sum of squares
 echo "$(grep -c '^\[  OK  \]' "$out/cuda-tests.txt") passed, $(grep -c '^\[ FAIL \]' "$out/cuda-tests.txt") failed" | tee -a "$out/summary.md"
 log "cxrl_cuda_tests exit status $tests_rc"
 
-# The first failures again under compute-sanitizer (memcheck: out-of-bounds and misaligned accesses,
+# The first faults again under compute-sanitizer (memcheck: out-of-bounds and misaligned accesses,
 # with kernel and source line), so the next fix needs no second run to find where.
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$sanitizer" ] && [ ${#failed_tests[@]} -gt 0 ]; then
-  for name in "${failed_tests[@]:0:3}"; do
+  for name in "${failed_tests[@]:0:2}"; do
+    [ "$(limit 60)" -lt 60 ] || [ $((budget - SECONDS)) -lt 200 ] && break
     log "compute-sanitizer memcheck: $name"
-    timeout 90 "$sanitizer" --tool memcheck --print-limit 10 build-device/tests/cxrl_cuda_tests "=$name" \
+    timeout 60 "$sanitizer" --tool memcheck --print-limit 10 build-device/tests/cxrl_cuda_tests "=$name" \
       >"$out/sanitizer-$name.txt" 2>&1
     grep -E "=========|FAIL" "$out/sanitizer-$name.txt" | head -40 >>"$out/summary.md"
   done
 fi
 
 log "engine benchmarks"
-timeout 150 build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
+timeout "$(limit 150)" build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
 log "cxrl_cuda_bench exit status $?"
 cat "$out/cuda-bench.json" "$out/cuda-bench.err" >>"$out/summary.md"
 
 log "PyTorch eager, the same SD-v1.x UNet work (forward, training step, 50-step sampling)"
-timeout 150 python3 scripts/device_unet_torch_bench.py >"$out/torch-unet-bench.json" 2>"$out/torch-unet-bench.err"
+timeout "$(limit 150)" python3 scripts/device_unet_torch_bench.py >"$out/torch-unet-bench.json" 2>"$out/torch-unet-bench.err"
 log "device_unet_torch_bench exit status $?"
 cat "$out/torch-unet-bench.json" >>"$out/summary.md"
 tail -5 "$out/torch-unet-bench.err" >>"$out/summary.md"
 
 log "PyTorch eager, same shapes"
-timeout 60 python3 scripts/device_torch_bench.py >"$out/torch-bench.json" 2>"$out/torch-bench.err"
+timeout "$(limit 60)" python3 scripts/device_torch_bench.py >"$out/torch-bench.json" 2>"$out/torch-bench.err"
 log "device_torch_bench exit status $?"
 cat "$out/torch-bench.json" >>"$out/summary.md"
 tail -5 "$out/torch-bench.err" >>"$out/summary.md"
