@@ -9,7 +9,7 @@
 #include "core/backend.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
-#include "cuda/elementwise.cuh"
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/nccl_collective.h"
 #include "cuda/rl_cuda.h"
 #include "cuda/tensor_ops.h"

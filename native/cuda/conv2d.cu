@@ -2,10 +2,11 @@
 // groups so the column buffer stays bounded; the backward's dx gathers the column gradient back
 // (col2im without atomics: each input pixel sums the taps that read it).
 #include <algorithm>
+#include <stdexcept>
 
-#include "cuda/block_reduce.cuh"
+#include "cuda/conv2d_kernels.cuh"
 #include "cuda/device_memory.h"
-#include "cuda/elementwise.cuh"
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/gemm.h"
 #include "cuda/ops.h"
 
@@ -14,59 +15,6 @@ namespace {
 
 // Column buffers are capped at 256 MiB: a few images of an SD-sized layer at a time.
 constexpr size_t kColumnBytes = size_t(256) << 20;
-
-struct Dims {
-  int Cin, H, W, Cout, k, stride, pad, Ho, Wo;
-  __host__ __device__ int64_t rows() const { return (int64_t)Cin * k * k; }
-  __host__ __device__ int64_t cols() const { return (int64_t)Ho * Wo; }
-};
-
-// col[img][(c k + ky) k + kx][oy Wo + ox] = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside).
-__global__ void im2col_kernel(Dims d, const float* x, int images, float* col) {
-  const int64_t per_image = d.rows() * d.cols();
-  CXRL_GRID_STRIDE(i, images * per_image) {
-    const int64_t img = i / per_image, rem = i % per_image, r = rem / d.cols();
-    const int pos = (int)(rem % d.cols()), oy = pos / d.Wo, ox = pos % d.Wo;
-    const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
-    const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
-    col[i] = (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f;
-  }
-}
-
-// gx[img][c][iy][ix] = sum of gcol over the taps (ky, kx) whose output pixel reads (iy, ix).
-__global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) {
-  const int64_t plane = (int64_t)d.H * d.W, per_image = d.Cin * plane;
-  CXRL_GRID_STRIDE(i, images * per_image) {
-    const int64_t img = i / per_image;
-    const int c = (int)(i % per_image / plane), iy = (int)(i % plane / d.W), ix = (int)(i % d.W);
-    const float* g = gcol + img * d.rows() * d.cols();
-    float s = 0.f;
-    for (int ky = 0; ky < d.k; ++ky) {
-      const int ty = iy + d.pad - ky;
-      if (ty < 0 || ty % d.stride != 0 || ty / d.stride >= d.Ho) continue;
-      for (int kx = 0; kx < d.k; ++kx) {
-        const int tx = ix + d.pad - kx;
-        if (tx < 0 || tx % d.stride != 0 || tx / d.stride >= d.Wo) continue;
-        s += g[((int64_t)(c * d.k + ky) * d.k + kx) * d.cols() + (ty / d.stride) * d.Wo + tx / d.stride];
-      }
-    }
-    gx[i] = s;
-  }
-}
-
-__global__ void add_channel_bias(float* y, const float* b, int64_t total, int64_t plane, int C) {
-  CXRL_GRID_STRIDE(i, total) y[i] += b[i / plane % C];
-}
-
-// gb[c] += sum over images and positions of gy: one block per channel.
-__global__ void channel_sum(const float* gy, int B, int C, int64_t plane, float* gb) {
-  const int c = blockIdx.x;
-  float s = 0.f;
-  for (int b = 0; b < B; ++b)
-    for (int64_t p = threadIdx.x; p < plane; p += blockDim.x) s += gy[((int64_t)b * C + c) * plane + p];
-  s = block_sum(s);
-  if (threadIdx.x == 0) gb[c] += s;
-}
 
 Dims dims_of(const ConvShape& s) {
   Dims d{s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, 0, 0};
@@ -126,7 +74,7 @@ void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, 
     }
   }
   if (gb) {
-    channel_sum<<<d.Cout, 256>>>(gy, s.B, d.Cout, d.cols(), gb);
+    channel_sum<<<d.Cout, kChannelSumThreads>>>(gy, s.B, d.Cout, d.cols(), gb);
     check(cudaGetLastError(), "conv bias grad launch");
   }
 }

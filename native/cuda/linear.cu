@@ -1,4 +1,4 @@
-#include "cuda/elementwise.cuh"
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/gemm.h"
 #include "cuda/ops.h"
 

@@ -2,7 +2,7 @@
 
 #include "cuda/block_reduce.cuh"
 #include "cuda/device_memory.h"
-#include "cuda/elementwise.cuh"
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {

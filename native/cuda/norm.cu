@@ -1,114 +1,13 @@
-#include "cuda/block_reduce.cuh"
+// GroupNorm / LayerNorm on the device: launches the kernels of norm_kernels.cuh.
+#include <stdexcept>
+
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
+#include "cuda/norm_kernels.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {
 namespace {
-
-constexpr int kNormThreads = 256;
-
-// The forward runs in three steps so that every SM has work even with few, long rows (GroupNorm's
-// 32 groups of 40960 values at SD resolution): slices of at most kSlice values each give their
-// (count, mean, M2), two passes in double over the slice; the slices of a row are merged in order
-// (Chan et al.'s parallel variance), and an elementwise pass normalises. x is read twice.
-constexpr int64_t kSlice = 8192;
-
-// This block's slice: values [j0, j1) of row `row` (rows of len values, `slices` blocks per row).
-struct NormSlice {
-  int64_t row, len, j0, j1;
-};
-__device__ NormSlice block_slice(const NormShape& s, int64_t slices) {
-  const int64_t len = s.C / s.G * s.S, j0 = blockIdx.x % slices * kSlice;
-  return {(int64_t)blockIdx.x / slices, len, j0, min(len, j0 + kSlice)};
-}
-
-struct SliceMoments {
-  double count, mean, m2;
-};
-
-__global__ void norm_slice_moments(NormShape s, const float* x, int64_t slices, SliceMoments* out) {
-  const auto [row, len, j0, j1] = block_slice(s, slices);
-  const float* xr = x + row * len;
-  double acc = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += xr[j];
-  const double n = (double)(j1 - j0), mu = block_sum(acc) / n;
-  acc = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += (xr[j] - mu) * (xr[j] - mu);
-  acc = block_sum(acc);
-  if (threadIdx.x == 0) out[blockIdx.x] = {n, mu, acc};
-}
-
-__global__ void norm_finish_stats(int64_t rows, int64_t slices, const SliceMoments* m, float eps, float* mean,
-                                  float* rstd) {
-  const int64_t row = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-  if (row >= rows) return;
-  SliceMoments a = m[row * slices];
-  for (int64_t k = 1; k < slices; ++k) {
-    const SliceMoments b = m[row * slices + k];
-    const double n = a.count + b.count, delta = b.mean - a.mean;
-    a = {n, a.mean + delta * b.count / n, a.m2 + b.m2 + delta * delta * a.count * b.count / n};
-  }
-  mean[row] = (float)a.mean;
-  rstd[row] = (float)(1.0 / sqrt(a.m2 / a.count + eps));
-}
-
-// One block per slice, as for the moments: the row (so mean and rstd) is the block's, and the
-// channel of value j is c0 + j / S in 32-bit arithmetic (no 64-bit division per value).
-__global__ void norm_apply(NormShape s, const float* x, const float* gamma, const float* beta, const float* mean,
-                           const float* rstd, int64_t slices, float* y, bool silu, float* pre) {
-  const NormSlice sl = block_slice(s, slices);
-  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
-  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
-  const float mu = mean[row], r = rstd[row];
-  for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    const int64_t c = c0 + j / S;
-    const float n = (x[base + j] - mu) * r * gamma[c] + beta[c];
-    if (silu) {
-      if (pre) pre[base + j] = n;
-      y[base + j] = n / (1.f + expf(-n));
-    } else {
-      y[base + j] = n;
-    }
-  }
-}
-
-// dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = gy gamma, per row.
-__global__ void norm_input_grad_kernel(NormShape s, const float* x, const float* gamma, const float* mean,
-                                       const float* rstd, const float* gy, float* gx) {
-  const int64_t row = blockIdx.x, cpg = s.C / s.G, len = cpg * s.S, c0 = (row % s.G) * cpg;
-  const float *xr = x + row * len, *gr = gy + row * len;
-  const float mu = mean[row], r = rstd[row];
-  double a1 = 0, a2 = 0;
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-    const double d = (double)gr[j] * gamma[c0 + j / s.S];
-    a1 += d;
-    a2 += d * (xr[j] - mu) * r;
-  }
-  const float m1 = (float)(block_sum(a1) / len), m2 = (float)(block_sum(a2) / len);
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-    const float xhat = (xr[j] - mu) * r;
-    gx[row * len + j] = r * (gr[j] * gamma[c0 + j / s.S] - m1 - xhat * m2);
-  }
-}
-
-// ggamma[c] += sum over b, s of gy xhat; gbeta[c] += sum of gy. One block per channel.
-__global__ void norm_param_grad_kernel(NormShape s, const float* x, const float* mean, const float* rstd,
-                                       const float* gy, float* ggamma, float* gbeta) {
-  const int64_t c = blockIdx.x, cpg = s.C / s.G, count = s.B * s.S;
-  double dg = 0, db = 0;
-  for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const int64_t b = k / s.S, i = (b * s.C + c) * s.S + k % s.S, row = b * s.G + c / cpg;
-    dg += (double)gy[i] * (x[i] - mean[row]) * rstd[row];
-    db += gy[i];
-  }
-  dg = block_sum(dg);
-  db = block_sum(db);
-  if (threadIdx.x == 0) {
-    if (ggamma) ggamma[c] += (float)dg;
-    if (gbeta) gbeta[c] += (float)db;
-  }
-}
 
 void check_shape(const NormShape& s) {
   if (s.B <= 0 || s.C <= 0 || s.S <= 0 || s.G <= 0 || s.C % s.G != 0)
@@ -120,10 +19,10 @@ void check_shape(const NormShape& s) {
 void norm_forward_device(const NormShape& s, const float* x, const float* gamma, const float* beta, float eps, float* y,
                          float* mean, float* rstd, bool silu, float* pre_activation) {
   check_shape(s);
-  const int64_t rows = s.B * s.G, len = s.C / s.G * s.S, slices = (len + kSlice - 1) / kSlice;
+  const int64_t rows = s.B * s.G, len = s.C / s.G * s.S, slices = norm_slices(len);
   DeviceArray<SliceMoments> moments(rows * slices);
   norm_slice_moments<<<(unsigned)(rows * slices), kNormThreads>>>(s, x, slices, moments.data());
-  norm_finish_stats<<<(unsigned)((rows + 255) / 256), 256>>>(rows, slices, moments.data(), eps, mean, rstd);
+  norm_finish_stats<<<finish_blocks(rows), kFinishThreads>>>(rows, slices, moments.data(), eps, mean, rstd);
   norm_apply<<<(unsigned)(rows * slices), kNormThreads>>>(s, x, gamma, beta, mean, rstd, slices, y, silu,
                                                           pre_activation);
   check(cudaGetLastError(), "norm forward launch");

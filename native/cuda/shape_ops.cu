@@ -1,95 +1,9 @@
-// Layout ops on the device (twins of native/ops/shape_ops.cc), plus the ResNet block's per-channel
-// time-embedding add and its gradient. Pure data movement: one thread per output value.
-#include "cuda/block_reduce.cuh"
-#include "cuda/elementwise.cuh"
+// Layout ops on the device: launches the kernels of shape_ops_kernels.cuh.
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/ops.h"
+#include "cuda/shape_ops_kernels.cuh"
 
 namespace cxrl {
-namespace {
-
-__global__ void upsample2x_kernel(const float* x, float* y, int64_t planes, int H, int W) {
-  const int64_t per_plane = 4LL * H * W;
-  CXRL_GRID_STRIDE(i, planes * per_plane) {
-    const int64_t p = i / per_plane;
-    const int oy = (int)(i % per_plane / (2 * W)), ox = (int)(i % (2 * W));
-    y[i] = x[(p * H + oy / 2) * W + ox / 2];
-  }
-}
-
-__global__ void upsample2x_backward_kernel(const float* gy, float* gx, int64_t planes, int H, int W) {
-  CXRL_GRID_STRIDE(i, planes * H * W) {
-    const int64_t p = i / ((int64_t)H * W);
-    const int y = (int)(i % ((int64_t)H * W) / W), x = (int)(i % W);
-    const float* g = gy + (p * 2 * H + 2 * y) * 2 * W + 2 * x;
-    gx[i] = g[0] + g[1] + g[2 * W] + g[2 * W + 1];
-  }
-}
-
-// Copies the [rows, cols_src] block into columns [c0, c0 + cols_src) of a [rows, cols_dst] layout
-// (channel concat: rows = B, cols = C * HW), or back out of it when `gather`.
-__global__ void column_block_kernel(const float* src, float* dst, int64_t rows, int64_t cols_src, int64_t cols_dst,
-                                    int64_t c0, bool gather) {
-  CXRL_GRID_STRIDE(i, rows * cols_src) {
-    const int64_t r = i / cols_src, c = i % cols_src;
-    if (gather)
-      dst[i] = src[r * cols_dst + c0 + c];
-    else
-      dst[r * cols_dst + c0 + c] = src[i];
-  }
-}
-
-// Zero padding below and right: y [planes, H + bottom, W + right].
-__global__ void pad_kernel(const float* x, float* y, int64_t planes, int H, int W, int Hp, int Wp) {
-  CXRL_GRID_STRIDE(i, planes * Hp * Wp) {
-    const int64_t p = i / ((int64_t)Hp * Wp);
-    const int yy = (int)(i % ((int64_t)Hp * Wp) / Wp), xx = (int)(i % Wp);
-    y[i] = (yy < H && xx < W) ? x[(p * H + yy) * W + xx] : 0.f;
-  }
-}
-
-__global__ void crop_kernel(const float* gy, float* gx, int64_t planes, int H, int W, int Hp, int Wp) {
-  CXRL_GRID_STRIDE(i, planes * H * W) {
-    const int64_t p = i / ((int64_t)H * W);
-    const int yy = (int)(i % ((int64_t)H * W) / W), xx = (int)(i % W);
-    gx[i] = gy[(p * Hp + yy) * Wp + xx];
-  }
-}
-
-__global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) {
-  CXRL_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
-}
-
-// [B, C, HW] <-> [B, HW, C]: to_tokens writes tokens from planes, else the reverse.
-__global__ void transpose_kernel(const float* x, float* y, int64_t B, int64_t C, int64_t HW, bool to_tokens) {
-  CXRL_GRID_STRIDE(i, B * C * HW) {
-    const int64_t b = i / (C * HW);
-    if (to_tokens) {  // i indexes the tokens layout [b, p, c]
-      const int64_t p = i % (C * HW) / C, c = i % C;
-      y[i] = x[(b * C + c) * HW + p];
-    } else {  // i indexes the planes layout [b, c, p]
-      const int64_t c = i % (C * HW) / HW, p = i % HW;
-      y[i] = x[(b * HW + p) * C + c];
-    }
-  }
-}
-
-__global__ void add_scaled_kernel(float* acc, const float* b, float scale, int64_t n) {
-  CXRL_GRID_STRIDE(i, n) acc[i] += scale * b[i];
-}
-
-__global__ void plane_bias_kernel(float* h, const float* t, int64_t planes, int64_t HW) {
-  CXRL_GRID_STRIDE(i, planes * HW) h[i] += t[i / HW];
-}
-
-// gt[p] = sum of the plane's values, in double: one block per plane.
-__global__ void plane_sum_kernel(const float* g, float* out, int64_t HW) {
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < HW; i += blockDim.x) s += g[blockIdx.x * HW + i];
-  s = block_sum(s);
-  if (threadIdx.x == 0) out[blockIdx.x] = (float)s;
-}
-
-}  // namespace
 
 void upsample_nearest2x_forward_device(const float* x, float* y, int64_t planes, int H, int W) {
   launch_elementwise(upsample2x_kernel, planes * 4 * H * W, "upsample2x", x, y, planes, H, W);
@@ -132,7 +46,7 @@ void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW)
   launch_elementwise(plane_bias_kernel, planes * HW, "plane bias", h, t, planes, HW);
 }
 void plane_sums_device(const float* g, float* out, int64_t planes, int64_t HW) {
-  plane_sum_kernel<<<(unsigned)planes, 256>>>(g, out, HW);
+  plane_sum_kernel<<<(unsigned)planes, kPlaneSumThreads>>>(g, out, HW);
   check(cudaGetLastError(), "plane_sum launch");
 }
 

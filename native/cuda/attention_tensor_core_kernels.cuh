@@ -1,0 +1,305 @@
+// Tensor-core flash attention (attention_tensor_core.h): the kernels, included by
+// attention_tensor_core.cu, which launches them, and by a CPU test that runs them on an emulated
+// GPU (native/tests/test_emulated_attention_tc.cc, tests/cuda_emulation.h).
+//
+// A block of 4 warps owns 64 rows (queries; keys in the dK/dV kernel), 16 per warp, and walks the
+// other side in tiles of 64. Every product is a warp-level WMMA over bf16 operands in shared memory
+// with fp32 accumulation:
+//   forward   S = Q K^T; online softmax -> P (bf16); O = corr O + P V     (O kept fp32 in smem)
+//   dQ        S = Q K^T, dP = dO V^T; dS = P (dP - delta) (bf16); dQ += dS K
+//   dK, dV    S^T = K Q^T, dP^T = V dO^T; dV += P^T dO; dK += dS^T Q
+// Head dims are padded with zeros to a multiple of 16 (SD's 40 -> 48). Rows of shared tiles are
+// padded (8 bf16, 4 floats) against bank conflicts; every WMMA pointer stays 32-byte aligned. The
+// softmax of a warp's 16 x 64 tile runs two lanes per row, 32 columns each. No atomics: the
+// backward is deterministic, as the fp32 kernels are.
+#pragma once
+#ifndef CXRL_CUDA_EMULATION  // the emulation test provides these names itself
+#include <cuda_bf16.h>
+#include <mma.h>
+#endif
+
+#include <cmath>
+
+#include "cuda/ops.h"
+#include "cuda/shared_memory.cuh"
+
+namespace cxrl {
+namespace {
+
+using namespace nvcuda;
+using bf16 = __nv_bfloat16;
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
+using FragBRow = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
+using FragBCol = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+constexpr int kWarps = 4, kWarpRows = 16, kBlockRows = kWarps * kWarpRows, kTile = 64;
+constexpr int kHalfPad = 8, kFloatPad = 4;
+constexpr int kTileLdF = kTile + kFloatPad, kTileLdH = kTile + kHalfPad;  // strides of [rows][64] tiles
+
+__host__ __device__ constexpr int padded_dim(int d) { return (d + 15) / 16 * 16; }
+// Blocks along x for `rows` rows (queries; keys in dK/dV) of one (batch, head): kWarps * 32 threads each.
+inline unsigned row_blocks(int64_t rows) { return (unsigned)((rows + kBlockRows - 1) / kBlockRows); }
+
+// Shared-memory carving: consecutive buffers, each a multiple of 128 bytes long.
+struct Carve {
+  unsigned char* p;
+  template <typename T>
+  __device__ T* take(int rows, int ld) {
+    T* out = reinterpret_cast<T*>(p);
+    p += (size_t)rows * ld * sizeof(T);
+    return out;
+  }
+};
+template <typename T>
+constexpr size_t bytes(int rows, int ld) {
+  return (size_t)rows * ld * sizeof(T);
+}
+
+__device__ bool key_kept(const float* mask, int b, int64_t Lk, int64_t j) {
+  return j < Lk && (!mask || mask[(int64_t)b * Lk + j] != 0.f);
+}
+
+// Rows [r0, r0 + n) of head h of a [B, L, H d] fp32 tensor -> bf16 rows of stride ld, zero past
+// d (to dp) and past L.
+__device__ void stage_rows(bf16* dst, int ld, int dp, const float* t, const AttentionShape& s, int b, int64_t L,
+                           int64_t r0, int n, int h) {
+  for (int i = threadIdx.x; i < n * dp; i += blockDim.x) {
+    const int r = i / dp, c = i % dp;
+    float x = 0.f;
+    if (c < s.d && r0 + r < L) x = t[((int64_t)b * L + r0 + r) * s.H * s.d + (int64_t)h * s.d + c];
+    dst[r * ld + c] = __float2bfloat16_rn(x);
+  }
+}
+
+// One warp: C[16 x 64] (fp32, stride lc) = A[16 x dp] B^T, A and B [64 x dp] bf16 row-major.
+__device__ void warp_a_bt(float* C, int lc, const bf16* A, int la, const bf16* B, int lb, int dp) {
+#pragma unroll
+  for (int n = 0; n < kTile; n += 16) {
+    FragC c;
+    wmma::fill_fragment(c, 0.f);
+    for (int k = 0; k < dp; k += 16) {
+      FragA a;
+      FragBCol bt;  // B^T's (k, n) block: B rows n.., columns k.., read column-major
+      wmma::load_matrix_sync(a, A + k, la);
+      wmma::load_matrix_sync(bt, B + n * lb + k, lb);
+      wmma::mma_sync(c, a, bt, c);
+    }
+    wmma::store_matrix_sync(C + n, c, lc, wmma::mem_row_major);
+  }
+}
+
+// One warp: C[16 x dp] (fp32 in smem, stride lc) += A[16 x 64] B, A bf16, B [64 x dp] bf16 row-major.
+__device__ void warp_add_a_b(float* C, int lc, const bf16* A, int la, const bf16* B, int lb, int dp) {
+  for (int n = 0; n < dp; n += 16) {
+    FragC c;
+    wmma::load_matrix_sync(c, C + n, lc, wmma::mem_row_major);
+#pragma unroll
+    for (int k = 0; k < kTile; k += 16) {
+      FragA a;
+      FragBRow bm;
+      wmma::load_matrix_sync(a, A + k, la);
+      wmma::load_matrix_sync(bm, B + k * lb + n, lb);
+      wmma::mma_sync(c, a, bm, c);
+    }
+    wmma::store_matrix_sync(C + n, c, lc, wmma::mem_row_major);
+  }
+}
+
+// Zeroes a block's [64][ld] fp32 buffer.
+__device__ void zero_rows(float* p, int ld) {
+  for (int i = threadIdx.x; i < kBlockRows * ld; i += blockDim.x) p[i] = 0.f;
+}
+
+// A warp's 16 rows of an fp32 [16][ld] buffer, columns < d, times scale -> head h of rows
+// row0 + r (< L) of a [B, L, H d] tensor. Two lanes per row, alternating columns.
+__device__ void store_warp_rows(float* dst, const float* src, int ld, float scale_row, const AttentionShape& s, int b,
+                                int64_t L, int64_t row, int h) {
+  const int lane = threadIdx.x % 32, r = lane >> 1;
+  if (row >= L) return;
+  float* o = dst + ((int64_t)b * L + row) * s.H * s.d + (int64_t)h * s.d;
+  for (int c = lane & 1; c < s.d; c += 2) o[c] = src[r * ld + c] * scale_row;
+}
+
+struct ForwardSmem {
+  static size_t size(int dp) {
+    return 3 * bytes<bf16>(kBlockRows, dp + kHalfPad) + bytes<float>(kBlockRows, kTileLdF) +
+           bytes<bf16>(kBlockRows, kTileLdH) + bytes<float>(kBlockRows, dp + kFloatPad);
+  }
+};
+
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_forward_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                                float* out, float* lse) {
+  CXRL_DYNAMIC_SHARED(unsigned char, smem);
+  const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
+  Carve carve{smem};
+  bf16 *Qs = carve.take<bf16>(kBlockRows, lh), *Ks = carve.take<bf16>(kBlockRows, lh),
+       *Vs = carve.take<bf16>(kBlockRows, lh);
+  float* S = carve.take<float>(kBlockRows, kTileLdF);
+  bf16* P = carve.take<bf16>(kBlockRows, kTileLdH);
+  float* O = carve.take<float>(kBlockRows, lf);
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int r = lane >> 1, c0 = (lane & 1) * 32;  // this lane's row of the warp's tile, and columns
+  const int64_t row0 = (int64_t)blockIdx.x * kBlockRows, row = row0 + warp * kWarpRows + r;
+  const float scale = rsqrtf((float)s.d);
+  stage_rows(Qs, lh, dp, q, s, b, s.Lq, row0, kBlockRows, h);
+  zero_rows(O, lf);
+  const bf16* Qw = Qs + warp * kWarpRows * lh;
+  float *Sw = S + warp * kWarpRows * kTileLdF, *Ow = O + warp * kWarpRows * lf;
+  bf16* Pw = P + warp * kWarpRows * kTileLdH;
+  float m = -INFINITY, l = 0.f;  // the row's running max and sum (both lanes of a row hold them)
+  for (int64_t j0 = 0; j0 < s.Lk; j0 += kTile) {
+    __syncthreads();
+    stage_rows(Ks, lh, dp, k, s, b, s.Lk, j0, kTile, h);
+    stage_rows(Vs, lh, dp, v, s, b, s.Lk, j0, kTile, h);
+    __syncthreads();
+    warp_a_bt(Sw, kTileLdF, Qw, lh, Ks, lh, dp);
+    __syncwarp();
+    float* sr = Sw + r * kTileLdF;
+    float mx = -INFINITY;
+    for (int c = c0; c < c0 + 32; ++c) {
+      const float x = key_kept(mask, b, s.Lk, j0 + c) ? sr[c] * scale : -INFINITY;
+      sr[c] = x;
+      mx = fmaxf(mx, x);
+    }
+    const float m_new = fmaxf(m, fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1)));
+    float sum = 0.f;
+    for (int c = c0; c < c0 + 32; ++c) {
+      const float p = m_new == -INFINITY ? 0.f : __expf(sr[c] - m_new);
+      Pw[r * kTileLdH + c] = __float2bfloat16_rn(p);
+      sum += p;
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    const float corr = m_new == -INFINITY ? 1.f : __expf(m - m_new);  // 0 for the first kept key
+    l = l * corr + sum;
+    m = m_new;
+    for (int c = (lane & 1) * (dp / 2); c < (lane & 1 ? dp : dp / 2); ++c) Ow[r * lf + c] *= corr;
+    __syncwarp();
+    warp_add_a_b(Ow, lf, Pw, kTileLdH, Vs, lh, dp);
+    __syncwarp();
+  }
+  store_warp_rows(out, Ow, lf, l > 0.f ? 1.f / l : 0.f, s, b, s.Lq, row, h);  // fully masked: output 0
+  if ((lane & 1) == 0 && row < s.Lq) lse[((int64_t)b * s.H + h) * s.Lq + row] = l > 0.f ? m + logf(l) : -INFINITY;
+}
+
+struct DqSmem {
+  static size_t size(int dp) {
+    return 4 * bytes<bf16>(kBlockRows, dp + kHalfPad) + 2 * bytes<float>(kBlockRows, kTileLdF) +
+           bytes<bf16>(kBlockRows, kTileLdH) + bytes<float>(kBlockRows, dp + kFloatPad);
+  }
+};
+
+// Query-major: dQ_i = scale sum_j P_ij (dP_ij - delta_i) K_j.
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_dq_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                           const float* gy, const float* lse, const float* delta, float* gq) {
+  CXRL_DYNAMIC_SHARED(unsigned char, smem);
+  const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
+  Carve carve{smem};
+  bf16 *Qs = carve.take<bf16>(kBlockRows, lh), *Gs = carve.take<bf16>(kBlockRows, lh),
+       *Ks = carve.take<bf16>(kBlockRows, lh), *Vs = carve.take<bf16>(kBlockRows, lh);
+  float *S = carve.take<float>(kBlockRows, kTileLdF), *DP = carve.take<float>(kBlockRows, kTileLdF);
+  bf16* DS = carve.take<bf16>(kBlockRows, kTileLdH);
+  float* DQ = carve.take<float>(kBlockRows, lf);
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int r = lane >> 1, c0 = (lane & 1) * 32;
+  const int64_t row0 = (int64_t)blockIdx.x * kBlockRows, row = row0 + warp * kWarpRows + r;
+  const int64_t idx = ((int64_t)b * s.H + h) * s.Lq + row;
+  const float L = row < s.Lq ? lse[idx] : -INFINITY, D = row < s.Lq ? delta[idx] : 0.f;
+  const float scale = rsqrtf((float)s.d);
+  stage_rows(Qs, lh, dp, q, s, b, s.Lq, row0, kBlockRows, h);
+  stage_rows(Gs, lh, dp, gy, s, b, s.Lq, row0, kBlockRows, h);
+  zero_rows(DQ, lf);
+  const int wo = warp * kWarpRows;
+  float *Sw = S + wo * kTileLdF, *DPw = DP + wo * kTileLdF, *DQw = DQ + wo * lf;
+  bf16* DSw = DS + wo * kTileLdH;
+  for (int64_t j0 = 0; j0 < s.Lk; j0 += kTile) {
+    __syncthreads();
+    stage_rows(Ks, lh, dp, k, s, b, s.Lk, j0, kTile, h);
+    stage_rows(Vs, lh, dp, v, s, b, s.Lk, j0, kTile, h);
+    __syncthreads();
+    warp_a_bt(Sw, kTileLdF, Qs + wo * lh, lh, Ks, lh, dp);
+    warp_a_bt(DPw, kTileLdF, Gs + wo * lh, lh, Vs, lh, dp);
+    __syncwarp();
+    for (int c = c0; c < c0 + 32; ++c) {
+      float ds = 0.f;
+      if (L != -INFINITY && key_kept(mask, b, s.Lk, j0 + c)) {
+        const float p = __expf(Sw[r * kTileLdF + c] * scale - L);
+        ds = p * (DPw[r * kTileLdF + c] - D);
+      }
+      DSw[r * kTileLdH + c] = __float2bfloat16_rn(ds);
+    }
+    __syncwarp();
+    warp_add_a_b(DQw, lf, DSw, kTileLdH, Ks, lh, dp);
+    __syncwarp();
+  }
+  store_warp_rows(gq, DQw, lf, scale, s, b, s.Lq, row, h);
+}
+
+struct DkvSmem {
+  static size_t size(int dp) {
+    return 4 * bytes<bf16>(kBlockRows, dp + kHalfPad) + 2 * bytes<float>(kBlockRows, kTileLdF) +
+           bytes<bf16>(kBlockRows, kTileLdH) + 2 * bytes<float>(kBlockRows, dp + kFloatPad) +
+           2 * bytes<float>(1, kTile);
+  }
+};
+
+// Key-major: dV_j = sum_i P_ij dO_i, dK_j = scale sum_i P_ij (dP_ij - delta_i) Q_i.
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_dkv_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+                            const float* gy, const float* lse, const float* delta, float* gk, float* gv) {
+  CXRL_DYNAMIC_SHARED(unsigned char, smem);
+  const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
+  Carve carve{smem};
+  bf16 *Ks = carve.take<bf16>(kBlockRows, lh), *Vs = carve.take<bf16>(kBlockRows, lh),
+       *Qs = carve.take<bf16>(kTile, lh), *Gs = carve.take<bf16>(kTile, lh);
+  float *ST = carve.take<float>(kBlockRows, kTileLdF), *DPT = carve.take<float>(kBlockRows, kTileLdF);
+  bf16* XT = carve.take<bf16>(kBlockRows, kTileLdH);  // P^T, then dS^T, as bf16 operands
+  float *DK = carve.take<float>(kBlockRows, lf), *DV = carve.take<float>(kBlockRows, lf);
+  float *Ls = carve.take<float>(1, kTile), *Ds = carve.take<float>(1, kTile);
+  const int b = blockIdx.y / s.H, h = blockIdx.y % s.H, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int r = lane >> 1, c0 = (lane & 1) * 32;
+  const int64_t key0 = (int64_t)blockIdx.x * kBlockRows, key = key0 + warp * kWarpRows + r;
+  const bool kept = key_kept(mask, b, s.Lk, key);
+  const float scale = rsqrtf((float)s.d);
+  stage_rows(Ks, lh, dp, k, s, b, s.Lk, key0, kBlockRows, h);
+  stage_rows(Vs, lh, dp, v, s, b, s.Lk, key0, kBlockRows, h);
+  zero_rows(DK, lf);
+  zero_rows(DV, lf);
+  const int wo = warp * kWarpRows;
+  float *STw = ST + wo * kTileLdF, *DPTw = DPT + wo * kTileLdF, *DKw = DK + wo * lf, *DVw = DV + wo * lf;
+  bf16* XTw = XT + wo * kTileLdH;
+  for (int64_t i0 = 0; i0 < s.Lq; i0 += kTile) {
+    __syncthreads();
+    stage_rows(Qs, lh, dp, q, s, b, s.Lq, i0, kTile, h);
+    stage_rows(Gs, lh, dp, gy, s, b, s.Lq, i0, kTile, h);
+    if (threadIdx.x < kTile) {
+      const int64_t i = i0 + threadIdx.x, idx = ((int64_t)b * s.H + h) * s.Lq + i;
+      Ls[threadIdx.x] = i < s.Lq ? lse[idx] : -INFINITY;
+      Ds[threadIdx.x] = i < s.Lq ? delta[idx] : 0.f;
+    }
+    __syncthreads();
+    warp_a_bt(STw, kTileLdF, Ks + wo * lh, lh, Qs, lh, dp);
+    warp_a_bt(DPTw, kTileLdF, Vs + wo * lh, lh, Gs, lh, dp);
+    __syncwarp();
+    for (int c = c0; c < c0 + 32; ++c) {  // c: the query of the tile
+      float p = 0.f;
+      if (kept && Ls[c] != -INFINITY) p = __expf(STw[r * kTileLdF + c] * scale - Ls[c]);
+      DPTw[r * kTileLdF + c] = p * (DPTw[r * kTileLdF + c] - Ds[c]);  // dS^T, fp32
+      XTw[r * kTileLdH + c] = __float2bfloat16_rn(p);
+    }
+    __syncwarp();
+    warp_add_a_b(DVw, lf, XTw, kTileLdH, Gs, lh, dp);
+    __syncwarp();
+    for (int c = c0; c < c0 + 32; ++c) XTw[r * kTileLdH + c] = __float2bfloat16_rn(DPTw[r * kTileLdF + c]);
+    __syncwarp();
+    warp_add_a_b(DKw, lf, XTw, kTileLdH, Qs, lh, dp);
+    __syncwarp();
+  }
+  store_warp_rows(gk, DKw, lf, scale, s, b, s.Lk, key, h);
+  store_warp_rows(gv, DVw, lf, 1.f, s, b, s.Lk, key, h);
+}
+
+}  // namespace
+}  // namespace cxrl

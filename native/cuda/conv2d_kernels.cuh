@@ -1,0 +1,69 @@
+// Convolution on the device as im2col + GEMM: the layout kernels (im2col, its adjoint col2im, the
+// bias add and the bias gradient). conv2d.cu launches them around the GEMMs; a CPU test runs them on
+// an emulated GPU (native/tests/test_emulated_conv.cc).
+#pragma once
+#include <cstdint>
+
+#include "cuda/block_reduce.cuh"
+#include "cuda/elementwise.cuh"
+
+namespace cxrl {
+namespace {
+
+struct Dims {
+  int Cin, H, W, Cout, k, stride, pad, Ho, Wo;
+  __host__ __device__ int64_t rows() const { return (int64_t)Cin * k * k; }
+  __host__ __device__ int64_t cols() const { return (int64_t)Ho * Wo; }
+};
+
+// col[img][(c k + ky) k + kx][oy Wo + ox] = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside).
+__global__ void im2col_kernel(Dims d, const float* x, int images, float* col) {
+  const int64_t per_image = d.rows() * d.cols();
+  CXRL_GRID_STRIDE(i, images * per_image) {
+    const int64_t img = i / per_image, rem = i % per_image, r = rem / d.cols();
+    const int pos = (int)(rem % d.cols()), oy = pos / d.Wo, ox = pos % d.Wo;
+    const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
+    const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
+    col[i] = (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f;
+  }
+}
+
+// gx[img][c][iy][ix] = sum of gcol over the taps (ky, kx) whose output pixel reads (iy, ix).
+__global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) {
+  const int64_t plane = (int64_t)d.H * d.W, per_image = d.Cin * plane;
+  CXRL_GRID_STRIDE(i, images * per_image) {
+    const int64_t img = i / per_image;
+    const int c = (int)(i % per_image / plane), iy = (int)(i % plane / d.W), ix = (int)(i % d.W);
+    const float* g = gcol + img * d.rows() * d.cols();
+    float s = 0.f;
+    for (int ky = 0; ky < d.k; ++ky) {
+      const int ty = iy + d.pad - ky;
+      if (ty < 0 || ty % d.stride != 0 || ty / d.stride >= d.Ho) continue;
+      for (int kx = 0; kx < d.k; ++kx) {
+        const int tx = ix + d.pad - kx;
+        if (tx < 0 || tx % d.stride != 0 || tx / d.stride >= d.Wo) continue;
+        s += g[((int64_t)(c * d.k + ky) * d.k + kx) * d.cols() + (ty / d.stride) * d.Wo + tx / d.stride];
+      }
+    }
+    gx[i] = s;
+  }
+}
+
+constexpr int kChannelSumThreads = 256;  // channel_sum: one block per channel
+
+__global__ void add_channel_bias(float* y, const float* b, int64_t total, int64_t plane, int C) {
+  CXRL_GRID_STRIDE(i, total) y[i] += b[i / plane % C];
+}
+
+// gb[c] += sum over images and positions of gy: one block per channel.
+__global__ void channel_sum(const float* gy, int B, int C, int64_t plane, float* gb) {
+  const int c = blockIdx.x;
+  float s = 0.f;
+  for (int b = 0; b < B; ++b)
+    for (int64_t p = threadIdx.x; p < plane; p += blockDim.x) s += gy[((int64_t)b * C + c) * plane + p];
+  s = block_sum(s);
+  if (threadIdx.x == 0) gb[c] += s;
+}
+
+}  // namespace
+}  // namespace cxrl
