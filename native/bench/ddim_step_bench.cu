@@ -5,6 +5,7 @@
 #include "bench/ddim_step_bench.h"
 #include "bench/device_timing.h"
 #include "cuda/ddim_step_device.cuh"
+#include "cuda/launch.cuh"
 
 namespace cxrl {
 
@@ -51,8 +52,9 @@ StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
   StepTiming t;
   t.fused_seconds = device_seconds_per_call(
       [&] {
-        ddim_step_kernel<<<(unsigned)(batch * s.chunks), kThreads>>>(s, prev, partial);
-        finish_log_prob<<<(unsigned)((batch + 127) / 128), 128>>>(partial, s.coef, batch, s.chunks, s.N, lp);
+        CXRL_LAUNCH(ddim_step_kernel, (unsigned)(batch * s.chunks), kThreads, 0)(s, prev, partial);
+        CXRL_LAUNCH(finish_log_prob, (unsigned)((batch + 127) / 128), 128, 0)
+        (partial, s.coef, batch, s.chunks, s.N, lp);
       },
       iters);
   t.bytes_moved = step_bytes(c);

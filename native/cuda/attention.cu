@@ -8,6 +8,7 @@
 #include "cuda/attention_wide.h"
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
+#include "cuda/launch.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {
@@ -36,7 +37,7 @@ void attention_forward_device(const AttentionShape& s, const float* q, const flo
   const size_t smem = forward_smem_bytes(s.d);
   set_smem(attention_forward_kernel, smem);
   const dim3 grid(row_blocks(s.Lq), (unsigned)(s.B * s.H));
-  attention_forward_kernel<<<grid, kWarps * 32, smem>>>(s, q, k, v, key_mask, out, lse);
+  CXRL_LAUNCH(attention_forward_kernel, grid, kWarps * 32, smem)(s, q, k, v, key_mask, out, lse);
   check(cudaGetLastError(), "attention forward launch");
 }
 
@@ -46,17 +47,17 @@ void attention_backward_device(const AttentionShape& s, const float* q, const fl
   check_shape(s);
   DeviceArray<float> delta((size_t)s.B * s.H * s.Lq);
   const int64_t rows = (int64_t)s.B * s.H * s.Lq;
-  attention_delta_kernel<<<delta_blocks(rows), kDeltaThreads>>>(s, out, gy, delta.data());
+  CXRL_LAUNCH(attention_delta_kernel, delta_blocks(rows), kDeltaThreads, 0)(s, out, gy, delta.data());
   if (attention_uses_tensor_cores(s))
     return attention_backward_tensor_core(s, q, k, v, key_mask, lse, delta.data(), gy, gq, gk, gv);
   const size_t smem_q = dq_smem_bytes(s.d);
   set_smem(attention_dq_kernel, smem_q);
   const dim3 grid_q(row_blocks(s.Lq), (unsigned)(s.B * s.H));
-  attention_dq_kernel<<<grid_q, kWarps * 32, smem_q>>>(s, q, k, v, key_mask, gy, lse, delta.data(), gq);
+  CXRL_LAUNCH(attention_dq_kernel, grid_q, kWarps * 32, smem_q)(s, q, k, v, key_mask, gy, lse, delta.data(), gq);
   const size_t smem_kv = dkv_smem_bytes(s.d);
   set_smem(attention_dkv_kernel, smem_kv);
   const dim3 grid_kv(row_blocks(s.Lk), (unsigned)(s.B * s.H));
-  attention_dkv_kernel<<<grid_kv, kWarps * 32, smem_kv>>>(s, q, k, v, key_mask, gy, lse, delta.data(), gk, gv);
+  CXRL_LAUNCH(attention_dkv_kernel, grid_kv, kWarps * 32, smem_kv)(s, q, k, v, key_mask, gy, lse, delta.data(), gk, gv);
   check(cudaGetLastError(), "attention backward launch");
 }
 

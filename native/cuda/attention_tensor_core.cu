@@ -6,6 +6,7 @@
 #include "cuda/attention_tensor_core.h"
 #include "cuda/attention_tensor_core_kernels.cuh"
 #include "cuda/check.h"
+#include "cuda/launch.cuh"
 
 namespace cxrl {
 namespace {
@@ -27,7 +28,7 @@ void attention_forward_tensor_core(const AttentionShape& s, const float* q, cons
                                    const float* key_mask, float* out, float* lse) {
   const size_t smem = ForwardSmem::size(padded_dim(s.d));
   launch_config(attention_forward_tc_kernel, smem);
-  attention_forward_tc_kernel<<<grid_over(s.Lq, s), kWarps * 32, smem>>>(s, q, k, v, key_mask, out, lse);
+  CXRL_LAUNCH(attention_forward_tc_kernel, grid_over(s.Lq, s), kWarps * 32, smem)(s, q, k, v, key_mask, out, lse);
   check(cudaGetLastError(), "tensor-core attention forward launch");
 }
 
@@ -37,9 +38,11 @@ void attention_backward_tensor_core(const AttentionShape& s, const float* q, con
   const int dp = padded_dim(s.d);
   const size_t smem_q = DqSmem::size(dp), smem_kv = DkvSmem::size(dp);
   launch_config(attention_dq_tc_kernel, smem_q);
-  attention_dq_tc_kernel<<<grid_over(s.Lq, s), kWarps * 32, smem_q>>>(s, q, k, v, key_mask, gy, lse, delta, gq);
+  CXRL_LAUNCH(attention_dq_tc_kernel, grid_over(s.Lq, s), kWarps * 32, smem_q)
+  (s, q, k, v, key_mask, gy, lse, delta, gq);
   launch_config(attention_dkv_tc_kernel, smem_kv);
-  attention_dkv_tc_kernel<<<grid_over(s.Lk, s), kWarps * 32, smem_kv>>>(s, q, k, v, key_mask, gy, lse, delta, gk, gv);
+  CXRL_LAUNCH(attention_dkv_tc_kernel, grid_over(s.Lk, s), kWarps * 32, smem_kv)
+  (s, q, k, v, key_mask, gy, lse, delta, gk, gv);
   check(cudaGetLastError(), "tensor-core attention backward launch");
 }
 

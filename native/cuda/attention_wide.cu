@@ -9,6 +9,7 @@
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
+#include "cuda/launch.cuh"
 
 namespace cxrl {
 
@@ -21,8 +22,8 @@ void attention_forward_wide_device(const AttentionShape& s, const float* q, cons
     for (int h = 0; h < s.H; ++h) {
       const int64_t q0 = (int64_t)b * s.Lq * HD + (int64_t)h * s.d, k0 = (int64_t)b * s.Lk * HD + (int64_t)h * s.d;
       sgemm_device(false, true, (int)s.Lq, (int)s.Lk, s.d, scale, q + q0, HD, k + k0, HD, 0.f, P.data(), (int)s.Lk);
-      masked_softmax_rows<<<(unsigned)s.Lq, kSoftmaxThreads>>>(P.data(), s.Lk, key_mask ? key_mask + b * s.Lk : nullptr,
-                                                               lse + ((int64_t)b * s.H + h) * s.Lq);
+      CXRL_LAUNCH(masked_softmax_rows, (unsigned)s.Lq, kSoftmaxThreads, 0)
+      (P.data(), s.Lk, key_mask ? key_mask + b * s.Lk : nullptr, lse + ((int64_t)b * s.H + h) * s.Lq);
       check(cudaGetLastError(), "attention softmax launch");
       sgemm_device(false, false, (int)s.Lq, s.d, (int)s.Lk, 1.f, P.data(), (int)s.Lk, v + k0, HD, 0.f, out + q0, HD);
     }

@@ -8,6 +8,7 @@
 #include "cuda/device_memory.h"
 #include "cuda/elementwise_launch.cuh"
 #include "cuda/gemm.h"
+#include "cuda/launch.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {
@@ -74,7 +75,7 @@ void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, 
     }
   }
   if (gb) {
-    channel_sum<<<d.Cout, kChannelSumThreads>>>(gy, s.B, d.Cout, d.cols(), gb);
+    CXRL_LAUNCH(channel_sum, d.Cout, kChannelSumThreads, 0)(gy, s.B, d.Cout, d.cols(), gb);
     check(cudaGetLastError(), "conv bias grad launch");
   }
 }

@@ -4,14 +4,15 @@
 
 #include "cuda/check.h"
 #include "cuda/elementwise.cuh"
+#include "cuda/launch.cuh"
 
 namespace cxrl {
 
-// kernel<<<blocks for n values, kElementwiseThreads>>>(args...), then a launch-error check that
-// names `what`.
+// kernel over blocks for n values of kElementwiseThreads threads (no barriers: grid-stride), then a
+// launch-error check that names `what`.
 template <typename... KernelArgs, typename... Args>
 void launch_elementwise(void (*kernel)(KernelArgs...), int64_t n, const char* what, Args... args) {
-  kernel<<<elementwise_blocks(n), kElementwiseThreads>>>(args...);
+  CXRL_LAUNCH_BARRIER_FREE(kernel, elementwise_blocks(n), kElementwiseThreads, 0)(args...);
   check(cudaGetLastError(), what);
 }
 

@@ -9,6 +9,7 @@
 #include "cuda/check.h"
 #include "cuda/cublas_loader.h"
 #include "cuda/gemm.h"
+#include "cuda/launch.cuh"
 
 namespace cxrl {
 namespace {
@@ -109,14 +110,9 @@ template <bool kBf16>
 void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                   int ldb, float beta, float* C, int ldc) {
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
-  if (!trans_a && !trans_b)
-    sgemm_tiled<false, false, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else if (!trans_a && trans_b)
-    sgemm_tiled<false, true, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else if (trans_a && !trans_b)
-    sgemm_tiled<true, false, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else
-    sgemm_tiled<true, true, kBf16><<<grid, 256>>>(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  auto* kernel = trans_a ? (trans_b ? sgemm_tiled<true, true, kBf16> : sgemm_tiled<true, false, kBf16>)
+                         : (trans_b ? sgemm_tiled<false, true, kBf16> : sgemm_tiled<false, false, kBf16>);
+  CXRL_LAUNCH(kernel, grid, 256, 0)(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   check(cudaGetLastError(), "sgemm_tiled launch");
 }
 

@@ -1,5 +1,6 @@
 #include "cuda/elementwise_launch.cuh"
 #include "cuda/gemm.h"
+#include "cuda/launch.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {
@@ -32,7 +33,7 @@ void linear_backward_device(const float* x, const float* w, const float* gy, flo
   if (gx) sgemm_device(false, false, (int)rows, in, out, 1.f, gy, out, w, in, 0.f, gx, in);
   if (gw) sgemm_device(true, false, out, in, (int)rows, 1.f, gy, out, x, in, 1.f, gw, in);
   if (gb) {
-    column_sum_kernel<<<(out + 255) / 256, 256>>>(gy, gb, rows, out);
+    CXRL_LAUNCH(column_sum_kernel, (out + 255) / 256, 256, 0)(gy, gb, rows, out);
     check(cudaGetLastError(), "linear bias grad launch");
   }
 }

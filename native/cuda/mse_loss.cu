@@ -3,6 +3,7 @@
 #include "cuda/block_reduce.cuh"
 #include "cuda/device_memory.h"
 #include "cuda/elementwise_launch.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/ops.h"
 
 namespace cxrl {
@@ -28,7 +29,7 @@ __global__ void mse_grad_kernel(const float* p, const float* t, float k, float* 
 
 double mse_loss_forward_device(const float* pred, const float* target, int64_t n) {
   DeviceArray<double> partial(kMseBlocks);
-  squared_error_partials<<<kMseBlocks, kElementwiseThreads>>>(pred, target, n, partial.data());
+  CXRL_LAUNCH(squared_error_partials, kMseBlocks, kElementwiseThreads, 0)(pred, target, n, partial.data());
   check(cudaGetLastError(), "mse launch");
   double s = 0;
   for (double v : to_host(partial)) s += v;  // fixed order: the result does not depend on scheduling

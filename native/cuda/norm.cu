@@ -3,6 +3,7 @@
 
 #include "cuda/check.h"
 #include "cuda/device_memory.h"
+#include "cuda/launch.cuh"
 #include "cuda/norm_kernels.cuh"
 #include "cuda/ops.h"
 
@@ -21,19 +22,20 @@ void norm_forward_device(const NormShape& s, const float* x, const float* gamma,
   check_shape(s);
   const int64_t rows = s.B * s.G, len = s.C / s.G * s.S, slices = norm_slices(len);
   DeviceArray<SliceMoments> moments(rows * slices);
-  norm_slice_moments<<<(unsigned)(rows * slices), kNormThreads>>>(s, x, slices, moments.data());
-  norm_finish_stats<<<finish_blocks(rows), kFinishThreads>>>(rows, slices, moments.data(), eps, mean, rstd);
-  norm_apply<<<(unsigned)(rows * slices), kNormThreads>>>(s, x, gamma, beta, mean, rstd, slices, y, silu,
-                                                          pre_activation);
+  CXRL_LAUNCH(norm_slice_moments, (unsigned)(rows * slices), kNormThreads, 0)(s, x, slices, moments.data());
+  CXRL_LAUNCH(norm_finish_stats, finish_blocks(rows), kFinishThreads, 0)(rows, slices, moments.data(), eps, mean, rstd);
+  CXRL_LAUNCH(norm_apply, (unsigned)(rows * slices), kNormThreads, 0)
+  (s, x, gamma, beta, mean, rstd, slices, y, silu, pre_activation);
   check(cudaGetLastError(), "norm forward launch");
 }
 
 void norm_backward_device(const NormShape& s, const float* x, const float* gamma, const float* mean, const float* rstd,
                           const float* gy, float* gx, float* ggamma, float* gbeta) {
   check_shape(s);
-  if (gx) norm_input_grad_kernel<<<(unsigned)(s.B * s.G), kNormThreads>>>(s, x, gamma, mean, rstd, gy, gx);
+  if (gx) CXRL_LAUNCH(norm_input_grad_kernel, (unsigned)(s.B * s.G), kNormThreads, 0)(s, x, gamma, mean, rstd, gy, gx);
   check(cudaGetLastError(), "norm input grad launch");
-  if (ggamma || gbeta) norm_param_grad_kernel<<<(unsigned)s.C, kNormThreads>>>(s, x, mean, rstd, gy, ggamma, gbeta);
+  if (ggamma || gbeta)
+    CXRL_LAUNCH(norm_param_grad_kernel, (unsigned)s.C, kNormThreads, 0)(s, x, mean, rstd, gy, ggamma, gbeta);
   check(cudaGetLastError(), "norm param grad launch");
 }
 

@@ -2,6 +2,7 @@
 // the kernels. optimizer.cu launches them; a CPU test runs them on an emulated GPU
 // (native/tests/test_emulated_embedding_optimizer.cc).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -32,6 +33,10 @@ __global__ void ema_kernel(float* dst, const float* src, int64_t n, float keep, 
 }
 
 constexpr int kReduceBlocks = 256;
+inline unsigned sum_squares_blocks(int64_t n) {
+  return (unsigned)std::max<int64_t>(
+      1, std::min<int64_t>(kReduceBlocks, (n + kElementwiseThreads - 1) / kElementwiseThreads));
+}
 
 __global__ void sum_squares_partials(const float* x, int64_t n, double* partial) {
   double acc = 0;

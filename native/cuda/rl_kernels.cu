@@ -7,6 +7,7 @@
 
 #include "cuda/block_reduce.cuh"
 #include "cuda/ddim_step_device.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/rl_cuda.h"
 #include "rl/ddim_step_math.h"
 #include "rl/ppo_math.h"
@@ -172,8 +173,9 @@ void run_step(const DdimStepArgs& a, bool resident, float* d_prev, double* lp_ou
   if (!d_prev) d_prev = buf.alloc<float>((size_t)(a.batch * a.per_sample));
   double* d_partial = buf.alloc<double>(a.batch * s.chunks);
   double* d_lp = buf.alloc<double>(a.batch);
-  ddim_step_kernel<<<(unsigned)(a.batch * s.chunks), kThreads>>>(s, d_prev, d_partial);
-  finish_log_prob<<<(unsigned)((a.batch + 127) / 128), 128>>>(d_partial, s.coef, a.batch, s.chunks, s.N, d_lp);
+  CXRL_LAUNCH(ddim_step_kernel, (unsigned)(a.batch * s.chunks), kThreads, 0)(s, d_prev, d_partial);
+  CXRL_LAUNCH(finish_log_prob, (unsigned)((a.batch + 127) / 128), 128, 0)
+  (d_partial, s.coef, a.batch, s.chunks, s.N, d_lp);
   check(cudaGetLastError(), "ddim_step_kernel launch");
   check(cudaMemcpy(lp_out, d_lp, a.batch * sizeof(double), cudaMemcpyDeviceToHost), "download");
 }
@@ -189,7 +191,7 @@ void run_step_backward(const DdimStepArgs& a, bool resident, const double* grad_
   const long long n = a.batch * a.per_sample;
   const double* d_g = buf.upload(grad_lp, a.batch);
   const int blocks = (int)std::min<long long>((n + kThreads - 1) / kThreads, 65535);
-  ddim_step_backward_kernel<<<blocks, kThreads>>>(s, n, d_g, d_gm, d_gu);
+  CXRL_LAUNCH(ddim_step_backward_kernel, blocks, kThreads, 0)(s, n, d_g, d_gm, d_gu);
   check(cudaGetLastError(), "ddim_step_backward_kernel launch");
 }
 
@@ -227,7 +229,7 @@ PpoStats ppo_loss_cuda_host(const PpoArgs& a, double* grad) {
   const double* adv = buf.upload(a.advantages, a.batch);
   double* d_grad = buf.alloc<double>(a.batch);
   double* d_sums = buf.alloc<double>(3);
-  ppo_kernel<<<1, 256>>>(lp, old_lp, adv, a.batch, a.clip_range, a.adv_clip_max, d_grad, d_sums);
+  CXRL_LAUNCH(ppo_kernel, 1, 256, 0)(lp, old_lp, adv, a.batch, a.clip_range, a.adv_clip_max, d_grad, d_sums);
   check(cudaGetLastError(), "ppo_kernel launch");
   double sums[3];
   check(cudaMemcpy(sums, d_sums, sizeof sums, cudaMemcpyDeviceToHost), "download");

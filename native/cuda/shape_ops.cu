@@ -1,5 +1,6 @@
 // Layout ops on the device: launches the kernels of shape_ops_kernels.cuh.
 #include "cuda/elementwise_launch.cuh"
+#include "cuda/launch.cuh"
 #include "cuda/ops.h"
 #include "cuda/shape_ops_kernels.cuh"
 
@@ -46,7 +47,7 @@ void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW)
   launch_elementwise(plane_bias_kernel, planes * HW, "plane bias", h, t, planes, HW);
 }
 void plane_sums_device(const float* g, float* out, int64_t planes, int64_t HW) {
-  plane_sum_kernel<<<(unsigned)planes, kPlaneSumThreads>>>(g, out, HW);
+  CXRL_LAUNCH(plane_sum_kernel, (unsigned)planes, kPlaneSumThreads, 0)(g, out, HW);
   check(cudaGetLastError(), "plane_sum launch");
 }
 

@@ -1,6 +1,7 @@
 #include "tests/harness.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "core/gemm.h"
@@ -180,6 +181,8 @@ int main(int argc, char** argv) {
     for (const auto& c : registry()) std::printf("%s\n", c.name);
     return 0;
   }
+  // Line-buffered even into a file: a test killed by a timeout still leaves what it printed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   cxrl::configure_allocator();
   const char* filter = argc > 1 ? argv[1] : nullptr;
   const bool exact = filter && filter[0] == '=';

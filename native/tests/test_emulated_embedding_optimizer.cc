@@ -89,10 +89,11 @@ TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
   for (int64_t i = 0; i < n; ++i) shadow_cpu.v[i] = decay * shadow_cpu.v[i] + (1.f - decay) * live.v[i];
   CHECK(shadow.v == shadow_cpu.v, "EMA differs");
 
-  // Sum of squares: kReduceBlocks partials (grid-stride, block_sum in double), added in order on the host.
+  // Sum of squares: sum_squares_blocks partials (grid-stride, block_sum in double), added in order
+  // on the host; more values than the blocks' threads, so the grid stride loops.
   const Tensor x = randn({123457});
-  std::vector<double> partial(kReduceBlocks);
-  emulation::launch(dim3(kReduceBlocks), dim3(kElementwiseThreads), 0,
+  std::vector<double> partial(sum_squares_blocks(x.numel()));
+  emulation::launch(dim3(sum_squares_blocks(x.numel())), dim3(kElementwiseThreads), 0,
                     [&] { sum_squares_partials(x.v.data(), x.numel(), partial.data()); });
   double got = 0, want = 0;
   for (double s : partial) got += s;

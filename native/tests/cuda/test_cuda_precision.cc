@@ -25,6 +25,9 @@ using namespace cxrl::test;
 namespace {
 
 constexpr double kBf16Tol = 2e-2;
+// A whole network in bf16 compounds each op's rounding over dozens of layers: its outputs and
+// gradients are held to 5e-2 (each op's own 2e-2 bound is checked op by op).
+constexpr double kBf16NetworkTol = 5e-2;
 
 // Sets the precision for one scope.
 struct PrecisionScope {
@@ -77,12 +80,12 @@ TEST(cuda_bf16_unet_forward_backward_within_bound) {
   PrecisionScope bf16(ComputePrecision::kBf16);
   const Tensor y_gpu = gpu.forward(x.to(Device::kCuda), t.to(Device::kCuda), ctx.to(Device::kCuda)).to(Device::kCpu);
   const UNetGrads g_gpu = gpu.backward(gy.to(Device::kCuda));
-  expect_close("bf16 unet output vs fp32 CPU", y_gpu, y, kBf16Tol);
-  expect_close("bf16 unet d sample vs fp32 CPU", g_gpu.sample.to(Device::kCpu), g.sample, kBf16Tol);
+  expect_close("bf16 unet output vs fp32 CPU", y_gpu, y, kBf16NetworkTol);
+  expect_close("bf16 unet d sample vs fp32 CPU", g_gpu.sample.to(Device::kCpu), g.sample, kBf16NetworkTol);
   expect_close("bf16 unet d context vs fp32 CPU", g_gpu.encoder_hidden_states.to(Device::kCpu), g.encoder_hidden_states,
-               kBf16Tol);
+               kBf16NetworkTol);
   expect_params_close("bf16 unet parameter gradients vs fp32 CPU", gpu.params(), cpu.params(), ParamPart::kGrad,
-                      kBf16Tol);
+                      kBf16NetworkTol, ParamScale::kGlobal);
 }
 
 // Attention under bf16 takes the tensor-core kernels (cuda/attention_tensor_core.cu) for head dims up
