@@ -1,6 +1,7 @@
 #include "tests/harness.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -8,6 +9,16 @@
 #include "core/scratch.h"
 
 namespace cxrl::test {
+
+double max_rel_error(const float* got, const float* ref, int64_t n) {
+  double diff = 0, scale = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    diff = std::max(diff, (double)std::fabs(got[i] - ref[i]));
+    scale = std::max(scale, (double)std::fabs(ref[i]));
+  }
+  return diff / std::max(scale, 1e-30);
+}
 
 std::vector<Case>& registry() {
   static std::vector<Case> r;

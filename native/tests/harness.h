@@ -32,6 +32,12 @@ void fail(const std::string& msg);
     if (!(cond)) ::cxrl::test::fail(std::string(msg) + " [" #cond "]"); \
   } while (0)
 
+// max |got - ref| over max |ref| (infinite when got holds a NaN or infinity).
+double max_rel_error(const float* got, const float* ref, int64_t n);
+inline double max_rel_error(const Tensor& got, const Tensor& ref) {
+  return max_rel_error(got.v.data(), ref.v.data(), ref.numel());
+}
+
 std::mt19937_64& rng();
 Tensor randn(Shape s, float scale = 1.f);
 // Uniform integer in [lo, hi], from the test's generator.

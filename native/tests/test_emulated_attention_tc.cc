@@ -16,7 +16,7 @@
 
 #include "cuda/attention_tensor_core_kernels.cuh"
 #include "harness.h"
-#include "ops/attention.h"
+#include "tests/attention_case.h"
 
 using namespace cxrl;
 using namespace cxrl::test;
@@ -25,22 +25,6 @@ namespace {
 
 dim3 grid_over(int64_t rows, const AttentionShape& s) { return dim3(row_blocks(rows), (unsigned)(s.B * s.H)); }
 
-// max |got - ref| / max |ref|.
-double rel_error(const Tensor& got, const Tensor& ref) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    diff = std::max(diff, (double)std::abs(got.v[i] - ref.v[i]));
-    scale = std::max(scale, (double)std::abs(ref.v[i]));
-    if (!std::isfinite(got.v[i])) return INFINITY;
-  }
-  return diff / std::max(scale, 1e-30);
-}
-
-struct AttentionCase {
-  int B, H, d, Lq, Lk;
-  bool mask;
-};
-
 }  // namespace
 
 TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
@@ -48,24 +32,13 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
   for (const AttentionCase c : {AttentionCase{1, 2, 40, 70, 70, false}, AttentionCase{2, 1, 40, 20, 77, true},
                                 AttentionCase{1, 1, 80, 65, 30, false}, AttentionCase{1, 1, 160, 17, 70, true},
                                 AttentionCase{1, 2, 8, 33, 9, false}}) {
-    const Tensor q = randn({c.B, c.Lq, c.H * c.d}), k = randn({c.B, c.Lk, c.H * c.d}),
-                 v = randn({c.B, c.Lk, c.H * c.d}), gy = randn({c.B, c.Lq, c.H * c.d});
-    Tensor mask({c.B, c.Lk}, 1.f);
-    if (c.mask) {
-      for (int j = 0; j < c.Lk; j += 3) mask.v[j] = 0.f;
-      if (c.B > 1)
-        for (int j = 0; j < c.Lk; ++j) mask.v[c.Lk + j] = 0.f;  // the second entry attends to nothing
-    }
-    const Tensor* m = c.mask ? &mask : nullptr;
-    AttentionCache cache;
-    const Tensor y = attention_forward(q, k, v, c.H, m, &cache);
-    Tensor gq, gk, gv;
-    attention_backward(q, k, v, c.H, cache, gy, &gq, &gk, &gv);
+    const AttentionReference r = attention_reference(c);
+    const Tensor &q = r.q, &k = r.k, &v = r.v, &gy = r.gy;
 
     const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
-    const float* mp = c.mask ? mask.v.data() : nullptr;
+    const float* mp = c.mask ? r.mask.v.data() : nullptr;
     const int dp = padded_dim(c.d);
-    Tensor out(y.shape), lse({c.B, c.H, c.Lq}), eq(q.shape), ek(k.shape), ev(v.shape);
+    Tensor out(r.y.shape), lse({c.B, c.H, c.Lq}), eq(q.shape), ek(k.shape), ev(v.shape);
     emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), ForwardSmem::size(dp), [&] {
       attention_forward_tc_kernel(s, q.v.data(), k.v.data(), v.v.data(), mp, out.v.data(), lse.v.data());
     });
@@ -90,26 +63,19 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
                               ek.v.data(), ev.v.data());
     });
 
-    const std::string l = "B" + std::to_string(c.B) + " H" + std::to_string(c.H) + " d" + std::to_string(c.d) + " " +
-                          std::to_string(c.Lq) + "x" + std::to_string(c.Lk) + (c.mask ? " masked" : "");
+    const std::string l = c.label();
     const Tensor* got[4] = {&out, &eq, &ek, &ev};
-    const Tensor* ref[4] = {&y, &gq, &gk, &gv};
+    const Tensor* ref[4] = {&r.y, &r.gq, &r.gk, &r.gv};
     const char* names[4] = {"y", "dq", "dk", "dv"};
     std::printf("    %s:", l.c_str());
     for (int i = 0; i < 4; ++i) {
-      const double e = rel_error(*got[i], *ref[i]);
+      const double e = max_rel_error(*got[i], *ref[i]);
       std::printf(" %s %.1e", names[i], e);
       CHECK(e < kBf16Tol, l + " " + names[i] + ": outside the bf16 bound");
       CHECK(e > 1e-6, l + " " + names[i] + ": as exact as fp32, so the operands were not rounded to bf16");
     }
     std::printf("\n");
-    if (c.mask && c.B > 1) {  // the fully masked entry: zeros everywhere, lse -inf
-      const int64_t per_q = (int64_t)c.Lq * c.H * c.d, per_k = (int64_t)c.Lk * c.H * c.d;
-      bool zero = true;
-      for (int64_t i = 0; i < per_q; ++i) zero = zero && out.v[per_q + i] == 0.f && eq.v[per_q + i] == 0.f;
-      for (int64_t i = 0; i < per_k; ++i) zero = zero && ek.v[per_k + i] == 0.f && ev.v[per_k + i] == 0.f;
-      for (int64_t i = 0; i < (int64_t)c.H * c.Lq; ++i) zero = zero && lse.v[c.H * c.Lq + i] == -INFINITY;
-      CHECK(zero, l + ": the entry with every key masked has nonzero outputs or gradients, or a finite lse");
-    }
+    CHECK(masked_entry_attends_to_nothing(c, out, eq, ek, ev, &lse),
+          l + ": the entry with every key masked has nonzero outputs or gradients, or a finite lse");
   }
 }

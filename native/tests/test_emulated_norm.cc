@@ -21,16 +21,6 @@ using namespace cxrl::test;
 
 namespace {
 
-double rel_error(const Tensor& got, const Tensor& ref) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    if (!std::isfinite(got.v[i])) return INFINITY;
-    diff = std::max(diff, (double)std::abs(got.v[i] - ref.v[i]));
-    scale = std::max(scale, (double)std::abs(ref.v[i]));
-  }
-  return diff / std::max(scale, 1e-30);
-}
-
 // norm.cu's forward and backward, on the emulated GPU.
 void emulated_norm(const NormShape& s, const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps, bool silu,
                    const Tensor& gy, Tensor* y, Tensor* mean, Tensor* rstd, Tensor* pre, Tensor* gx, Tensor* ggamma,
@@ -94,7 +84,7 @@ TEST(norm_kernels_on_emulated_gpu_match_cpu) {
     emulated_norm(s, x, gamma, beta, eps, c.silu, gy, &y, &mean, &rstd, &pre, &gx, &gg, &gb);
     std::printf("    %s:", c.name);
     auto expect = [&](const char* what, const Tensor& got, const Tensor& ref) {
-      const double e = rel_error(got, ref);
+      const double e = max_rel_error(got, ref);
       std::printf(" %s %.1e", what, e);
       CHECK(e < kTol, std::string(c.name) + " " + what + ": outside the fp32 bound");
     };

@@ -26,16 +26,6 @@ Tensor from_device(const DeviceArray<float>& d, const Shape& shape) {
   return t;
 }
 
-double max_rel_error(const float* got, const float* ref, int64_t n) {
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    diff = std::max(diff, (double)std::fabs(got[i] - ref[i]));
-    scale = std::max(scale, (double)std::fabs(ref[i]));
-  }
-  return diff / std::max(scale, 1e-30);
-}
-
 double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol) {
   const double rel = got.numel() == ref.numel() ? max_rel_error(got.data(), ref.data(), ref.numel()) : INFINITY;
   std::printf("    %-60s max rel err %.2e\n", label.c_str(), rel);

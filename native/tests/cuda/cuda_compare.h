@@ -7,6 +7,7 @@
 #include "core/tensor.h"
 #include "cuda/device_memory.h"
 #include "model/params.h"
+#include "tests/harness.h"
 
 namespace cxrl::test {
 
@@ -19,8 +20,6 @@ constexpr double kFp32Tol = 1e-3;
 
 DeviceArray<float> on_device(const Tensor& t);
 Tensor from_device(const DeviceArray<float>& d, const Shape& shape);
-// max |got - ref| over max |ref| (infinite when got holds a NaN or infinity).
-double max_rel_error(const float* got, const float* ref, int64_t n);
 // Prints and returns max_rel_error; fails the test when it is not below tol.
 double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol);
 

@@ -8,6 +8,7 @@
 #include "cuda/ops.h"
 #include "ops/attention.h"
 #include "ops/conv2d.h"
+#include "tests/attention_case.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
 
@@ -42,25 +43,11 @@ TEST(cuda_conv2d_matches_cpu) {
 
 TEST(cuda_attention_matches_cpu) {
   require_device();
-  struct Case {
-    int B, H, d, Lq, Lk;
-    bool mask;
-  };
-  for (const Case c : {Case{2, 2, 8, 37, 37, false}, Case{1, 3, 40, 70, 77, true}, Case{2, 1, 160, 33, 45, true},
-                       Case{1, 2, 64, 5, 300, false}, Case{1, 8, 40, 129, 7, true}}) {
-    const Tensor q = randn({c.B, c.Lq, c.H * c.d}), k = randn({c.B, c.Lk, c.H * c.d}),
-                 v = randn({c.B, c.Lk, c.H * c.d}), gy = randn({c.B, c.Lq, c.H * c.d});
-    Tensor mask({c.B, c.Lk}, 1.f);
-    if (c.mask) {
-      for (int j = 0; j < c.Lk; j += 3) mask.v[j] = 0.f;  // every third key of the first batch entry
-      if (c.B > 1)
-        for (int j = 0; j < c.Lk; ++j) mask.v[c.Lk + j] = 0.f;  // the second entry attends to nothing
-    }
-    const Tensor* m = c.mask ? &mask : nullptr;
-    AttentionCache cache;
-    const Tensor y = attention_forward(q, k, v, c.H, m, &cache);
-    Tensor gq, gk, gv;
-    attention_backward(q, k, v, c.H, cache, gy, &gq, &gk, &gv);
+  for (const AttentionCase c : {AttentionCase{2, 2, 8, 37, 37, false}, AttentionCase{1, 3, 40, 70, 77, true},
+                                AttentionCase{2, 1, 160, 33, 45, true}, AttentionCase{1, 2, 64, 5, 300, false},
+                                AttentionCase{1, 8, 40, 129, 7, true}}) {
+    const AttentionReference r = attention_reference(c);
+    const Tensor &q = r.q, &k = r.k, &v = r.v, &gy = r.gy, &mask = r.mask, &y = r.y, &gq = r.gq, &gk = r.gk, &gv = r.gv;
     const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
     DeviceArray<float> dq = on_device(q), dk = on_device(k), dv = on_device(v), dmask = on_device(mask),
                        dgy = on_device(gy), dy(y.v.size()), lse((size_t)c.B * c.H * c.Lq), dgq(q.v.size()),
@@ -69,9 +56,7 @@ TEST(cuda_attention_matches_cpu) {
     attention_forward_device(s, dq.data(), dk.data(), dv.data(), dm, dy.data(), lse.data());
     attention_backward_device(s, dq.data(), dk.data(), dv.data(), dm, dy.data(), lse.data(), dgy.data(), dgq.data(),
                               dgk.data(), dgv.data());
-    const std::string l = "attention B" + std::to_string(c.B) + " H" + std::to_string(c.H) + " d" +
-                          std::to_string(c.d) + " " + std::to_string(c.Lq) + "x" + std::to_string(c.Lk) +
-                          (c.mask ? " masked" : "");
+    const std::string l = "attention " + c.label();
     expect_close(l + " y", from_device(dy, y.shape), y, kFp32Tol);
     expect_close(l + " gq", from_device(dgq, q.shape), gq, kFp32Tol);
     expect_close(l + " gk", from_device(dgk, k.shape), gk, kFp32Tol);

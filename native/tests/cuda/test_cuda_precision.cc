@@ -13,9 +13,9 @@
 #include "io/json.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
-#include "ops/attention.h"
 #include "ops/conv2d.h"
 #include "ops/linear.h"
+#include "tests/attention_case.h"
 #include "tests/cuda/cuda_compare.h"
 #include "tests/harness.h"
 
@@ -95,29 +95,13 @@ TEST(cuda_bf16_unet_forward_backward_within_bound) {
 // key is masked (output and gradients 0). Each differs from the fp32 kernels' result (the path ran).
 TEST(cuda_bf16_tensor_core_attention_within_bound) {
   require_device();
-  struct Case {
-    int B, H, d, Lq, Lk;
-    bool mask;
-  };
-  for (const Case c : {Case{2, 2, 40, 130, 130, false}, Case{2, 3, 40, 100, 77, true}, Case{1, 2, 80, 65, 200, false},
-                       Case{2, 1, 160, 70, 45, true}, Case{1, 4, 8, 33, 17, false}, Case{1, 8, 40, 256, 256, false}}) {
-    const Tensor q = randn({c.B, c.Lq, c.H * c.d}), k = randn({c.B, c.Lk, c.H * c.d}),
-                 v = randn({c.B, c.Lk, c.H * c.d}), gy = randn({c.B, c.Lq, c.H * c.d});
-    Tensor mask({c.B, c.Lk}, 1.f);
-    if (c.mask) {
-      for (int j = 0; j < c.Lk; j += 3) mask.v[j] = 0.f;
-      if (c.B > 1)
-        for (int j = 0; j < c.Lk; ++j) mask.v[c.Lk + j] = 0.f;  // the second entry attends to nothing
-    }
-    const Tensor* m = c.mask ? &mask : nullptr;
-    AttentionCache cache;
-    const Tensor y = attention_forward(q, k, v, c.H, m, &cache);
-    Tensor gq, gk, gv;
-    attention_backward(q, k, v, c.H, cache, gy, &gq, &gk, &gv);
+  for (const AttentionCase c : {AttentionCase{2, 2, 40, 130, 130, false}, AttentionCase{2, 3, 40, 100, 77, true},
+                                AttentionCase{1, 2, 80, 65, 200, false}, AttentionCase{2, 1, 160, 70, 45, true},
+                                AttentionCase{1, 4, 8, 33, 17, false}, AttentionCase{1, 8, 40, 256, 256, false}}) {
+    const AttentionReference r = attention_reference(c);
+    const Tensor &q = r.q, &k = r.k, &v = r.v, &gy = r.gy, &mask = r.mask, &y = r.y;
     const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
-    const std::string l = "bf16 tensor-core attention B" + std::to_string(c.B) + " H" + std::to_string(c.H) + " d" +
-                          std::to_string(c.d) + " " + std::to_string(c.Lq) + "x" + std::to_string(c.Lk) +
-                          (c.mask ? " masked" : "");
+    const std::string l = "bf16 tensor-core attention " + c.label();
     Tensor results[2][4];  // [fp32, bf16][y, gq, gk, gv]
     for (const bool bf16 : {false, true}) {
       PrecisionScope precision(bf16 ? ComputePrecision::kBf16 : ComputePrecision::kFp32);
@@ -134,23 +118,14 @@ TEST(cuda_bf16_tensor_core_attention_within_bound) {
       results[bf16][2] = from_device(dgk, k.shape);
       results[bf16][3] = from_device(dgv, v.shape);
     }
-    const Tensor* ref[4] = {&y, &gq, &gk, &gv};
+    const Tensor* ref[4] = {&r.y, &r.gq, &r.gk, &r.gv};
     const char* names[4] = {" y", " gq", " gk", " gv"};
     for (int i = 0; i < 4; ++i) {
       expect_close(l + names[i], results[1][i], *ref[i], kBf16Tol);
-      CHECK(max_rel_error(results[1][i].v.data(), results[0][i].v.data(), results[0][i].numel()) > 1e-6,
+      CHECK(max_rel_error(results[1][i], results[0][i]) > 1e-6,
             l + names[i] + ": equal to the fp32 kernels' result, so the tensor-core path did not run");
     }
-    if (c.mask && c.B > 1) {  // the fully masked entry: zeros in the output and in d q, d k, d v
-      const int64_t per_q = (int64_t)c.Lq * c.H * c.d, per_k = (int64_t)c.Lk * c.H * c.d;
-      double worst = 0;
-      for (int64_t i = 0; i < per_q; ++i)
-        worst = std::max(
-            {worst, (double)std::abs(results[1][0].v[per_q + i]), (double)std::abs(results[1][1].v[per_q + i])});
-      for (int64_t i = 0; i < per_k; ++i)
-        worst = std::max(
-            {worst, (double)std::abs(results[1][2].v[per_k + i]), (double)std::abs(results[1][3].v[per_k + i])});
-      CHECK(worst == 0.0, l + ": a batch entry with every key masked has nonzero outputs or gradients");
-    }
+    CHECK(masked_entry_attends_to_nothing(c, results[1][0], results[1][1], results[1][2], results[1][3]),
+          l + ": a batch entry with every key masked has nonzero outputs or gradients");
   }
 }
