@@ -17,14 +17,6 @@
 using namespace cxrl;
 using namespace cxrl::test;
 
-namespace {
-
-void elementwise(int64_t n, const std::function<void()>& body) {
-  emulation::launch(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, body, emulation::Threads::kSequential);
-}
-
-}  // namespace
-
 TEST(conv_layout_kernels_on_emulated_gpu) {
   for (const auto [k, stride, pad] : {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1},
                                       std::array<int, 3>{1, 1, 0}, std::array<int, 3>{4, 2, 2}}) {
@@ -35,7 +27,7 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
     const Tensor x = randn({images, Cin, H, W});
     const int64_t per_image = d.rows() * d.cols();
     Tensor col({images * per_image});
-    elementwise(images * per_image, [&] { im2col_kernel(d, x.v.data(), images, col.v.data()); });
+    emulation::launch_elementwise(images * per_image, [&] { im2col_kernel(d, x.v.data(), images, col.v.data()); });
     bool exact = true;
     for (int img = 0; img < images; ++img)
       for (int c = 0; c < Cin; ++c)
@@ -53,7 +45,7 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
 
     const Tensor g = randn(col.shape);
     Tensor gx(x.shape);
-    elementwise(x.numel(), [&] { col2im_kernel(d, g.v.data(), images, gx.v.data()); });
+    emulation::launch_elementwise(x.numel(), [&] { col2im_kernel(d, g.v.data(), images, gx.v.data()); });
     double lhs = 0, rhs = 0, scale = 0;
     for (int64_t i = 0; i < col.numel(); ++i)
       lhs += (double)col.v[i] * g.v[i], scale += std::abs((double)col.v[i] * g.v[i]);
@@ -64,7 +56,7 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
     Tensor y = randn({images, Cout, d.Ho, d.Wo});
     const Tensor y0 = y, bias = randn({Cout});
     const int64_t plane = d.cols(), total = y.numel();
-    elementwise(total, [&] { add_channel_bias(y.v.data(), bias.v.data(), total, plane, Cout); });
+    emulation::launch_elementwise(total, [&] { add_channel_bias(y.v.data(), bias.v.data(), total, plane, Cout); });
     bool bias_ok = true;
     for (int64_t i = 0; i < total; ++i) bias_ok = bias_ok && y.v[i] == y0.v[i] + bias.v[i / plane % Cout];
     CHECK(bias_ok, l + ": bias add differs");

@@ -23,10 +23,6 @@ using namespace cxrl::test;
 
 namespace {
 
-void elementwise(int64_t n, const std::function<void()>& body) {
-  emulation::launch(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, body, emulation::Threads::kSequential);
-}
-
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   double d = 0;
   for (int64_t i = 0; i < a.numel(); ++i) d = std::max(d, (double)std::abs(a.v[i] - b.v[i]));
@@ -40,10 +36,10 @@ TEST(embedding_kernels_on_emulated_gpu_match_cpu) {
   const std::vector<int32_t> ids = {3, 0, 3, 1, 3, 2, 0};  // repeated ids add into the same row
   const Tensor table = randn({vocab, D}), gy = randn({n, D});
   Tensor y({n, D});
-  elementwise(n * D, [&] { lookup_kernel(ids.data(), n, table.v.data(), D, y.v.data()); });
+  emulation::launch_elementwise(n * D, [&] { lookup_kernel(ids.data(), n, table.v.data(), D, y.v.data()); });
   CHECK(y.v == embedding_lookup_forward(ids.data(), n, table).v, "lookup differs");
   Tensor gt = randn({vocab, D}), gt_cpu = gt;
-  elementwise(n * D, [&] { lookup_backward_kernel(ids.data(), n, gy.v.data(), D, gt.v.data()); });
+  emulation::launch_elementwise(n * D, [&] { lookup_backward_kernel(ids.data(), n, gy.v.data(), D, gt.v.data()); });
   embedding_lookup_backward(ids.data(), n, gy, &gt_cpu);
   CHECK(max_abs_diff(gt, gt_cpu) <= 1e-6, "lookup backward (scatter-add) differs");
 
@@ -55,8 +51,8 @@ TEST(embedding_kernels_on_emulated_gpu_match_cpu) {
     const Tensor t({3}, std::vector<float>{0.f, 17.f, 999.f});
     const std::vector<float> freq = timestep_frequencies(spec);
     Tensor e({3, spec.dim});
-    elementwise(3 * spec.dim,
-                [&] { timestep_kernel(t.v.data(), freq.data(), 3, spec.dim, spec.flip_sin_to_cos, e.v.data()); });
+    emulation::launch_elementwise(
+        3 * spec.dim, [&] { timestep_kernel(t.v.data(), freq.data(), 3, spec.dim, spec.flip_sin_to_cos, e.v.data()); });
     const double d = max_abs_diff(e, timestep_embedding_forward(t, spec));
     CHECK(d <= 1e-6, "timestep embedding differs by " + std::to_string(d));
   }
@@ -75,7 +71,7 @@ TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
     for (int64_t step = 1; step <= 3; ++step) {
       const Tensor g = randn({n});
       const AdamStepScalars k = adam_step_scalars(cfg, step);
-      elementwise(n, [&] { adam_kernel(k, p.v.data(), g.v.data(), m.v.data(), v.v.data(), n); });
+      emulation::launch_elementwise(n, [&] { adam_kernel(k, p.v.data(), g.v.data(), m.v.data(), v.v.data(), n); });
       adam_update(k, &p_cpu, g, &m_cpu, &v_cpu);
     }
     CHECK(p.v == p_cpu.v && m.v == m_cpu.v && v.v == v_cpu.v,
@@ -85,7 +81,7 @@ TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
   Tensor shadow = randn({n}), shadow_cpu = shadow;
   const Tensor live = randn({n});
   const float decay = 0.99f;
-  elementwise(n, [&] { ema_kernel(shadow.v.data(), live.v.data(), n, decay, 1.f - decay); });
+  emulation::launch_elementwise(n, [&] { ema_kernel(shadow.v.data(), live.v.data(), n, decay, 1.f - decay); });
   for (int64_t i = 0; i < n; ++i) shadow_cpu.v[i] = decay * shadow_cpu.v[i] + (1.f - decay) * live.v[i];
   CHECK(shadow.v == shadow_cpu.v, "EMA differs");
 
@@ -100,7 +96,7 @@ TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
   for (float e : x.v) want += (double)e * e;
   CHECK(std::abs(got - want) <= 1e-12 * want, "sum of squares " + std::to_string(got) + " vs " + std::to_string(want));
   Tensor scaled = x;
-  elementwise(x.numel(), [&] { scale_kernel(scaled.v.data(), 0.25f, x.numel()); });
+  emulation::launch_elementwise(x.numel(), [&] { scale_kernel(scaled.v.data(), 0.25f, x.numel()); });
   bool ok = true;
   for (int64_t i = 0; i < x.numel(); ++i) ok = ok && scaled.v[i] == x.v[i] * 0.25f;
   CHECK(ok, "scale differs");

@@ -17,11 +17,6 @@ using namespace cxrl::test;
 
 namespace {
 
-// launch_elementwise's geometry for n values; these kernels have no barriers.
-void elementwise(int64_t n, const std::function<void()>& body) {
-  emulation::launch(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, body, emulation::Threads::kSequential);
-}
-
 bool same(const Tensor& a, const Tensor& b) { return a.shape == b.shape && a.v == b.v; }
 
 }  // namespace
@@ -31,20 +26,22 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
   const Tensor x = randn({B, C, H, W});
 
   Tensor up({B, C, 2 * H, 2 * W}), up_back({B, C, H, W});
-  elementwise(planes * 4 * HW, [&] { upsample2x_kernel(x.v.data(), up.v.data(), planes, (int)H, (int)W); });
+  emulation::launch_elementwise(planes * 4 * HW,
+                                [&] { upsample2x_kernel(x.v.data(), up.v.data(), planes, (int)H, (int)W); });
   CHECK(same(up, upsample_nearest2x_forward(x)), "upsample 2x differs");
   const Tensor gup = randn(up.shape);
-  elementwise(planes * HW, [&] { upsample2x_backward_kernel(gup.v.data(), up_back.v.data(), planes, (int)H, (int)W); });
+  emulation::launch_elementwise(
+      planes * HW, [&] { upsample2x_backward_kernel(gup.v.data(), up_back.v.data(), planes, (int)H, (int)W); });
   CHECK(same(up_back, upsample_nearest2x_backward(gup)), "upsample 2x backward differs");
 
   const int bottom = 1, right = 2;
   Tensor padded({B, C, H + bottom, W + right}), cropped({B, C, H, W});
-  elementwise(padded.numel(), [&] {
+  emulation::launch_elementwise(padded.numel(), [&] {
     pad_kernel(x.v.data(), padded.v.data(), planes, (int)H, (int)W, (int)H + bottom, (int)W + right);
   });
   CHECK(same(padded, pad_bottom_right_forward(x, bottom, right)), "pad differs");
   const Tensor gpad = randn(padded.shape);
-  elementwise(cropped.numel(), [&] {
+  emulation::launch_elementwise(cropped.numel(), [&] {
     crop_kernel(gpad.v.data(), cropped.v.data(), planes, (int)H, (int)W, (int)H + bottom, (int)W + right);
   });
   CHECK(same(cropped, pad_bottom_right_backward(gpad, bottom, right)), "crop (pad backward) differs");
@@ -53,33 +50,37 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
   const Tensor b = randn({B, 4, H, W});
   Tensor cat({B, C + 4, H, W}), ga(x.shape), gb(b.shape);
   const int64_t cols = (C + 4) * HW;
-  elementwise(B * C * HW, [&] { column_block_kernel(x.v.data(), cat.v.data(), B, C * HW, cols, 0, false); });
-  elementwise(B * 4 * HW, [&] { column_block_kernel(b.v.data(), cat.v.data(), B, 4 * HW, cols, C * HW, false); });
+  emulation::launch_elementwise(B * C * HW,
+                                [&] { column_block_kernel(x.v.data(), cat.v.data(), B, C * HW, cols, 0, false); });
+  emulation::launch_elementwise(B * 4 * HW,
+                                [&] { column_block_kernel(b.v.data(), cat.v.data(), B, 4 * HW, cols, C * HW, false); });
   CHECK(same(cat, concat_channels_forward(x, b)), "channel concat differs");
   const Tensor gcat = randn(cat.shape);
-  elementwise(B * C * HW, [&] { column_block_kernel(gcat.v.data(), ga.v.data(), B, C * HW, cols, 0, true); });
-  elementwise(B * 4 * HW, [&] { column_block_kernel(gcat.v.data(), gb.v.data(), B, 4 * HW, cols, C * HW, true); });
+  emulation::launch_elementwise(B * C * HW,
+                                [&] { column_block_kernel(gcat.v.data(), ga.v.data(), B, C * HW, cols, 0, true); });
+  emulation::launch_elementwise(
+      B * 4 * HW, [&] { column_block_kernel(gcat.v.data(), gb.v.data(), B, 4 * HW, cols, C * HW, true); });
   Tensor ga_cpu, gb_cpu;
   concat_channels_backward(gcat, C, &ga_cpu, &gb_cpu);
   CHECK(same(ga, ga_cpu) && same(gb, gb_cpu), "channel concat backward differs");
 
   const Tensor y = randn(x.shape);
   Tensor sum(x.shape), acc = x, acc_cpu = x;
-  elementwise(x.numel(), [&] { add_kernel(x.v.data(), y.v.data(), sum.v.data(), x.numel()); });
+  emulation::launch_elementwise(x.numel(), [&] { add_kernel(x.v.data(), y.v.data(), sum.v.data(), x.numel()); });
   CHECK(same(sum, add(x, y)), "add differs");
-  elementwise(x.numel(), [&] { add_scaled_kernel(acc.v.data(), y.v.data(), 0.3f, x.numel()); });
+  emulation::launch_elementwise(x.numel(), [&] { add_scaled_kernel(acc.v.data(), y.v.data(), 0.3f, x.numel()); });
   add_scaled_inplace(&acc_cpu, y, 0.3f);
   CHECK(same(acc, acc_cpu), "add scaled differs");
 
   Tensor tokens({B, HW, C}), back(x.shape);
-  elementwise(x.numel(), [&] { transpose_kernel(x.v.data(), tokens.v.data(), B, C, HW, true); });
+  emulation::launch_elementwise(x.numel(), [&] { transpose_kernel(x.v.data(), tokens.v.data(), B, C, HW, true); });
   CHECK(same(tokens, nchw_to_tokens(x)), "NCHW -> tokens differs");
-  elementwise(x.numel(), [&] { transpose_kernel(tokens.v.data(), back.v.data(), B, C, HW, false); });
+  emulation::launch_elementwise(x.numel(), [&] { transpose_kernel(tokens.v.data(), back.v.data(), B, C, HW, false); });
   CHECK(same(back, tokens_to_nchw(tokens, H, W)), "tokens -> NCHW differs");
 
   const Tensor t = randn({B, C});
   Tensor h = x, h_cpu = x, sums({B, C});
-  elementwise(planes * HW, [&] { plane_bias_kernel(h.v.data(), t.v.data(), planes, HW); });
+  emulation::launch_elementwise(planes * HW, [&] { plane_bias_kernel(h.v.data(), t.v.data(), planes, HW); });
   add_plane_bias(&h_cpu, t);
   CHECK(same(h, h_cpu), "plane bias differs");
   emulation::launch(dim3((unsigned)planes), dim3(kPlaneSumThreads), 0,

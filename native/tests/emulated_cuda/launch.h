@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda/elementwise.cuh"
 #include "tests/emulated_cuda/block_threads.h"
 
 namespace cxrl::emulation {
@@ -101,6 +102,13 @@ inline void block_barrier() {
 #endif
 }
 inline int lane() { return (int)(threadIdx.x % 32); }
+
+// A barrier-free grid-stride kernel over n values, with launch_elementwise's geometry
+// (cuda/elementwise_launch.cuh), its threads one after another: for tests that call the kernel
+// directly.
+inline void launch_elementwise(int64_t n, const std::function<void()>& body) {
+  launch(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, body, Threads::kSequential);
+}
 
 // Host launches (cuda/launch.cuh's CXRL_LAUNCH, defined here first): a launch that breaks a rule
 // leaves its message in launch_error(), which the emulated cudaGetLastError turns into a launch
