@@ -123,7 +123,11 @@ TEST(cuda_unet_matches_cpu) {
     expect_close(l + " d context", g_gpu.encoder_hidden_states.to(Device::kCpu), g.encoder_hidden_states, kFp32Tol);
     expect_params_close(l + " parameter gradients", gpu.params(), cpu.params(), ParamPart::kGrad, kFp32Tol);
 
-    // One clipped AdamW step and an EMA update on each side.
+    // One clipped AdamW step on each side, from the same gradients: Adam's first step moves each
+    // weight by about lr sign(g), so a gradient at float-noise level whose sign differs between the
+    // two sides would otherwise move by 2 lr and measure the noise, not the step.
+    for (const auto& p : cpu.params().all())
+      if (p->trainable) gpu.params().find(p->name)->grad = p->grad.to(Device::kCuda);
     AdamConfig ac;
     ac.lr = 1e-3f;
     AdamOptimizer opt(trainable(cpu.params()), ac), opt_gpu(trainable(gpu.params()), ac);
