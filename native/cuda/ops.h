@@ -94,13 +94,39 @@ void timestep_embedding_forward_device(const float* t, const float* freq, int64_
 double mse_loss_forward_device(const float* pred, const float* target, int64_t n);
 void mse_loss_backward_device(const float* pred, const float* target, float grad_loss, float* g, int64_t n);
 
-// optimizer.cu: one Adam/AdamW step of n parameters (scalars from adam_step_scalars), and the EMA
-// shadow update dst = decay dst + (1 - decay) src.
-void adam_step_device(const AdamStepScalars& k, float* p, const float* g, float* m, float* v, int64_t n);
-void ema_update_device(float* dst, const float* src, int64_t n, float decay);
-// Gradient-norm clipping (clip_grad_norm): the sum of squares over several arrays {pointer, n},
-// accumulated in double in a fixed order with one wait for the device, and x *= s.
-double sum_squares_device(const std::vector<std::pair<const float*, int64_t>>& arrays);
-void scale_device(float* x, float s, int64_t n);
+// optimizer.cu: the updates of a whole parameter set, each one launch over all of its tensors
+// (optimizer_kernels.cuh cuts them into chunks). The arrays of one tensor, n values each:
+struct AdamArrays {  // parameter, gradient, first and second moment
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  int64_t n;
+  AdamArrays slice(int64_t start, int64_t len) const { return {p + start, g + start, m + start, v + start, len}; }
+};
+struct EmaArrays {
+  float* shadow;
+  const float* live;
+  int64_t n;
+  EmaArrays slice(int64_t start, int64_t len) const { return {shadow + start, live + start, len}; }
+};
+struct ConstArray {
+  const float* x;
+  int64_t n;
+  ConstArray slice(int64_t start, int64_t len) const { return {x + start, len}; }
+};
+struct MutableArray {
+  float* x;
+  int64_t n;
+  MutableArray slice(int64_t start, int64_t len) const { return {x + start, len}; }
+};
+// One Adam/AdamW step (scalars from adam_step_scalars); the EMA shadow update
+// shadow = decay shadow + (1 - decay) live.
+void adam_step_device(const AdamStepScalars& k, const std::vector<AdamArrays>& tensors);
+void ema_update_device(const std::vector<EmaArrays>& tensors, float decay);
+// Gradient-norm clipping (clip_grad_norm): the sum of squares of every value, accumulated in double
+// in a fixed order with one wait for the device, and x *= s.
+double sum_squares_device(const std::vector<ConstArray>& tensors);
+void scale_device(const std::vector<MutableArray>& tensors, float s);
 
 }  // namespace cxrl

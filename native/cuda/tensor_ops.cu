@@ -255,21 +255,31 @@ Tensor mse_loss_backward(const Tensor& pred, const Tensor& target, float grad_lo
   return g;
 }
 
-void adam_step(const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v) {
-  adam_step_device(k, p->mutable_device_data(), in(g), m->mutable_device_data(), v->mutable_device_data(), p->numel());
+void adam_step(const AdamStepScalars& k, const std::vector<AdamTensors>& ts) {
+  std::vector<AdamArrays> arrays;
+  for (const AdamTensors& t : ts)
+    arrays.push_back({t.param->mutable_device_data(), in(*t.grad), t.exp_avg->mutable_device_data(),
+                      t.exp_avg_sq->mutable_device_data(), t.param->numel()});
+  adam_step_device(k, arrays);
 }
 
-void ema_update(Tensor* shadow, const Tensor& live, float decay) {
-  ema_update_device(shadow->mutable_device_data(), in(live), live.numel(), decay);
+void ema_update(const std::vector<EmaTensors>& ts, float decay) {
+  std::vector<EmaArrays> arrays;
+  for (const EmaTensors& t : ts) arrays.push_back({t.shadow->mutable_device_data(), in(*t.live), t.live->numel()});
+  ema_update_device(arrays, decay);
 }
 
 double sum_squares(const std::vector<const Tensor*>& ts) {
-  std::vector<std::pair<const float*, int64_t>> arrays;
-  for (const Tensor* t : ts) arrays.emplace_back(in(*t), t->numel());
+  std::vector<ConstArray> arrays;
+  for (const Tensor* t : ts) arrays.push_back({in(*t), t->numel()});
   return sum_squares_device(arrays);
 }
 
-void scale(Tensor* t, float s) { scale_device(t->mutable_device_data(), s, t->numel()); }
+void scale(const std::vector<Tensor*>& ts, float s) {
+  std::vector<MutableArray> arrays;
+  for (Tensor* t : ts) arrays.push_back({t->mutable_device_data(), t->numel()});
+  scale_device(arrays, s);
+}
 
 const DeviceOps& ops() {
   static const DeviceOps table{

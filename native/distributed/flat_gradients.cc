@@ -43,11 +43,13 @@ void FlatGradients::pack() {
 }
 
 void FlatGradients::unpack(float scale) {
+  std::vector<Tensor*> grads;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& g = params_[i]->grad;
     copy_values(g, 0, buffer_, offsets_[i], g.numel());
-    if (scale != 1.f) scale_grad(&g, scale);
+    grads.push_back(&g);
   }
+  if (scale != 1.f) scale_grads(grads, scale);
 }
 
 }  // namespace cxrl

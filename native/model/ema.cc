@@ -7,24 +7,30 @@
 
 namespace cxrl {
 
-void ema_update_tensor(Tensor* shadow, const Tensor& live, float decay) {
-  if (shadow->device != live.device) throw std::invalid_argument("EMA: shadow and live are on different devices");
-  if (live.on_device()) return training_device_ops(live, "ema").ema_update(shadow, live, decay);
-  float* dst = shadow->data();
-  const float* src = live.data();
+void ema_update_tensors(const std::vector<EmaTensors>& tensors, float decay) {
+  std::vector<const Tensor*> all;
+  for (const EmaTensors& t : tensors) all.insert(all.end(), {t.shadow, t.live});
+  if (common_device(all, "EMA") != Device::kCpu)
+    return training_device_ops(*all.front(), "ema").ema_update(tensors, decay);
   const float keep = decay, take = 1.f - decay;
-  parallel_for(live.numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) dst[i] = keep * dst[i] + take * src[i];
-  });
+  for (const EmaTensors& t : tensors) {
+    float* dst = t.shadow->data();
+    const float* src = t.live->data();
+    parallel_for(t.live->numel(), 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) dst[i] = keep * dst[i] + take * src[i];
+    });
+  }
 }
 
 void ema_update(ParamStore& shadow, ParamStore& live, float decay) {
+  std::vector<EmaTensors> tensors;
   for (const auto& p : live.all()) {
     Param* s = shadow.find(p->name);
     if (!s || s->value.shape != p->value.shape)
       throw std::invalid_argument("EMA: no matching shadow parameter " + p->name);
-    ema_update_tensor(&s->value, p->value, decay);
+    tensors.push_back({&s->value, &p->value});
   }
+  ema_update_tensors(tensors, decay);
 }
 
 }  // namespace cxrl

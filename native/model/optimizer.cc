@@ -22,13 +22,14 @@ AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t) {
           c.decoupled};
 }
 
-void adam_update(const AdamStepScalars& k, Tensor* param, const Tensor& grad, Tensor* exp_avg, Tensor* exp_avg_sq) {
-  if (param->on_device()) return training_device_ops(*param, "adam").adam_step(k, param, grad, exp_avg, exp_avg_sq);
-  float* p = param->data();
-  const float* g = grad.data();
-  float* m = exp_avg->data();
-  float* v = exp_avg_sq->data();
-  parallel_for(param->numel(), 8192, [&](int64_t s, int64_t e) {
+namespace {
+
+void adam_update_on_cpu(const AdamStepScalars& k, const AdamTensors& t) {
+  float* p = t.param->data();
+  const float* g = t.grad->data();
+  float* m = t.exp_avg->data();
+  float* v = t.exp_avg_sq->data();
+  parallel_for(t.param->numel(), 8192, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) {
       float gi = g[i];
       if (k.decoupled)
@@ -42,16 +43,28 @@ void adam_update(const AdamStepScalars& k, Tensor* param, const Tensor& grad, Te
   });
 }
 
+}  // namespace
+
+void adam_update(const AdamStepScalars& k, const std::vector<AdamTensors>& tensors) {
+  std::vector<const Tensor*> all;
+  for (const AdamTensors& t : tensors) all.insert(all.end(), {t.param, t.grad, t.exp_avg, t.exp_avg_sq});
+  if (common_device(all, "adam") != Device::kCpu)
+    return training_device_ops(*all.front(), "adam").adam_step(k, tensors);
+  for (const AdamTensors& t : tensors) adam_update_on_cpu(k, t);
+}
+
 void AdamOptimizer::step() {
   const AdamStepScalars k = adam_step_scalars(cfg_, ++t_);
+  std::vector<AdamTensors> tensors;
   for (size_t j = 0; j < params_.size(); ++j) {
     Tensor& value = params_[j]->value;
     if (m_[j].device != value.device) {  // the moments follow their parameter (ParamStore::to)
       m_[j] = m_[j].to(value.device);
       v_[j] = v_[j].to(value.device);
     }
-    adam_update(k, &value, params_[j]->grad, &m_[j], &v_[j]);
+    tensors.push_back({&value, &params_[j]->grad, &m_[j], &v_[j]});
   }
+  adam_update(k, tensors);
 }
 
 std::map<std::string, const Tensor*> AdamOptimizer::state_tensors() const {
@@ -77,27 +90,26 @@ void AdamOptimizer::load_state(const std::map<std::string, Tensor>& tensors, int
 }
 
 double grad_sum_squares(const std::vector<const Tensor*>& grads) {
-  if (grads.empty()) return 0;
-  if (grads.front()->on_device()) return training_device_ops(*grads.front(), "clip_grad_norm").sum_squares(grads);
+  if (common_device(grads, "clip_grad_norm") != Device::kCpu)
+    return training_device_ops(*grads.front(), "clip_grad_norm").sum_squares(grads);
   double sq = 0;
   for (const Tensor* g : grads)
     for (float x : g->v) sq += (double)x * x;
   return sq;
 }
 
-void scale_grad(Tensor* g, float s) {
-  if (g->on_device()) return training_device_ops(*g, "clip_grad_norm").scale(g, s);
-  for (float& x : g->v) x *= s;
+void scale_grads(const std::vector<Tensor*>& grads, float s) {
+  if (common_device({grads.begin(), grads.end()}, "clip_grad_norm") != Device::kCpu)
+    return training_device_ops(*grads.front(), "clip_grad_norm").scale(grads, s);
+  for (Tensor* g : grads)
+    for (float& x : g->v) x *= s;
 }
 
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm) {
-  std::vector<const Tensor*> grads;
-  for (const Param* p : params) grads.push_back(&p->grad);
-  const double norm = std::sqrt(grad_sum_squares(grads));
-  if (max_norm > 0 && norm > max_norm) {
-    const float scale = (float)(max_norm / (norm + 1e-6));
-    for (Param* p : params) scale_grad(&p->grad, scale);
-  }
+  std::vector<Tensor*> grads;
+  for (Param* p : params) grads.push_back(&p->grad);
+  const double norm = std::sqrt(grad_sum_squares({grads.begin(), grads.end()}));
+  if (max_norm > 0 && norm > max_norm) scale_grads(grads, (float)(max_norm / (norm + 1e-6)));
   return norm;
 }
 

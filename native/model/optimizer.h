@@ -27,8 +27,16 @@ struct AdamStepScalars {
 };
 AdamStepScalars adam_step_scalars(const AdamConfig& c, int64_t t);
 
-// One update of a parameter tensor and its two moments, on their device (training_device_ops.h).
-void adam_update(const AdamStepScalars& k, Tensor* param, const Tensor& grad, Tensor* exp_avg, Tensor* exp_avg_sq);
+// The tensors of one parameter's update.
+struct AdamTensors {
+  Tensor* param;
+  const Tensor* grad;
+  Tensor* exp_avg;
+  Tensor* exp_avg_sq;
+};
+// One update of several parameters and their moments, all on one device: one call of that device's
+// training ops for them all (training_device_ops.h; on the GPU, one launch).
+void adam_update(const AdamStepScalars& k, const std::vector<AdamTensors>& tensors);
 
 class AdamOptimizer {
  public:
@@ -50,8 +58,9 @@ class AdamOptimizer {
 // Scales all gradients so their joint L2 norm is at most max_norm (if max_norm > 0). Returns the
 // norm before clipping.
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm);
-// Its halves, on the gradients' device: the sum of squares over all of them (in double), and g *= s.
+// Its halves, on the gradients' device (one device for all): the sum of squares over all of them
+// (in double), and g *= s for each.
 double grad_sum_squares(const std::vector<const Tensor*>& grads);
-void scale_grad(Tensor* g, float s);
+void scale_grads(const std::vector<Tensor*>& grads, float s);
 
 }  // namespace cxrl

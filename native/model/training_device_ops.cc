@@ -12,4 +12,14 @@ const TrainingDeviceOps& training_device_ops(const Tensor& t, const char* what) 
   return *table;
 }
 
+Device common_device(const std::vector<const Tensor*>& ts, const char* what) {
+  if (ts.empty()) return Device::kCpu;
+  const Device d = ts.front()->device;
+  for (const Tensor* t : ts)
+    if (t->device != d)
+      throw std::invalid_argument(std::string(what) + ": tensors on " + display_name(d) + " and " +
+                                  display_name(t->device) + " in one update");
+  return d;
+}
+
 }  // namespace cxrl

@@ -1,26 +1,31 @@
 // The device half of the training updates that act on whole parameter sets: the Adam/AdamW step,
 // the EMA shadow update, and the two halves of gradient-norm clipping. A backend registers one table
-// (DeviceRegistry<TrainingDeviceOps>); adam_update, ema_update_tensor, grad_sum_squares and
-// scale_grad hand tensors on that device to it, with the arithmetic of their CPU loops.
+// (DeviceRegistry<TrainingDeviceOps>); adam_update, ema_update_tensors, grad_sum_squares and
+// scale_grads hand it all the tensors of a step at once (a GPU updates them in one launch), with the
+// arithmetic of their CPU loops.
 #pragma once
 #include <vector>
 
 #include "core/backend.h"
 #include "core/tensor.h"
+#include "model/ema.h"
 #include "model/optimizer.h"
 
 namespace cxrl {
 
 struct TrainingDeviceOps {
-  void (*adam_step)(const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v);
-  void (*ema_update)(Tensor* shadow, const Tensor& live, float decay);
+  void (*adam_step)(const AdamStepScalars& k, const std::vector<AdamTensors>& ts);
+  void (*ema_update)(const std::vector<EmaTensors>& ts, float decay);
   // The sum of squares over every value of several tensors, accumulated in double in a fixed order,
   // with one wait for the device (not one per tensor).
   double (*sum_squares)(const std::vector<const Tensor*>& ts);
-  void (*scale)(Tensor* t, float s);  // t *= s
+  void (*scale)(const std::vector<Tensor*>& ts, float s);  // t *= s for each
 };
 
 // The table of t's device; throws std::runtime_error naming `what` when that device has none.
 const TrainingDeviceOps& training_device_ops(const Tensor& t, const char* what);
+// The one device of every tensor given (the CPU when there are none); throws std::invalid_argument
+// naming `what` when they are on different devices.
+Device common_device(const std::vector<const Tensor*>& ts, const char* what);
 
 }  // namespace cxrl

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "core/gemm.h"
 #include "core/scratch.h"
@@ -18,6 +19,15 @@ double max_rel_error(const float* got, const float* ref, int64_t n) {
     scale = std::max(scale, (double)std::fabs(ref[i]));
   }
   return diff / std::max(scale, 1e-30);
+}
+
+std::string invalid_argument_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::vector<Case>& registry() {

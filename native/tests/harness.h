@@ -38,6 +38,9 @@ inline double max_rel_error(const Tensor& got, const Tensor& ref) {
   return max_rel_error(got.v.data(), ref.v.data(), ref.numel());
 }
 
+// The message of the std::invalid_argument that f throws ("" when it throws none).
+std::string invalid_argument_message(const std::function<void()>& f);
+
 std::mt19937_64& rng();
 Tensor randn(Shape s, float scale = 1.f);
 // Uniform integer in [lo, hi], from the test's generator.

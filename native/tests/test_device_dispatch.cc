@@ -236,17 +236,21 @@ const DeviceOps& emulated_ops() {
 
 const TrainingDeviceOps& emulated_training_ops() {
   static const TrainingDeviceOps ops{
-      [](const AdamStepScalars& k, Tensor* p, const Tensor& g, Tensor* m, Tensor* v) {
+      [](const AdamStepScalars& k, const std::vector<AdamTensors>& ts) {
         ++calls()["adam_step"];
-        Tensor hp = host(*p), hm = host(*m), hv = host(*v);
-        adam_update(k, &hp, host(g), &hm, &hv);
-        write_into(p, hp), write_into(m, hm), write_into(v, hv);
+        for (const AdamTensors& t : ts) {
+          Tensor hp = host(*t.param), hg = host(*t.grad), hm = host(*t.exp_avg), hv = host(*t.exp_avg_sq);
+          adam_update(k, {{&hp, &hg, &hm, &hv}});
+          write_into(t.param, hp), write_into(t.exp_avg, hm), write_into(t.exp_avg_sq, hv);
+        }
       },
-      [](Tensor* shadow, const Tensor& live, float decay) {
+      [](const std::vector<EmaTensors>& ts, float decay) {
         ++calls()["ema_update"];
-        Tensor hs = host(*shadow);
-        ema_update_tensor(&hs, host(live), decay);
-        write_into(shadow, hs);
+        for (const EmaTensors& t : ts) {
+          Tensor hs = host(*t.shadow), hl = host(*t.live);
+          ema_update_tensors({{&hs, &hl}}, decay);
+          write_into(t.shadow, hs);
+        }
       },
       [](const std::vector<const Tensor*>& ts) {
         std::vector<Tensor> hosts;
@@ -255,11 +259,13 @@ const TrainingDeviceOps& emulated_training_ops() {
         for (const Tensor& h : hosts) ptrs.push_back(&h);
         return ++calls()["sum_squares"], grad_sum_squares(ptrs);
       },
-      [](Tensor* t, float s) {
+      [](const std::vector<Tensor*>& ts, float s) {
         ++calls()["scale"];
-        Tensor h = host(*t);
-        scale_grad(&h, s);
-        write_into(t, h);
+        for (Tensor* t : ts) {
+          Tensor h = host(*t);
+          scale_grads({&h}, s);
+          write_into(t, h);
+        }
       },
   };
   return ops;
@@ -475,8 +481,16 @@ TEST(training_updates_on_emulated_device_match_cpu_bitwise) {
   for (const auto& p : cpu_shadow.all())
     CHECK(bitwise_equal(gpu_shadow.find(p->name)->value, p->value), "EMA shadow differs");
   for (const auto& [name, t] : opt_gpu.state_tensors()) CHECK(t->on_device(), name + " stayed on the CPU");
+  // One device call per step for all of the parameters (on a GPU, one launch), not one per tensor.
   for (const char* op : {"adam_step", "ema_update", "sum_squares", "scale"})
-    CHECK(calls().count(op), std::string("never dispatched ") + op);
+    CHECK(calls()[op] == 3, std::string(op) + " dispatched " + std::to_string(calls()[op]) + " times in 3 steps");
+
+  // One update never mixes devices.
+  Tensor p = randn({4}), g = dev(randn({4})), m = dev(Tensor({4})), v = dev(Tensor({4}));
+  const std::string mixed = invalid_argument_message([&] {
+    adam_update(adam_step_scalars(cfg, 1), {{&p, &g, &m, &v}});
+  });
+  CHECK(mixed.find("adam: tensors on CPU and") != std::string::npos, "mixed devices: '" + mixed + "'");
 }
 
 // Device storage lifetimes over a training loop: the number of live device buffers is the same
@@ -627,16 +641,8 @@ TEST(gather_rows_on_cpu_and_emulated_device) {
   const Tensor d0 = dev(s0), d1 = dev(s1);
   const Tensor on_device = gather_rows({&d1, &d0, &d1}, {2, 0, 0});
   CHECK(on_device.on_device() && bitwise_equal(on_device, host), "device gather differs from the CPU's");
-  auto refusal = [](const std::function<void()>& f) -> std::string {
-    try {
-      f();
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "";
-  };
-  const std::string mixed = refusal([&] { gather_rows({&s0, &d1}, {0, 0}); });
-  const std::string outside = refusal([&] { gather_rows({&s0}, {3}); });
+  const std::string mixed = invalid_argument_message([&] { gather_rows({&s0, &d1}, {0, 0}); });
+  const std::string outside = invalid_argument_message([&] { gather_rows({&s0}, {3}); });
   CHECK(mixed.find("span 1 is on") != std::string::npos, "mixed devices: '" + mixed + "'");
   CHECK(outside.find("outside [0, 3)") != std::string::npos, "row out of range: '" + outside + "'");
 }

@@ -58,46 +58,87 @@ TEST(embedding_kernels_on_emulated_gpu_match_cpu) {
   }
 }
 
+// The multi-tensor kernels over three tensors cut into chunks of 300 values (optimizer.cu uses
+// 2^18): a tensor smaller than a chunk, one of a single value, and one that ends inside its fourth
+// chunk, so a block's loop runs more than once per thread and chunks start inside a tensor.
+constexpr int64_t kTestChunk = 300;
+const std::vector<int64_t> kSizes = {257, 1, 1000};
+
+// Launches kernel over the chunk table of `tensors` as optimizer.cu does, with chunks of kTestChunk.
+template <typename Arrays, typename Kernel>
+size_t launch_over_chunks(const std::vector<Arrays>& tensors, const Kernel& kernel) {
+  const std::vector<Arrays> chunks = chunk_table(tensors, kTestChunk);
+  emulation::launch(dim3((unsigned)chunks.size()), dim3(kChunkThreads), 0, [&] { kernel(chunks.data()); });
+  return chunks.size();
+}
+
 TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
-  const int64_t n = 1000;
+  const std::vector<int64_t> sizes = kSizes;
+  CHECK(chunk_table(std::vector<ConstArray>{{nullptr, 1000}, {nullptr, 0}, {nullptr, 300}}, kTestChunk).size() == 5,
+        "chunk table: 1000 values are four chunks of 300, an empty tensor none, 300 one");
   for (const bool decoupled : {true, false}) {
     AdamConfig cfg;
     cfg.lr = 1e-2f;
     cfg.weight_decay = 0.1f;
     cfg.decoupled = decoupled;
-    Tensor p = randn({n}), m = randn({n}, 0.1f), v = randn({n}, 0.1f);
-    for (float& x : v.v) x = std::abs(x);
-    Tensor p_cpu = p, m_cpu = m, v_cpu = v;
-    for (int64_t step = 1; step <= 3; ++step) {
-      const Tensor g = randn({n});
-      const AdamStepScalars k = adam_step_scalars(cfg, step);
-      emulation::launch_elementwise(n, [&] { adam_kernel(k, p.v.data(), g.v.data(), m.v.data(), v.v.data(), n); });
-      adam_update(k, &p_cpu, g, &m_cpu, &v_cpu);
+    std::vector<Tensor> p, m, v, p_cpu, m_cpu, v_cpu;
+    for (int64_t n : sizes) {
+      p.push_back(randn({n}));
+      m.push_back(randn({n}, 0.1f));
+      v.push_back(randn({n}, 0.1f));
+      for (float& x : v.back().v) x = std::abs(x);
     }
-    CHECK(p.v == p_cpu.v && m.v == m_cpu.v && v.v == v_cpu.v,
-          std::string(decoupled ? "AdamW" : "Adam (L2)") + " differs from the CPU step");
+    p_cpu = p, m_cpu = m, v_cpu = v;
+    for (int64_t step = 1; step <= 3; ++step) {
+      std::vector<Tensor> g;
+      std::vector<AdamArrays> arrays;
+      std::vector<AdamTensors> tensors;
+      for (size_t j = 0; j < sizes.size(); ++j) g.push_back(randn({sizes[j]}));
+      for (size_t j = 0; j < sizes.size(); ++j) {
+        arrays.push_back({p[j].v.data(), g[j].v.data(), m[j].v.data(), v[j].v.data(), sizes[j]});
+        tensors.push_back({&p_cpu[j], &g[j], &m_cpu[j], &v_cpu[j]});
+      }
+      const AdamStepScalars k = adam_step_scalars(cfg, step);
+      launch_over_chunks(arrays, [&](const AdamArrays* table) { adam_chunks(table, k); });
+      adam_update(k, tensors);
+    }
+    for (size_t j = 0; j < sizes.size(); ++j)
+      CHECK(p[j].v == p_cpu[j].v && m[j].v == m_cpu[j].v && v[j].v == v_cpu[j].v,
+            std::string(decoupled ? "AdamW" : "Adam (L2)") + " differs from the CPU step, tensor " + std::to_string(j));
   }
 
-  Tensor shadow = randn({n}), shadow_cpu = shadow;
-  const Tensor live = randn({n});
   const float decay = 0.99f;
-  emulation::launch_elementwise(n, [&] { ema_kernel(shadow.v.data(), live.v.data(), n, decay, 1.f - decay); });
-  for (int64_t i = 0; i < n; ++i) shadow_cpu.v[i] = decay * shadow_cpu.v[i] + (1.f - decay) * live.v[i];
-  CHECK(shadow.v == shadow_cpu.v, "EMA differs");
+  std::vector<Tensor> shadow, live;
+  std::vector<EmaArrays> ema;
+  for (int64_t n : sizes) shadow.push_back(randn({n})), live.push_back(randn({n}));
+  std::vector<Tensor> shadow_cpu = shadow;
+  for (size_t j = 0; j < sizes.size(); ++j) ema.push_back({shadow[j].v.data(), live[j].v.data(), sizes[j]});
+  launch_over_chunks(ema, [&](const EmaArrays* table) { ema_chunks(table, decay, 1.f - decay); });
+  for (size_t j = 0; j < sizes.size(); ++j) {
+    for (int64_t i = 0; i < sizes[j]; ++i)
+      shadow_cpu[j].v[i] = decay * shadow_cpu[j].v[i] + (1.f - decay) * live[j].v[i];
+    CHECK(shadow[j].v == shadow_cpu[j].v, "EMA differs, tensor " + std::to_string(j));
+  }
 
-  // Sum of squares: sum_squares_blocks partials (grid-stride, block_sum in double), added in order
-  // on the host; more values than the blocks' threads, so the grid stride loops.
-  const Tensor x = randn({123457});
-  std::vector<double> partial(sum_squares_blocks(x.numel()));
-  emulation::launch(dim3(sum_squares_blocks(x.numel())), dim3(kElementwiseThreads), 0,
-                    [&] { sum_squares_partials(x.v.data(), x.numel(), partial.data()); });
-  double got = 0, want = 0;
+  // Sum of squares: one double partial per chunk (block_sum), added in order on the host.
+  std::vector<ConstArray> squares;
+  double want = 0;
+  for (const Tensor& x : live) {
+    squares.push_back({x.v.data(), x.numel()});
+    for (float e : x.v) want += (double)e * e;
+  }
+  std::vector<double> partial(chunk_table(squares, kTestChunk).size(), NAN);
+  launch_over_chunks(squares, [&](const ConstArray* table) { sum_squares_chunks(table, partial.data()); });
+  double got = 0;
   for (double s : partial) got += s;
-  for (float e : x.v) want += (double)e * e;
   CHECK(std::abs(got - want) <= 1e-12 * want, "sum of squares " + std::to_string(got) + " vs " + std::to_string(want));
-  Tensor scaled = x;
-  emulation::launch_elementwise(x.numel(), [&] { scale_kernel(scaled.v.data(), 0.25f, x.numel()); });
+
+  std::vector<Tensor> scaled = live;
+  std::vector<MutableArray> scales;
+  for (Tensor& x : scaled) scales.push_back({x.v.data(), x.numel()});
+  launch_over_chunks(scales, [&](const MutableArray* table) { scale_chunks(table, 0.25f); });
   bool ok = true;
-  for (int64_t i = 0; i < x.numel(); ++i) ok = ok && scaled.v[i] == x.v[i] * 0.25f;
+  for (size_t j = 0; j < sizes.size(); ++j)
+    for (int64_t i = 0; i < sizes[j]; ++i) ok = ok && scaled[j].v[i] == live[j].v[i] * 0.25f;
   CHECK(ok, "scale differs");
 }

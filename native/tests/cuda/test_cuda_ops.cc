@@ -170,34 +170,58 @@ TEST(cuda_mse_matches_cpu) {
   expect_close("mse backward", from_device(g, p.shape), mse_loss_backward(p, t, 0.5f), kFp32Tol);
 }
 
+// Several tensors in one launch: a small one, one of a single value, and one that spans more than
+// two chunks of the multi-tensor table, so chunk boundaries inside a tensor are crossed too.
 TEST(cuda_adamw_and_ema_match_cpu) {
   require_device();
+  const std::vector<int64_t> sizes = {rand_int(1, 5000), 1, 2 * (int64_t(1) << 18) + rand_int(1, 5000)};
   for (bool decoupled : {true, false}) {
     ParamStore store;
-    Param* p = store.add("w", {rand_int(1, 5000)}, Init::kUniformFanIn, 7);
-    p->ensure_grad();
+    std::vector<Param*> ps;
+    for (size_t j = 0; j < sizes.size(); ++j)
+      ps.push_back(store.add("w" + std::to_string(j), {sizes[j]}, Init::kUniformFanIn, 7));
     AdamConfig cfg;
     cfg.lr = 3e-3f;
     cfg.decoupled = decoupled;
-    AdamOptimizer opt({p}, cfg);
-    const int64_t n = p->value.numel();
-    DeviceArray<float> dp = on_device(p->value), dm = on_device(Tensor({n})), dv = on_device(Tensor({n}));
-    for (int step = 1; step <= 5; ++step) {
-      p->grad = randn(p->value.shape);
-      DeviceArray<float> dg = on_device(p->grad);
-      opt.step();
-      adam_step_device(adam_step_scalars(cfg, step), dp.data(), dg.data(), dm.data(), dv.data(), n);
+    AdamOptimizer opt(ps, cfg);
+    std::vector<DeviceArray<float>> dp, dm, dv;
+    for (Param* p : ps) {
+      dp.push_back(on_device(p->value));
+      dm.push_back(on_device(Tensor(p->value.shape)));
+      dv.push_back(on_device(Tensor(p->value.shape)));
     }
-    expect_close(std::string(decoupled ? "AdamW" : "Adam (L2)") + " after 5 steps, " + std::to_string(n) + " params",
-                 from_device(dp, p->value.shape), p->value, 1e-5);
+    for (int step = 1; step <= 5; ++step) {
+      std::vector<DeviceArray<float>> dg;
+      std::vector<AdamArrays> arrays;
+      for (size_t j = 0; j < ps.size(); ++j) {
+        ps[j]->grad = randn(ps[j]->value.shape);
+        dg.push_back(on_device(ps[j]->grad));
+        arrays.push_back({dp[j].data(), dg[j].data(), dm[j].data(), dv[j].data(), sizes[j]});
+      }
+      opt.step();
+      adam_step_device(adam_step_scalars(cfg, step), arrays);
+    }
+    for (size_t j = 0; j < ps.size(); ++j)
+      expect_close(
+          std::string(decoupled ? "AdamW" : "Adam (L2)") + " after 5 steps, " + std::to_string(sizes[j]) + " params",
+          from_device(dp[j], ps[j]->value.shape), ps[j]->value, 1e-5);
   }
   ParamStore live, shadow;
-  Param* a = live.add("a", {rand_int(1, 3000)}, Init::kUniformFanIn, 3);
-  Param* s = shadow.add("a", a->value.shape, Init::kUniformFanIn, 5);
-  DeviceArray<float> ds = on_device(s->value), da = on_device(a->value);
+  std::vector<DeviceArray<float>> ds, da;
+  std::vector<EmaArrays> arrays;
+  for (size_t j = 0; j < sizes.size(); ++j) {
+    Param* a = live.add("a" + std::to_string(j), {sizes[j]}, Init::kUniformFanIn, 3);
+    Param* s = shadow.add("a" + std::to_string(j), a->value.shape, Init::kUniformFanIn, 5);
+    ds.push_back(on_device(s->value));
+    da.push_back(on_device(a->value));
+    arrays.push_back({ds.back().data(), da.back().data(), sizes[j]});
+  }
   ema_update(shadow, live, 0.99f);
-  ema_update_device(ds.data(), da.data(), a->value.numel(), 0.99f);
-  expect_close("EMA update", from_device(ds, s->value.shape), s->value, 1e-6);
+  ema_update_device(arrays, 0.99f);
+  for (size_t j = 0; j < sizes.size(); ++j) {
+    const Tensor& want = shadow.find("a" + std::to_string(j))->value;
+    expect_close("EMA update, " + std::to_string(sizes[j]) + " values", from_device(ds[j], want.shape), want, 1e-6);
+  }
 }
 
 TEST(cuda_caching_allocator_reuses_blocks) {

@@ -143,20 +143,25 @@ TEST(cuda_unet_matches_cpu) {
 
 TEST(cuda_training_reductions_match_cpu) {
   require_device();
-  const Tensor g = randn({rand_int(1, 300000)}, 2.f), g2 = randn({rand_int(1, 5000)});
-  Tensor d = g.to(Device::kCuda), s = g;
-  const Tensor d2 = g2.to(Device::kCuda);
-  const double sq = grad_sum_squares({&g, &g2}), sq_gpu = grad_sum_squares({&d, &d2});
-  std::printf("    sum of squares of %lld values in two tensors: cpu %.17g gpu %.17g\n",
-              (long long)(g.numel() + g2.numel()), sq, sq_gpu);
+  // Three tensors, one of them over three chunks of the multi-tensor table.
+  const Tensor g = randn({rand_int(1, 300000) + 600000}, 2.f), g2 = randn({rand_int(1, 5000)}), g3 = randn({1});
+  Tensor d = g.to(Device::kCuda), d2 = g2.to(Device::kCuda), d3 = g3.to(Device::kCuda), s = g, s2 = g2, s3 = g3;
+  const double sq = grad_sum_squares({&g, &g2, &g3}), sq_gpu = grad_sum_squares({&d, &d2, &d3});
+  std::printf("    sum of squares of %lld values in three tensors: cpu %.17g gpu %.17g\n",
+              (long long)(g.numel() + g2.numel() + g3.numel()), sq, sq_gpu);
   CHECK(std::abs(sq_gpu - sq) <= 1e-12 * sq, "sum of squares differs");
-  scale_grad(&s, 0.37f);
-  scale_grad(&d, 0.37f);
+  scale_grads({&s, &s2, &s3}, 0.37f);
+  scale_grads({&d, &d2, &d3}, 0.37f);
   expect_close("scale", d.to(Device::kCpu), s, 1e-7);
-  Tensor shadow = randn(g.shape), shadow_gpu = shadow.to(Device::kCuda);
-  ema_update_tensor(&shadow, g, 0.99f);
-  ema_update_tensor(&shadow_gpu, g.to(Device::kCuda), 0.99f);
+  expect_close("scale (second tensor)", d2.to(Device::kCpu), s2, 1e-7);
+  expect_close("scale (third tensor)", d3.to(Device::kCpu), s3, 1e-7);
+  Tensor shadow = randn(g.shape), shadow_gpu = shadow.to(Device::kCuda), shadow2 = randn(g2.shape),
+         shadow2_gpu = shadow2.to(Device::kCuda);
+  const Tensor g_gpu = g.to(Device::kCuda), g2_gpu = g2.to(Device::kCuda);
+  ema_update_tensors({{&shadow, &g}, {&shadow2, &g2}}, 0.99f);
+  ema_update_tensors({{&shadow_gpu, &g_gpu}, {&shadow2_gpu, &g2_gpu}}, 0.99f);
   expect_close("ema", shadow_gpu.to(Device::kCpu), shadow, 1e-6);
+  expect_close("ema (second tensor)", shadow2_gpu.to(Device::kCpu), shadow2, 1e-6);
 }
 
 // A 1-rank NCCL communicator (the "must work where NCCL exists"): the all-reduce of one
