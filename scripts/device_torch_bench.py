@@ -54,17 +54,18 @@ def group_norm_silu(B, C, S, G):
     return {"B": B, "C": C, "S": S, "G": G, "torch_us": s * 1e6, "torch_GBps_read_plus_write": 2 * x.numel() * 4 / s / 1e9}
 
 
-def conv3x3(B, C, HW):
+def conv3x3(B, C, HW, dtype=torch.float32):
     torch.backends.cudnn.allow_tf32 = False
-    x = torch.zeros(B, C, HW, HW, device="cuda", requires_grad=True)
-    conv = torch.nn.Conv2d(C, C, 3, padding=1).cuda()
+    x = torch.zeros(B, C, HW, HW, device="cuda", dtype=dtype, requires_grad=True)
+    conv = torch.nn.Conv2d(C, C, 3, padding=1).cuda().to(dtype)
     fwd = seconds_per_call(lambda: conv(x), 5)
     y = conv(x)
     g = torch.zeros_like(y)
     bwd = seconds_per_call(lambda: torch.autograd.grad(y, [x, conv.weight, conv.bias], g, retain_graph=True), 5)
     flops = 2.0 * B * C * C * 9 * HW * HW
-    return {"B": B, "C": C, "HW": HW, "torch_forward_ms": fwd * 1e3, "torch_forward_TFLOPs": flops / fwd / 1e12,
-            "torch_backward_ms": bwd * 1e3, "torch_backward_TFLOPs": 2 * flops / bwd / 1e12}
+    return {"B": B, "C": C, "HW": HW, "dtype": str(dtype).replace("torch.", ""), "torch_forward_ms": fwd * 1e3,
+            "torch_forward_TFLOPs": flops / fwd / 1e12, "torch_backward_ms": bwd * 1e3,
+            "torch_backward_TFLOPs": 2 * flops / bwd / 1e12}
 
 
 def attention(B, H, d, L, dtype=torch.float32):
@@ -85,7 +86,7 @@ def main():
         "ddim_step": [ddim_step(8, 4 * 64 * 64), ddim_step(64, 4 * 128 * 128)],
         "sgemm_fp32": [sgemm(4096, 4096, 4096), sgemm(8 * 4096, 1280, 320)],
         "group_norm_silu": [group_norm_silu(8, 320, 64 * 64, 32)],
-        "conv3x3": [conv3x3(8, 320, 64)],
+        "conv3x3": [conv3x3(8, 320, 64), conv3x3(8, 320, 64, torch.bfloat16)],
         "attention": [attention(8, 8, 40, 4096), attention(8, 8, 40, 4096, torch.bfloat16)],
     }
     print(json.dumps(out, indent=1))

@@ -1,9 +1,16 @@
 // Convolution on the device as im2col + GEMM (cuBLAS or the built-in tiled kernel), images in
-// groups so the column buffer stays bounded; the backward's dx gathers the column gradient back
-// (col2im without atomics: each input pixel sums the taps that read it).
+// groups so the column buffer stays bounded, each group's per-image products in one strided batched
+// GEMM; the backward's dx gathers the column gradient back (col2im without atomics: each input pixel
+// sums the taps that read it). A 1x1 convolution of stride 1 without padding reads the images
+// themselves as its columns (no im2col, no col2im). Under bf16 compute the GEMM operands (columns,
+// weights, and gy in the backward) are stored as bf16, rounded once where they are made, so the
+// column buffers move half the bytes; products accumulate in fp32 into fp32 outputs either way.
+#include <cuda_bf16.h>
+
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/precision.h"
 #include "cuda/conv2d_kernels.cuh"
 #include "cuda/device_memory.h"
 #include "cuda/elementwise_launch.cuh"
@@ -26,24 +33,118 @@ Dims dims_of(const ConvShape& s) {
 }
 
 int images_per_group(const Dims& d, int B) {
-  return (int)std::max<int64_t>(1, std::min<int64_t>(B, kColumnBytes / (d.rows() * d.cols() * sizeof(float))));
+  const int64_t fit = (int64_t)(kColumnBytes / (d.rows() * d.cols() * sizeof(float)));
+  return (int)std::max<int64_t>(1, std::min<int64_t>({B, fit, kMaxGemmBatch}));
 }
+
+// A 1x1 convolution of stride 1 without padding: its im2col is the image itself.
+bool reads_images_as_columns(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
+
+// n fp32 values as a GEMM operand of type T: the values themselves, or a bf16 copy in *copy.
+const float* as_operand(const float* src, int64_t, DeviceArray<float>*) { return src; }
+const __nv_bfloat16* as_operand(const float* src, int64_t n, DeviceArray<__nv_bfloat16>* copy) {
+  *copy = DeviceArray<__nv_bfloat16>(n);
+  launch_elementwise(round_to_bf16_kernel, n, "bf16 operand", src, copy->data(), n);
+  return copy->data();
+}
+
+// Row-major strided batched products C = op(A) op(B) (+ beta C) with operands of type T.
+void gemm_batched(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
+                  float* C, int ldc, const GemmBatch& batch) {
+  sgemm_batched_device(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc, batch);
+}
+void gemm_batched(bool ta, bool tb, int M, int N, int K, const __nv_bfloat16* A, int lda, const __nv_bfloat16* B,
+                  int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
+  gemm_bf16_batched_device(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc, batch);
+}
+
+// Sizes of one image's tensors.
+struct ImageSizes {
+  int64_t x, y, col;
+  explicit ImageSizes(const Dims& d)
+      : x((int64_t)d.Cin * d.H * d.W), y((int64_t)d.Cout * d.cols()), col(d.rows() * d.cols()) {}
+};
+
+template <typename T>
+void forward(const ConvShape& s, const Dims& d, const float* x, const float* w, float* y) {
+  const ImageSizes size(d);
+  DeviceArray<T> w_copy, x_copy;
+  const T* wt = as_operand(w, (int64_t)d.Cout * d.rows(), &w_copy);
+  // y_img [Cout, HoWo] = w [Cout, Cin k k] col_img [Cin k k, HoWo], for every image of a group at once.
+  auto products = [&](const T* cols, int64_t cols_stride, float* out, int n) {
+    gemm_batched(false, false, d.Cout, (int)d.cols(), (int)d.rows(), wt, (int)d.rows(), cols, (int)d.cols(), 0.f, out,
+                 (int)d.cols(), GemmBatch{n, 0, cols_stride, size.y});
+  };
+  if (reads_images_as_columns(s)) {
+    const T* xt = as_operand(x, s.B * size.x, &x_copy);
+    for (int i0 = 0; i0 < s.B; i0 += kMaxGemmBatch)
+      products(xt + i0 * size.x, size.x, y + i0 * size.y, std::min(kMaxGemmBatch, s.B - i0));
+    return;
+  }
+  const int group = images_per_group(d, s.B);
+  DeviceArray<T> col((size_t)group * size.col);
+  for (int i0 = 0; i0 < s.B; i0 += group) {
+    const int n = std::min(group, s.B - i0);
+    launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, col.data());
+    products(col.data(), size.col, y + i0 * size.y, n);
+  }
+}
+
+template <typename T>
+void backward(const ConvShape& s, const Dims& d, const float* x, const float* w, const float* gy, float* gx,
+              float* gw) {
+  const ImageSizes size(d);
+  DeviceArray<T> w_copy, gy_copy, x_copy;
+  const T* gyt = as_operand(gy, s.B * size.y, &gy_copy);
+  // gw [Cout, Cin k k] += gy_img [Cout, HoWo] col_img^T: a sum over images, one product each.
+  auto weight_grad = [&](const T* cols, int64_t cols_stride, int first, int n) {
+    for (int j = 0; j < n; ++j)
+      gemm_batched(false, true, d.Cout, (int)d.rows(), (int)d.cols(), gyt + (first + j) * size.y, (int)d.cols(),
+                   cols + j * cols_stride, (int)d.cols(), 1.f, gw, (int)d.rows(), GemmBatch{});
+  };
+  // gcol_img [Cin k k, HoWo] = w^T gy_img, for every image of a group at once.
+  const T* wt = gx ? as_operand(w, (int64_t)d.Cout * d.rows(), &w_copy) : nullptr;
+  auto column_grads = [&](int first, int n, float* gcols, int64_t gcols_stride) {
+    gemm_batched(true, false, (int)d.rows(), (int)d.cols(), d.Cout, wt, (int)d.rows(), gyt + first * size.y,
+                 (int)d.cols(), 0.f, gcols, (int)d.cols(), GemmBatch{n, 0, size.y, gcols_stride});
+  };
+  if (reads_images_as_columns(s)) {
+    const T* xt = gw ? as_operand(x, s.B * size.x, &x_copy) : nullptr;
+    for (int i0 = 0; i0 < s.B; i0 += kMaxGemmBatch) {
+      const int n = std::min(kMaxGemmBatch, s.B - i0);
+      if (gw) weight_grad(xt + i0 * size.x, size.x, i0, n);
+      if (gx) column_grads(i0, n, gx + i0 * size.x, size.x);  // the column gradient is dx
+    }
+    return;
+  }
+  // One buffer per group: the columns (type T) for gw, then the fp32 column gradient for gx (the
+  // products run in stream order, so the second overwrites the first only after it was read).
+  const int group = images_per_group(d, s.B);
+  DeviceArray<float> buffer((size_t)group * size.col);
+  T* col = reinterpret_cast<T*>(buffer.data());
+  for (int i0 = 0; i0 < s.B; i0 += group) {
+    const int n = std::min(group, s.B - i0);
+    if (gw) {
+      launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, col);
+      weight_grad(col, size.col, i0, n);
+    }
+    if (gx) {
+      column_grads(i0, n, buffer.data(), size.col);
+      launch_elementwise(col2im_kernel, n * size.x, "col2im", d, buffer.data(), n, gx + i0 * size.x);
+    }
+  }
+}
+
+bool bf16_operands() { return compute_precision() == ComputePrecision::kBf16; }
 
 }  // namespace
 
 void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
   const Dims d = dims_of(s);
-  const int group = images_per_group(d, s.B);
-  DeviceArray<float> col((size_t)group * d.rows() * d.cols());
-  for (int i0 = 0; i0 < s.B; i0 += group) {
-    const int n = std::min(group, s.B - i0);
-    const float* xi = x + (int64_t)i0 * d.Cin * d.H * d.W;
-    launch_elementwise(im2col_kernel, n * d.rows() * d.cols(), "im2col", d, xi, n, col.data());
-    for (int j = 0; j < n; ++j)  // y_img [Cout, HoWo] = w [Cout, Cin k k] col_img [Cin k k, HoWo]
-      sgemm_device(false, false, d.Cout, (int)d.cols(), (int)d.rows(), 1.f, w, (int)d.rows(),
-                   col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 0.f,
-                   y + (int64_t)(i0 + j) * d.Cout * d.cols(), (int)d.cols());
-  }
+  if (bf16_operands())
+    forward<__nv_bfloat16>(s, d, x, w, y);
+  else
+    forward<float>(s, d, x, w, y);
   if (b) {
     const int64_t total = (int64_t)s.B * d.Cout * d.cols();
     launch_elementwise(add_channel_bias, total, "conv bias", y, b, total, d.cols(), d.Cout);
@@ -53,26 +154,11 @@ void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, c
 void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
                             float* gb) {
   const Dims d = dims_of(s);
-  const int group = images_per_group(d, s.B);
-  DeviceArray<float> col((size_t)group * d.rows() * d.cols());
-  for (int i0 = 0; i0 < s.B; i0 += group) {
-    const int n = std::min(group, s.B - i0);
-    if (gw) {  // gw [Cout, Cin k k] += gy_img [Cout, HoWo] col_img^T
-      launch_elementwise(im2col_kernel, n * d.rows() * d.cols(), "im2col", d, x + (int64_t)i0 * d.Cin * d.H * d.W, n,
-                         col.data());
-      for (int j = 0; j < n; ++j)
-        sgemm_device(false, true, d.Cout, (int)d.rows(), (int)d.cols(), 1.f, gy + (int64_t)(i0 + j) * d.Cout * d.cols(),
-                     (int)d.cols(), col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols(), 1.f, gw,
-                     (int)d.rows());
-    }
-    if (gx) {  // gcol_img [Cin k k, HoWo] = w^T gy_img, then gathered into gx
-      for (int j = 0; j < n; ++j)
-        sgemm_device(true, false, (int)d.rows(), (int)d.cols(), d.Cout, 1.f, w, (int)d.rows(),
-                     gy + (int64_t)(i0 + j) * d.Cout * d.cols(), (int)d.cols(), 0.f,
-                     col.data() + (int64_t)j * d.rows() * d.cols(), (int)d.cols());
-      const int64_t total = (int64_t)n * d.Cin * d.H * d.W;
-      launch_elementwise(col2im_kernel, total, "col2im", d, col.data(), n, gx + (int64_t)i0 * d.Cin * d.H * d.W);
-    }
+  if (gx || gw) {
+    if (bf16_operands())
+      backward<__nv_bfloat16>(s, d, x, w, gy, gx, gw);
+    else
+      backward<float>(s, d, x, w, gy, gx, gw);
   }
   if (gb) {
     CXRL_LAUNCH(channel_sum, d.Cout, kChannelSumThreads, 0)(gy, s.B, d.Cout, d.cols(), gb);

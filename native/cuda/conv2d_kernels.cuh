@@ -1,7 +1,12 @@
 // Convolution on the device as im2col + GEMM: the layout kernels (im2col, its adjoint col2im, the
-// bias add and the bias gradient). conv2d.cu launches them around the GEMMs; a CPU test runs them on
-// an emulated GPU (native/tests/test_emulated_conv.cc).
+// bias add and the bias gradient, and the rounding of GEMM operands to bf16 under bf16 compute).
+// conv2d.cu launches them around the GEMMs; a CPU test runs them on an emulated GPU
+// (native/tests/test_emulated_conv.cc).
 #pragma once
+#ifndef CXRL_CUDA_EMULATION  // the emulation test provides these names itself
+#include <cuda_bf16.h>
+#endif
+
 #include <cstdint>
 
 #include "cuda/block_reduce.cuh"
@@ -16,15 +21,21 @@ struct Dims {
   __host__ __device__ int64_t cols() const { return (int64_t)Ho * Wo; }
 };
 
+// The column buffer's element: fp32, or bf16 under bf16 compute (half the bytes written and read).
+__device__ __forceinline__ void store_column(float* dst, float v) { *dst = v; }
+__device__ __forceinline__ void store_column(__nv_bfloat16* dst, float v) { *dst = __float2bfloat16_rn(v); }
+
 // col[img][(c k + ky) k + kx][oy Wo + ox] = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside).
-__global__ void im2col_kernel(Dims d, const float* x, int images, float* col) {
+template <typename T>
+__global__ void im2col_kernel(Dims d, const float* x, int images, T* col) {
   const int64_t per_image = d.rows() * d.cols();
   CXRL_GRID_STRIDE(i, images * per_image) {
     const int64_t img = i / per_image, rem = i % per_image, r = rem / d.cols();
     const int pos = (int)(rem % d.cols()), oy = pos / d.Wo, ox = pos % d.Wo;
     const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
     const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
-    col[i] = (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f;
+    store_column(col + i,
+                 (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f);
   }
 }
 
@@ -47,6 +58,11 @@ __global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) 
     }
     gx[i] = s;
   }
+}
+
+// dst = src rounded to bfloat16 (nearest even): a GEMM operand under bf16 compute.
+__global__ void round_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64_t n) {
+  CXRL_GRID_STRIDE(i, n) dst[i] = __float2bfloat16_rn(src[i]);
 }
 
 constexpr int kChannelSumThreads = 256;  // channel_sum: one block per channel

@@ -20,7 +20,9 @@ CublasApi* load(std::string* why) {
         if (!resolve_symbol(lib, "cublasCreate_v2", &api->create) ||
             !resolve_symbol(lib, "cublasDestroy_v2", &api->destroy) ||
             !resolve_symbol(lib, "cublasSetStream_v2", &api->set_stream) ||
-            !resolve_symbol(lib, "cublasSgemm_v2", &api->sgemm) || !resolve_symbol(lib, "cublasGemmEx", &api->gemm_ex))
+            !resolve_symbol(lib, "cublasSgemm_v2", &api->sgemm) ||
+            !resolve_symbol(lib, "cublasGemmEx", &api->gemm_ex) ||
+            !resolve_symbol(lib, "cublasGemmStridedBatchedEx", &api->gemm_strided_batched_ex))
           return "missing cuBLAS v2 entry points";
         const int status = api->create(&api->handle);
         if (status != 0) return "cublasCreate failed with status " + std::to_string(status);

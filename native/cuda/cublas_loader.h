@@ -20,7 +20,13 @@ struct CublasApi {
   // = 75 (fp32 operands rounded to bf16 on the tensor cores, fp32 accumulation); CUBLAS_GEMM_DEFAULT = -1.
   int (*gemm_ex)(Handle, int, int, int, int, int, const void*, const void*, int, int, const void*, int, int,
                  const void*, void*, int, int, int, int) = nullptr;
-  static constexpr int kR32F = 0, kComputeFast16BF = 75, kGemmDefault = -1;
+  // cublasGemmStridedBatchedEx: cublasGemmEx's arguments with a long long stride after each of lda, ldb
+  // and ldc, and batchCount before computeType. CUBLAS_COMPUTE_32F = 68 (plain fp32); CUDA_R_16BF = 14
+  // (bfloat16 operands, with a CUDA_R_32F C and CUBLAS_COMPUTE_32F).
+  int (*gemm_strided_batched_ex)(Handle, int, int, int, int, int, const void*, const void*, int, int, long long,
+                                 const void*, int, int, long long, const void*, void*, int, int, long long, int, int,
+                                 int) = nullptr;
+  static constexpr int kR32F = 0, kR16BF = 14, kCompute32F = 68, kComputeFast16BF = 75, kGemmDefault = -1;
   Handle handle = nullptr;
   std::string library;  // the file that was loaded
 };

@@ -18,15 +18,26 @@ namespace {
 // shared-memory reads hit consecutive banks); K in steps of 16 staged through shared memory.
 constexpr int kTile = 64, kTileK = 16;
 
-// bf16 compute: an operand rounded to bfloat16 (nearest even), as the tensor cores see it.
-template <bool kBf16>
+// An operand as the product sees it: fp32, fp32 rounded to bfloat16 (nearest even) as the tensor
+// cores see it under bf16 compute, or a bf16 operand widened (exact).
+template <bool kRoundToBf16>
 __device__ __forceinline__ float operand(float x) {
-  return kBf16 ? __bfloat162float(__float2bfloat16_rn(x)) : x;
+  return kRoundToBf16 ? __bfloat162float(__float2bfloat16_rn(x)) : x;
+}
+template <bool kRoundToBf16>
+__device__ __forceinline__ float operand(__nv_bfloat16 x) {
+  return __bfloat162float(x);
 }
 
-template <bool kTransA, bool kTransB, bool kBf16>
-__global__ void sgemm_tiled(int M, int N, int K, float alpha, const float* __restrict__ A, int lda,
-                            const float* __restrict__ B, int ldb, float beta, float* __restrict__ C, int ldc) {
+// In: the operands' type (float or __nv_bfloat16). blockIdx.z: the product of a strided batch (A, B,
+// C advanced by their strides).
+template <bool kTransA, bool kTransB, bool kBf16, typename In>
+__global__ void sgemm_tiled(int M, int N, int K, float alpha, const In* __restrict__ A, int lda,
+                            const In* __restrict__ B, int ldb, float beta, float* __restrict__ C, int ldc,
+                            GemmBatch batch) {
+  A += blockIdx.z * batch.stride_a;
+  B += blockIdx.z * batch.stride_b;
+  C += blockIdx.z * batch.stride_c;
   __shared__ float As[kTileK][kTile + 1];  // [k][m]
   __shared__ float Bs[kTileK][kTile + 1];  // [k][n]
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -106,23 +117,42 @@ void set_cuda_gemm_backend(CudaGemmBackend b) {
 
 std::string cuda_gemm_backend_name() { return backend_slot() == CudaGemmBackend::kCublas ? "cublas" : "builtin"; }
 
-template <bool kBf16>
-void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                  int ldb, float beta, float* C, int ldc) {
-  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
-  auto* kernel = trans_a ? (trans_b ? sgemm_tiled<true, true, kBf16> : sgemm_tiled<true, false, kBf16>)
-                         : (trans_b ? sgemm_tiled<false, true, kBf16> : sgemm_tiled<false, false, kBf16>);
-  CXRL_LAUNCH(kernel, grid, 256, 0)(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+template <bool kBf16, typename In>
+void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const In* A, int lda, const In* B,
+                  int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
+  if (batch.count > kMaxGemmBatch) throw std::invalid_argument("sgemm: batch of more than 65535 products");
+  const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, batch.count);
+  auto* kernel = trans_a ? (trans_b ? sgemm_tiled<true, true, kBf16, In> : sgemm_tiled<true, false, kBf16, In>)
+                         : (trans_b ? sgemm_tiled<false, true, kBf16, In> : sgemm_tiled<false, false, kBf16, In>);
+  CXRL_LAUNCH(kernel, grid, 256, 0)(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
   check(cudaGetLastError(), "sgemm_tiled launch");
+}
+
+// cublasGemmStridedBatchedEx for row-major operands. Row-major C = op(A) op(B) is column-major
+// C^T = op(B)^T op(A)^T: swap the operands (and their strides), keep the leading dimensions.
+void cublas_batched(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
+                    int ldb, int operand_type, float beta, float* C, int ldc, const GemmBatch& batch, int compute) {
+  if (batch.count > kMaxGemmBatch) throw std::invalid_argument("sgemm: batch of more than 65535 products");
+  const CublasApi* api = cublas_api();
+  const int status =
+      api->gemm_strided_batched_ex(api->handle, trans_b ? 1 : 0, trans_a ? 1 : 0, N, M, K, &alpha, B, operand_type, ldb,
+                                   batch.stride_b, A, operand_type, lda, batch.stride_a, &beta, C, CublasApi::kR32F,
+                                   ldc, batch.stride_c, batch.count, compute, CublasApi::kGemmDefault);
+  if (status != 0) throw std::runtime_error("cuBLAS strided batched GEMM failed with status " + std::to_string(status));
+}
+
+void sgemm_batched_device_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                                  const float* B, int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
+  if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  if (compute_precision() == ComputePrecision::kBf16)
+    launch_tiled<true>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
+  else
+    launch_tiled<false>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
 }
 
 void sgemm_device_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                           const float* B, int ldb, float beta, float* C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (compute_precision() == ComputePrecision::kBf16)
-    launch_tiled<true>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else
-    launch_tiled<false>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemm_batched_device_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, GemmBatch{});
 }
 
 void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
@@ -130,8 +160,7 @@ void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
   if (backend_slot() == CudaGemmBackend::kBuiltin)
     return sgemm_device_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (M <= 0 || N <= 0) return;
-  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands, keep the
-  // leading dimensions.
+  // The operand swap of cublas_batched.
   const CublasApi* api = cublas_api();
   const int op_b = trans_b ? 1 : 0, op_a = trans_a ? 1 : 0;
   const int status =
@@ -140,6 +169,25 @@ void sgemm_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
                          &beta, C, CublasApi::kR32F, ldc, CublasApi::kComputeFast16BF, CublasApi::kGemmDefault)
           : api->sgemm(api->handle, op_b, op_a, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
   if (status != 0) throw std::runtime_error("cuBLAS GEMM failed with status " + std::to_string(status));
+}
+
+void sgemm_batched_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                          const float* B, int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
+  if (backend_slot() == CudaGemmBackend::kBuiltin)
+    return sgemm_batched_device_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
+  if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  cublas_batched(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, CublasApi::kR32F, beta, C, ldc, batch,
+                 compute_precision() == ComputePrecision::kBf16 ? CublasApi::kComputeFast16BF : CublasApi::kCompute32F);
+}
+
+void gemm_bf16_batched_device(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const __nv_bfloat16* A,
+                              int lda, const __nv_bfloat16* B, int ldb, float beta, float* C, int ldc,
+                              const GemmBatch& batch) {
+  if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  if (backend_slot() == CudaGemmBackend::kBuiltin)
+    return launch_tiled<false>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
+  cublas_batched(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, CublasApi::kR16BF, beta, C, ldc, batch,
+                 CublasApi::kCompute32F);
 }
 
 }  // namespace cxrl

@@ -1,8 +1,8 @@
 // The convolution's layout kernels (cuda/conv2d_kernels.cuh) on the emulated GPU of
 // tests/cuda_emulation.h, launched as conv2d.cu launches them: im2col against its definition,
 // col2im as its exact adjoint (<im2col(x), g> = <x, col2im(g)>), the bias add, and the bias
-// gradient against sums in double; over the UNet's 3x3, its stride-2 downsampler, 1x1 and a 4x4
-// with padding 2, two images at a time.
+// gradient against sums in double, and the bf16 columns and operand rounding of bf16 compute; over the UNet's 3x3, its
+// stride-2 downsampler, 1x1 and a 4x4 with padding 2, two images at a time.
 
 // clang-format off: first, it defines the CUDA names the kernels use
 #include "tests/cuda_emulation.h"
@@ -10,6 +10,7 @@
 
 #include <array>
 #include <string>
+#include <vector>
 
 #include "cuda/conv2d_kernels.cuh"
 #include "harness.h"
@@ -42,6 +43,20 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
                 exact = exact && col.v[at] == want;
               }
     CHECK(exact, l + ": im2col differs from its definition");
+
+    // Under bf16 compute the columns are stored as bf16: each the fp32 column rounded to nearest
+    // even, as the operand rounding kernel rounds any array.
+    std::vector<__nv_bfloat16> col_bf16(images * per_image), rounded(images * per_image);
+    emulation::launch_elementwise(images * per_image, [&] { im2col_kernel(d, x.v.data(), images, col_bf16.data()); });
+    emulation::launch_elementwise(images * per_image,
+                                  [&] { round_to_bf16_kernel(col.v.data(), rounded.data(), images * per_image); });
+    bool rounded_ok = true;
+    for (int64_t i = 0; i < images * per_image; ++i) {
+      const float want = __bfloat162float(__float2bfloat16_rn(col.v[i]));
+      rounded_ok = rounded_ok && __bfloat162float(col_bf16[i]) == want && __bfloat162float(rounded[i]) == want &&
+                   std::abs(want - col.v[i]) <= std::abs(col.v[i]) * (1.f / 256);
+    }
+    CHECK(rounded_ok, l + ": bf16 columns differ from the rounded fp32 ones");
 
     const Tensor g = randn(col.shape);
     Tensor gx(x.shape);

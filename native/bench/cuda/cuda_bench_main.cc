@@ -78,8 +78,10 @@ static std::string norm_json(int64_t B, int64_t C, int64_t S, int64_t G) {
 }
 
 // The UNet's 3x3 convolution at SD-v1 64x64 latents (320 channels): forward, and the backward
-// (dx, dw, db).
-static std::string conv_json(int B, int C, int HW) {
+// (dx, dw, db); fp32, or bf16 compute (bf16 column buffers and operands).
+static std::string conv_json(int B, int C, int HW, ComputePrecision precision) {
+  const ComputePrecision saved = compute_precision();
+  set_compute_precision(precision);
   ConvShape s;
   s.B = B, s.Cin = C, s.H = HW, s.W = HW, s.Cout = C, s.k = 3, s.stride = 1, s.pad = 1;
   const size_t nx = (size_t)B * C * HW * HW, nw = (size_t)C * C * 9;
@@ -89,12 +91,13 @@ static std::string conv_json(int B, int C, int HW) {
       device_seconds_per_call([&] { conv2d_forward_device(s, x.data(), w.data(), b.data(), y.data()); }, 5);
   const double bwd = device_seconds_per_call(
       [&] { conv2d_backward_device(s, x.data(), w.data(), y.data(), gx.data(), gw.data(), gb.data()); }, 5);
+  set_compute_precision(saved);
   const double flops = 2.0 * B * C * C * 9 * HW * HW;
-  char buf[256];
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "{\"B\": %d, \"C\": %d, \"HW\": %d, \"k\": 3, \"forward_ms\": %.3f, \"forward_TFLOPs\": %.2f, "
-                "\"backward_ms\": %.3f, \"backward_TFLOPs\": %.2f}",
-                B, C, HW, fwd * 1e3, flops / fwd / 1e12, bwd * 1e3, 2 * flops / bwd / 1e12);
+                "{\"precision\": \"%s\", \"B\": %d, \"C\": %d, \"HW\": %d, \"k\": 3, \"forward_ms\": %.3f, "
+                "\"forward_TFLOPs\": %.2f, \"backward_ms\": %.3f, \"backward_TFLOPs\": %.2f}",
+                precision_name(precision), B, C, HW, fwd * 1e3, flops / fwd / 1e12, bwd * 1e3, 2 * flops / bwd / 1e12);
   return buf;
 }
 
@@ -143,7 +146,8 @@ int main() {
     std::printf(" \"sgemm_fp32\": [%s,\n  %s],\n", gemm_json(4096, 4096, 4096).c_str(),
                 gemm_json(8 * 4096, 1280, 320).c_str());
     std::printf(" \"group_norm_silu\": [%s],\n", norm_json(8, 320, 64 * 64, 32).c_str());
-    std::printf(" \"conv3x3\": [%s],\n", conv_json(8, 320, 64).c_str());
+    std::printf(" \"conv3x3\": [%s,\n  %s],\n", conv_json(8, 320, 64, ComputePrecision::kFp32).c_str(),
+                conv_json(8, 320, 64, ComputePrecision::kBf16).c_str());
     std::printf(" \"attention\": [%s,\n  %s],\n", attention_json(8, 8, 40, 4096, ComputePrecision::kFp32).c_str(),
                 attention_json(8, 8, 40, 4096, ComputePrecision::kBf16).c_str());
     std::fflush(stdout);  // the UNet section takes longest: what came before is kept if it fails

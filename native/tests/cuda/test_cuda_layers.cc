@@ -21,7 +21,8 @@ TEST(cuda_conv2d_matches_cpu) {
   for (const auto [k, stride, pad] : {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1},
                                       std::array<int, 3>{1, 1, 0}, std::array<int, 3>{4, 2, 2}}) {
     ConvShape s;
-    s.B = rand_int(1, 3), s.Cin = rand_int(1, 20), s.H = rand_int(k, 24), s.W = rand_int(k, 24);
+    // More than one image, so the batched products' strides are exercised.
+    s.B = rand_int(2, 3), s.Cin = rand_int(1, 20), s.H = rand_int(k, 24), s.W = rand_int(k, 24);
     s.Cout = rand_int(1, 20), s.k = k, s.stride = stride, s.pad = pad;
     const Tensor x = randn({s.B, s.Cin, s.H, s.W}), w = randn({s.Cout, s.Cin, k, k}, 0.3f), b = randn({s.Cout});
     const Conv2dGeom g{stride, pad};

@@ -55,6 +55,43 @@ TEST(cuda_gemm_matches_float64) {
   set_cuda_gemm_backend(saved);
 }
 
+// Strided batches as the convolution uses them: one shared operand (stride 0) and one per product,
+// every transpose, on both GEMM backends; each product against float64.
+TEST(cuda_batched_gemm_matches_float64) {
+  require_device();
+  const bool have_cublas = cublas_available();
+  const CudaGemmBackend saved = cuda_gemm_backend();
+  for (int trans = 0; trans < 4; ++trans) {
+    const bool ta = trans & 1, tb = trans & 2, share_a = trans % 2 == 0;
+    const int M = rand_int(1, 90), N = rand_int(1, 90), K = rand_int(1, 150), count = rand_int(2, 4);
+    const float alpha = 1.f, beta = trans == 1 ? 0.5f : 0.f;
+    const Tensor A = randn({share_a ? 1 : count, M * K}), B = randn({count, K * N}), C0 = randn({count, M * N});
+    const int64_t stride_a = share_a ? 0 : (int64_t)M * K;
+    Tensor ref({count, M * N});
+    for (int i = 0; i < count; ++i)
+      for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) {
+          const float* a = A.v.data() + i * stride_a;
+          const float* b = B.v.data() + (int64_t)i * K * N;
+          double acc = 0;
+          for (int k = 0; k < K; ++k) acc += (double)a[ta ? k * M + m : m * K + k] * b[tb ? n * K + k : k * N + n];
+          ref.v[((int64_t)i * M + m) * N + n] = (float)(alpha * acc + beta * C0.v[((int64_t)i * M + m) * N + n]);
+        }
+    for (CudaGemmBackend backend : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
+      if (backend == CudaGemmBackend::kCublas && !have_cublas) continue;
+      set_cuda_gemm_backend(backend);
+      DeviceArray<float> dA = on_device(A), dB = on_device(B), dC = on_device(C0);
+      sgemm_batched_device(ta, tb, M, N, K, alpha, dA.data(), ta ? M : K, dB.data(), tb ? K : N, beta, dC.data(), N,
+                           GemmBatch{count, stride_a, (int64_t)K * N, (int64_t)M * N});
+      expect_close(std::string("batched sgemm ") + cuda_gemm_backend_name() + (ta ? " A^T" : " A") +
+                       (share_a ? " (shared)" : "") + (tb ? " B^T " : " B ") + std::to_string(count) + " x " +
+                       std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K),
+                   from_device(dC, ref.shape), ref, 1e-5);
+    }
+  }
+  set_cuda_gemm_backend(saved);
+}
+
 TEST(cuda_linear_matches_cpu) {
   require_device();
   for (bool bias : {true, false}) {

@@ -1,15 +1,22 @@
 // bf16 compute (core/precision.h): the device GEMMs and the tensor-core attention round their
 // operands to bfloat16 and accumulate in fp32. Against float64 references and the fp32 CPU twins, within the issue's
 // bf16 bound (2e-2 relative); and different from fp32 (the setting takes effect).
+#include <cuda_bf16.h>
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "core/precision.h"
 #include "cuda/attention_tensor_core.h"
 #include "cuda/check.h"
+#include "cuda/device_memory.h"
 #include "cuda/gemm.h"
+#include "cuda/ops.h"
 #include "io/json.h"
 #include "model/unet.h"
 #include "model/unet_config.h"
@@ -61,6 +68,71 @@ TEST(cuda_bf16_gemm_within_bound_and_not_fp32) {
     CHECK(e > 1e-5, "bf16 GEMM is as exact as fp32: the precision setting had no effect");
   }
   set_cuda_gemm_backend(saved);
+}
+
+// bf16 operands (the convolution's column buffers): exact bf16 values in, fp32 accumulation, so
+// against float64 over the same rounded values the result is fp32-close, on both backends.
+TEST(cuda_bf16_operand_gemm_matches_float64) {
+  require_device();
+  const CudaGemmBackend saved = cuda_gemm_backend();
+  const int M = rand_int(1, 90), N = rand_int(1, 90), K = rand_int(1, 300), count = 2;
+  std::vector<__nv_bfloat16> A((size_t)count * M * K), B((size_t)K * N);
+  Tensor a({count, M * K}), b({K, N});
+  for (size_t i = 0; i < A.size(); ++i) A[i] = __float2bfloat16_rn(randn({1}).v[0]), a.v[i] = __bfloat162float(A[i]);
+  for (size_t i = 0; i < B.size(); ++i) B[i] = __float2bfloat16_rn(randn({1}).v[0]), b.v[i] = __bfloat162float(B[i]);
+  Tensor ref({count, M * N});
+  for (int i = 0; i < count; ++i)  // C_i = A_i^T B (A_i stored [K, M]), B shared
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int k = 0; k < K; ++k) acc += (double)a.v[(size_t)i * M * K + k * M + m] * b.v[k * N + n];
+        ref.v[((size_t)i * M + m) * N + n] = (float)acc;
+      }
+  DeviceArray<__nv_bfloat16> dA = to_device(A), dB = to_device(B);
+  for (CudaGemmBackend backend : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
+    if (backend == CudaGemmBackend::kCublas && !cublas_available()) continue;
+    set_cuda_gemm_backend(backend);
+    DeviceArray<float> dC((size_t)count * M * N);
+    gemm_bf16_batched_device(true, false, M, N, K, 1.f, dA.data(), M, dB.data(), N, 0.f, dC.data(), N,
+                             GemmBatch{count, (int64_t)M * K, 0, (int64_t)M * N});
+    expect_close("bf16-operand gemm " + cuda_gemm_backend_name() + " " + std::to_string(count) + " x A^T B " +
+                     std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K),
+                 from_device(dC, ref.shape), ref, 1e-5);
+  }
+  set_cuda_gemm_backend(saved);
+}
+
+// The convolution under bf16 (bf16 columns, weights and gy): forward and gradients against the fp32
+// CPU twin within the bf16 bound, and not fp32-exact (the bf16 path ran).
+TEST(cuda_bf16_conv2d_within_bound) {
+  require_device();
+  for (const auto [k, stride, pad] :
+       {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1}, std::array<int, 3>{1, 1, 0}}) {
+    ConvShape s;
+    s.B = 2, s.Cin = rand_int(8, 24), s.H = rand_int(k + 4, 20), s.W = rand_int(k + 4, 20);
+    s.Cout = rand_int(4, 20), s.k = k, s.stride = stride, s.pad = pad;
+    const Tensor x = randn({s.B, s.Cin, s.H, s.W}), w = randn({s.Cout, s.Cin, k, k}, 0.3f), b = randn({s.Cout});
+    const Conv2dGeom g{stride, pad};
+    const Tensor y = conv2d_forward(x, w, &b, g), gy = randn(y.shape);
+    Tensor gx, gw = Tensor(w.shape), gb = Tensor(b.shape);
+    conv2d_backward(x, w, gy, g, &gx, &gw, &gb);
+    DeviceArray<float> dx = on_device(x), dw = on_device(w), db = on_device(b), dy(y.v.size()), dgy = on_device(gy),
+                       dgx(x.v.size()), dgw = on_device(Tensor(w.shape)), dgb = on_device(Tensor(b.shape));
+    {
+      PrecisionScope bf16(ComputePrecision::kBf16);
+      conv2d_forward_device(s, dx.data(), dw.data(), db.data(), dy.data());
+      conv2d_backward_device(s, dx.data(), dw.data(), dgy.data(), dgx.data(), dgw.data(), dgb.data());
+    }
+    const std::string l = "bf16 conv " + std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) +
+                          " " + shape_str(x.shape) + "->" + std::to_string(s.Cout);
+    for (const auto& [name, got, want] :
+         {std::tuple<std::string, Tensor, const Tensor*>{" y", from_device(dy, y.shape), &y},
+          {" gx", from_device(dgx, x.shape), &gx},
+          {" gw", from_device(dgw, w.shape), &gw}}) {
+      const double e = expect_close(l + name + " vs fp32 CPU", got, *want, kBf16Tol);
+      CHECK(e > 1e-6, l + name + " is fp32-exact: the bf16 operands were not used");
+    }
+  }
 }
 
 TEST(cuda_bf16_unet_forward_backward_within_bound) {
