@@ -5,7 +5,6 @@
 #include "bench/ddim_step_bench.h"
 #include "bench/device_timing.h"
 #include "cuda/ddim_step_device.cuh"
-#include "cuda/launch.cuh"
 
 namespace cxrl {
 
@@ -52,9 +51,8 @@ StepTiming bench_ddim_step_cuda(const StepBenchConfig& c) {
   StepTiming t;
   t.fused_seconds = device_seconds_per_call(
       [&] {
-        CXRL_LAUNCH(ddim_step_kernel, (unsigned)(batch * s.chunks), kThreads, 0)(s, prev, partial);
-        CXRL_LAUNCH(finish_log_prob, (unsigned)((batch + 127) / 128), 128, 0)
-        (partial, s.coef, batch, s.chunks, s.N, lp);
+        launch_ddim_step(s, batch, prev, partial, lp,
+                         c.device_blocks_per_sm > 0 ? c.device_blocks_per_sm : kStepBlocksPerSm);
       },
       iters);
   t.bytes_moved = step_bytes(c);

@@ -13,7 +13,8 @@ struct StepBenchConfig {
   bool guidance = true;
   NoiseSource source = NoiseSource::kSeeded;
   int iters = 10;
-  int64_t device_chunk = 0;  // CUDA: elements per block (0: the kernel's default)
+  int64_t device_chunk = 0;      // CUDA: elements per block (0: the kernel's default)
+  int device_blocks_per_sm = 0;  // CUDA: the kernel's register budget, 3 or 4 (0: the default)
 };
 
 struct StepTiming {

@@ -61,8 +61,16 @@ struct DeviceBuffers {
   }
 };
 
-__global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, float* prev_out, double* partial);
-__global__ void finish_log_prob(const double* partial, const StepCoefficients* coef, long long B, long long chunks,
-                                long long N, double* lp);
+// Resident blocks per SM the step kernel is compiled for: its register budget is 65536 / (256 x n).
+// 4 (64 registers, 50% occupancy) is the most without spills under nvcc 13 for sm_90 (at 5 every
+// variant spills 48-100 bytes per thread); the H200 runs of session 7 used 3 (80 registers, 37.5%).
+// The benchmark times both.
+constexpr int kStepBlocksPerSm = 4;
+
+// The step over batch samples: x_prev into prev_out (or nothing when null), each block's sum of
+// squared residuals into partial [batch * s.chunks], then the log-probs into lp [batch] (all device
+// pointers), on the default stream. blocks_per_sm: 3 or 4 (the benchmark's comparison).
+void launch_ddim_step(const DeviceStep& s, long long batch, float* prev_out, double* partial, double* lp,
+                      int blocks_per_sm = kStepBlocksPerSm);
 
 }  // namespace cxrl

@@ -36,7 +36,21 @@ __device__ inline void store_group(float* p, long long k0, int n, bool vec, cons
       if (i < n) p[k0 + i] = v[i];
 }
 
-__global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, float* prev_out, double* partial) {
+__global__ void finish_log_prob(const double* partial, const StepCoefficients* coef, long long B, long long chunks,
+                                long long N, double* lp) {
+  const long long b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  double sq = 0;
+  for (long long c = 0; c < chunks; ++c) sq += partial[b * chunks + c];
+  const double s = coef[b].std;
+  lp[b] = s > 0 ? -sq / (2 * s * s * N) - log(s) - kHalfLog2Pi : 0.0;
+}
+
+// Specialised on the noise source and on guidance (compile-time constants: the unused inputs and
+// branches are compiled out, which keeps the live registers down).
+template <NoiseSource kSource, bool kGuided, int kBlocksPerSm>
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm)
+    ddim_step_kernel(DeviceStep s, float* prev_out, double* partial) {
   const long long b = blockIdx.x / s.chunks, chunk = blockIdx.x % s.chunks;
   const long long i0 = chunk * s.chunk, i1 = min(s.N, i0 + s.chunk);
   const StepCoefficients c = s.coef[b];
@@ -44,32 +58,24 @@ __global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, fl
   // Each thread takes groups of 4 consecutive elements (one Philox block of noise), with 16-byte
   // loads and stores where the group is whole and aligned.
   for (long long g = i0 + 4 * threadIdx.x; g < i1; g += 4 * blockDim.x) {
-    float z[4] = {0.f, 0.f, 0.f, 0.f};
-    if (s.source == (int)NoiseSource::kSeeded)
-      philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
     const long long k0 = b * s.N + g;
     const int n = (int)min(4LL, i1 - g);
     const bool vec = n == 4 && k0 % 4 == 0;
-    float x[4], m[4], u[4], given[4], prev[4];
+    float x[4], m[4], u[4], z[4], prev[4];
     load_group(s.x, k0, n, vec, x);
     load_group(s.m, k0, n, vec, m);
-    if (s.mu_in) load_group(s.mu_in, k0, n, vec, u);
-    if (s.source == (int)NoiseSource::kGivenPrevSample) load_group(s.prev_in, k0, n, vec, given);
-    if (s.source == (int)NoiseSource::kGivenNoise) load_group(s.noise, k0, n, vec, given);
+    if (kGuided) load_group(s.mu_in, k0, n, vec, u);
+    if (kSource == NoiseSource::kGivenPrevSample) load_group(s.prev_in, k0, n, vec, z);
+    if (kSource == NoiseSource::kGivenNoise) load_group(s.noise, k0, n, vec, z);
+    if (kSource == NoiseSource::kSeeded) philox_normal4(s.seed, s.stream_offset + b, (unsigned long long)g >> 2, z);
       // Constant trip count (the arrays stay in registers); the tail group skips i >= n.
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       if (i >= n) break;
       const double mu =
-          ddim_element(x[i], s.mu_in ? combined_output(m, u, s.w, i) : combined_output(m, nullptr, s.w, i), c, s.kind,
-                       s.clip, s.r, s.use_clipped)
+          ddim_element(x[i], combined_output(m, kGuided ? u : nullptr, s.w, i), c, s.kind, s.clip, s.r, s.use_clipped)
               .mu;
-      if (s.source == (int)NoiseSource::kGivenPrevSample)
-        prev[i] = given[i];
-      else if (s.source == (int)NoiseSource::kGivenNoise)
-        prev[i] = (float)(mu + c.std * given[i]);
-      else
-        prev[i] = (float)(mu + c.std * z[i]);
+      prev[i] = kSource == NoiseSource::kGivenPrevSample ? z[i] : (float)(mu + c.std * z[i]);
       const double d = (double)prev[i] - mu;
       acc += d * d;
     }
@@ -79,14 +85,36 @@ __global__ void __launch_bounds__(kThreads, 3) ddim_step_kernel(DeviceStep s, fl
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
 }
 
-__global__ void finish_log_prob(const double* partial, const StepCoefficients* coef, long long B, long long chunks,
-                                long long N, double* lp) {
-  const long long b = blockIdx.x * blockDim.x + threadIdx.x;
-  if (b >= B) return;
-  double sq = 0;
-  for (long long c = 0; c < chunks; ++c) sq += partial[b * chunks + c];
-  const double s = coef[b].std;
-  lp[b] = s > 0 ? -sq / (2 * s * s * N) - log(s) - kHalfLog2Pi : 0.0;
+template <NoiseSource kSource, int kBlocksPerSm>
+void launch_step_variant(const DeviceStep& s, long long batch, float* prev_out, double* partial) {
+  auto* kernel =
+      s.mu_in ? ddim_step_kernel<kSource, true, kBlocksPerSm> : ddim_step_kernel<kSource, false, kBlocksPerSm>;
+  CXRL_LAUNCH(kernel, (unsigned)(batch * s.chunks), kThreads, 0)(s, prev_out, partial);
+}
+
+template <int kBlocksPerSm>
+void launch_step_kernel(const DeviceStep& s, long long batch, float* prev_out, double* partial) {
+  switch ((NoiseSource)s.source) {
+    case NoiseSource::kSeeded:
+      return launch_step_variant<NoiseSource::kSeeded, kBlocksPerSm>(s, batch, prev_out, partial);
+    case NoiseSource::kGivenNoise:
+      return launch_step_variant<NoiseSource::kGivenNoise, kBlocksPerSm>(s, batch, prev_out, partial);
+    case NoiseSource::kGivenPrevSample:
+      return launch_step_variant<NoiseSource::kGivenPrevSample, kBlocksPerSm>(s, batch, prev_out, partial);
+  }
+  throw std::invalid_argument("ddim step: unknown noise source");
+}
+
+void launch_ddim_step(const DeviceStep& s, long long batch, float* prev_out, double* partial, double* lp,
+                      int blocks_per_sm) {
+  if (blocks_per_sm == 3)
+    launch_step_kernel<3>(s, batch, prev_out, partial);
+  else if (blocks_per_sm == 4)
+    launch_step_kernel<4>(s, batch, prev_out, partial);
+  else
+    throw std::invalid_argument("ddim step: blocks per SM must be 3 or 4");
+  CXRL_LAUNCH(finish_log_prob, (unsigned)((batch + 127) / 128), 128, 0)(partial, s.coef, batch, s.chunks, s.N, lp);
+  check(cudaGetLastError(), "ddim step launch");
 }
 
 namespace {
@@ -173,10 +201,7 @@ void run_step(const DdimStepArgs& a, bool resident, float* d_prev, double* lp_ou
   if (!d_prev) d_prev = buf.alloc<float>((size_t)(a.batch * a.per_sample));
   double* d_partial = buf.alloc<double>(a.batch * s.chunks);
   double* d_lp = buf.alloc<double>(a.batch);
-  CXRL_LAUNCH(ddim_step_kernel, (unsigned)(a.batch * s.chunks), kThreads, 0)(s, d_prev, d_partial);
-  CXRL_LAUNCH(finish_log_prob, (unsigned)((a.batch + 127) / 128), 128, 0)
-  (d_partial, s.coef, a.batch, s.chunks, s.N, d_lp);
-  check(cudaGetLastError(), "ddim_step_kernel launch");
+  launch_ddim_step(s, a.batch, d_prev, d_partial, d_lp);
   check(cudaMemcpy(lp_out, d_lp, a.batch * sizeof(double), cudaMemcpyDeviceToHost), "download");
 }
 

@@ -13,27 +13,30 @@
 #include "bench/device_timing.h"
 #include "core/precision.h"
 #include "cuda/check.h"
+#include "cuda/ddim_step_device.cuh"
 #include "cuda/device_memory.h"
 #include "cuda/gemm.h"
 #include "cuda/ops.h"
 
 using namespace cxrl;
 
-static std::string step_json(const char* name, int64_t batch, int64_t per_sample, int64_t chunk = 0) {
+static std::string step_json(const char* name, int64_t batch, int64_t per_sample, int64_t chunk = 0,
+                             int blocks_per_sm = kStepBlocksPerSm) {
   StepBenchConfig c;
   c.batch = batch;
   c.per_sample = per_sample;
   c.iters = 50;
   c.device_chunk = chunk;
+  c.device_blocks_per_sm = blocks_per_sm;
   const StepTiming t = bench_ddim_step_cuda(c);
   const double fused = t.bytes_moved / t.fused_seconds / 1e9, copy = t.bytes_moved / t.copy_seconds / 1e9;
   char buf[512];
   std::snprintf(
       buf, sizeof buf,
-      "{\"name\": \"%s\", \"chunk\": %lld, \"batch\": %lld, \"per_sample\": %lld, \"bytes\": %.0f, \"fused_us\": %.2f, "
-      "\"fused_GBps\": %.1f, \"copy_GBps\": %.1f, \"fraction_of_copy\": %.3f}",
-      name, (long long)chunk, (long long)batch, (long long)per_sample, t.bytes_moved, t.fused_seconds * 1e6, fused,
-      copy, fused / copy);
+      "{\"name\": \"%s\", \"chunk\": %lld, \"blocks_per_sm\": %d, \"batch\": %lld, \"per_sample\": %lld, "
+      "\"bytes\": %.0f, \"fused_us\": %.2f, \"fused_GBps\": %.1f, \"copy_GBps\": %.1f, \"fraction_of_copy\": %.3f}",
+      name, (long long)chunk, blocks_per_sm, (long long)batch, (long long)per_sample, t.bytes_moved,
+      t.fused_seconds * 1e6, fused, copy, fused / copy);
   return buf;
 }
 
@@ -140,8 +143,9 @@ int main() {
     std::printf("{\"device\": \"%s\", \"cublas\": \"%s\",\n", prop.name, where.c_str());
     std::printf(" \"ddim_step\": [%s", step_json("SD latents, batch 8 (4x64x64)", 8, 4 * 64 * 64).c_str());
     // Elements per block: 0 is the kernel's default; the others show the choice.
-    for (int64_t chunk : {0, 1024, 2048, 8192})
-      std::printf(",\n  %s", step_json("batch 64 of 4x128x128", 64, 4 * 128 * 128, chunk).c_str());
+    for (int blocks_per_sm : {3, 4})
+      for (int64_t chunk : {0, 1024, 2048, 8192})
+        std::printf(",\n  %s", step_json("batch 64 of 4x128x128", 64, 4 * 128 * 128, chunk, blocks_per_sm).c_str());
     std::printf("],\n");
     std::printf(" \"sgemm_fp32\": [%s,\n  %s],\n", gemm_json(4096, 4096, 4096).c_str(),
                 gemm_json(8 * 4096, 1280, 320).c_str());
