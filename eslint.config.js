@@ -5,7 +5,20 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 
 module.exports = tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'build-sanitize/', 'dist/', 'runs/', 'data/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'build/',
+      'build-sanitize/',
+      'build-emulated/',
+      'build-device/',
+      'device-out/',
+      'dist/',
+      'runs/',
+      'data/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
