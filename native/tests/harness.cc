@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 
 #include "core/gemm.h"
 #include "core/scratch.h"
@@ -19,15 +18,6 @@ double max_rel_error(const float* got, const float* ref, int64_t n) {
     scale = std::max(scale, (double)std::fabs(ref[i]));
   }
   return diff / std::max(scale, 1e-30);
-}
-
-std::string invalid_argument_message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<Case>& registry() {

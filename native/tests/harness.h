@@ -38,8 +38,17 @@ inline double max_rel_error(const Tensor& got, const Tensor& ref) {
   return max_rel_error(got.v.data(), ref.v.data(), ref.numel());
 }
 
-// The message of the std::invalid_argument that f throws ("" when it throws none).
-std::string invalid_argument_message(const std::function<void()>& f);
+// The message of the exception of type E that f throws ("" when it throws none; other exceptions
+// pass through).
+template <typename E>
+std::string thrown_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
 
 std::mt19937_64& rng();
 Tensor randn(Shape s, float scale = 1.f);

@@ -16,20 +16,6 @@
 using namespace cxrl;
 using namespace cxrl::test;
 
-namespace {
-
-// The message of the runtime_error f throws ("" when it throws none).
-std::string launch_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
-
 TEST(emulated_gpu_shuffles_reductions_and_atomics) {
   std::vector<float> xor_out(64), down_out(64), sums(2);
   std::vector<double> maxima(2);
@@ -90,21 +76,21 @@ TEST(emulated_wmma_tile_product_and_its_rules) {
     }
   CHECK(worst == 0.0, "the tile product A B^T + 1 differs from the exact one");
 
-  const std::string misaligned = launch_error([&] {
+  const std::string misaligned = thrown_message<std::runtime_error>([&] {
     emulation::launch(dim3(1), dim3(32), 0, [&] {
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> f;
       wmma::load_matrix_sync(f, c + 1, 16, wmma::mem_row_major);
     });
   });
   CHECK(misaligned.find("not 32-byte aligned") != std::string::npos, "misaligned pointer: '" + misaligned + "'");
-  const std::string bad_ldm = launch_error([&] {
+  const std::string bad_ldm = thrown_message<std::runtime_error>([&] {
     emulation::launch(dim3(1), dim3(32), 0, [&] {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> f;
       wmma::load_matrix_sync(f, a, 20);
     });
   });
   CHECK(bad_ldm.find("ldm not a multiple of 16 bytes") != std::string::npos, "bad ldm: '" + bad_ldm + "'");
-  const std::string sequential = launch_error([&] {
+  const std::string sequential = thrown_message<std::runtime_error>([&] {
     emulation::launch(
         dim3(1), dim3(32), 0, [&] { __syncthreads(); }, emulation::Threads::kSequential);
   });

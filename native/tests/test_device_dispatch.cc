@@ -487,7 +487,7 @@ TEST(training_updates_on_emulated_device_match_cpu_bitwise) {
 
   // One update never mixes devices.
   Tensor p = randn({4}), g = dev(randn({4})), m = dev(Tensor({4})), v = dev(Tensor({4}));
-  const std::string mixed = invalid_argument_message([&] {
+  const std::string mixed = thrown_message<std::invalid_argument>([&] {
     adam_update(adam_step_scalars(cfg, 1), {{&p, &g, &m, &v}});
   });
   CHECK(mixed.find("adam: tensors on CPU and") != std::string::npos, "mixed devices: '" + mixed + "'");
@@ -641,8 +641,8 @@ TEST(gather_rows_on_cpu_and_emulated_device) {
   const Tensor d0 = dev(s0), d1 = dev(s1);
   const Tensor on_device = gather_rows({&d1, &d0, &d1}, {2, 0, 0});
   CHECK(on_device.on_device() && bitwise_equal(on_device, host), "device gather differs from the CPU's");
-  const std::string mixed = invalid_argument_message([&] { gather_rows({&s0, &d1}, {0, 0}); });
-  const std::string outside = invalid_argument_message([&] { gather_rows({&s0}, {3}); });
+  const std::string mixed = thrown_message<std::invalid_argument>([&] { gather_rows({&s0, &d1}, {0, 0}); });
+  const std::string outside = thrown_message<std::invalid_argument>([&] { gather_rows({&s0}, {3}); });
   CHECK(mixed.find("span 1 is on") != std::string::npos, "mixed devices: '" + mixed + "'");
   CHECK(outside.find("outside [0, 3)") != std::string::npos, "row out of range: '" + outside + "'");
 }

@@ -29,12 +29,7 @@ DistEnv env_of(const std::map<std::string, std::string>& vars) {
 }
 
 std::string error_of(const std::map<std::string, std::string>& vars) {
-  try {
-    env_of(vars);
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
+  return thrown_message<std::invalid_argument>([&] { env_of(vars); });
 }
 
 // A port the kernel reports free now.
