@@ -6,10 +6,13 @@
 #      the sampling step, the VAE, the text encoder, bf16, and a 1-rank NCCL all-reduce
 #      (build-device/tests/cxrl_cuda_tests, each test in its own process; the first failures are
 #      run again under compute-sanitizer memcheck),
-#   2. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
+#   2. runs the UNet's forward and backward on the GPU against PyTorch on the same GPU (tiny and
+#      small-latent configs, then SD-v1.x-sized at the end if the budget allows: build-device/tests/
+#      cxrl_unet_dump, scripts/unet_torch_parity.py, the reference of test/reference/unet_reference.py),
+#   3. benchmarks the fused DDIM step against a device-to-device copy, fp32 GEMM (built-in and
 #      cuBLAS), GroupNorm+SiLU, convolution, attention, and the SD-v1.x UNet's forward, training
 #      step and 50-step sampling loop in fp32 and bf16 (build-device/tests/cxrl_cuda_bench),
-#   3. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py), and the same
+#   4. runs the same shapes in PyTorch eager (scripts/device_torch_bench.py), and the same
 #      SD-v1.x UNet forward / training step / sampling loop (scripts/device_unet_torch_bench.py),
 # and writes the logs and summary.md into $OUT (default ./device-out). Exit status: the tests'.
 # The whole run keeps within DEVICE_CHECK_BUDGET_S seconds (default 540: one device call is at most
@@ -64,7 +67,8 @@ generator=$(command -v ninja >/dev/null && echo "-G Ninja" || echo "")
 log "configure + build (CMake $(cmake --version | head -1 | awk '{print $3}'))"
 # shellcheck disable=SC2086
 if ! cmake -S . -B build-device $generator -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 ||
-  ! cmake --build build-device --target cxrl_cuda_tests cxrl_cuda_bench -j"$(nproc)" >>"$out/build.log" 2>&1; then
+  ! cmake --build build-device --target cxrl_cuda_tests cxrl_cuda_bench cxrl_unet_dump -j"$(nproc)" \
+    >>"$out/build.log" 2>&1; then
   log "BUILD FAILED; the end of build.log:"
   tail -40 "$out/build.log" | tee -a "$out/summary.md"
   exit 1
@@ -114,6 +118,28 @@ if [ -n "$sanitizer" ] && [ ${#failed_tests[@]} -gt 0 ]; then
   done
 fi
 
+# The UNet on the GPU against PyTorch on the same GPU: CONFIG NAME [cxrl_unet_dump options].
+parity_dir=$(mktemp -d)
+trap 'rm -rf "$parity_dir"' EXIT
+unet_parity() {
+  local config=$1 name=$2
+  shift 2
+  log "UNet against PyTorch on the GPU: $name"
+  if timeout "$(limit 90)" build-device/tests/cxrl_unet_dump "$config" "$parity_dir" --device cuda "$@" \
+    >"$out/parity-$name.txt" 2>&1 &&
+    timeout "$(limit 120)" python3 scripts/unet_torch_parity.py "$config" "$parity_dir" --device cuda \
+      >>"$out/parity-$name.txt" 2>&1; then
+    cat "$out/parity-$name.txt" >>"$out/summary.md"
+  else
+    tests_rc=1
+    echo "[ FAIL ] UNet parity $name:" | tee -a "$out/summary.md"
+    tail -20 "$out/parity-$name.txt" >>"$out/summary.md"
+  fi
+  rm -f "$parity_dir"/*.safetensors
+}
+unet_parity test/reference/tiny-unet-config.json tiny
+unet_parity test/reference/small-latent-unet-config.json small-latent --context 77
+
 log "engine benchmarks"
 timeout "$(limit 150)" build-device/tests/cxrl_cuda_bench >"$out/cuda-bench.json" 2>"$out/cuda-bench.err"
 log "cxrl_cuda_bench exit status $?"
@@ -130,4 +156,11 @@ timeout "$(limit 60)" python3 scripts/device_torch_bench.py >"$out/torch-bench.j
 log "device_torch_bench exit status $?"
 cat "$out/torch-bench.json" >>"$out/summary.md"
 tail -5 "$out/torch-bench.err" >>"$out/summary.md"
+# SD-v1.x-sized last (3.4 GB of weights and as much of gradients written and read back): only with
+# the time for it.
+if [ $((budget - SECONDS)) -ge 150 ]; then
+  unet_parity test/reference/sd-v1-unet-config.json sd-v1 --batch 1 --size 32 --context 77
+else
+  log "UNet against PyTorch, SD-v1.x-sized: skipped (less than 150 s of the budget left)"
+fi
 exit $tests_rc

@@ -4,11 +4,19 @@
 # and GPU (CMake -DCXRL_EMULATE_CUDA=ON: native/tests/emulated_cuda, native/tests/cuda_emulation.h),
 # with a stand-in cuBLAS written from its API reference. The tables, launchers, device storage,
 # caching allocator and every kernel run as they would on the device, as CPU threads: this checks
-# their logic, not their speed. Stable Diffusion-sized cases are left to the GPU run.
+# their logic, not their speed. Stable Diffusion-sized cases are left to the GPU run. Then the tiny
+# UNet's forward and backward on the emulated GPU against the PyTorch reference (cxrl_unet_dump,
+# scripts/unet_torch_parity.py; Debian's python3-torch on the CPU), as the GPU run does on the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=build-emulated
 cmake -S . -B "$dir" -DCXRL_WITH_CUDA=OFF -DCXRL_EMULATE_CUDA=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$dir" --target cxrl_cuda_tests cublas_emulated -j"$(nproc)" >/dev/null
+cmake --build "$dir" --target cxrl_cuda_tests cxrl_unet_dump cublas_emulated -j"$(nproc)" >/dev/null
+export CXRL_CUBLAS_LIB="$PWD/$dir/tests/libcublas_emulated.so" CXRL_REQUIRE_CUBLAS=1
 echo "=== CUDA backend tests on the emulated GPU ==="
-CXRL_CUBLAS_LIB="$PWD/$dir/tests/libcublas_emulated.so" CXRL_REQUIRE_CUBLAS=1 "$dir/tests/cxrl_cuda_tests"
+"$dir/tests/cxrl_cuda_tests"
+echo "=== the UNet on the emulated GPU against PyTorch ==="
+dump=$(mktemp -d)
+trap 'rm -rf "$dump"' EXIT
+"$dir/tests/cxrl_unet_dump" test/reference/tiny-unet-config.json "$dump" --device cuda
+/usr/bin/python3 scripts/unet_torch_parity.py test/reference/tiny-unet-config.json "$dump"

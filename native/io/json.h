@@ -14,6 +14,9 @@ class Json {
 
   Json() = default;
   static Json parse(const std::string& text);  // throws std::invalid_argument with the offset
+  // The JSON document in a file; throws std::runtime_error naming the file when it cannot be read,
+  // std::invalid_argument naming it and the offset when it does not parse.
+  static Json parse_file(const std::string& path);
 
   Type type() const { return type_; }
   bool is_null() const { return type_ == Type::kNull; }

@@ -86,7 +86,7 @@ class ReferenceUNet:
         dim = self.cfg["block_out_channels"][0]
         half = dim // 2
         shift = self.cfg.get("freq_shift", 0)
-        exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32) / (half - shift)
+        exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - shift)
         ang = t[:, None].float() * torch.exp(exponent)[None, :]
         emb = torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
         if self.cfg.get("flip_sin_to_cos", True):

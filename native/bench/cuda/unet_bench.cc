@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -45,18 +44,10 @@ Tensor random_on_device(Shape s, uint64_t seed) {
   return t.to(Device::kCuda);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot read (run from the repository root)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 std::string bench_unet_json(const UNetBenchConfig& c) {
-  const UNetConfig cfg = UNetConfig::from_json(Json::parse(read_text(c.config_file)));
+  const UNetConfig cfg = UNetConfig::from_json(Json::parse_file(c.config_file));
   const auto t_build = Clock::now();
   UNet2DCondition unet(cfg, 1);
   unet.params().to(Device::kCuda);

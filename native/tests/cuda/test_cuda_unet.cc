@@ -6,9 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -42,34 +40,20 @@ struct UNetCase {
 };
 
 const UNetCase kCases[] = {
-    {"tiny, conv projection", R"({"in_channels":1,"out_channels":1,"sample_size":8,"block_out_channels":[8,16],
-      "down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],"up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],
-      "layers_per_block":1,"attention_head_dim":2,"cross_attention_dim":6,"norm_num_groups":4,
-      "use_linear_projection":false})",
-     2, 8, 3, 0},
+    {"tiny, conv projection", "@test/reference/tiny-unet-config.json", 2, 8, 3, 0},
     {"tiny, linear projection, LoRA", R"({"in_channels":1,"out_channels":1,"sample_size":8,
       "block_out_channels":[8,16],"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],
       "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":1,"attention_head_dim":2,
       "cross_attention_dim":6,"norm_num_groups":4,"use_linear_projection":true})",
      2, 8, 3, 2},
-    {"small latent (4 channels, 2 levels of 2 resnets, 77-token context)", R"({"in_channels":4,"out_channels":4,
-      "sample_size":16,"block_out_channels":[32,64],"down_block_types":["CrossAttnDownBlock2D","DownBlock2D"],
-      "up_block_types":["UpBlock2D","CrossAttnUpBlock2D"],"layers_per_block":2,"attention_head_dim":8,
-      "cross_attention_dim":64,"norm_num_groups":32,"use_linear_projection":false})",
-     2, 16, 77, 0},
+    {"small latent (4 channels, 2 levels of 2 resnets, 77-token context)",
+     "@test/reference/small-latent-unet-config.json", 2, 16, 77, 0},
     {"SD-v1.x-sized (860M parameters) at 16x16 latents", "@test/reference/sd-v1-unet-config.json", 1, 16, 77, 0},
 };
 
 UNetConfig case_config(const UNetCase& c) {
-  std::string text = c.config;
-  if (!text.empty() && text[0] == '@') {
-    std::ifstream in(text.substr(1));
-    if (!in) throw std::runtime_error(text.substr(1) + ": cannot read (run from the repository root)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
-  return UNetConfig::from_json(Json::parse(text));
+  const std::string text = c.config;
+  return UNetConfig::from_json(!text.empty() && text[0] == '@' ? Json::parse_file(text.substr(1)) : Json::parse(text));
 }
 
 // The UNet of the whole-step tests (RL timestep, sampling step, pretraining micro-batch): the small
