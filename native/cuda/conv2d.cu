@@ -32,8 +32,9 @@ Dims dims_of(const ConvShape& s) {
   return d;
 }
 
-int images_per_group(const Dims& d, int B) {
-  const int64_t fit = (int64_t)(kColumnBytes / (d.rows() * d.cols() * sizeof(float)));
+// Images per column buffer of kColumnBytes, for columns of value_bytes per value.
+int images_per_group(const Dims& d, int B, size_t value_bytes) {
+  const int64_t fit = (int64_t)(kColumnBytes / (d.rows() * d.cols() * value_bytes));
   return (int)std::max<int64_t>(1, std::min<int64_t>({B, fit, kMaxGemmBatch}));
 }
 
@@ -81,7 +82,7 @@ void forward(const ConvShape& s, const Dims& d, const float* x, const float* w, 
       products(xt + i0 * size.x, size.x, y + i0 * size.y, std::min(kMaxGemmBatch, s.B - i0));
     return;
   }
-  const int group = images_per_group(d, s.B);
+  const int group = images_per_group(d, s.B, sizeof(T));
   DeviceArray<T> col((size_t)group * size.col);
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
@@ -119,7 +120,7 @@ void backward(const ConvShape& s, const Dims& d, const float* x, const float* w,
   }
   // One buffer per group: the columns (type T) for gw, then the fp32 column gradient for gx (the
   // products run in stream order, so the second overwrites the first only after it was read).
-  const int group = images_per_group(d, s.B);
+  const int group = images_per_group(d, s.B, sizeof(float));
   DeviceArray<float> buffer((size_t)group * size.col);
   T* col = reinterpret_cast<T*>(buffer.data());
   for (int i0 = 0; i0 < s.B; i0 += group) {
