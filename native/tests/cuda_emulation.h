@@ -13,8 +13,8 @@
 // describe.
 #pragma once
 #define CXRL_CUDA_EMULATION 1
-// Fibers (ucontext) run a block's threads unless AddressSanitizer is on, which does not follow
-// swapcontext's stack switches; there each GPU thread is an OS thread with futex barriers.
+// Fibers run a block's threads unless AddressSanitizer is on, which does not follow stack
+// switches; there each GPU thread is an OS thread with futex barriers.
 #if !defined(__SANITIZE_ADDRESS__)
 #define CXRL_EMULATION_FIBERS 1
 #endif

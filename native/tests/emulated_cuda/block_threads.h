@@ -1,17 +1,19 @@
-// The emulated GPU (tests/cuda_emulation.h): how one block's threads run. Fibers (ucontext) on the
-// launching thread, or, under AddressSanitizer (which does not follow swapcontext's stack
-// switches), pooled OS threads with futex barriers; and the first rule a kernel broke.
+// The emulated GPU (tests/cuda_emulation.h): how one block's threads run. Fibers on the launching
+// thread (their own stack switch on x86-64, ucontext elsewhere), or, under AddressSanitizer (which
+// does not follow stack switches), pooled OS threads with futex barriers; and the first rule a
+// kernel broke.
 #pragma once
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#if defined(CXRL_EMULATION_FIBERS)
+#if defined(CXRL_EMULATION_FIBERS) && !defined(__x86_64__)
 #include <ucontext.h>
 #endif
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -133,10 +135,91 @@ inline void report(const std::string& what) {
 }
 
 #ifdef CXRL_EMULATION_FIBERS
-// One block's GPU threads as fibers (ucontext) on the launching thread: each runs until it waits at
-// a barrier or finishes, and a barrier releases its waiters once every live thread of its scope
-// (block or warp) has arrived, so a barrier costs two context switches per thread instead of an
-// OS thread wake-up. Deterministic: threads run in index order between barriers.
+#if defined(__x86_64__)
+// Stack switching without a system call: swapcontext saves and restores the signal mask with a
+// system call each way, which was 90% of the emulator's time (perf). cxrl_emulation_switch pushes
+// the callee-saved registers of the System V x86-64 ABI, stores the stack pointer in *from, loads
+// `to` and pops the other context's registers; cxrl_emulation_start is where a new stack begins:
+// it calls entry(arg) from rbx and r12. Weak: every file that includes this defines them.
+extern "C" void cxrl_emulation_switch(void** from, void* to);
+asm(R"(
+  .text
+  .weak cxrl_emulation_switch
+  .type cxrl_emulation_switch, @function
+cxrl_emulation_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cxrl_emulation_switch, .-cxrl_emulation_switch
+  .weak cxrl_emulation_start
+  .type cxrl_emulation_start, @function
+cxrl_emulation_start:
+  movq %r12, %rdi
+  callq *%rbx
+  ud2
+  .size cxrl_emulation_start, .-cxrl_emulation_start
+)");
+extern "C" void cxrl_emulation_start();
+#endif
+
+// A context to run on its own stack, and the switch between two contexts.
+class Context {
+ public:
+  // The next switch to this context calls entry(arg) on the given stack (entry must never return).
+  void start(char* stack, size_t bytes, void (*entry)(int), int arg) {
+#if defined(__x86_64__)
+    // The frame cxrl_emulation_switch pops: r15, r14, r13, r12 = arg, rbx = entry, rbp, then the
+    // return address cxrl_emulation_start, at the 16-byte aligned top (so the call it makes finds
+    // the stack aligned as the ABI wants).
+    auto* top = reinterpret_cast<void**>((reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t(15));
+    void** frame = top - 7;
+    frame[0] = frame[1] = frame[2] = frame[5] = nullptr;
+    frame[3] = reinterpret_cast<void*>((intptr_t)arg);
+    frame[4] = reinterpret_cast<void*>(entry);
+    frame[6] = reinterpret_cast<void*>(&cxrl_emulation_start);
+    sp_ = frame;
+#else
+    getcontext(&uc_);
+    uc_.uc_stack.ss_sp = stack;
+    uc_.uc_stack.ss_size = bytes;
+    uc_.uc_link = nullptr;
+    makecontext(&uc_, reinterpret_cast<void (*)()>(entry), 1, arg);
+#endif
+  }
+  // Saves the running context into from and resumes to.
+  static void swap(Context& from, Context& to) {
+#if defined(__x86_64__)
+    cxrl_emulation_switch(&from.sp_, to.sp_);
+#else
+    swapcontext(&from.uc_, &to.uc_);
+#endif
+  }
+
+ private:
+#if defined(__x86_64__)
+  void* sp_ = nullptr;
+#else
+  ucontext_t uc_;
+#endif
+};
+
+// One block's GPU threads as fibers on the launching thread: each runs until it waits at a barrier
+// or finishes, and a barrier releases its waiters once every live thread of its scope (block or
+// warp) has arrived, so a barrier costs two stack switches per thread instead of an OS thread
+// wake-up. Deterministic: threads run in index order between barriers. A fiber lives across
+// launches: after its thread's work it parks, and the next block resumes it for the next work.
 class FiberScheduler {
  public:
   static FiberScheduler& get() {
@@ -145,8 +228,12 @@ class FiberScheduler {
   }
   // Runs work() as threads [0, n) of block `at`; a barrier no thread can pass is reported.
   void run(int n, dim3 at, const std::function<void()>& work) {
-    while ((int)stacks_.size() < n) stacks_.emplace_back(new char[kStackBytes]);
-    contexts_.resize(n);
+    while ((int)fibers_.size() < n) {
+      fibers_.emplace_back(new Fiber);
+      fibers_.back()->parked = false;
+    }
+    for (int t = 0; t < n; ++t)  // a fiber abandoned at a barrier (see below) starts afresh
+      if (!fibers_[t]->parked) fibers_[t]->context.start(fibers_[t]->stack.get(), kStackBytes, &FiberScheduler::main, t);
     state_.assign(n, kRunnable);
     warp_arrived_.assign((n + 31) / 32, 0);
     warp_live_.assign((n + 31) / 32, 0);
@@ -154,13 +241,6 @@ class FiberScheduler {
     work_ = &work;
     live_ = n;
     block_arrived_ = 0;
-    for (int t = 0; t < n; ++t) {
-      getcontext(&contexts_[t]);
-      contexts_[t].uc_stack.ss_sp = stacks_[t].get();
-      contexts_[t].uc_stack.ss_size = kStackBytes;
-      contexts_[t].uc_link = &scheduler_;
-      makecontext(&contexts_[t], reinterpret_cast<void (*)()>(&FiberScheduler::start), 1, t);
-    }
     for (int finished = 0; finished < n;) {
       bool ran = false;
       for (int t = 0; t < n; ++t) {
@@ -169,12 +249,14 @@ class FiberScheduler {
         current_ = t;
         threadIdx = dim3((unsigned)t);
         blockIdx = at;
-        swapcontext(&scheduler_, &contexts_[t]);
+        Context::swap(scheduler_, fibers_[t]->context);
         if (state_[t] == kDone) ++finished;
       }
       if (!ran) {
         report("a barrier that not every thread of its block or warp reaches (a barrier in divergent code)");
-        return;  // the waiting fibers are abandoned; their stacks are reused by the next launch
+        for (int t = 0; t < n; ++t)
+          if (state_[t] != kDone) fibers_[t]->parked = false;  // their frames are dropped, not unwound
+        return;
       }
     }
   }
@@ -191,21 +273,32 @@ class FiberScheduler {
  private:
   enum State { kRunnable, kAtBlockBarrier, kAtWarpBarrier, kDone };
   static constexpr size_t kStackBytes = 256 << 10;
+  struct Fiber {
+    std::unique_ptr<char[]> stack{new char[kStackBytes]};
+    Context context;
+    bool parked = false;  // after a thread's work, waiting for the next
+  };
 
-  static void start(int t) {
-    FiberScheduler& s = get();
-    (*s.work_)();
-    s.state_[t] = kDone;  // an exited thread no longer holds back a barrier
-    --s.live_;
-    const int w = t / 32;
-    --s.warp_live_[w];
-    if (s.block_arrived_ > 0 && s.block_arrived_ == s.live_) s.release_block();
-    if (s.warp_arrived_[w] > 0 && s.warp_arrived_[w] == s.warp_live_[w]) s.release_warp(w);
-  }  // returns to scheduler_ (uc_link)
+  // A fiber's whole life: thread t's work, once per block it is resumed for.
+  static void main(int t) {
+    for (;;) {
+      FiberScheduler& s = get();
+      s.fibers_[t]->parked = false;
+      (*s.work_)();
+      s.state_[t] = kDone;  // an exited thread no longer holds back a barrier
+      --s.live_;
+      const int w = t / 32;
+      --s.warp_live_[w];
+      if (s.block_arrived_ > 0 && s.block_arrived_ == s.live_) s.release_block();
+      if (s.warp_arrived_[w] > 0 && s.warp_arrived_[w] == s.warp_live_[w]) s.release_warp(w);
+      s.fibers_[t]->parked = true;
+      Context::swap(s.fibers_[t]->context, s.scheduler_);
+    }
+  }
   void wait(State at) {
     const int t = current_;
     state_[t] = at;
-    swapcontext(&contexts_[t], &scheduler_);
+    Context::swap(fibers_[t]->context, scheduler_);
   }
   void release_block() {
     block_arrived_ = 0;
@@ -218,11 +311,10 @@ class FiberScheduler {
       if (state_[t] == kAtWarpBarrier) state_[t] = kRunnable;
   }
 
-  std::vector<std::unique_ptr<char[]>> stacks_;
-  std::vector<ucontext_t> contexts_;
+  std::vector<std::unique_ptr<Fiber>> fibers_;
   std::vector<State> state_;
   std::vector<int> warp_arrived_, warp_live_;
-  ucontext_t scheduler_;
+  Context scheduler_;
   const std::function<void()>* work_ = nullptr;
   int current_ = 0, live_ = 0, block_arrived_ = 0;
 };

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -21,12 +22,19 @@ inline unsigned char* dynamic_shared() {
 
 enum class Threads { kConcurrent, kSequential };
 
-// Runs body() as every thread of every block of the grid, blocks in order; the dynamic shared
-// buffer is NaN-filled before each block. Concurrent threads walk the blocks together (a block
+// Runs body() as every thread of every block of the grid, blocks in order; the whole dynamic shared
+// buffer is NaN-filled before the first block, and the launch's smem_bytes of it again before each
+// later one (all that a block may write), so a read of a value no thread of the block wrote, or of
+// bytes past the launch's request, sees NaN. Concurrent threads walk the blocks together (a block
 // barrier between blocks) and come from a pool that every launch reuses. Throws
 // std::runtime_error with the first broken rule.
 inline void launch(dim3 grid, dim3 block, size_t smem_bytes, const std::function<void()>& body,
                    Threads mode = Threads::kConcurrent) {
+  // One launch at a time, as on one stream: the shared memory, the block state and the fibers are
+  // the emulated GPU's, not a launching thread's (the addon launches from its engine thread and
+  // from JavaScript's).
+  static std::mutex one_launch_at_a_time;
+  std::lock_guard<std::mutex> lock(one_launch_at_a_time);
   if (smem_bytes > kDynamicSharedBytes)
     throw std::runtime_error("emulated launch: " + std::to_string(smem_bytes) + " bytes of shared memory requested, " +
                              std::to_string(kDynamicSharedBytes) + " emulated");
@@ -35,11 +43,12 @@ inline void launch(dim3 grid, dim3 block, size_t smem_bytes, const std::function
   first_error().clear();
   blockDim = block;
   gridDim = grid;
-  const auto fill_shared = [] {
+  const auto fill_shared_bytes = [](size_t bytes) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 0; i + sizeof(float) <= kDynamicSharedBytes; i += sizeof(float))
-      std::memcpy(dynamic_shared() + i, &nan, sizeof(float));
+    for (size_t i = 0; i + sizeof(float) <= bytes; i += sizeof(float)) std::memcpy(dynamic_shared() + i, &nan, sizeof(float));
   };
+  fill_shared_bytes(kDynamicSharedBytes);
+  const auto fill_shared = [&] { fill_shared_bytes(smem_bytes); };
   const auto for_each_block = [&](const std::function<void(dim3)>& f) {
     for (unsigned bz = 0; bz < grid.z; ++bz)
       for (unsigned by = 0; by < grid.y; ++by)
