@@ -54,16 +54,23 @@ double expect_params_close(const std::string& label, ParamStore& got, ParamStore
     double e = INFINITY;
     if (p.have.numel() == p.want.numel()) {
       e = max_rel_error(p.have.data(), p.want.data(), p.want.numel());
-      if (scale == ParamScale::kGlobal && std::isfinite(e)) {
-        double diff = 0;
-        for (int64_t i = 0; i < p.want.numel(); ++i) diff = std::max(diff, (double)std::abs(p.have.v[i] - p.want.v[i]));
-        e = diff / std::max(global, 1e-30);
+      if (scale != ParamScale::kPerTensor && std::isfinite(e)) {
+        double diff = 0, own = 0;
+        for (int64_t i = 0; i < p.want.numel(); ++i) {
+          diff = std::max(diff, (double)std::abs(p.have.v[i] - p.want.v[i]));
+          own = std::max(own, (double)std::abs(p.want.v[i]));
+        }
+        const double s = scale == ParamScale::kGlobal ? global : std::max(own, kParamScaleFloor * global);
+        e = diff / std::max(s, 1e-30);
       }
     }
     if (!(e <= worst)) worst = e, worst_name = p.name;
   }
   std::printf("    %-60s max rel err %.2e (%zu tensors%s; worst %s)\n", label.c_str(), worst, pairs.size(),
-              scale == ParamScale::kGlobal ? ", relative to the largest of any" : "", worst_name.c_str());
+              scale == ParamScale::kGlobal    ? ", relative to the largest of any"
+              : scale == ParamScale::kFloored ? ", each at least 1% of the largest of any"
+                                              : "",
+              worst_name.c_str());
   if (!(worst < tol)) fail(label + ": " + worst_name + " differs from the CPU twin by " + std::to_string(worst));
   return worst;
 }

@@ -24,10 +24,13 @@ Tensor from_device(const DeviceArray<float>& d, const Shape& shape);
 double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol);
 
 enum class ParamPart { kValue, kGrad };
-// kPerTensor: each tensor's max difference over its own largest value. kGlobal: over the largest value
-// of any tensor (for bf16, where a gradient that is exactly zero in exact arithmetic, such as a bias
-// followed by a per-channel GroupNorm, is float noise on both sides and its own scale means nothing).
-enum class ParamScale { kPerTensor, kGlobal };
+// kPerTensor: each tensor's max difference over its own largest value. kFloored: over its own largest
+// value but at least kParamScaleFloor of the largest of any tensor (fd_check's floor): a gradient that
+// is exactly zero in exact arithmetic, such as the bias of a convolution followed by a GroupNorm of
+// one channel per group, is float noise on both sides, and its own scale means nothing. kGlobal: over
+// the largest value of any tensor (bf16, whose rounding is far above that noise everywhere).
+enum class ParamScale { kPerTensor, kFloored, kGlobal };
+constexpr double kParamScaleFloor = 1e-2;
 // The error of each trainable parameter's value or gradient in `got` (on any device) against the
 // same-named one in `ref` (on the CPU): prints the worst with its name, fails the test unless it is
 // below tol, and returns it.
