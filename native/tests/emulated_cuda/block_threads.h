@@ -233,7 +233,8 @@ class FiberScheduler {
       fibers_.back()->parked = false;
     }
     for (int t = 0; t < n; ++t)  // a fiber abandoned at a barrier (see below) starts afresh
-      if (!fibers_[t]->parked) fibers_[t]->context.start(fibers_[t]->stack.get(), kStackBytes, &FiberScheduler::main, t);
+      if (!fibers_[t]->parked)
+        fibers_[t]->context.start(fibers_[t]->stack.get(), kStackBytes, &FiberScheduler::main, t);
     state_.assign(n, kRunnable);
     warp_arrived_.assign((n + 31) / 32, 0);
     warp_live_.assign((n + 31) / 32, 0);

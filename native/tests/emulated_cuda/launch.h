@@ -45,7 +45,8 @@ inline void launch(dim3 grid, dim3 block, size_t smem_bytes, const std::function
   gridDim = grid;
   const auto fill_shared_bytes = [](size_t bytes) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
-    for (size_t i = 0; i + sizeof(float) <= bytes; i += sizeof(float)) std::memcpy(dynamic_shared() + i, &nan, sizeof(float));
+    for (size_t i = 0; i + sizeof(float) <= bytes; i += sizeof(float))
+      std::memcpy(dynamic_shared() + i, &nan, sizeof(float));
   };
   fill_shared_bytes(kDynamicSharedBytes);
   const auto fill_shared = [&] { fill_shared_bytes(smem_bytes); };
