@@ -121,6 +121,8 @@ export async function runGenerate(a: GenerateArgs): Promise<void> {
     step: gen.step,
     ace_tokens: gen.aceTokens ?? 0,
     scheduler: gen.scheduler,
+    device: gen.unet.device(), // where the UNet ran, and the precision of the device's products
+    precision: a.precision,
   });
   fs.mkdirSync(a.out, { recursive: true });
   const todo = Array.from({ length: chunks }, (_, c) => c).filter((c) => {
