@@ -133,7 +133,10 @@ test('train --stage rl --device cuda follows the CPU run', () => {
     worstKey = '';
   for (const [key, v] of a) {
     const e = Math.abs(v - (b.get(key) ?? NaN)) / Math.max(Math.abs(v), 1e-3);
-    if (!(e <= worst)) ((worst = e), (worstKey = key));
+    if (!(e <= worst)) {
+      worst = e;
+      worstKey = key;
+    }
   }
   console.log(`rl epoch metrics cuda vs cpu: worst ${worstKey} ${worst.toExponential(2)}`);
   expect(worst).toBeLessThan(1e-3);
@@ -153,7 +156,10 @@ test('train --stage rl --device cuda follows the CPU run', () => {
       own = Math.max(own, Math.abs(t.data[i]));
     }
     const e = d / Math.max(own, 1e-2 * global);
-    if (!(e <= worstWeight)) ((worstWeight = e), (worstName = name));
+    if (!(e <= worstWeight)) {
+      worstWeight = e;
+      worstName = name;
+    }
   }
   console.log(`rl policy weights cuda vs cpu: worst ${worstName} ${worstWeight.toExponential(2)}`);
   expect(Object.keys(q).sort()).toEqual(Object.keys(p).sort());
