@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { CliFixture, makeCliFixture } from './fixtures';
-import { runCli, runPython } from './helpers';
+import { readMetrics, runCli, runPython } from './helpers';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { readCsv, writeCsv } from '../src/data/csv';
 import { writeMixedSafetensors } from './reference/safetensors-mixed';
@@ -372,11 +372,7 @@ describe('train and reward fit record and use their options', () => {
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint', 'state.json'), 'utf8'));
     expect(state.settings).toMatchObject({ gradAccum: 2, lr: 2e-3, emaDecay: 0.5, warmupSteps: 2, seed: 7 });
     expect(state.state.batchInEpoch).toBe(6); // 3 steps x 2 micro-batches
-    const lrs = fs
-      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).lr);
+    const lrs = readMetrics(dir).map((m) => m.lr);
     expect(lrs).toEqual([1e-3, 2e-3, 2e-3]); // linear warm-up over 2 steps
     const ema = readSafetensors(path.join(dir, 'checkpoint', 'unet_ema.safetensors')).tensors['conv_in.weight'].data;
     const raw = readSafetensors(path.join(dir, 'checkpoint', 'unet.safetensors')).tensors['conv_in.weight'].data;

@@ -31,6 +31,16 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Every line of a run's metrics.jsonl, parsed, in order. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- metrics lines are free-form JSON
+export function readMetrics(run: string): Record<string, any>[] {
+  return fs
+    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
 export function runPython(script: string, args: string[]) {
   const r = spawnSync(PYTHON, [path.join(ROOT, 'test', 'reference', script), ...args], {
     encoding: 'utf8',

@@ -18,7 +18,7 @@ import { loadReports } from '../src/rl/prompts';
 import { LORA_FILE } from '../src/engine/lora';
 import { readSafetensors } from '../src/io/safetensors';
 import { CliFixture, makeCliFixture } from './fixtures';
-import { ROOT, runCli, runPython } from './helpers';
+import { readMetrics, ROOT, runCli, runPython } from './helpers';
 
 jest.setTimeout(900000);
 
@@ -185,12 +185,8 @@ test('train --stage rl runs an epoch on the latent pipeline; its checkpoint is a
   const run = path.join(fx.work, 'rl');
   rlEpoch(run);
   const ckpt = path.join(run, 'checkpoint');
-  const lines = fs
-    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  const epoch = lines.find((m) => m.kind === 'epoch');
+  const lines = readMetrics(run);
+  const epoch = lines.find((m) => m.kind === 'epoch')!;
   expect(epoch.images).toBe(4);
   expect(Number.isFinite(epoch.reward.total)).toBe(true);
   expect(Number.isFinite(epoch.grad_norm) && epoch.grad_norm > 0).toBe(true);

@@ -15,7 +15,7 @@ import { loadReports } from '../src/rl/prompts';
 import { RL_DEFAULTS } from '../src/rl/settings';
 import { RlTrainer } from '../src/rl/trainer';
 import { CliFixture, makeCliFixture } from './fixtures';
-import { ROOT, runCli } from './helpers';
+import { readMetrics, ROOT, runCli } from './helpers';
 
 jest.setTimeout(600000);
 
@@ -62,11 +62,7 @@ const rl = (out: string, ...extra: string[]) => [
 ];
 
 function epochLines(run: string): object[] {
-  return fs
-    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
+  return readMetrics(run)
     .filter((m) => m.kind === 'epoch')
     .map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
 }
@@ -112,12 +108,7 @@ test('a resumed run ends bit-identical to an uninterrupted one; generate reads t
       .equals(fs.readFileSync(path.join(init, 'unet_ema.safetensors'))),
   ).toBe(false);
   expect(fs.existsSync(path.join(straight, 'samples', 'epoch-2.png'))).toBe(true);
-  const evals = fs
-    .readFileSync(path.join(straight, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .filter((m) => m.kind === 'eval');
+  const evals = readMetrics(straight).filter((m) => m.kind === 'eval');
   expect(evals.map((e) => e.epoch)).toEqual([2, 3]);
   for (const k of ['r_align', 's_diag', 's_cons', 'total'])
     expect(Number.isFinite(evals[0].components[k].t)).toBe(true);

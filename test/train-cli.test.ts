@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { synthesizeDataset } from '../src/data/synth';
 import { writeSafetensors } from '../src/io/safetensors';
-import { ROOT, runCli, tmpDir } from './helpers';
+import { readMetrics, ROOT, runCli, tmpDir } from './helpers';
 import { MICRO_UNET } from './fixtures';
 
 jest.setTimeout(600000);
@@ -72,13 +72,7 @@ test('train writes checkpoint, metrics and grids; refuses to overwrite; --resume
   );
   expect(r.status).toBe(0);
   expect(fs.readdirSync(path.join(run, 'samples')).sort()).toEqual(['step-2.png', 'step-4.png']);
-  expect(
-    fs
-      .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).step),
-  ).toEqual([1, 2, 3, 4]);
+  expect(readMetrics(run).map((m) => m.step)).toEqual([1, 2, 3, 4]);
   const again = runCli(['train', '--stage', 'pretrain', ...common(), '--out', run, '--steps', '4'], {
     CXRL_CACHE_DIR: path.join(dir, 'cache'),
   });

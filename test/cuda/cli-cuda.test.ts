@@ -12,6 +12,7 @@ import * as path from 'path';
 import sharp from 'sharp';
 import { readSafetensors } from '../../src/io/safetensors';
 import { CliFixture, makeCliFixture } from '../fixtures';
+import { readMetrics } from '../helpers';
 
 jest.setTimeout(900000);
 
@@ -64,12 +65,8 @@ test('generate --device cuda draws what --device cpu draws', async () => {
 
 /** The epoch line of metrics.jsonl without its timings. */
 function epochMetrics(run: string): Record<string, unknown> {
-  const line = fs
-    .readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .find((m) => m.kind === 'epoch');
+  const line = readMetrics(run).find((m) => m.kind === 'epoch');
+  if (!line) throw new Error(`${run}/metrics.jsonl has no epoch line`);
   const { seconds: _s, images_per_second: _i, ...rest } = line;
   return rest;
 }
