@@ -110,8 +110,11 @@ test('the encoder and AdamW learn to separate two reports (joint training works 
   // Objective: the mean of feature 0 over real tokens should be +1 for one report and -1 for the other.
   const texts = ['cardiomegaly', 'no acute process'],
     target = [1, -1];
-  let loss = 0;
-  for (let step = 0; step < 60; step++) {
+  // 100 steps: over 200 seeds the loss after 60 steps was above 0.05 for 2 (a CI failure), after 100
+  // at most 6.6e-4; the initial loss was at least 0.019, so a tenth of it shows learning.
+  let loss = 0,
+    initial = NaN;
+  for (let step = 0; step < 100; step++) {
     const { context, mask } = encodeTexts(enc, tok, texts, 8);
     const g = new Float32Array(context.data.length);
     loss = 0;
@@ -127,10 +130,12 @@ test('the encoder and AdamW learn to separate two reports (joint training works 
       loss += (m - target[b]) ** 2;
       for (let t = 0; t < 8; t++) if (mask.data[b * 8 + t]) g[(b * 8 + t) * 16] = (2 * (m - target[b])) / n;
     }
+    if (step === 0) initial = loss;
     enc.zeroGrad();
     enc.backward({ data: g, shape: context.shape });
     opt.step();
   }
-  console.log(`text encoder + AdamW: loss after 60 steps ${loss.toExponential(2)}`);
-  expect(loss).toBeLessThan(0.05);
+  console.log(`text encoder + AdamW: loss ${initial.toExponential(2)} -> ${loss.toExponential(2)} after 100 steps`);
+  expect(loss).toBeLessThan(0.01);
+  expect(loss).toBeLessThan(initial / 10);
 });
