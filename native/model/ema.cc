@@ -10,8 +10,7 @@ namespace cxrl {
 void ema_update_tensors(const std::vector<EmaTensors>& tensors, float decay) {
   std::vector<const Tensor*> all;
   for (const EmaTensors& t : tensors) all.insert(all.end(), {t.shadow, t.live});
-  if (common_device(all, "EMA") != Device::kCpu)
-    return training_device_ops(*all.front(), "ema").ema_update(tensors, decay);
+  if (const TrainingDeviceOps* device = training_device_ops(all, "EMA")) return device->ema_update(tensors, decay);
   const float keep = decay, take = 1.f - decay;
   for (const EmaTensors& t : tensors) {
     float* dst = t.shadow->data();

@@ -48,8 +48,7 @@ void adam_update_on_cpu(const AdamStepScalars& k, const AdamTensors& t) {
 void adam_update(const AdamStepScalars& k, const std::vector<AdamTensors>& tensors) {
   std::vector<const Tensor*> all;
   for (const AdamTensors& t : tensors) all.insert(all.end(), {t.param, t.grad, t.exp_avg, t.exp_avg_sq});
-  if (common_device(all, "adam") != Device::kCpu)
-    return training_device_ops(*all.front(), "adam").adam_step(k, tensors);
+  if (const TrainingDeviceOps* device = training_device_ops(all, "adam")) return device->adam_step(k, tensors);
   for (const AdamTensors& t : tensors) adam_update_on_cpu(k, t);
 }
 
@@ -90,8 +89,7 @@ void AdamOptimizer::load_state(const std::map<std::string, Tensor>& tensors, int
 }
 
 double grad_sum_squares(const std::vector<const Tensor*>& grads) {
-  if (common_device(grads, "clip_grad_norm") != Device::kCpu)
-    return training_device_ops(*grads.front(), "clip_grad_norm").sum_squares(grads);
+  if (const TrainingDeviceOps* device = training_device_ops(grads, "clip_grad_norm")) return device->sum_squares(grads);
   double sq = 0;
   for (const Tensor* g : grads)
     for (float x : g->v) sq += (double)x * x;
@@ -99,8 +97,8 @@ double grad_sum_squares(const std::vector<const Tensor*>& grads) {
 }
 
 void scale_grads(const std::vector<Tensor*>& grads, float s) {
-  if (common_device({grads.begin(), grads.end()}, "clip_grad_norm") != Device::kCpu)
-    return training_device_ops(*grads.front(), "clip_grad_norm").scale(grads, s);
+  if (const TrainingDeviceOps* device = training_device_ops({grads.begin(), grads.end()}, "clip_grad_norm"))
+    return device->scale(grads, s);
   for (Tensor* g : grads)
     for (float& x : g->v) x *= s;
 }

@@ -22,10 +22,9 @@ struct TrainingDeviceOps {
   void (*scale)(const std::vector<Tensor*>& ts, float s);  // t *= s for each
 };
 
-// The table of t's device; throws std::runtime_error naming `what` when that device has none.
-const TrainingDeviceOps& training_device_ops(const Tensor& t, const char* what);
-// The one device of every tensor given (the CPU when there are none); throws std::invalid_argument
-// naming `what` when they are on different devices.
-Device common_device(const std::vector<const Tensor*>& ts, const char* what);
+// The table of the one device every tensor of an update is on, or null when that is the CPU (or
+// there are none): the caller then runs its CPU loop. Throws std::invalid_argument naming `what`
+// when the tensors are on different devices, std::runtime_error when their device has no table.
+const TrainingDeviceOps* training_device_ops(const std::vector<const Tensor*>& ts, const char* what);
 
 }  // namespace cxrl
