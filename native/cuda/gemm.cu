@@ -117,10 +117,15 @@ void set_cuda_gemm_backend(CudaGemmBackend b) {
 
 std::string cuda_gemm_backend_name() { return backend_slot() == CudaGemmBackend::kCublas ? "cublas" : "builtin"; }
 
+// A batch the built-in kernel can run as its grid's z (the limit holds for both backends, so that a
+// caller's batches do not depend on which one is chosen).
+void require_batch_size(const GemmBatch& batch) {
+  if (batch.count > kMaxGemmBatch) throw std::invalid_argument("sgemm: batch of more than 65535 products");
+}
+
 template <bool kBf16, typename In>
 void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const In* A, int lda, const In* B,
                   int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
-  if (batch.count > kMaxGemmBatch) throw std::invalid_argument("sgemm: batch of more than 65535 products");
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile, batch.count);
   auto* kernel = trans_a ? (trans_b ? sgemm_tiled<true, true, kBf16, In> : sgemm_tiled<true, false, kBf16, In>)
                          : (trans_b ? sgemm_tiled<false, true, kBf16, In> : sgemm_tiled<false, false, kBf16, In>);
@@ -132,7 +137,6 @@ void launch_tiled(bool trans_a, bool trans_b, int M, int N, int K, float alpha, 
 // C^T = op(B)^T op(A)^T: swap the operands (and their strides), keep the leading dimensions.
 void cublas_batched(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const void* A, int lda, const void* B,
                     int ldb, int operand_type, float beta, float* C, int ldc, const GemmBatch& batch, int compute) {
-  if (batch.count > kMaxGemmBatch) throw std::invalid_argument("sgemm: batch of more than 65535 products");
   const CublasApi* api = cublas_api();
   const int status =
       api->gemm_strided_batched_ex(api->handle, trans_b ? 1 : 0, trans_a ? 1 : 0, N, M, K, &alpha, B, operand_type, ldb,
@@ -144,6 +148,7 @@ void cublas_batched(bool trans_a, bool trans_b, int M, int N, int K, float alpha
 void sgemm_batched_device_builtin(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
                                   const float* B, int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
   if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  require_batch_size(batch);
   if (compute_precision() == ComputePrecision::kBf16)
     launch_tiled<true>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
   else
@@ -176,6 +181,7 @@ void sgemm_batched_device(bool trans_a, bool trans_b, int M, int N, int K, float
   if (backend_slot() == CudaGemmBackend::kBuiltin)
     return sgemm_batched_device_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
   if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  require_batch_size(batch);
   cublas_batched(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, CublasApi::kR32F, beta, C, ldc, batch,
                  compute_precision() == ComputePrecision::kBf16 ? CublasApi::kComputeFast16BF : CublasApi::kCompute32F);
 }
@@ -184,6 +190,7 @@ void gemm_bf16_batched_device(bool trans_a, bool trans_b, int M, int N, int K, f
                               int lda, const __nv_bfloat16* B, int ldb, float beta, float* C, int ldc,
                               const GemmBatch& batch) {
   if (M <= 0 || N <= 0 || batch.count <= 0) return;
+  require_batch_size(batch);
   if (backend_slot() == CudaGemmBackend::kBuiltin)
     return launch_tiled<false>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch);
   cublas_batched(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, CublasApi::kR16BF, beta, C, ldc, batch,

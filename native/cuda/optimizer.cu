@@ -11,16 +11,23 @@
 namespace cxrl {
 namespace {
 
+// The tensors' chunk table on the device (empty when every tensor is empty). Freed by its owner
+// after the launch that reads it: the caching allocator hands its block out again only to work
+// queued after that launch on the same stream.
+template <typename Arrays>
+DeviceArray<Arrays> device_chunk_table(const std::vector<Arrays>& tensors) {
+  const std::vector<Arrays> chunks = chunk_table(tensors);
+  return chunks.empty() ? DeviceArray<Arrays>() : to_device(chunks);
+}
+
 // Launches kernel(table, args...) with one block per chunk of the tensors' table (nothing when every
-// tensor is empty). The table is freed on return: the caching allocator hands its block out again
-// only to work queued after this launch on the same stream.
+// tensor is empty).
 template <typename Arrays, typename... KernelArgs, typename... Args>
 void launch_chunks(void (*kernel)(const Arrays*, KernelArgs...), const std::vector<Arrays>& tensors, const char* what,
                    Args... args) {
-  const std::vector<Arrays> chunks = chunk_table(tensors);
-  if (chunks.empty()) return;
-  const DeviceArray<Arrays> table = to_device(chunks);
-  CXRL_LAUNCH(kernel, (unsigned)chunks.size(), kChunkThreads, 0)(table.data(), args...);
+  const DeviceArray<Arrays> table = device_chunk_table(tensors);
+  if (table.size() == 0) return;
+  CXRL_LAUNCH(kernel, (unsigned)table.size(), kChunkThreads, 0)(table.data(), args...);
   check(cudaGetLastError(), what);
 }
 
@@ -35,11 +42,10 @@ void ema_update_device(const std::vector<EmaArrays>& tensors, float decay) {
 }
 
 double sum_squares_device(const std::vector<ConstArray>& tensors) {
-  const std::vector<ConstArray> chunks = chunk_table(tensors);
-  if (chunks.empty()) return 0;
-  const DeviceArray<ConstArray> table = to_device(chunks);
-  DeviceArray<double> partial(chunks.size());
-  CXRL_LAUNCH(sum_squares_chunks, (unsigned)chunks.size(), kChunkThreads, 0)(table.data(), partial.data());
+  const DeviceArray<ConstArray> table = device_chunk_table(tensors);
+  if (table.size() == 0) return 0;
+  DeviceArray<double> partial(table.size());
+  CXRL_LAUNCH(sum_squares_chunks, (unsigned)table.size(), kChunkThreads, 0)(table.data(), partial.data());
   check(cudaGetLastError(), "sum of squares launch");
   double s = 0;
   for (double v : to_host(partial)) s += v;  // fixed order: the result does not depend on scheduling
