@@ -33,6 +33,18 @@ double expect_close(const std::string& label, const Tensor& got, const Tensor& r
   return rel;
 }
 
+void gemm_float64(bool ta, bool tb, int M, int N, int K, double alpha, const float* A, const float* B, double beta,
+                  const float* C0, float* out) {
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double s = 0;
+      for (int k = 0; k < K; ++k)
+        s += (double)A[ta ? (int64_t)k * M + m : (int64_t)m * K + k] * B[tb ? (int64_t)n * K + k : (int64_t)k * N + n];
+      const int64_t at = (int64_t)m * N + n;
+      out[at] = (float)(alpha * s + (beta != 0 ? beta * C0[at] : 0.0));
+    }
+}
+
 double expect_params_close(const std::string& label, ParamStore& got, ParamStore& ref, ParamPart part, double tol,
                            ParamScale scale) {
   struct Pair {
@@ -51,18 +63,18 @@ double expect_params_close(const std::string& label, ParamStore& got, ParamStore
   double worst = 0;
   std::string worst_name;
   for (const Pair& p : pairs) {
-    double e = INFINITY;
-    if (p.have.numel() == p.want.numel()) {
-      e = max_rel_error(p.have.data(), p.want.data(), p.want.numel());
-      if (scale != ParamScale::kPerTensor && std::isfinite(e)) {
-        double diff = 0, own = 0;
-        for (int64_t i = 0; i < p.want.numel(); ++i) {
-          diff = std::max(diff, (double)std::abs(p.have.v[i] - p.want.v[i]));
-          own = std::max(own, (double)std::abs(p.want.v[i]));
-        }
-        const double s = scale == ParamScale::kGlobal ? global : std::max(own, kParamScaleFloor * global);
-        e = diff / std::max(s, 1e-30);
-      }
+    // Infinite for a size mismatch or a non-finite value, as max_rel_error.
+    double e = p.have.numel() == p.want.numel() ? 0 : INFINITY, diff = 0, own = 0;
+    for (int64_t i = 0; std::isfinite(e) && i < p.want.numel(); ++i) {
+      if (!std::isfinite(p.have.v[i])) e = INFINITY;
+      diff = std::max(diff, (double)std::fabs(p.have.v[i] - p.want.v[i]));
+      own = std::max(own, (double)std::fabs(p.want.v[i]));
+    }
+    if (std::isfinite(e)) {
+      const double s = scale == ParamScale::kPerTensor ? own
+                       : scale == ParamScale::kGlobal  ? global
+                                                       : std::max(own, kParamScaleFloor * global);
+      e = diff / std::max(s, 1e-30);
     }
     if (!(e <= worst)) worst = e, worst_name = p.name;
   }

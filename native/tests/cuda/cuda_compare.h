@@ -23,6 +23,12 @@ Tensor from_device(const DeviceArray<float>& d, const Shape& shape);
 // Prints and returns max_rel_error; fails the test when it is not below tol.
 double expect_close(const std::string& label, const Tensor& got, const Tensor& ref, double tol);
 
+// The float64 reference of a dense row-major GEMM, rounded to float into out [M, N]:
+// alpha op(A) op(B) + beta C0 with op(A) M x K (A stored [K, M] when ta), op(B) K x N (B stored
+// [N, K] when tb); C0 may be null when beta is 0.
+void gemm_float64(bool ta, bool tb, int M, int N, int K, double alpha, const float* A, const float* B, double beta,
+                  const float* C0, float* out);
+
 enum class ParamPart { kValue, kGrad };
 // kPerTensor: each tensor's max difference over its own largest value. kFloored: over its own largest
 // value but at least kParamScaleFloor of the largest of any tensor (fd_check's floor): a gradient that

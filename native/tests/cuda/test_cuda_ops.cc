@@ -36,12 +36,7 @@ TEST(cuda_gemm_matches_float64) {
     const Tensor A = randn(ta ? Shape{K, M} : Shape{M, K}), B = randn(tb ? Shape{N, K} : Shape{K, N}),
                  C0 = randn({M, N});
     Tensor ref({M, N});
-    for (int m = 0; m < M; ++m)
-      for (int n = 0; n < N; ++n) {
-        double s = 0;
-        for (int k = 0; k < K; ++k) s += (double)A.v[ta ? k * M + m : m * K + k] * B.v[tb ? n * K + k : k * N + n];
-        ref.v[m * N + n] = (float)(alpha * s + beta * C0.v[m * N + n]);
-      }
+    gemm_float64(ta, tb, M, N, K, alpha, A.data(), B.data(), beta, C0.data(), ref.data());
     for (CudaGemmBackend b : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
       if (b == CudaGemmBackend::kCublas && !have_cublas) continue;
       set_cuda_gemm_backend(b);
@@ -69,14 +64,8 @@ TEST(cuda_batched_gemm_matches_float64) {
     const int64_t stride_a = share_a ? 0 : (int64_t)M * K;
     Tensor ref({count, M * N});
     for (int i = 0; i < count; ++i)
-      for (int m = 0; m < M; ++m)
-        for (int n = 0; n < N; ++n) {
-          const float* a = A.v.data() + i * stride_a;
-          const float* b = B.v.data() + (int64_t)i * K * N;
-          double acc = 0;
-          for (int k = 0; k < K; ++k) acc += (double)a[ta ? k * M + m : m * K + k] * b[tb ? n * K + k : k * N + n];
-          ref.v[((int64_t)i * M + m) * N + n] = (float)(alpha * acc + beta * C0.v[((int64_t)i * M + m) * N + n]);
-        }
+      gemm_float64(ta, tb, M, N, K, alpha, A.data() + i * stride_a, B.data() + (int64_t)i * K * N, beta,
+                   C0.data() + (int64_t)i * M * N, ref.data() + (int64_t)i * M * N);
     for (CudaGemmBackend backend : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
       if (backend == CudaGemmBackend::kCublas && !have_cublas) continue;
       set_cuda_gemm_backend(backend);

@@ -51,12 +51,7 @@ TEST(cuda_bf16_gemm_within_bound_and_not_fp32) {
   const int M = 96, N = 80, K = 512;
   const Tensor A = randn({M, K}), B = randn({K, N});
   Tensor ref({M, N});
-  for (int m = 0; m < M; ++m)
-    for (int n = 0; n < N; ++n) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += (double)A.v[m * K + k] * B.v[k * N + n];
-      ref.v[m * N + n] = (float)s;
-    }
+  gemm_float64(false, false, M, N, K, 1.0, A.data(), B.data(), 0.0, nullptr, ref.data());
   for (CudaGemmBackend b : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
     if (b == CudaGemmBackend::kCublas && !cublas_available()) continue;
     set_cuda_gemm_backend(b);
@@ -76,18 +71,15 @@ TEST(cuda_bf16_operand_gemm_matches_float64) {
   require_device();
   const CudaGemmBackend saved = cuda_gemm_backend();
   const int M = rand_int(1, 90), N = rand_int(1, 90), K = rand_int(1, 300), count = 2;
-  std::vector<__nv_bfloat16> A((size_t)count * M * K), B((size_t)K * N);
-  Tensor a({count, M * K}), b({K, N});
-  for (size_t i = 0; i < A.size(); ++i) A[i] = __float2bfloat16_rn(randn({1}).v[0]), a.v[i] = __bfloat162float(A[i]);
-  for (size_t i = 0; i < B.size(); ++i) B[i] = __float2bfloat16_rn(randn({1}).v[0]), b.v[i] = __bfloat162float(B[i]);
+  // Random values rounded to bf16: the device gets the bf16 bits, the reference their exact values.
+  Tensor a = randn({count, M * K}), b = randn({K, N});
+  std::vector<__nv_bfloat16> A(a.v.size()), B(b.v.size());
+  for (size_t i = 0; i < A.size(); ++i) A[i] = __float2bfloat16_rn(a.v[i]), a.v[i] = __bfloat162float(A[i]);
+  for (size_t i = 0; i < B.size(); ++i) B[i] = __float2bfloat16_rn(b.v[i]), b.v[i] = __bfloat162float(B[i]);
   Tensor ref({count, M * N});
   for (int i = 0; i < count; ++i)  // C_i = A_i^T B (A_i stored [K, M]), B shared
-    for (int m = 0; m < M; ++m)
-      for (int n = 0; n < N; ++n) {
-        double acc = 0;
-        for (int k = 0; k < K; ++k) acc += (double)a.v[(size_t)i * M * K + k * M + m] * b.v[k * N + n];
-        ref.v[((size_t)i * M + m) * N + n] = (float)acc;
-      }
+    gemm_float64(true, false, M, N, K, 1.0, a.data() + (int64_t)i * M * K, b.data(), 0.0, nullptr,
+                 ref.data() + (int64_t)i * M * N);
   DeviceArray<__nv_bfloat16> dA = to_device(A), dB = to_device(B);
   for (CudaGemmBackend backend : {CudaGemmBackend::kBuiltin, CudaGemmBackend::kCublas}) {
     if (backend == CudaGemmBackend::kCublas && !cublas_available()) continue;
