@@ -86,7 +86,8 @@ def main():
         "ddim_step": [ddim_step(8, 4 * 64 * 64), ddim_step(64, 4 * 128 * 128)],
         "sgemm_fp32": [sgemm(4096, 4096, 4096), sgemm(8 * 4096, 1280, 320)],
         "group_norm_silu": [group_norm_silu(8, 320, 64 * 64, 32)],
-        "conv3x3": [conv3x3(8, 320, 64), conv3x3(8, 320, 64, torch.bfloat16)],
+        "conv3x3": [conv3x3(8, 320, 64), conv3x3(8, 320, 64, torch.bfloat16), conv3x3(8, 1280, 8),
+                    conv3x3(8, 1280, 8, torch.bfloat16)],
         "attention": [attention(8, 8, 40, 4096), attention(8, 8, 40, 4096, torch.bfloat16)],
     }
     print(json.dumps(out, indent=1))

@@ -1,14 +1,20 @@
 // Convolution on the device as im2col + GEMM (cuBLAS or the built-in tiled kernel), images in
-// groups so the column buffer stays bounded, each group's per-image products in one strided batched
-// GEMM; the backward's dx gathers the column gradient back (col2im without atomics: each input pixel
-// sums the taps that read it). A 1x1 convolution of stride 1 without padding reads the images
-// themselves as its columns (no im2col, no col2im). Under bf16 compute the GEMM operands (columns,
-// weights, and gy in the backward) are stored as bf16, rounded once where they are made, so the
-// column buffers move half the bytes; products accumulate in fp32 into fp32 outputs either way.
+// groups so the column buffer stays bounded. The forward and the column gradient are one strided
+// batched GEMM per group (a product per image); the weight gradient is one plain GEMM per group,
+// over the group's columns laid side by side ([Cin k k, images Ho Wo]) against gy laid the same way
+// ([Cout, B Ho Wo]), so gw is read and written once per group, not once per image (deep layers have
+// 8x8 images: 64 positions per image against a 1280 x 11520 gw). The backward's dx gathers the
+// column gradient back (col2im without atomics: each input pixel sums the taps that read it). A 1x1
+// convolution of stride 1 without padding reads the images themselves as its columns (no im2col, no
+// col2im). Under bf16 compute the GEMM operands (columns, weights, gy) are stored as bf16, rounded
+// once where they are made, so the column buffers move half the bytes; products accumulate in fp32
+// into fp32 outputs either way.
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include "core/precision.h"
 #include "cuda/conv2d_kernels.cuh"
@@ -21,8 +27,9 @@
 namespace cxrl {
 namespace {
 
-// Column buffers are capped at 256 MiB: a few images of an SD-sized layer at a time.
-constexpr size_t kColumnBytes = size_t(256) << 20;
+// Column buffers are capped at 256 MiB by default: a few images of an SD-sized layer at a time.
+constexpr size_t kDefaultColumnBytes = size_t(256) << 20;
+size_t column_bytes = kDefaultColumnBytes;
 
 Dims dims_of(const ConvShape& s) {
   Dims d{s.Cin, s.H, s.W, s.Cout, s.k, s.stride, s.pad, 0, 0};
@@ -32,9 +39,9 @@ Dims dims_of(const ConvShape& s) {
   return d;
 }
 
-// Images per column buffer of kColumnBytes, for columns of value_bytes per value.
+// Images per column buffer of column_bytes, for columns of value_bytes per value.
 int images_per_group(const Dims& d, int B, size_t value_bytes) {
-  const int64_t fit = (int64_t)(kColumnBytes / (d.rows() * d.cols() * value_bytes));
+  const int64_t fit = (int64_t)(column_bytes / (d.rows() * d.cols() * value_bytes));
   return (int)std::max<int64_t>(1, std::min<int64_t>({B, fit, kMaxGemmBatch}));
 }
 
@@ -49,7 +56,16 @@ const __nv_bfloat16* as_operand(const float* src, int64_t n, DeviceArray<__nv_bf
   return copy->data();
 }
 
-// Row-major strided batched products C = op(A) op(B) (+ beta C) with operands of type T.
+// B images [B, C, plane] as one GEMM operand of type T with the images side by side: [C, B plane].
+template <typename T>
+DeviceArray<T> side_by_side(const float* src, int B, int C, int64_t plane) {
+  const Dims channels{C, 1, (int)plane, 0, 1, 1, 0, 1, (int)plane};  // a 1x1 im2col of [C, 1, plane] images
+  DeviceArray<T> out((size_t)B * C * plane);
+  launch_elementwise(im2col_kernel<T>, out.size(), "side-by-side operand", channels, src, B, true, out.data());
+  return out;
+}
+
+// Row-major products C = op(A) op(B) (+ beta C) with operands of type T, one or a strided batch.
 void gemm_batched(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta,
                   float* C, int ldc, const GemmBatch& batch) {
   sgemm_batched_device(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc, batch);
@@ -57,6 +73,12 @@ void gemm_batched(bool ta, bool tb, int M, int N, int K, const float* A, int lda
 void gemm_batched(bool ta, bool tb, int M, int N, int K, const __nv_bfloat16* A, int lda, const __nv_bfloat16* B,
                   int ldb, float beta, float* C, int ldc, const GemmBatch& batch) {
   gemm_bf16_batched_device(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc, batch);
+}
+
+// A GEMM dimension as the int the GEMMs take.
+int gemm_dim(int64_t n, const char* what) {
+  if (n > INT32_MAX) throw std::invalid_argument(std::string("conv2d (CUDA): ") + what + " exceeds a GEMM dimension");
+  return (int)n;
 }
 
 // Sizes of one image's tensors.
@@ -86,7 +108,7 @@ void forward(const ConvShape& s, const Dims& d, const float* x, const float* w, 
   DeviceArray<T> col((size_t)group * size.col);
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
-    launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, col.data());
+    launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, false, col.data());
     products(col.data(), size.col, y + i0 * size.y, n);
   }
 }
@@ -95,39 +117,43 @@ template <typename T>
 void backward(const ConvShape& s, const Dims& d, const float* x, const float* w, const float* gy, float* gx,
               float* gw) {
   const ImageSizes size(d);
-  DeviceArray<T> w_copy, gy_copy, x_copy;
-  const T* gyt = as_operand(gy, s.B * size.y, &gy_copy);
-  // gw [Cout, Cin k k] += gy_img [Cout, HoWo] col_img^T: a sum over images, one product each.
-  auto weight_grad = [&](const T* cols, int64_t cols_stride, int first, int n) {
-    for (int j = 0; j < n; ++j)
-      gemm_batched(false, true, d.Cout, (int)d.rows(), (int)d.cols(), gyt + (first + j) * size.y, (int)d.cols(),
-                   cols + j * cols_stride, (int)d.cols(), 1.f, gw, (int)d.rows(), GemmBatch{});
+  // gy with the images side by side, [Cout, B HoWo]: image i's gy_img is the column block at i HoWo.
+  const DeviceArray<T> gy_wide = side_by_side<T>(gy, s.B, d.Cout, d.cols());
+  const int ld_gy = gemm_dim(s.B * d.cols(), "batch x output positions");
+  // gw [Cout, Cin k k] += gy_wide[:, images] cols^T over the images [first, first + n) in one
+  // product: cols [Cin k k, n HoWo] with leading dimension ld_cols.
+  auto weight_grad = [&](const T* cols, int ld_cols, int first, int n) {
+    gemm_batched(false, true, d.Cout, (int)d.rows(), gemm_dim(n * d.cols(), "group x output positions"),
+                 gy_wide.data() + first * d.cols(), ld_gy, cols, ld_cols, 1.f, gw, (int)d.rows(), GemmBatch{});
   };
-  // gcol_img [Cin k k, HoWo] = w^T gy_img, for every image of a group at once.
+  // gcol_img [Cin k k, HoWo] = w^T gy_img, for every image of a group at once (image-major output).
+  DeviceArray<T> w_copy;
   const T* wt = gx ? as_operand(w, (int64_t)d.Cout * d.rows(), &w_copy) : nullptr;
   auto column_grads = [&](int first, int n, float* gcols, int64_t gcols_stride) {
-    gemm_batched(true, false, (int)d.rows(), (int)d.cols(), d.Cout, wt, (int)d.rows(), gyt + first * size.y,
-                 (int)d.cols(), 0.f, gcols, (int)d.cols(), GemmBatch{n, 0, size.y, gcols_stride});
+    gemm_batched(true, false, (int)d.rows(), (int)d.cols(), d.Cout, wt, (int)d.rows(),
+                 gy_wide.data() + first * d.cols(), ld_gy, 0.f, gcols, (int)d.cols(),
+                 GemmBatch{n, 0, d.cols(), gcols_stride});
   };
   if (reads_images_as_columns(s)) {
-    const T* xt = gw ? as_operand(x, s.B * size.x, &x_copy) : nullptr;
-    for (int i0 = 0; i0 < s.B; i0 += kMaxGemmBatch) {
-      const int n = std::min(kMaxGemmBatch, s.B - i0);
-      if (gw) weight_grad(xt + i0 * size.x, size.x, i0, n);
-      if (gx) column_grads(i0, n, gx + i0 * size.x, size.x);  // the column gradient is dx
+    if (gw) {  // the columns are x's channels side by side: one product over the whole batch
+      const DeviceArray<T> x_wide = side_by_side<T>(x, s.B, d.Cin, d.cols());
+      weight_grad(x_wide.data(), ld_gy, 0, s.B);
     }
+    if (gx)
+      for (int i0 = 0; i0 < s.B; i0 += kMaxGemmBatch)  // the column gradient is dx
+        column_grads(i0, std::min(kMaxGemmBatch, s.B - i0), gx + i0 * size.x, size.x);
     return;
   }
-  // One buffer per group: the columns (type T) for gw, then the fp32 column gradient for gx (the
-  // products run in stream order, so the second overwrites the first only after it was read).
+  // One buffer per group: the side-by-side columns (type T) for gw, then the fp32 column gradient
+  // for gx (the products run in stream order, so the second overwrites the first only after it was read).
   const int group = images_per_group(d, s.B, sizeof(float));
   DeviceArray<float> buffer((size_t)group * size.col);
   T* col = reinterpret_cast<T*>(buffer.data());
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
     if (gw) {
-      launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, col);
-      weight_grad(col, size.col, i0, n);
+      launch_elementwise(im2col_kernel<T>, n * size.col, "im2col", d, x + i0 * size.x, n, true, col);
+      weight_grad(col, (int)(n * d.cols()), i0, n);
     }
     if (gx) {
       column_grads(i0, n, buffer.data(), size.col);
@@ -139,6 +165,12 @@ void backward(const ConvShape& s, const Dims& d, const float* x, const float* w,
 bool bf16_operands() { return compute_precision() == ComputePrecision::kBf16; }
 
 }  // namespace
+
+size_t set_conv2d_column_bytes(size_t bytes) {
+  const size_t previous = column_bytes;
+  column_bytes = bytes ? bytes : kDefaultColumnBytes;
+  return previous;
+}
 
 void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
   const Dims d = dims_of(s);

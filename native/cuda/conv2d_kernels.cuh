@@ -25,13 +25,18 @@ struct Dims {
 __device__ __forceinline__ void store_column(float* dst, float v) { *dst = v; }
 __device__ __forceinline__ void store_column(__nv_bfloat16* dst, float v) { *dst = __float2bfloat16_rn(v); }
 
-// col[img][(c k + ky) k + kx][oy Wo + ox] = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside).
+// The columns of a group of images, row r = (c k + ky) k + kx, position p = oy Wo + ox:
+//   per image     col[img][r][p]       (the forward's batched products, one per image)
+//   side by side  col[r][img Ho Wo + p] (the weight gradient's one product over the whole group)
+// col = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside). With k = 1, stride 1, padding 0 the
+// side-by-side columns are the images' channels side by side, [C, images H W].
 template <typename T>
-__global__ void im2col_kernel(Dims d, const float* x, int images, T* col) {
-  const int64_t per_image = d.rows() * d.cols();
-  CXRL_GRID_STRIDE(i, images * per_image) {
-    const int64_t img = i / per_image, rem = i % per_image, r = rem / d.cols();
-    const int pos = (int)(rem % d.cols()), oy = pos / d.Wo, ox = pos % d.Wo;
+__global__ void im2col_kernel(Dims d, const float* x, int images, bool side_by_side, T* col) {
+  const int64_t rows = d.rows(), cols = d.cols();
+  CXRL_GRID_STRIDE(i, images * rows * cols) {
+    const int pos = (int)(i % cols), oy = pos / d.Wo, ox = pos % d.Wo;
+    const int64_t outer = i / cols;
+    const int64_t img = side_by_side ? outer % images : outer / rows, r = side_by_side ? outer / images : outer % rows;
     const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
     const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
     store_column(col + i,

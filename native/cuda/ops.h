@@ -3,6 +3,7 @@
 // Every call is asynchronous on the default stream and throws std::runtime_error on a launch error.
 // Accumulating outputs (the "+=" below) follow the CPU twins: callers zero them once per step.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -25,6 +26,9 @@ void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, c
 // gx (when not null) overwritten; gw, gb (when not null) accumulated.
 void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
                             float* gb);
+// The column buffers' budget in bytes (0: the default, 256 MiB), which bounds the images per
+// group; returns the previous one. Tests set a small one so that a batch takes several groups.
+size_t set_conv2d_column_bytes(size_t bytes);
 
 // activation.cu: pointwise over n elements; GELU is the erf form. GEGLU: x [rows, 2I] -> y [rows, I].
 void silu_forward_device(const float* x, float* y, int64_t n);

@@ -1,5 +1,6 @@
 // The convolution's layout kernels (cuda/conv2d_kernels.cuh) on the emulated GPU of
-// tests/cuda_emulation.h, launched as conv2d.cu launches them: im2col against its definition,
+// tests/cuda_emulation.h, launched as conv2d.cu launches them: im2col against its definition, in
+// both column layouts (per image, and side by side for the weight gradient),
 // col2im as its exact adjoint (<im2col(x), g> = <x, col2im(g)>), the bias add, and the bias
 // gradient against sums in double, and the bf16 columns and operand rounding of bf16 compute; over the UNet's 3x3, its
 // stride-2 downsampler, 1x1 and a 4x4 with padding 2, two images at a time.
@@ -27,8 +28,11 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
         std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) + " p" + std::to_string(pad);
     const Tensor x = randn({images, Cin, H, W});
     const int64_t per_image = d.rows() * d.cols();
-    Tensor col({images * per_image});
-    emulation::launch_elementwise(images * per_image, [&] { im2col_kernel(d, x.v.data(), images, col.v.data()); });
+    Tensor col({images * per_image}), wide({images * per_image});
+    emulation::launch_elementwise(images * per_image,
+                                  [&] { im2col_kernel(d, x.v.data(), images, false, col.v.data()); });
+    emulation::launch_elementwise(images * per_image,
+                                  [&] { im2col_kernel(d, x.v.data(), images, true, wide.v.data()); });
     bool exact = true;
     for (int img = 0; img < images; ++img)
       for (int c = 0; c < Cin; ++c)
@@ -39,15 +43,17 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
                 const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
                 const float want =
                     iy >= 0 && iy < H && ix >= 0 && ix < W ? x.v[((img * Cin + c) * H + iy) * W + ix] : 0.f;
-                const int64_t at = img * per_image + ((c * k + ky) * k + kx) * d.cols() + oy * d.Wo + ox;
-                exact = exact && col.v[at] == want;
+                const int64_t row = (c * k + ky) * k + kx, pos = oy * d.Wo + ox;
+                exact = exact && col.v[img * per_image + row * d.cols() + pos] == want &&
+                        wide.v[(row * images + img) * d.cols() + pos] == want;
               }
     CHECK(exact, l + ": im2col differs from its definition");
 
     // Under bf16 compute the columns are stored as bf16: each the fp32 column rounded to nearest
     // even, as the operand rounding kernel rounds any array.
     std::vector<__nv_bfloat16> col_bf16(images * per_image), rounded(images * per_image);
-    emulation::launch_elementwise(images * per_image, [&] { im2col_kernel(d, x.v.data(), images, col_bf16.data()); });
+    emulation::launch_elementwise(images * per_image,
+                                  [&] { im2col_kernel(d, x.v.data(), images, false, col_bf16.data()); });
     emulation::launch_elementwise(images * per_image,
                                   [&] { round_to_bf16_kernel(col.v.data(), rounded.data(), images * per_image); });
     bool rounded_ok = true;

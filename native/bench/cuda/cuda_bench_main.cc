@@ -80,8 +80,9 @@ static std::string norm_json(int64_t B, int64_t C, int64_t S, int64_t G) {
   return buf;
 }
 
-// The UNet's 3x3 convolution at SD-v1 64x64 latents (320 channels): forward, and the backward
-// (dx, dw, db); fp32, or bf16 compute (bf16 column buffers and operands).
+// The UNet's 3x3 convolution: forward, and the backward (dx, dw, db); fp32, or bf16 compute (bf16
+// column buffers and operands). At SD-v1's first level (320 channels, 64x64 latents) and its
+// deepest (1280 channels, 8x8), where each image has 64 positions against a 1280 x 11520 gw.
 static std::string conv_json(int B, int C, int HW, ComputePrecision precision) {
   const ComputePrecision saved = compute_precision();
   set_compute_precision(precision);
@@ -150,8 +151,10 @@ int main() {
     std::printf(" \"sgemm_fp32\": [%s,\n  %s],\n", gemm_json(4096, 4096, 4096).c_str(),
                 gemm_json(8 * 4096, 1280, 320).c_str());
     std::printf(" \"group_norm_silu\": [%s],\n", norm_json(8, 320, 64 * 64, 32).c_str());
-    std::printf(" \"conv3x3\": [%s,\n  %s],\n", conv_json(8, 320, 64, ComputePrecision::kFp32).c_str(),
-                conv_json(8, 320, 64, ComputePrecision::kBf16).c_str());
+    std::printf(" \"conv3x3\": [%s", conv_json(8, 320, 64, ComputePrecision::kFp32).c_str());
+    std::printf(",\n  %s", conv_json(8, 320, 64, ComputePrecision::kBf16).c_str());
+    std::printf(",\n  %s", conv_json(8, 1280, 8, ComputePrecision::kFp32).c_str());
+    std::printf(",\n  %s],\n", conv_json(8, 1280, 8, ComputePrecision::kBf16).c_str());
     std::printf(" \"attention\": [%s,\n  %s],\n", attention_json(8, 8, 40, 4096, ComputePrecision::kFp32).c_str(),
                 attention_json(8, 8, 40, 4096, ComputePrecision::kBf16).c_str());
     std::fflush(stdout);  // the UNet section takes longest: what came before is kept if it fails

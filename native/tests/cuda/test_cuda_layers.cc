@@ -21,24 +21,32 @@ TEST(cuda_conv2d_matches_cpu) {
   for (const auto [k, stride, pad] : {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1},
                                       std::array<int, 3>{1, 1, 0}, std::array<int, 3>{4, 2, 2}}) {
     ConvShape s;
-    // More than one image, so the batched products' strides are exercised.
-    s.B = rand_int(2, 3), s.Cin = rand_int(1, 20), s.H = rand_int(k, 24), s.W = rand_int(k, 24);
+    // Several images, so the batched products' strides and the side-by-side weight gradient are exercised.
+    s.B = rand_int(3, 5), s.Cin = rand_int(1, 20), s.H = rand_int(k, 24), s.W = rand_int(k, 24);
     s.Cout = rand_int(1, 20), s.k = k, s.stride = stride, s.pad = pad;
     const Tensor x = randn({s.B, s.Cin, s.H, s.W}), w = randn({s.Cout, s.Cin, k, k}, 0.3f), b = randn({s.Cout});
     const Conv2dGeom g{stride, pad};
     const Tensor y = conv2d_forward(x, w, &b, g), gy = randn(y.shape);
-    Tensor gx, gw = randn(w.shape), gb = randn(b.shape);  // accumulated into
-    DeviceArray<float> dx = on_device(x), dw = on_device(w), db = on_device(b), dy(y.v.size()), dgy = on_device(gy),
-                       dgx(x.v.size()), dgw = on_device(gw), dgb = on_device(gb);
+    const Tensor gw0 = randn(w.shape), gb0 = randn(b.shape);  // accumulated into
+    Tensor gx, gw = gw0, gb = gb0;
     conv2d_backward(x, w, gy, g, &gx, &gw, &gb);
-    conv2d_forward_device(s, dx.data(), dw.data(), db.data(), dy.data());
-    conv2d_backward_device(s, dx.data(), dw.data(), dgy.data(), dgx.data(), dgw.data(), dgb.data());
-    const std::string l = "conv " + std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) + " p" +
-                          std::to_string(pad) + " " + shape_str(x.shape) + "->" + std::to_string(s.Cout);
-    expect_close(l + " y", from_device(dy, y.shape), y, kFp32Tol);
-    expect_close(l + " gx", from_device(dgx, x.shape), gx, kFp32Tol);
-    expect_close(l + " gw (accumulated)", from_device(dgw, w.shape), gw, kFp32Tol);
-    expect_close(l + " gb (accumulated)", from_device(dgb, b.shape), gb, kFp32Tol);
+    const size_t image_columns = (size_t)s.Cin * k * k * y.dim(2) * y.dim(3) * sizeof(float);
+    // The whole batch in one column buffer, then in groups of two images (the last one shorter).
+    for (const size_t budget : {size_t(0), 2 * image_columns}) {
+      set_conv2d_column_bytes(budget);
+      DeviceArray<float> dx = on_device(x), dw = on_device(w), db = on_device(b), dy(y.v.size()), dgy = on_device(gy),
+                         dgx(x.v.size()), dgw = on_device(gw0), dgb = on_device(gb0);
+      conv2d_forward_device(s, dx.data(), dw.data(), db.data(), dy.data());
+      conv2d_backward_device(s, dx.data(), dw.data(), dgy.data(), dgx.data(), dgw.data(), dgb.data());
+      set_conv2d_column_bytes(0);
+      const std::string l = "conv " + std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) +
+                            " p" + std::to_string(pad) + " " + shape_str(x.shape) + "->" + std::to_string(s.Cout) +
+                            (budget ? ", groups of 2" : ", one group");
+      expect_close(l + " y", from_device(dy, y.shape), y, kFp32Tol);
+      expect_close(l + " gx", from_device(dgx, x.shape), gx, kFp32Tol);
+      expect_close(l + " gw (accumulated)", from_device(dgw, w.shape), gw, kFp32Tol);
+      expect_close(l + " gb (accumulated)", from_device(dgb, b.shape), gb, kFp32Tol);
+    }
   }
 }
 

@@ -101,7 +101,7 @@ TEST(cuda_bf16_conv2d_within_bound) {
   for (const auto [k, stride, pad] :
        {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1}, std::array<int, 3>{1, 1, 0}}) {
     ConvShape s;
-    s.B = 2, s.Cin = rand_int(8, 24), s.H = rand_int(k + 4, 20), s.W = rand_int(k + 4, 20);
+    s.B = 3, s.Cin = rand_int(8, 24), s.H = rand_int(k + 4, 20), s.W = rand_int(k + 4, 20);
     s.Cout = rand_int(4, 20), s.k = k, s.stride = stride, s.pad = pad;
     const Tensor x = randn({s.B, s.Cin, s.H, s.W}), w = randn({s.Cout, s.Cin, k, k}, 0.3f), b = randn({s.Cout});
     const Conv2dGeom g{stride, pad};
@@ -112,8 +112,10 @@ TEST(cuda_bf16_conv2d_within_bound) {
                        dgx(x.v.size()), dgw = on_device(Tensor(w.shape)), dgb = on_device(Tensor(b.shape));
     {
       PrecisionScope bf16(ComputePrecision::kBf16);
+      set_conv2d_column_bytes(2 * (size_t)s.Cin * k * k * y.dim(2) * y.dim(3) * sizeof(__nv_bfloat16));
       conv2d_forward_device(s, dx.data(), dw.data(), db.data(), dy.data());
       conv2d_backward_device(s, dx.data(), dw.data(), dgy.data(), dgx.data(), dgw.data(), dgb.data());
+      set_conv2d_column_bytes(0);
     }
     const std::string l = "bf16 conv " + std::to_string(k) + "x" + std::to_string(k) + " s" + std::to_string(stride) +
                           " " + shape_str(x.shape) + "->" + std::to_string(s.Cout);
