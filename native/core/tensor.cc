@@ -65,9 +65,15 @@ void Tensor::throw_not_on_cpu() const {
                          " (an op without a device twin, or a missing .to(cpu))");
 }
 
+float* Tensor::overwritten_device_data() {
+  if (!storage) throw std::logic_error("tensor " + shape_str(shape) + " is on the cpu, not on a device");
+  if (storage.use_count() > 1) storage = require_backend(device).allocate(numel());
+  return storage->data();
+}
+
 void Tensor::zero() {
   if (storage) {
-    if (storage.use_count() > 1) storage = require_backend(device).allocate(numel());  // old values unneeded
+    overwritten_device_data();
     require_backend(device).fill(*storage, 0.f, numel());
   } else {
     std::fill(v.begin(), v.end(), 0.f);

@@ -94,6 +94,9 @@ struct Tensor {
   const float* device_data() const;
   // Device values to write: a storage shared with another tensor is cloned first.
   float* mutable_device_data();
+  // Device values the caller overwrites entirely: a shared storage is replaced by a fresh one
+  // instead of cloned (its old values are not needed).
+  float* overwritten_device_data();
   bool empty() const { return numel() == 0; }
   void zero();
   // Same storage order, new shape with the same element count (a copy, on the same device).

@@ -124,6 +124,12 @@ struct MutableArray {
   int64_t n;
   MutableArray slice(int64_t start, int64_t len) const { return {x + start, len}; }
 };
+struct CopyArrays {  // dst = scale src
+  float* dst;
+  const float* src;
+  int64_t n;
+  CopyArrays slice(int64_t start, int64_t len) const { return {dst + start, src + start, len}; }
+};
 // One Adam/AdamW step (scalars from adam_step_scalars); the EMA shadow update
 // shadow = decay shadow + (1 - decay) live.
 void adam_step_device(const AdamStepScalars& k, const std::vector<AdamArrays>& tensors);
@@ -132,5 +138,9 @@ void ema_update_device(const std::vector<EmaArrays>& tensors, float decay);
 // in a fixed order with one wait for the device, and x *= s.
 double sum_squares_device(const std::vector<ConstArray>& tensors);
 void scale_device(const std::vector<MutableArray>& tensors, float s);
+// Gradient bookkeeping: every array set to 0 (zero_grad), and dst = scale src for each pair (the
+// flat gradient buffer's pack and unpack, the all-reduce's averaging folded into the unpack).
+void zero_device(const std::vector<MutableArray>& tensors);
+void copy_scaled_device(const std::vector<CopyArrays>& copies, float scale);
 
 }  // namespace cxrl

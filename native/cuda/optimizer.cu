@@ -1,4 +1,4 @@
-// Adam/AdamW, EMA, sum of squares and scale on the device: each launches one kernel of
+// Adam/AdamW, EMA, sum of squares, scale, zero and copy on the device: each launches one kernel of
 // optimizer_kernels.cuh over a chunk table of all the tensors it was given.
 #include <vector>
 
@@ -54,6 +54,12 @@ double sum_squares_device(const std::vector<ConstArray>& tensors) {
 
 void scale_device(const std::vector<MutableArray>& tensors, float s) {
   launch_chunks(scale_chunks, tensors, "scale launch", s);
+}
+
+void zero_device(const std::vector<MutableArray>& tensors) { launch_chunks(zero_chunks, tensors, "zero launch"); }
+
+void copy_scaled_device(const std::vector<CopyArrays>& copies, float scale) {
+  launch_chunks(copy_scaled_chunks, copies, "copy launch", scale);
 }
 
 }  // namespace cxrl

@@ -1,8 +1,8 @@
-// Adam/AdamW, EMA, and the two halves of gradient clipping (sum of squares, scale) on the device:
-// the kernels. Each acts on a whole parameter set in one launch ("multi-tensor"): the host cuts every
-// tensor into chunks of at most kChunkValues values (chunk_table), uploads the table, and block b
-// updates chunk b. optimizer.cu launches them; a CPU test runs them on an emulated GPU
-// (native/tests/test_emulated_embedding_optimizer.cc).
+// Adam/AdamW, EMA, the two halves of gradient clipping (sum of squares, scale), and zeroing and
+// copying gradients on the device: the kernels. Each acts on a whole parameter set in one launch
+// ("multi-tensor"): the host cuts every tensor into chunks of at most kChunkValues values
+// (chunk_table), uploads the table, and block b updates chunk b. optimizer.cu launches them; a CPU test runs them on an
+// emulated GPU (native/tests/test_emulated_embedding_optimizer.cc).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -64,6 +64,16 @@ __global__ void sum_squares_chunks(const ConstArray* chunks, double* partial) {
 __global__ void scale_chunks(const MutableArray* chunks, float s) {
   const MutableArray c = chunks[blockIdx.x];
   for (int64_t i = threadIdx.x; i < c.n; i += blockDim.x) c.x[i] *= s;
+}
+
+__global__ void zero_chunks(const MutableArray* chunks) {
+  const MutableArray c = chunks[blockIdx.x];
+  for (int64_t i = threadIdx.x; i < c.n; i += blockDim.x) c.x[i] = 0.f;  // not x * 0: NaN and inf too
+}
+
+__global__ void copy_scaled_chunks(const CopyArrays* chunks, float scale) {
+  const CopyArrays c = chunks[blockIdx.x];
+  for (int64_t i = threadIdx.x; i < c.n; i += blockDim.x) c.dst[i] = scale * c.src[i];
 }
 
 }  // namespace

@@ -281,6 +281,19 @@ void scale(const std::vector<Tensor*>& ts, float s) {
   scale_device(arrays, s);
 }
 
+void zero(const std::vector<Tensor*>& ts) {
+  std::vector<MutableArray> arrays;
+  for (Tensor* t : ts) arrays.push_back({t->overwritten_device_data(), t->numel()});
+  zero_device(arrays);
+}
+
+void copy_scaled(const std::vector<SliceCopy>& copies, float scale) {
+  std::vector<CopyArrays> arrays;
+  for (const SliceCopy& c : copies)
+    arrays.push_back({c.dst->mutable_device_data() + c.dst_offset, in(*c.src) + c.src_offset, c.n});
+  copy_scaled_device(arrays, scale);
+}
+
 const DeviceOps& ops() {
   static const DeviceOps table{
       linear_forward,
@@ -324,7 +337,7 @@ const DeviceOps& cuda_tensor_ops() { return cuda_tensor::ops(); }
 
 const TrainingDeviceOps& cuda_training_ops() {
   static const TrainingDeviceOps table{cuda_tensor::adam_step, cuda_tensor::ema_update, cuda_tensor::sum_squares,
-                                       cuda_tensor::scale};
+                                       cuda_tensor::scale,     cuda_tensor::zero,       cuda_tensor::copy_scaled};
   return table;
 }
 

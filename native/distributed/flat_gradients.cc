@@ -1,22 +1,27 @@
 #include "distributed/flat_gradients.h"
 
-#include <cstring>
 #include <stdexcept>
 
-#include "core/backend.h"
-#include "model/optimizer.h"
+#include "model/training_device_ops.h"
 
 namespace cxrl {
 namespace {
 
-// n values between two tensors on one device, at offsets.
-void copy_values(Tensor& dst, int64_t dst_offset, const Tensor& src, int64_t src_offset, int64_t n) {
-  if (!dst.on_device()) {
-    std::memcpy(dst.data() + dst_offset, src.data() + src_offset, n * sizeof(float));
-    return;
+// Each copy's slices, on their one device: a GPU copies them all in one launch.
+void copy_slices(const std::vector<SliceCopy>& copies, float scale) {
+  std::vector<const Tensor*> tensors;
+  for (const SliceCopy& c : copies) {
+    if (c.dst_offset + c.n > c.dst->numel() || c.src_offset + c.n > c.src->numel())
+      throw std::logic_error("flat gradients: a slice past the end of its tensor");
+    tensors.push_back(c.dst), tensors.push_back(c.src);
   }
-  dst.mutable_device_data();  // a storage shared with another tensor is cloned before the write
-  require_backend(dst.device).copy(*dst.storage, dst_offset, *src.storage, src_offset, n);
+  if (const TrainingDeviceOps* device = training_device_ops(tensors, "flat gradients"))
+    return device->copy_scaled(copies, scale);
+  for (const SliceCopy& c : copies) {
+    float* dst = c.dst->data() + c.dst_offset;
+    const float* src = c.src->data() + c.src_offset;
+    for (int64_t i = 0; i < c.n; ++i) dst[i] = scale * src[i];
+  }
 }
 
 }  // namespace
@@ -38,18 +43,17 @@ FlatGradients::FlatGradients(std::vector<Param*> params) : params_(std::move(par
 }
 
 void FlatGradients::pack() {
+  std::vector<SliceCopy> copies;
   for (size_t i = 0; i < params_.size(); ++i)
-    copy_values(buffer_, offsets_[i], params_[i]->grad, 0, params_[i]->grad.numel());
+    copies.push_back({&buffer_, offsets_[i], &params_[i]->grad, 0, params_[i]->grad.numel()});
+  copy_slices(copies, 1.f);
 }
 
 void FlatGradients::unpack(float scale) {
-  std::vector<Tensor*> grads;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& g = params_[i]->grad;
-    copy_values(g, 0, buffer_, offsets_[i], g.numel());
-    grads.push_back(&g);
-  }
-  if (scale != 1.f) scale_grads(grads, scale);
+  std::vector<SliceCopy> copies;
+  for (size_t i = 0; i < params_.size(); ++i)
+    copies.push_back({&params_[i]->grad, 0, &buffer_, offsets_[i], params_[i]->grad.numel()});
+  copy_slices(copies, scale);
 }
 
 }  // namespace cxrl

@@ -12,7 +12,7 @@ class FlatGradients {
   // Every parameter must be trainable and on the same device; gradients are allocated if absent.
   explicit FlatGradients(std::vector<Param*> params);
   void pack();               // each gradient -> its slice of the buffer
-  void unpack(float scale);  // buffer * scale -> each gradient
+  void unpack(float scale);  // buffer * scale -> each gradient (one pass: the scale is folded into the copy)
   Tensor& buffer() { return buffer_; }
   int64_t numel() const { return buffer_.numel(); }
   Device device() const { return buffer_.device; }

@@ -103,6 +103,12 @@ void scale_grads(const std::vector<Tensor*>& grads, float s) {
     for (float& x : g->v) x *= s;
 }
 
+void zero_grads(const std::vector<Tensor*>& grads) {
+  if (const TrainingDeviceOps* device = training_device_ops({grads.begin(), grads.end()}, "zero_grad"))
+    return device->zero(grads);
+  for (Tensor* g : grads) g->zero();
+}
+
 double clip_grad_norm(const std::vector<Param*>& params, double max_norm) {
   std::vector<Tensor*> grads;
   for (Param* p : params) grads.push_back(&p->grad);

@@ -62,5 +62,7 @@ double clip_grad_norm(const std::vector<Param*>& params, double max_norm);
 // (in double), and g *= s for each.
 double grad_sum_squares(const std::vector<const Tensor*>& grads);
 void scale_grads(const std::vector<Tensor*>& grads, float s);
+// g = 0 for each, on their device (one device for all; a GPU zeroes them all in one launch).
+void zero_grads(const std::vector<Tensor*>& grads);
 
 }  // namespace cxrl

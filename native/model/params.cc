@@ -5,6 +5,7 @@
 
 #include "core/parallel.h"
 #include "core/philox.h"
+#include "model/optimizer.h"
 
 namespace cxrl {
 namespace {
@@ -50,8 +51,10 @@ Param* ParamStore::find(const std::string& name) {
 }
 
 void ParamStore::zero_grad() {
+  std::vector<Tensor*> grads;
   for (auto& p : params_)
-    if (p->trainable) p->ensure_grad().zero();
+    if (p->trainable) grads.push_back(&p->ensure_grad());
+  zero_grads(grads);
 }
 
 void ParamStore::ensure_grads() {

@@ -1,9 +1,11 @@
 // The device half of the training updates that act on whole parameter sets: the Adam/AdamW step,
-// the EMA shadow update, and the two halves of gradient-norm clipping. A backend registers one table
-// (DeviceRegistry<TrainingDeviceOps>); adam_update, ema_update_tensors, grad_sum_squares and
-// scale_grads hand it all the tensors of a step at once (a GPU updates them in one launch), with the
-// arithmetic of their CPU loops.
+// the EMA shadow update, the two halves of gradient-norm clipping, zeroing gradients, and copying
+// them to and from one flat buffer. A backend registers one table (DeviceRegistry<TrainingDeviceOps>);
+// adam_update, ema_update_tensors, grad_sum_squares, scale_grads, zero_grads and FlatGradients hand
+// it all the tensors of a step at once (a GPU updates them in one launch), with the arithmetic of
+// their CPU loops.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "core/backend.h"
@@ -13,6 +15,15 @@
 
 namespace cxrl {
 
+// dst's values [dst_offset, dst_offset + n) = scale * src's values [src_offset, src_offset + n).
+struct SliceCopy {
+  Tensor* dst;
+  int64_t dst_offset;
+  const Tensor* src;
+  int64_t src_offset;
+  int64_t n;
+};
+
 struct TrainingDeviceOps {
   void (*adam_step)(const AdamStepScalars& k, const std::vector<AdamTensors>& ts);
   void (*ema_update)(const std::vector<EmaTensors>& ts, float decay);
@@ -20,6 +31,8 @@ struct TrainingDeviceOps {
   // with one wait for the device (not one per tensor).
   double (*sum_squares)(const std::vector<const Tensor*>& ts);
   void (*scale)(const std::vector<Tensor*>& ts, float s);  // t *= s for each
+  void (*zero)(const std::vector<Tensor*>& ts);            // t = 0 for each
+  void (*copy_scaled)(const std::vector<SliceCopy>& copies, float scale);
 };
 
 // The table of the one device every tensor of an update is on, or null when that is the CPU (or

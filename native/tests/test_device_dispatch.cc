@@ -267,6 +267,19 @@ const TrainingDeviceOps& emulated_training_ops() {
           write_into(t, h);
         }
       },
+      [](const std::vector<Tensor*>& ts) {
+        ++calls()["zero"];
+        for (Tensor* t : ts) write_into(t, Tensor(t->shape));
+      },
+      [](const std::vector<SliceCopy>& copies, float scale) {
+        ++calls()["copy_scaled"];
+        for (const SliceCopy& c : copies) {
+          Tensor dst = host(*c.dst);
+          const Tensor src = host(*c.src);
+          for (int64_t i = 0; i < c.n; ++i) dst.v[c.dst_offset + i] = scale * src.v[c.src_offset + i];
+          write_into(c.dst, dst);
+        }
+      },
   };
   return ops;
 }
@@ -521,7 +534,8 @@ TEST(device_storage_is_released_across_training_steps) {
   CHECK(live_storages() == at_start, "device buffers outlive the model, optimizer and inputs");
 }
 
-// The flat gradient buffer on a device: packed and unpacked with device copies, values as on the CPU.
+// The flat gradient buffer on a device: packed and unpacked with one device copy call each (all the
+// tensors at once), values as on the CPU; and zero_grad zeroes every gradient in one call.
 TEST(flat_gradients_on_emulated_device) {
   ScopedEmulatedDevice device;
   ParamStore ps;
@@ -546,6 +560,12 @@ TEST(flat_gradients_on_emulated_device) {
     for (float& x : want.v) x *= 2.f;
     CHECK(params[i]->grad.on_device() && bitwise_equal(params[i]->grad, want), "device unpack differs");
   }
+  CHECK(calls()["copy_scaled"] == 2,
+        "pack and unpack took " + std::to_string(calls()["copy_scaled"]) + " device copy calls, not one each");
+  ps.zero_grad();
+  CHECK(calls()["zero"] == 1, "zero_grad took " + std::to_string(calls()["zero"]) + " device calls, not one");
+  for (Param* p : params)
+    CHECK(p->grad.on_device() && bitwise_equal(p->grad, Tensor(p->value.shape)), p->name + ": zero_grad left values");
 }
 
 // The RL timestep (rl/policy_step.h) with the UNet on the device and the stored latents already

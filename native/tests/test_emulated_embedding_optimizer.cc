@@ -2,7 +2,8 @@
 // emulated GPU of tests/cuda_emulation.h, launched as embedding.cu and optimizer.cu launch them,
 // against the CPU twins: token lookup (bitwise) and its scatter-add backward with repeated ids, the
 // sinusoidal timestep embedding, AdamW and Adam with L2 (bitwise: the same float arithmetic), the
-// EMA, and the sum of squares and scale of gradient clipping.
+// EMA, the sum of squares and scale of gradient clipping, and zeroing and the scaled copy (the flat
+// gradient buffer's pack and unpack).
 
 // clang-format off: first, it defines the CUDA names the kernels use
 #include "tests/cuda_emulation.h"
@@ -139,4 +140,35 @@ TEST(optimizer_kernels_on_emulated_gpu_match_cpu) {
   for (size_t j = 0; j < sizes.size(); ++j)
     for (int64_t i = 0; i < sizes[j]; ++i) ok = ok && scaled[j].v[i] == live[j].v[i] * 0.25f;
   CHECK(ok, "scale differs");
+
+  // Zero writes 0 over anything, NaN and inf included (a product with 0 would keep them).
+  std::vector<Tensor> zeroed = live;
+  zeroed[0].v[3] = NAN, zeroed[2].v[999] = INFINITY;
+  std::vector<MutableArray> zeros;
+  for (Tensor& x : zeroed) zeros.push_back({x.v.data(), x.numel()});
+  launch_over_chunks(zeros, [&](const MutableArray* table) { zero_chunks(table); });
+  bool all_zero = true;
+  for (const Tensor& x : zeroed)
+    for (float e : x.v) all_zero = all_zero && e == 0.f && !std::signbit(e);
+  CHECK(all_zero, "zero left a value");
+
+  // Scaled copies into one flat buffer (pack) and back out of it (unpack), tensors end to end.
+  int64_t total = 0;
+  for (int64_t n : sizes) total += n;
+  std::vector<float> flat(total, NAN);
+  std::vector<CopyArrays> pack;
+  int64_t offset = 0;
+  for (const Tensor& x : live) pack.push_back({flat.data() + offset, x.v.data(), x.numel()}), offset += x.numel();
+  launch_over_chunks(pack, [&](const CopyArrays* table) { copy_scaled_chunks(table, 1.f); });
+  std::vector<Tensor> unpacked = zeroed;
+  std::vector<CopyArrays> unpack;
+  offset = 0;
+  for (Tensor& x : unpacked) unpack.push_back({x.v.data(), flat.data() + offset, x.numel()}), offset += x.numel();
+  launch_over_chunks(unpack, [&](const CopyArrays* table) { copy_scaled_chunks(table, -0.5f); });
+  bool copied = true;
+  offset = 0;
+  for (size_t j = 0; j < sizes.size(); ++j)
+    for (int64_t i = 0; i < sizes[j]; ++i, ++offset)
+      copied = copied && flat[offset] == live[j].v[i] && unpacked[j].v[i] == -0.5f * live[j].v[i];
+  CHECK(copied, "the scaled copy into and out of the flat buffer differs");
 }
