@@ -1,4 +1,5 @@
-// Launches the tensor-core flash attention kernels (attention_tensor_core_kernels.cuh).
+// Launches the tensor-core flash attention kernels (attention_tensor_core_kernels.cuh) on operands
+// staged once per call as head-major bf16.
 #include <stdexcept>
 #include <string>
 
@@ -6,6 +7,8 @@
 #include "cuda/attention_tensor_core.h"
 #include "cuda/attention_tensor_core_kernels.cuh"
 #include "cuda/check.h"
+#include "cuda/device_memory.h"
+#include "cuda/elementwise_launch.cuh"
 #include "cuda/launch.cuh"
 
 namespace cxrl {
@@ -18,6 +21,13 @@ void launch_config(Kernel kernel, size_t smem) {
 
 dim3 grid_over(int64_t rows, const AttentionShape& s) { return dim3(row_blocks(rows), (unsigned)(s.B * s.H)); }
 
+// A [B, L, H d] operand staged for the kernels: [B, H, padded_rows(L), dp] bf16.
+DeviceArray<bf16> staged(const float* t, const AttentionShape& s, int64_t L) {
+  DeviceArray<bf16> out((size_t)s.B * s.H * padded_rows(L) * padded_dim(s.d));
+  launch_elementwise(to_head_major_bf16, (int64_t)out.size(), "attention operand staging", t, s, L, out.data());
+  return out;
+}
+
 }  // namespace
 
 bool attention_uses_tensor_cores(const AttentionShape& s) {
@@ -28,7 +38,9 @@ void attention_forward_tensor_core(const AttentionShape& s, const float* q, cons
                                    const float* key_mask, float* out, float* lse) {
   const size_t smem = ForwardSmem::size(padded_dim(s.d));
   launch_config(attention_forward_tc_kernel, smem);
-  CXRL_LAUNCH(attention_forward_tc_kernel, grid_over(s.Lq, s), kWarps * 32, smem)(s, q, k, v, key_mask, out, lse);
+  const DeviceArray<bf16> qs = staged(q, s, s.Lq), ks = staged(k, s, s.Lk), vs = staged(v, s, s.Lk);
+  CXRL_LAUNCH(attention_forward_tc_kernel, grid_over(s.Lq, s), kWarps * 32, smem)
+  (s, qs.data(), ks.data(), vs.data(), key_mask, out, lse);
   check(cudaGetLastError(), "tensor-core attention forward launch");
 }
 
@@ -37,12 +49,14 @@ void attention_backward_tensor_core(const AttentionShape& s, const float* q, con
                                     float* gq, float* gk, float* gv) {
   const int dp = padded_dim(s.d);
   const size_t smem_q = DqSmem::size(dp), smem_kv = DkvSmem::size(dp);
+  const DeviceArray<bf16> qs = staged(q, s, s.Lq), ks = staged(k, s, s.Lk), vs = staged(v, s, s.Lk),
+                          gs = staged(gy, s, s.Lq);
   launch_config(attention_dq_tc_kernel, smem_q);
   CXRL_LAUNCH(attention_dq_tc_kernel, grid_over(s.Lq, s), kWarps * 32, smem_q)
-  (s, q, k, v, key_mask, gy, lse, delta, gq);
+  (s, qs.data(), ks.data(), vs.data(), key_mask, gs.data(), lse, delta, gq);
   launch_config(attention_dkv_tc_kernel, smem_kv);
   CXRL_LAUNCH(attention_dkv_tc_kernel, grid_over(s.Lk, s), kWarps * 32, smem_kv)
-  (s, q, k, v, key_mask, gy, lse, delta, gk, gv);
+  (s, qs.data(), ks.data(), vs.data(), key_mask, gs.data(), lse, delta, gk, gv);
   check(cudaGetLastError(), "tensor-core attention backward launch");
 }
 

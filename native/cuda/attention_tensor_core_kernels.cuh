@@ -20,6 +20,7 @@
 
 #include <cmath>
 
+#include "cuda/elementwise.cuh"
 #include "cuda/ops.h"
 #include "cuda/shared_memory.cuh"
 
@@ -60,15 +61,34 @@ __device__ bool key_kept(const float* mask, int b, int64_t Lk, int64_t j) {
   return j < Lk && (!mask || mask[(int64_t)b * Lk + j] != 0.f);
 }
 
-// Rows [r0, r0 + n) of head h of a [B, L, H d] fp32 tensor -> bf16 rows of stride ld, zero past
-// d (to dp) and past L.
-__device__ void stage_rows(bf16* dst, int ld, int dp, const float* t, const AttentionShape& s, int b, int64_t L,
-                           int64_t r0, int n, int h) {
-  for (int i = threadIdx.x; i < n * dp; i += blockDim.x) {
-    const int r = i / dp, c = i % dp;
-    float x = 0.f;
-    if (c < s.d && r0 + r < L) x = t[((int64_t)b * L + r0 + r) * s.H * s.d + (int64_t)h * s.d + c];
-    dst[r * ld + c] = __float2bfloat16_rn(x);
+static_assert(kBlockRows == kTile, "a block's own rows and the tiles it walks are padded alike");
+// Rows of a staged operand: L rounded up to whole tiles.
+__host__ __device__ constexpr int64_t padded_rows(int64_t L) { return (L + kTile - 1) / kTile * kTile; }
+
+// Head h of a [B, L, H d] fp32 tensor -> staged [B, H, padded_rows(L), dp] bf16 (nearest even),
+// zero past d and past L. One thread per staged value.
+__global__ void to_head_major_bf16(const float* t, AttentionShape s, int64_t L, bf16* staged) {
+  const int dp = padded_dim(s.d);
+  const int64_t rows = padded_rows(L), total = (int64_t)s.B * s.H * rows * dp;
+  CXRL_GRID_STRIDE(i, total) {
+    const int c = (int)(i % dp);
+    const int64_t r = i / dp % rows, bh = i / dp / rows, b = bh / s.H, h = bh % s.H;
+    const float x = c < s.d && r < L ? t[((b * L + r) * s.H + h) * s.d + c] : 0.f;
+    staged[i] = __float2bfloat16_rn(x);
+  }
+}
+
+// The first staged row of (b, h) at row r0 (a multiple of 64) of an operand of L rows.
+__device__ const bf16* staged_rows(const bf16* staged, const AttentionShape& s, int64_t L, int b, int h, int64_t r0) {
+  return staged + (((int64_t)b * s.H + h) * padded_rows(L) + r0) * padded_dim(s.d);
+}
+
+// 64 staged rows of dp bf16 (contiguous) -> shared rows of stride ld, 16 bytes per thread and step.
+__device__ void load_tile(bf16* dst, int ld, const bf16* src, int dp) {
+  const int vectors = dp / 8;  // per row
+  for (int i = threadIdx.x; i < kTile * vectors; i += blockDim.x) {
+    const int r = i / vectors, c = i % vectors;
+    reinterpret_cast<uint4*>(dst + r * ld)[c] = reinterpret_cast<const uint4*>(src + (int64_t)r * dp)[c];
   }
 }
 
@@ -129,7 +149,7 @@ struct ForwardSmem {
 };
 
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_forward_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
+    attention_forward_tc_kernel(AttentionShape s, const bf16* q, const bf16* k, const bf16* v, const float* mask,
                                 float* out, float* lse) {
   CXRL_DYNAMIC_SHARED(unsigned char, smem);
   const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
@@ -143,7 +163,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int r = lane >> 1, c0 = (lane & 1) * 32;  // this lane's row of the warp's tile, and columns
   const int64_t row0 = (int64_t)blockIdx.x * kBlockRows, row = row0 + warp * kWarpRows + r;
   const float scale = rsqrtf((float)s.d);
-  stage_rows(Qs, lh, dp, q, s, b, s.Lq, row0, kBlockRows, h);
+  load_tile(Qs, lh, staged_rows(q, s, s.Lq, b, h, row0), dp);
   zero_rows(O, lf);
   const bf16* Qw = Qs + warp * kWarpRows * lh;
   float *Sw = S + warp * kWarpRows * kTileLdF, *Ow = O + warp * kWarpRows * lf;
@@ -151,8 +171,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   float m = -INFINITY, l = 0.f;  // the row's running max and sum (both lanes of a row hold them)
   for (int64_t j0 = 0; j0 < s.Lk; j0 += kTile) {
     __syncthreads();
-    stage_rows(Ks, lh, dp, k, s, b, s.Lk, j0, kTile, h);
-    stage_rows(Vs, lh, dp, v, s, b, s.Lk, j0, kTile, h);
+    load_tile(Ks, lh, staged_rows(k, s, s.Lk, b, h, j0), dp);
+    load_tile(Vs, lh, staged_rows(v, s, s.Lk, b, h, j0), dp);
     __syncthreads();
     warp_a_bt(Sw, kTileLdF, Qw, lh, Ks, lh, dp);
     __syncwarp();
@@ -192,8 +212,8 @@ struct DqSmem {
 
 // Query-major: dQ_i = scale sum_j P_ij (dP_ij - delta_i) K_j.
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_dq_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
-                           const float* gy, const float* lse, const float* delta, float* gq) {
+    attention_dq_tc_kernel(AttentionShape s, const bf16* q, const bf16* k, const bf16* v, const float* mask,
+                           const bf16* gy, const float* lse, const float* delta, float* gq) {
   CXRL_DYNAMIC_SHARED(unsigned char, smem);
   const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
   Carve carve{smem};
@@ -208,16 +228,16 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t idx = ((int64_t)b * s.H + h) * s.Lq + row;
   const float L = row < s.Lq ? lse[idx] : -INFINITY, D = row < s.Lq ? delta[idx] : 0.f;
   const float scale = rsqrtf((float)s.d);
-  stage_rows(Qs, lh, dp, q, s, b, s.Lq, row0, kBlockRows, h);
-  stage_rows(Gs, lh, dp, gy, s, b, s.Lq, row0, kBlockRows, h);
+  load_tile(Qs, lh, staged_rows(q, s, s.Lq, b, h, row0), dp);
+  load_tile(Gs, lh, staged_rows(gy, s, s.Lq, b, h, row0), dp);
   zero_rows(DQ, lf);
   const int wo = warp * kWarpRows;
   float *Sw = S + wo * kTileLdF, *DPw = DP + wo * kTileLdF, *DQw = DQ + wo * lf;
   bf16* DSw = DS + wo * kTileLdH;
   for (int64_t j0 = 0; j0 < s.Lk; j0 += kTile) {
     __syncthreads();
-    stage_rows(Ks, lh, dp, k, s, b, s.Lk, j0, kTile, h);
-    stage_rows(Vs, lh, dp, v, s, b, s.Lk, j0, kTile, h);
+    load_tile(Ks, lh, staged_rows(k, s, s.Lk, b, h, j0), dp);
+    load_tile(Vs, lh, staged_rows(v, s, s.Lk, b, h, j0), dp);
     __syncthreads();
     warp_a_bt(Sw, kTileLdF, Qs + wo * lh, lh, Ks, lh, dp);
     warp_a_bt(DPw, kTileLdF, Gs + wo * lh, lh, Vs, lh, dp);
@@ -247,8 +267,8 @@ struct DkvSmem {
 
 // Key-major: dV_j = sum_i P_ij dO_i, dK_j = scale sum_i P_ij (dP_ij - delta_i) Q_i.
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_dkv_tc_kernel(AttentionShape s, const float* q, const float* k, const float* v, const float* mask,
-                            const float* gy, const float* lse, const float* delta, float* gk, float* gv) {
+    attention_dkv_tc_kernel(AttentionShape s, const bf16* q, const bf16* k, const bf16* v, const float* mask,
+                            const bf16* gy, const float* lse, const float* delta, float* gk, float* gv) {
   CXRL_DYNAMIC_SHARED(unsigned char, smem);
   const int dp = padded_dim(s.d), lh = dp + kHalfPad, lf = dp + kFloatPad;
   Carve carve{smem};
@@ -263,8 +283,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t key0 = (int64_t)blockIdx.x * kBlockRows, key = key0 + warp * kWarpRows + r;
   const bool kept = key_kept(mask, b, s.Lk, key);
   const float scale = rsqrtf((float)s.d);
-  stage_rows(Ks, lh, dp, k, s, b, s.Lk, key0, kBlockRows, h);
-  stage_rows(Vs, lh, dp, v, s, b, s.Lk, key0, kBlockRows, h);
+  load_tile(Ks, lh, staged_rows(k, s, s.Lk, b, h, key0), dp);
+  load_tile(Vs, lh, staged_rows(v, s, s.Lk, b, h, key0), dp);
   zero_rows(DK, lf);
   zero_rows(DV, lf);
   const int wo = warp * kWarpRows;
@@ -272,8 +292,8 @@ __global__ void __launch_bounds__(kWarps * 32)
   bf16* XTw = XT + wo * kTileLdH;
   for (int64_t i0 = 0; i0 < s.Lq; i0 += kTile) {
     __syncthreads();
-    stage_rows(Qs, lh, dp, q, s, b, s.Lq, i0, kTile, h);
-    stage_rows(Gs, lh, dp, gy, s, b, s.Lq, i0, kTile, h);
+    load_tile(Qs, lh, staged_rows(q, s, s.Lq, b, h, i0), dp);
+    load_tile(Gs, lh, staged_rows(gy, s, s.Lq, b, h, i0), dp);
     if (threadIdx.x < kTile) {
       const int64_t i = i0 + threadIdx.x, idx = ((int64_t)b * s.H + h) * s.Lq + i;
       Ls[threadIdx.x] = i < s.Lq ? lse[idx] : -INFINITY;

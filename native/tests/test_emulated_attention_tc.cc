@@ -1,5 +1,6 @@
 // The tensor-core flash attention kernels (cuda/attention_tensor_core_kernels.cuh) run here, without
-// a GPU, on the emulated device of tests/cuda_emulation.h: forward, dQ and dK/dV against the fp32 CPU
+// a GPU, on the emulated device of tests/cuda_emulation.h: the operand staging against its
+// definition, then forward, dQ and dK/dV against the fp32 CPU
 // attention within the bf16 bound, over SD's head dims (40 padded to 48, 80, 160), one below a
 // WMMA tile, cross-attention to masked tokens, lengths that are not multiples of the 64-row tiles,
 // and a batch entry with every key masked. This checks the kernels' indexing, tiling, online
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "cuda/attention_tensor_core_kernels.cuh"
 #include "harness.h"
@@ -24,6 +26,13 @@ using namespace cxrl::test;
 namespace {
 
 dim3 grid_over(int64_t rows, const AttentionShape& s) { return dim3(row_blocks(rows), (unsigned)(s.B * s.H)); }
+
+// A [B, L, H d] operand staged as attention_tensor_core.cu stages it.
+std::vector<bf16> staged(const Tensor& t, const AttentionShape& s, int64_t L) {
+  std::vector<bf16> out((size_t)s.B * s.H * padded_rows(L) * padded_dim(s.d));
+  emulation::launch_elementwise((int64_t)out.size(), [&] { to_head_major_bf16(t.v.data(), s, L, out.data()); });
+  return out;
+}
 
 }  // namespace
 
@@ -39,8 +48,20 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
     const float* mp = c.mask ? r.mask.v.data() : nullptr;
     const int dp = padded_dim(c.d);
     Tensor out(r.y.shape), lse({c.B, c.H, c.Lq}), eq(q.shape), ek(k.shape), ev(v.shape);
+    const std::vector<bf16> qs = staged(q, s, c.Lq), ks = staged(k, s, c.Lk), vs = staged(v, s, c.Lk),
+                            gs = staged(gy, s, c.Lq);
+    bool staged_ok = true;  // [B, H, rows padded to 64, dp]: q rounded to bf16, zero past d and past Lq
+    for (int b = 0; b < c.B; ++b)
+      for (int h = 0; h < c.H; ++h)
+        for (int64_t i = 0; i < padded_rows(c.Lq); ++i)
+          for (int e = 0; e < dp; ++e) {
+            const float x = e < c.d && i < c.Lq ? q.v[((b * c.Lq + i) * c.H + h) * c.d + e] : 0.f;
+            const bf16 got = qs[(((int64_t)b * c.H + h) * padded_rows(c.Lq) + i) * dp + e];
+            staged_ok = staged_ok && __bfloat162float(got) == __bfloat162float(__float2bfloat16_rn(x));
+          }
+    CHECK(staged_ok, c.label() + ": the staged q differs from its definition");
     emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), ForwardSmem::size(dp), [&] {
-      attention_forward_tc_kernel(s, q.v.data(), k.v.data(), v.v.data(), mp, out.v.data(), lse.v.data());
+      attention_forward_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, out.v.data(), lse.v.data());
     });
     // delta = sum_c dO O per query row, as attention.cu's fp32 kernel makes it.
     Tensor delta({c.B, c.H, c.Lq});
@@ -55,11 +76,11 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
           delta.v[((int64_t)b * c.H + h) * c.Lq + i] = acc;
         }
     emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), DqSmem::size(dp), [&] {
-      attention_dq_tc_kernel(s, q.v.data(), k.v.data(), v.v.data(), mp, gy.v.data(), lse.v.data(), delta.v.data(),
+      attention_dq_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, gs.data(), lse.v.data(), delta.v.data(),
                              eq.v.data());
     });
     emulation::launch(grid_over(c.Lk, s), dim3(kWarps * 32), DkvSmem::size(dp), [&] {
-      attention_dkv_tc_kernel(s, q.v.data(), k.v.data(), v.v.data(), mp, gy.v.data(), lse.v.data(), delta.v.data(),
+      attention_dkv_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, gs.data(), lse.v.data(), delta.v.data(),
                               ek.v.data(), ev.v.data());
     });
 
