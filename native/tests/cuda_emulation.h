@@ -89,4 +89,5 @@ T max(T a, T b) {
 }
 
 #include "tests/emulated_cuda/cuda_bf16.h"
+#include "tests/emulated_cuda/cuda_pipeline.h"
 #include "tests/emulated_cuda/mma.h"

@@ -1,11 +1,13 @@
 // The tensor-core flash attention kernels (cuda/attention_tensor_core_kernels.cuh) run here, without
 // a GPU, on the emulated device of tests/cuda_emulation.h: the operand staging against its
-// definition, then forward, dQ and dK/dV against the fp32 CPU
-// attention within the bf16 bound, over SD's head dims (40 padded to 48, 80, 160), one below a
-// WMMA tile, cross-attention to masked tokens, lengths that are not multiples of the 64-row tiles,
-// and a batch entry with every key masked. This checks the kernels' indexing, tiling, online
-// softmax, masking and synchronisation (and WMMA's alignment rules) on every CI run; the same
-// kernels on the H200 are checked by test_cuda_precision.cc.
+// definition, then forward, dQ and dK/dV against the fp32 CPU attention within the bf16 bound, over
+// SD's head dims (40 padded to 48, 80, 160), one below a WMMA tile, cross-attention to masked
+// tokens, lengths that are not multiples of the 64-row tiles, and a batch entry with every key
+// masked; each kernel with two tile buffers (where they fit) bitwise equal to one. The emulated
+// asynchronous copies land only when waited for, so a tile read too early reads NaN. This checks the
+// kernels' indexing, tiling, pipelining, online softmax, masking and synchronisation (and WMMA's
+// alignment rules) on every CI run; the same kernels on the H200 are checked by
+// test_cuda_precision.cc.
 
 // clang-format off: first, it defines the CUDA names the kernels use
 #include "tests/cuda_emulation.h"
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,58 @@ std::vector<bf16> staged(const Tensor& t, const AttentionShape& s, int64_t L) {
   return out;
 }
 
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.v.size() == b.v.size() && std::memcmp(a.v.data(), b.v.data(), a.v.size() * sizeof(float)) == 0;
+}
+
+struct KernelOutputs {
+  Tensor out, lse, gq, gk, gv;
+};
+
+// Forward, dQ and dK/dV on staged operands, each with two tile buffers where pipeline_stages allows
+// (pipelined) or with one.
+KernelOutputs run_kernels(const AttentionCase& c, const AttentionReference& r, const std::vector<bf16>& qs,
+                          const std::vector<bf16>& ks, const std::vector<bf16>& vs, const std::vector<bf16>& gs,
+                          bool pipelined) {
+  const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
+  const float* mp = c.mask ? r.mask.v.data() : nullptr;
+  const int dp = padded_dim(c.d);
+  const auto stages = [&](size_t (*smem_size)(int, int)) {
+    return pipelined ? pipeline_stages(smem_size, dp, emulation::kDynamicSharedBytes) : 1;
+  };
+  KernelOutputs o{Tensor(r.y.shape), Tensor({c.B, c.H, c.Lq}), Tensor(r.q.shape), Tensor(r.k.shape), Tensor(r.v.shape)};
+  const int forward_stages = stages(ForwardSmem::size);
+  emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), ForwardSmem::size(dp, forward_stages), [&] {
+    (forward_stages == 2
+         ? attention_forward_tc_kernel<2>
+         : attention_forward_tc_kernel<1>)(s, qs.data(), ks.data(), vs.data(), mp, o.out.v.data(), o.lse.v.data());
+  });
+  // delta = sum_c dO O per query row, as attention.cu's fp32 kernel makes it.
+  Tensor delta({c.B, c.H, c.Lq});
+  for (int b = 0; b < c.B; ++b)
+    for (int h = 0; h < c.H; ++h)
+      for (int i = 0; i < c.Lq; ++i) {
+        float acc = 0.f;
+        for (int e = 0; e < c.d; ++e) {
+          const int64_t at = ((int64_t)b * c.Lq + i) * c.H * c.d + h * c.d + e;
+          acc += o.out.v[at] * r.gy.v[at];
+        }
+        delta.v[((int64_t)b * c.H + h) * c.Lq + i] = acc;
+      }
+  const int dq_stages = stages(DqSmem::size), dkv_stages = stages(DkvSmem::size);
+  emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), DqSmem::size(dp, dq_stages), [&] {
+    (dq_stages == 2 ? attention_dq_tc_kernel<2> : attention_dq_tc_kernel<1>)(s, qs.data(), ks.data(), vs.data(), mp,
+                                                                             gs.data(), o.lse.v.data(), delta.v.data(),
+                                                                             o.gq.v.data());
+  });
+  emulation::launch(grid_over(c.Lk, s), dim3(kWarps * 32), DkvSmem::size(dp, dkv_stages), [&] {
+    (dkv_stages == 2 ? attention_dkv_tc_kernel<2>
+                     : attention_dkv_tc_kernel<1>)(s, qs.data(), ks.data(), vs.data(), mp, gs.data(), o.lse.v.data(),
+                                                   delta.v.data(), o.gk.v.data(), o.gv.v.data());
+  });
+  return o;
+}
+
 }  // namespace
 
 TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
@@ -47,7 +102,6 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
     const AttentionShape s{c.B, c.H, c.d, c.Lq, c.Lk};
     const float* mp = c.mask ? r.mask.v.data() : nullptr;
     const int dp = padded_dim(c.d);
-    Tensor out(r.y.shape), lse({c.B, c.H, c.Lq}), eq(q.shape), ek(k.shape), ev(v.shape);
     const std::vector<bf16> qs = staged(q, s, c.Lq), ks = staged(k, s, c.Lk), vs = staged(v, s, c.Lk),
                             gs = staged(gy, s, c.Lq);
     bool staged_ok = true;  // [B, H, rows padded to 64, dp]: q rounded to bf16, zero past d and past Lq
@@ -60,29 +114,14 @@ TEST(tensor_core_attention_on_emulated_gpu_matches_cpu_within_bf16_bound) {
             staged_ok = staged_ok && __bfloat162float(got) == __bfloat162float(__float2bfloat16_rn(x));
           }
     CHECK(staged_ok, c.label() + ": the staged q differs from its definition");
-    emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), ForwardSmem::size(dp), [&] {
-      attention_forward_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, out.v.data(), lse.v.data());
-    });
-    // delta = sum_c dO O per query row, as attention.cu's fp32 kernel makes it.
-    Tensor delta({c.B, c.H, c.Lq});
-    for (int b = 0; b < c.B; ++b)
-      for (int h = 0; h < c.H; ++h)
-        for (int i = 0; i < c.Lq; ++i) {
-          float acc = 0.f;
-          for (int e = 0; e < c.d; ++e) {
-            const int64_t at = ((int64_t)b * c.Lq + i) * c.H * c.d + h * c.d + e;
-            acc += out.v[at] * gy.v[at];
-          }
-          delta.v[((int64_t)b * c.H + h) * c.Lq + i] = acc;
-        }
-    emulation::launch(grid_over(c.Lq, s), dim3(kWarps * 32), DqSmem::size(dp), [&] {
-      attention_dq_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, gs.data(), lse.v.data(), delta.v.data(),
-                             eq.v.data());
-    });
-    emulation::launch(grid_over(c.Lk, s), dim3(kWarps * 32), DkvSmem::size(dp), [&] {
-      attention_dkv_tc_kernel(s, qs.data(), ks.data(), vs.data(), mp, gs.data(), lse.v.data(), delta.v.data(),
-                              ek.v.data(), ev.v.data());
-    });
+    // As attention_tensor_core.cu launches them (two tile buffers where they fit), then with one.
+    const KernelOutputs got_pipelined = run_kernels(c, r, qs, ks, vs, gs, true),
+                        got_single = run_kernels(c, r, qs, ks, vs, gs, false);
+    const Tensor &out = got_pipelined.out, &lse = got_pipelined.lse, &eq = got_pipelined.gq, &ek = got_pipelined.gk,
+                 &ev = got_pipelined.gv;
+    CHECK(same_bits(out, got_single.out) && same_bits(lse, got_single.lse) && same_bits(eq, got_single.gq) &&
+              same_bits(ek, got_single.gk) && same_bits(ev, got_single.gv),
+          c.label() + ": two tile buffers give other values than one");
 
     const std::string l = c.label();
     const Tensor* got[4] = {&out, &eq, &ek, &ev};

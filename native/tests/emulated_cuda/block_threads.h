@@ -105,15 +105,36 @@ class WorkerPool {
   std::atomic<int> generation_{0}, remaining_{0};
 };
 
-// The block being run: its barriers and the shuffle slots (doubles hold every type shuffled).
+// An asynchronous copy to shared memory (cuda_pipeline.h) not yet landed: at most 16 bytes.
+struct AsyncCopy {
+  void* dst;
+  size_t size;
+  unsigned char bytes[16];
+};
+struct ThreadAsyncCopies {
+  std::vector<AsyncCopy> open;                    // issued since the last commit
+  std::vector<std::vector<AsyncCopy>> committed;  // groups, oldest first
+  bool empty() const {                            // no copy pending (a group committed empty holds none)
+    for (const std::vector<AsyncCopy>& g : committed)
+      if (!g.empty()) return false;
+    return open.empty();
+  }
+};
+
+// The block being run: its barriers, the shuffle slots (doubles hold every type shuffled), and each
+// thread's asynchronous copies.
 struct Block {
-  Block(int threads, bool sequential_) : sequential(sequential_), all(threads), shuffle(threads) {
+  Block(int threads, bool sequential_)
+      : sequential(sequential_), all(threads), shuffle(threads), async_copies(threads) {
     for (int w = 0; w < threads / 32; ++w) warps.push_back(std::make_unique<Barrier>(32));
   }
   bool sequential;
   Barrier all;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<double> shuffle;
+  std::vector<ThreadAsyncCopies> async_copies;
+  // Reports copies that a finished block never waited for, and forgets them.
+  void end_async_copies(const char* report_as);
 };
 inline Block*& current_block() {
   static Block* b = nullptr;
@@ -132,6 +153,13 @@ inline std::mutex& error_mutex() {
 inline void report(const std::string& what) {
   std::lock_guard<std::mutex> lock(error_mutex());
   if (first_error().empty()) first_error() = what;
+}
+
+inline void Block::end_async_copies(const char* report_as) {
+  for (ThreadAsyncCopies& t : async_copies) {
+    if (!t.empty()) report(report_as);
+    t = ThreadAsyncCopies();
+  }
 }
 
 #ifdef CXRL_EMULATION_FIBERS

@@ -49,13 +49,17 @@ inline void launch(dim3 grid, dim3 block, size_t smem_bytes, const std::function
       std::memcpy(dynamic_shared() + i, &nan, sizeof(float));
   };
   fill_shared_bytes(kDynamicSharedBytes);
-  const auto fill_shared = [&] { fill_shared_bytes(smem_bytes); };
+  Block b((int)block.x, mode == Threads::kSequential);
+  // Before each block: the shared buffer refilled, and no asynchronous copy left from the last one.
+  const auto fill_shared = [&] {
+    b.end_async_copies("asynchronous copies to shared memory that their block never waited for");
+    fill_shared_bytes(smem_bytes);
+  };
   const auto for_each_block = [&](const std::function<void(dim3)>& f) {
     for (unsigned bz = 0; bz < grid.z; ++bz)
       for (unsigned by = 0; by < grid.y; ++by)
         for (unsigned bx = 0; bx < grid.x; ++bx) f(dim3(bx, by, bz));
   };
-  Block b((int)block.x, mode == Threads::kSequential);
   current_block() = &b;
   if (mode == Threads::kSequential) {
     for_each_block([&](dim3 at) {
@@ -85,6 +89,7 @@ inline void launch(dim3 grid, dim3 block, size_t smem_bytes, const std::function
     });
 #endif
   }
+  b.end_async_copies("asynchronous copies to shared memory that their block never waited for");
   current_block() = nullptr;
   if (!first_error().empty()) throw std::runtime_error("emulated kernel: " + first_error());
 }
