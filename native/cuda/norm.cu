@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "cuda/check.h"
+#include "cuda/column_sums.cuh"
 #include "cuda/device_memory.h"
 #include "cuda/launch.cuh"
 #include "cuda/norm_kernels.cuh"
@@ -34,8 +35,13 @@ void norm_backward_device(const NormShape& s, const float* x, const float* gamma
   check_shape(s);
   if (gx) CXRL_LAUNCH(norm_input_grad_kernel, (unsigned)(s.B * s.G), kNormThreads, 0)(s, x, gamma, mean, rstd, gy, gx);
   check(cudaGetLastError(), "norm input grad launch");
-  if (ggamma || gbeta)
-    CXRL_LAUNCH(norm_param_grad_kernel, (unsigned)s.C, kNormThreads, 0)(s, x, mean, rstd, gy, ggamma, gbeta);
+  if (!ggamma && !gbeta) return;
+  if (s.S == 1) {  // columns, parallel over the rows too
+    column_sums_device<2>(s.B, (int)s.C, NormParamValues{s, x, mean, rstd, gy}, ColumnSumOutputs<2>{{ggamma, gbeta}},
+                          "norm param grad");
+    return;
+  }
+  CXRL_LAUNCH(norm_param_grad_kernel, (unsigned)s.C, kNormThreads, 0)(s, x, mean, rstd, gy, ggamma, gbeta);
   check(cudaGetLastError(), "norm param grad launch");
 }
 

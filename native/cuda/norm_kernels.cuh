@@ -98,7 +98,9 @@ __global__ void norm_input_grad_kernel(NormShape s, const float* x, const float*
   }
 }
 
-// ggamma[c] += sum over b, s of gy xhat; gbeta[c] += sum of gy. One block per channel.
+// ggamma[c] += sum over b, s of gy xhat; gbeta[c] += sum of gy. One block per channel: for
+// GroupNorm, whose channels are planes of S values each; LayerNorm's (S = 1) go by
+// NormParamValues instead.
 __global__ void norm_param_grad_kernel(NormShape s, const float* x, const float* mean, const float* rstd,
                                        const float* gy, float* ggamma, float* gbeta) {
   const int64_t c = blockIdx.x, cpg = s.C / s.G, count = s.B * s.S;
@@ -115,6 +117,18 @@ __global__ void norm_param_grad_kernel(NormShape s, const float* x, const float*
     if (gbeta) gbeta[c] += (float)db;
   }
 }
+
+// With S = 1 (LayerNorm over tokens: B rows of C channels, channels the fast axis) the parameter
+// gradients are per-column sums (column_sums_kernels.cuh) of these two summands.
+struct NormParamValues {
+  NormShape s;
+  const float *x, *mean, *rstd, *gy;
+  __device__ void operator()(int64_t b, int c, double* v) const {
+    const int64_t i = b * s.C + c, row = b * s.G + c / (s.C / s.G);
+    v[0] = (double)gy[i] * (x[i] - mean[row]) * rstd[row];  // into ggamma
+    v[1] = gy[i];                                           // into gbeta
+  }
+};
 
 }  // namespace
 }  // namespace cxrl

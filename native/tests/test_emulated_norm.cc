@@ -2,7 +2,9 @@
 // tests/cuda_emulation.h, with norm.cu's launch geometry, against the CPU twins (ops/norm.h):
 // output, statistics, the fused SiLU and its pre-activation, the input gradient and the accumulated
 // gamma / beta gradients. One case has groups longer than a slice (8192 values, one of them
-// uneven), so the in-order merge of slice moments runs; one is a LayerNorm (S = 1, G = 1).
+// uneven), so the in-order merge of slice moments runs; two are LayerNorms (S = 1, G = 1), whose
+// parameter gradients are per-column sums (cuda/column_sums_kernels.cuh), one of them over
+// several column tiles and row chunks.
 
 // clang-format off: first, it defines the CUDA names the kernels use
 #include "tests/cuda_emulation.h"
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cuda/column_sums_kernels.cuh"
 #include "cuda/norm_kernels.cuh"
 #include "harness.h"
 #include "ops/norm.h"
@@ -43,6 +46,21 @@ void emulated_norm(const NormShape& s, const Tensor& x, const Tensor& gamma, con
   emulation::launch(dim3((unsigned)rows), threads, 0, [&] {
     norm_input_grad_kernel(s, x.v.data(), gamma.v.data(), mean->v.data(), rstd->v.data(), gy.v.data(), gx->v.data());
   });
+  if (s.S == 1) {  // LayerNorm's parameter gradients: per-column sums (column_sums.cuh's launches)
+    const int64_t chunks = column_chunks(s.B);
+    std::vector<double> partial(2 * chunks * s.C);
+    const NormParamValues values{s, x.v.data(), mean->v.data(), rstd->v.data(), gy.v.data()};
+    emulation::launch(dim3(column_tiles((int)s.C), (unsigned)chunks), dim3(kColumnSumThreads), 0,
+                      [&] { column_partials_kernel<2>(s.B, (int)s.C, values, partial.data()); });
+    emulation::launch(
+        dim3((unsigned)((s.C + kColumnFinishThreads - 1) / kColumnFinishThreads)), dim3(kColumnFinishThreads), 0,
+        [&] {
+          column_finish_kernel<2>(partial.data(), chunks, (int)s.C,
+                                  ColumnSumOutputs<2>{{ggamma->v.data(), gbeta->v.data()}});
+        },
+        emulation::Threads::kSequential);
+    return;
+  }
   emulation::launch(dim3((unsigned)s.C), threads, 0, [&] {
     norm_param_grad_kernel(s, x.v.data(), mean->v.data(), rstd->v.data(), gy.v.data(), ggamma->v.data(),
                            gbeta->v.data());
@@ -61,7 +79,8 @@ TEST(norm_kernels_on_emulated_gpu_match_cpu) {
   for (const NormCase c :
        {NormCase{"GroupNorm+SiLU, groups of 2 x 4500 values (two slices)", 2, 4, 75, 60, 2, true, false},
         NormCase{"GroupNorm, 8 groups", 3, 16, 5, 7, 8, false, false},
-        NormCase{"LayerNorm over 48", 5, 48, 1, 1, 1, false, true}}) {
+        NormCase{"LayerNorm over 48", 5, 48, 1, 1, 1, false, true},
+        NormCase{"LayerNorm over 70, 700 rows (3 column tiles x 3 row chunks)", 700, 70, 1, 1, 1, false, true}}) {
     const Tensor x = c.layer_norm ? randn({c.B, c.C}, 2.f) : randn({c.B, c.C, c.H, c.W}, 2.f);
     const Tensor gamma = randn({c.C}), beta = randn({c.C}), gy = randn(x.shape);
     const float eps = 1e-5f;
