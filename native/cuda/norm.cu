@@ -33,8 +33,15 @@ void norm_forward_device(const NormShape& s, const float* x, const float* gamma,
 void norm_backward_device(const NormShape& s, const float* x, const float* gamma, const float* mean, const float* rstd,
                           const float* gy, float* gx, float* ggamma, float* gbeta) {
   check_shape(s);
-  if (gx) CXRL_LAUNCH(norm_input_grad_kernel, (unsigned)(s.B * s.G), kNormThreads, 0)(s, x, gamma, mean, rstd, gy, gx);
-  check(cudaGetLastError(), "norm input grad launch");
+  if (gx) {
+    const int64_t rows = s.B * s.G, slices = norm_slices(s.C / s.G * s.S);
+    DeviceArray<SliceGradSums> sums(rows * slices);
+    CXRL_LAUNCH(norm_grad_slice_sums, (unsigned)(rows * slices), kNormThreads, 0)
+    (s, x, gamma, mean, rstd, gy, slices, sums.data());
+    CXRL_LAUNCH(norm_input_grad_apply, (unsigned)(rows * slices), kNormThreads, 0)
+    (s, x, gamma, mean, rstd, gy, slices, sums.data(), gx);
+    check(cudaGetLastError(), "norm input grad launch");
+  }
   if (!ggamma && !gbeta) return;
   if (s.S == 1) {  // columns, parallel over the rows too
     column_sums_device<2>(s.B, (int)s.C, NormParamValues{s, x, mean, rstd, gy}, ColumnSumOutputs<2>{{ggamma, gbeta}},

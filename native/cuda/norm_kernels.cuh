@@ -15,7 +15,8 @@ constexpr int kNormThreads = 256, kFinishThreads = 256;
 // The forward runs in three steps so that every SM has work even with few, long rows (GroupNorm's
 // 32 groups of 40960 values at SD resolution): slices of at most kSlice values each give their
 // (count, mean, M2), two passes in double over the slice; the slices of a row are merged in order
-// (Chan et al.'s parallel variance), and an elementwise pass normalises. x is read twice.
+// (Chan et al.'s parallel variance), and an elementwise pass normalises. x is read twice. The
+// backward's input gradient uses the same slices.
 constexpr int64_t kSlice = 8192;
 inline int64_t norm_slices(int64_t len) { return (len + kSlice - 1) / kSlice; }
 inline unsigned finish_blocks(int64_t rows) { return (unsigned)((rows + kFinishThreads - 1) / kFinishThreads); }
@@ -79,36 +80,59 @@ __global__ void norm_apply(NormShape s, const float* x, const float* gamma, cons
   }
 }
 
-// dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = gy gamma, per row.
-__global__ void norm_input_grad_kernel(NormShape s, const float* x, const float* gamma, const float* mean,
-                                       const float* rstd, const float* gy, float* gx) {
-  const int64_t row = blockIdx.x, cpg = s.C / s.G, len = cpg * s.S, c0 = (row % s.G) * cpg;
-  const float *xr = x + row * len, *gr = gy + row * len;
+// The input gradient dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = gy gamma,
+// in the forward's slices: each slice's two sums, then an elementwise pass whose blocks add their
+// row's slice sums in order (every block of a row gets the same means).
+struct SliceGradSums {
+  double dxhat, dxhat_xhat;
+};
+
+__global__ void norm_grad_slice_sums(NormShape s, const float* x, const float* gamma, const float* mean,
+                                     const float* rstd, const float* gy, int64_t slices, SliceGradSums* out) {
+  const NormSlice sl = block_slice(s, slices);
+  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
   const float mu = mean[row], r = rstd[row];
   double a1 = 0, a2 = 0;
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-    const double d = (double)gr[j] * gamma[c0 + j / s.S];
+  for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    const double d = (double)gy[base + j] * gamma[c0 + j / S];
     a1 += d;
-    a2 += d * (xr[j] - mu) * r;
+    a2 += d * (x[base + j] - mu) * r;
   }
-  const float m1 = (float)(block_sum(a1) / len), m2 = (float)(block_sum(a2) / len);
-  for (int64_t j = threadIdx.x; j < len; j += blockDim.x) {
-    const float xhat = (xr[j] - mu) * r;
-    gx[row * len + j] = r * (gr[j] * gamma[c0 + j / s.S] - m1 - xhat * m2);
+  a1 = block_sum(a1);
+  a2 = block_sum(a2);
+  if (threadIdx.x == 0) out[blockIdx.x] = {a1, a2};
+}
+
+__global__ void norm_input_grad_apply(NormShape s, const float* x, const float* gamma, const float* mean,
+                                      const float* rstd, const float* gy, int64_t slices, const SliceGradSums* sums,
+                                      float* gx) {
+  const NormSlice sl = block_slice(s, slices);
+  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
+  double a1 = 0, a2 = 0;
+  for (int64_t k = 0; k < slices; ++k) a1 += sums[row * slices + k].dxhat, a2 += sums[row * slices + k].dxhat_xhat;
+  const float m1 = (float)(a1 / sl.len), m2 = (float)(a2 / sl.len), mu = mean[row], r = rstd[row];
+  for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
+    const float xhat = (x[base + j] - mu) * r;
+    gx[base + j] = r * (gy[base + j] * gamma[c0 + j / S] - m1 - xhat * m2);
   }
 }
 
 // ggamma[c] += sum over b, s of gy xhat; gbeta[c] += sum of gy. One block per channel: for
-// GroupNorm, whose channels are planes of S values each; LayerNorm's (S = 1) go by
-// NormParamValues instead.
+// GroupNorm, whose channels are planes of S values each (walked image by image, no division per
+// value); LayerNorm's (S = 1) go by NormParamValues instead.
 __global__ void norm_param_grad_kernel(NormShape s, const float* x, const float* mean, const float* rstd,
                                        const float* gy, float* ggamma, float* gbeta) {
-  const int64_t c = blockIdx.x, cpg = s.C / s.G, count = s.B * s.S;
+  const int64_t c = blockIdx.x, cpg = s.C / s.G;
   double dg = 0, db = 0;
-  for (int64_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const int64_t b = k / s.S, i = (b * s.C + c) * s.S + k % s.S, row = b * s.G + c / cpg;
-    dg += (double)gy[i] * (x[i] - mean[row]) * rstd[row];
-    db += gy[i];
+  for (int64_t b = 0; b < s.B; ++b) {
+    const int64_t row = b * s.G + c / cpg, plane = (b * s.C + c) * s.S;
+    const float mu = mean[row], r = rstd[row];
+    for (int64_t p = threadIdx.x; p < s.S; p += blockDim.x) {
+      dg += (double)gy[plane + p] * (x[plane + p] - mu) * r;
+      db += gy[plane + p];
+    }
   }
   dg = block_sum(dg);
   db = block_sum(db);

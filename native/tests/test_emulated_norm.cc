@@ -2,9 +2,9 @@
 // tests/cuda_emulation.h, with norm.cu's launch geometry, against the CPU twins (ops/norm.h):
 // output, statistics, the fused SiLU and its pre-activation, the input gradient and the accumulated
 // gamma / beta gradients. One case has groups longer than a slice (8192 values, one of them
-// uneven), so the in-order merge of slice moments runs; two are LayerNorms (S = 1, G = 1), whose
-// parameter gradients are per-column sums (cuda/column_sums_kernels.cuh), one of them over
-// several column tiles and row chunks.
+// uneven), so the in-order merges of the slice moments and of the input gradient's slice sums run;
+// two are LayerNorms (S = 1, G = 1), whose parameter gradients are per-column sums
+// (cuda/column_sums_kernels.cuh), one of them over several column tiles and row chunks.
 
 // clang-format off: first, it defines the CUDA names the kernels use
 #include "tests/cuda_emulation.h"
@@ -43,9 +43,18 @@ void emulated_norm(const NormShape& s, const Tensor& x, const Tensor& gamma, con
                    silu, silu ? pre->v.data() : nullptr);
       },
       emulation::Threads::kSequential);
-  emulation::launch(dim3((unsigned)rows), threads, 0, [&] {
-    norm_input_grad_kernel(s, x.v.data(), gamma.v.data(), mean->v.data(), rstd->v.data(), gy.v.data(), gx->v.data());
+  std::vector<SliceGradSums> sums(rows * slices);
+  emulation::launch(per_slice, threads, 0, [&] {
+    norm_grad_slice_sums(s, x.v.data(), gamma.v.data(), mean->v.data(), rstd->v.data(), gy.v.data(), slices,
+                         sums.data());
   });
+  emulation::launch(
+      per_slice, threads, 0,
+      [&] {
+        norm_input_grad_apply(s, x.v.data(), gamma.v.data(), mean->v.data(), rstd->v.data(), gy.v.data(), slices,
+                              sums.data(), gx->v.data());
+      },
+      emulation::Threads::kSequential);
   if (s.S == 1) {  // LayerNorm's parameter gradients: per-column sums (column_sums.cuh's launches)
     const int64_t chunks = column_chunks(s.B);
     std::vector<double> partial(2 * chunks * s.C);
