@@ -1,4 +1,7 @@
 // Layout ops on the device: launches the kernels of shape_ops_kernels.cuh.
+#include <stdexcept>
+
+#include "cuda/check.h"
 #include "cuda/elementwise_launch.cuh"
 #include "cuda/launch.cuh"
 #include "cuda/ops.h"
@@ -37,11 +40,24 @@ void add_device(const float* a, const float* b, float* y, int64_t n) {
 void add_scaled_device(float* acc, const float* b, float scale, int64_t n) {
   launch_elementwise(add_scaled_kernel, n, "add scaled", acc, b, scale, n);
 }
+namespace {
+
+// [batch, rows, cols] -> [batch, cols, rows].
+void transpose_device(const float* src, float* dst, int64_t batch, int64_t rows, int64_t cols) {
+  if (batch <= 0 || rows <= 0 || cols <= 0) return;
+  if (batch > 65535 || (rows + kTransposeTile - 1) / kTransposeTile > 65535)
+    throw std::invalid_argument("transpose (CUDA): more than 65535 images or 2M rows");
+  CXRL_LAUNCH(transpose_tiles_kernel, transpose_grid(batch, rows, cols), kTransposeThreads, 0)(src, dst, rows, cols);
+  check(cudaGetLastError(), "transpose launch");
+}
+
+}  // namespace
+
 void nchw_to_tokens_device(const float* x, float* y, int64_t B, int64_t C, int64_t HW) {
-  launch_elementwise(transpose_kernel, B * C * HW, "transpose", x, y, B, C, HW, true);
+  transpose_device(x, y, B, C, HW);
 }
 void tokens_to_nchw_device(const float* t, float* y, int64_t B, int64_t C, int64_t HW) {
-  launch_elementwise(transpose_kernel, B * C * HW, "transpose", t, y, B, C, HW, false);
+  transpose_device(t, y, B, HW, C);
 }
 void add_plane_bias_device(float* h, const float* t, int64_t planes, int64_t HW) {
   launch_elementwise(plane_bias_kernel, planes * HW, "plane bias", h, t, planes, HW);

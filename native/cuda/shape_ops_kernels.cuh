@@ -1,7 +1,7 @@
 // Layout ops on the device (twins of native/ops/shape_ops.cc), plus the ResNet block's per-channel
 // time-embedding add and its gradient: the kernels. Pure data movement, one thread per output
-// value. shape_ops.cu launches them; a CPU test runs them on an emulated GPU
-// (native/tests/test_emulated_layout.cc).
+// value (the transpose: per value of a shared tile). shape_ops.cu launches them; a CPU test runs them on an emulated
+// GPU (native/tests/test_emulated_layout.cc).
 #pragma once
 #include <cstdint>
 
@@ -65,18 +65,26 @@ __global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) 
   CXRL_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
 
-// [B, C, HW] <-> [B, HW, C]: to_tokens writes tokens from planes, else the reverse.
-__global__ void transpose_kernel(const float* x, float* y, int64_t B, int64_t C, int64_t HW, bool to_tokens) {
-  CXRL_GRID_STRIDE(i, B * C * HW) {
-    const int64_t b = i / (C * HW);
-    if (to_tokens) {  // i indexes the tokens layout [b, p, c]
-      const int64_t p = i % (C * HW) / C, c = i % C;
-      y[i] = x[(b * C + c) * HW + p];
-    } else {  // i indexes the planes layout [b, c, p]
-      const int64_t c = i % (C * HW) / HW, p = i % HW;
-      y[i] = x[(b * HW + p) * C + c];
-    }
-  }
+// dst[b][c][r] = src[b][r][c]: [batch, rows, cols] -> [batch, cols, rows] (planes [B, C, HW] to
+// tokens [B, HW, C] with rows = C, and back with rows = HW), through a 32 x 33 shared tile so that
+// the reads (along cols) and the writes (along rows) are both coalesced. Grid (column tiles, row
+// tiles, batch), kTransposeThreads threads: 32 columns x 8 rows, 4 values each.
+constexpr int kTransposeTile = 32, kTransposeThreads = 256;
+__global__ void transpose_tiles_kernel(const float* src, float* dst, int64_t rows, int64_t cols) {
+  __shared__ float tile[kTransposeTile][kTransposeTile + 1];  // the pad column: no bank conflicts
+  const int tx = threadIdx.x % kTransposeTile, ty = threadIdx.x / kTransposeTile;
+  const int64_t r0 = (int64_t)blockIdx.y * kTransposeTile, c0 = (int64_t)blockIdx.x * kTransposeTile;
+  const float* s = src + blockIdx.z * rows * cols;
+  float* d = dst + blockIdx.z * rows * cols;
+  for (int i = ty; i < kTransposeTile; i += kTransposeThreads / kTransposeTile)
+    if (r0 + i < rows && c0 + tx < cols) tile[i][tx] = s[(r0 + i) * cols + c0 + tx];
+  __syncthreads();
+  for (int i = ty; i < kTransposeTile; i += kTransposeThreads / kTransposeTile)
+    if (c0 + i < cols && r0 + tx < rows) d[(c0 + i) * rows + r0 + tx] = tile[tx][i];
+}
+inline dim3 transpose_grid(int64_t batch, int64_t rows, int64_t cols) {
+  return dim3((unsigned)((cols + kTransposeTile - 1) / kTransposeTile),
+              (unsigned)((rows + kTransposeTile - 1) / kTransposeTile), (unsigned)batch);
 }
 
 __global__ void add_scaled_kernel(float* acc, const float* b, float scale, int64_t n) {

@@ -6,6 +6,7 @@
 #include "tests/cuda_emulation.h"
 // clang-format on
 
+#include <array>
 #include <string>
 
 #include "cuda/shape_ops_kernels.cuh"
@@ -72,11 +73,18 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
   add_scaled_inplace(&acc_cpu, y, 0.3f);
   CHECK(same(acc, acc_cpu), "add scaled differs");
 
-  Tensor tokens({B, HW, C}), back(x.shape);
-  emulation::launch_elementwise(x.numel(), [&] { transpose_kernel(x.v.data(), tokens.v.data(), B, C, HW, true); });
-  CHECK(same(tokens, nchw_to_tokens(x)), "NCHW -> tokens differs");
-  emulation::launch_elementwise(x.numel(), [&] { transpose_kernel(tokens.v.data(), back.v.data(), B, C, HW, false); });
-  CHECK(same(back, tokens_to_nchw(tokens, H, W)), "tokens -> NCHW differs");
+  // The transposes, as shape_ops.cu launches them: here and on a shape of 3 x 2 tiles, both partial.
+  for (const auto [Ct, Ht, Wt] : {std::array<int64_t, 3>{C, H, W}, std::array<int64_t, 3>{70, 5, 9}}) {
+    const Tensor planes_in = randn({B, Ct, Ht, Wt});
+    const int64_t HWt = Ht * Wt;
+    Tensor tokens({B, HWt, Ct}), back(planes_in.shape);
+    emulation::launch(transpose_grid(B, Ct, HWt), dim3(kTransposeThreads), 0,
+                      [&] { transpose_tiles_kernel(planes_in.v.data(), tokens.v.data(), Ct, HWt); });
+    CHECK(same(tokens, nchw_to_tokens(planes_in)), "NCHW -> tokens differs, " + shape_str(planes_in.shape));
+    emulation::launch(transpose_grid(B, HWt, Ct), dim3(kTransposeThreads), 0,
+                      [&] { transpose_tiles_kernel(tokens.v.data(), back.v.data(), HWt, Ct); });
+    CHECK(same(back, tokens_to_nchw(tokens, Ht, Wt)), "tokens -> NCHW differs, " + shape_str(planes_in.shape));
+  }
 
   const Tensor t = randn({B, C});
   Tensor h = x, h_cpu = x, sums({B, C});
