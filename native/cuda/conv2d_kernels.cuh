@@ -25,32 +25,46 @@ struct Dims {
 __device__ __forceinline__ void store_column(float* dst, float v) { *dst = v; }
 __device__ __forceinline__ void store_column(__nv_bfloat16* dst, float v) { *dst = __float2bfloat16_rn(v); }
 
+// The layout kernels run on grids (blocks along one image plane, rows or channels, images), so a
+// block's row or channel and image come from its coordinates, and a thread does one 32-bit
+// division per value (a flat index would need several 64-bit ones, which on a GPU cost more than
+// the value's memory traffic). Planes of up to 2^31 values; rows, channels and images up to 65535
+// each (conv2d.cu checks).
+constexpr int kLayoutThreads = 256;
+inline dim3 layout_grid(int64_t plane, int64_t rows, int images) {
+  const int64_t x = (plane + kLayoutThreads - 1) / kLayoutThreads;
+  return dim3((unsigned)(x < 64 ? x : 64), (unsigned)rows, (unsigned)images);
+}
+#define CXRL_PLANE_STRIDE(i, n) \
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
 // The columns of a group of images, row r = (c k + ky) k + kx, position p = oy Wo + ox:
 //   per image     col[img][r][p]       (the forward's batched products, one per image)
 //   side by side  col[r][img Ho Wo + p] (the weight gradient's one product over the whole group)
 // col = x[img][c][oy s - p + ky][ox s - p + kx] (0 outside). With k = 1, stride 1, padding 0 the
 // side-by-side columns are the images' channels side by side, [C, images H W].
+// Grid layout_grid(Ho Wo, Cin k k, images).
 template <typename T>
 __global__ void im2col_kernel(Dims d, const float* x, int images, bool side_by_side, T* col) {
-  const int64_t rows = d.rows(), cols = d.cols();
-  CXRL_GRID_STRIDE(i, images * rows * cols) {
-    const int pos = (int)(i % cols), oy = pos / d.Wo, ox = pos % d.Wo;
-    const int64_t outer = i / cols;
-    const int64_t img = side_by_side ? outer % images : outer / rows, r = side_by_side ? outer / images : outer % rows;
-    const int c = (int)(r / (d.k * d.k)), ky = (int)(r / d.k % d.k), kx = (int)(r % d.k);
+  const int r = blockIdx.y, img = blockIdx.z, cols = d.Ho * d.Wo;
+  const int c = r / (d.k * d.k), ky = r / d.k % d.k, kx = r % d.k;
+  const float* plane = x + ((int64_t)img * d.Cin + c) * d.H * d.W;
+  T* out = col + (side_by_side ? (int64_t)r * images + img : (int64_t)img * d.rows() + r) * cols;
+  CXRL_PLANE_STRIDE(p, cols) {
+    const int oy = p / d.Wo, ox = p - oy * d.Wo;
     const int iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
-    store_column(col + i,
-                 (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? x[((img * d.Cin + c) * d.H + iy) * d.W + ix] : 0.f);
+    store_column(out + p, (iy >= 0 && iy < d.H && ix >= 0 && ix < d.W) ? plane[iy * d.W + ix] : 0.f);
   }
 }
 
-// gx[img][c][iy][ix] = sum of gcol over the taps (ky, kx) whose output pixel reads (iy, ix).
+// gx[img][c][iy][ix] = sum of gcol (per-image layout) over the taps (ky, kx) whose output pixel
+// reads (iy, ix). Grid layout_grid(H W, Cin, images).
 __global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) {
-  const int64_t plane = (int64_t)d.H * d.W, per_image = d.Cin * plane;
-  CXRL_GRID_STRIDE(i, images * per_image) {
-    const int64_t img = i / per_image;
-    const int c = (int)(i % per_image / plane), iy = (int)(i % plane / d.W), ix = (int)(i % d.W);
-    const float* g = gcol + img * d.rows() * d.cols();
+  const int c = blockIdx.y, img = blockIdx.z, cols = d.Ho * d.Wo;
+  const float* g = gcol + (int64_t)img * d.rows() * cols;
+  float* out = gx + ((int64_t)img * d.Cin + c) * d.H * d.W;
+  CXRL_PLANE_STRIDE(i, d.H * d.W) {
+    const int iy = i / d.W, ix = i - iy * d.W;
     float s = 0.f;
     for (int ky = 0; ky < d.k; ++ky) {
       const int ty = iy + d.pad - ky;
@@ -58,10 +72,10 @@ __global__ void col2im_kernel(Dims d, const float* gcol, int images, float* gx) 
       for (int kx = 0; kx < d.k; ++kx) {
         const int tx = ix + d.pad - kx;
         if (tx < 0 || tx % d.stride != 0 || tx / d.stride >= d.Wo) continue;
-        s += g[((int64_t)(c * d.k + ky) * d.k + kx) * d.cols() + (ty / d.stride) * d.Wo + tx / d.stride];
+        s += g[((int64_t)(c * d.k + ky) * d.k + kx) * cols + (ty / d.stride) * d.Wo + tx / d.stride];
       }
     }
-    gx[i] = s;
+    out[i] = s;
   }
 }
 
@@ -72,8 +86,12 @@ __global__ void round_to_bf16_kernel(const float* src, __nv_bfloat16* dst, int64
 
 constexpr int kChannelSumThreads = 256;  // channel_sum: one block per channel
 
-__global__ void add_channel_bias(float* y, const float* b, int64_t total, int64_t plane, int C) {
-  CXRL_GRID_STRIDE(i, total) y[i] += b[i / plane % C];
+// y[img][c][p] += b[c]. Grid layout_grid(plane, C, images).
+__global__ void add_channel_bias(float* y, const float* b, int plane, int C) {
+  const int c = blockIdx.y;
+  float* out = y + ((int64_t)blockIdx.z * C + c) * plane;
+  const float bc = b[c];
+  CXRL_PLANE_STRIDE(p, plane) out[p] += bc;
 }
 
 // gb[c] += sum over images and positions of gy: one block per channel.
