@@ -24,19 +24,23 @@ __global__ void gelu_kernel(const float* x, float* y, int64_t n) { CXRL_GRID_STR
 __global__ void gelu_backward_kernel(const float* x, const float* gy, float* gx, int64_t n) {
   CXRL_GRID_STRIDE(i, n) gx[i] = gy[i] * gelu_grad(x[i]);
 }
-// Row r of x holds the hidden half [0, I) and the gate half [I, 2I).
+// Row r of x holds the hidden half [0, I) and the gate half [I, 2I). On plane_grid(rows, I): the
+// row from the grid, no division per value.
 __global__ void geglu_kernel(const float* x, float* y, int64_t rows, int64_t I) {
-  CXRL_GRID_STRIDE(k, rows * I) {
-    const int64_t r = k / I, c = k % I;
-    y[k] = x[r * 2 * I + c] * gelu(x[r * 2 * I + I + c]);
+  CXRL_FOR_EACH_PLANE(r, rows) {
+    const float *h = x + r * 2 * I, *g = h + I;
+    float* yr = y + r * I;
+    CXRL_PLANE_STRIDE(c, (int)I) yr[c] = h[c] * gelu(g[c]);
   }
 }
 __global__ void geglu_backward_kernel(const float* x, const float* gy, float* gx, int64_t rows, int64_t I) {
-  CXRL_GRID_STRIDE(k, rows * I) {
-    const int64_t r = k / I, c = k % I;
-    const float h = x[r * 2 * I + c], g = x[r * 2 * I + I + c];
-    gx[r * 2 * I + c] = gy[k] * gelu(g);
-    gx[r * 2 * I + I + c] = gy[k] * h * gelu_grad(g);
+  CXRL_FOR_EACH_PLANE(r, rows) {
+    const float *h = x + r * 2 * I, *g = h + I, *gyr = gy + r * I;
+    float *gh = gx + r * 2 * I, *gg = gh + I;
+    CXRL_PLANE_STRIDE(c, (int)I) {
+      gh[c] = gyr[c] * gelu(g[c]);
+      gg[c] = gyr[c] * h[c] * gelu_grad(g[c]);
+    }
   }
 }
 
@@ -51,10 +55,10 @@ void gelu_backward_device(const float* x, const float* gy, float* gx, int64_t n)
   launch_elementwise(gelu_backward_kernel, n, "gelu backward", x, gy, gx, n);
 }
 void geglu_forward_device(const float* x, float* y, int64_t rows, int64_t I) {
-  launch_elementwise(geglu_kernel, rows * I, "geglu", x, y, rows, I);
+  launch_planes(geglu_kernel, rows, I, "geglu", x, y, rows, I);
 }
 void geglu_backward_device(const float* x, const float* gy, float* gx, int64_t rows, int64_t I) {
-  launch_elementwise(geglu_backward_kernel, rows * I, "geglu backward", x, gy, gx, rows, I);
+  launch_planes(geglu_backward_kernel, rows, I, "geglu backward", x, gy, gx, rows, I);
 }
 
 }  // namespace cxrl

@@ -35,8 +35,6 @@ inline dim3 layout_grid(int64_t plane, int64_t rows, int images) {
   const int64_t x = (plane + kLayoutThreads - 1) / kLayoutThreads;
   return dim3((unsigned)(x < 64 ? x : 64), (unsigned)rows, (unsigned)images);
 }
-#define CXRL_PLANE_STRIDE(i, n) \
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
 
 // The columns of a group of images, row r = (c k + ky) k + kx, position p = oy Wo + ox:
 //   per image     col[img][r][p]       (the forward's batched products, one per image)

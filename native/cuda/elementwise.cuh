@@ -15,4 +15,18 @@ inline unsigned elementwise_blocks(int64_t n) {
 #define CXRL_GRID_STRIDE(i, n) \
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
+// Kernels over `planes` planes of `per_plane` values each (an image channel, a row of a matrix):
+// blocks along a plane on x and planes on y, so a value's plane comes from the grid (a grid-stride
+// loop past 65535 planes) and its place in the plane is a 32-bit index: at most one 32-bit division
+// per value where a flat index would need 64-bit ones (a long instruction sequence on a GPU). Planes
+// of up to 2^31 values (plane_launch in elementwise_launch.cuh checks).
+inline dim3 plane_grid(int64_t planes, int64_t per_plane) {
+  const int64_t x = (per_plane + kElementwiseThreads - 1) / kElementwiseThreads;
+  return dim3((unsigned)std::max<int64_t>(1, std::min<int64_t>(x, 64)),
+              (unsigned)std::max<int64_t>(1, std::min<int64_t>(planes, 65535)));
+}
+#define CXRL_FOR_EACH_PLANE(p, planes) for (int64_t p = blockIdx.y; p < (planes); p += gridDim.y)
+#define CXRL_PLANE_STRIDE(i, n) \
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += gridDim.x * blockDim.x)
+
 }  // namespace cxrl

@@ -1,6 +1,8 @@
 // Internal to the CUDA backend: the one launcher every grid-stride elementwise kernel goes through.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "cuda/check.h"
 #include "cuda/elementwise.cuh"
@@ -13,6 +15,15 @@ namespace cxrl {
 template <typename... KernelArgs, typename... Args>
 void launch_elementwise(void (*kernel)(KernelArgs...), int64_t n, const char* what, Args... args) {
   CXRL_LAUNCH_BARRIER_FREE(kernel, elementwise_blocks(n), kElementwiseThreads, 0)(args...);
+  check(cudaGetLastError(), what);
+}
+
+// kernel over plane_grid(planes, per_plane) (elementwise.cuh), barrier-free, then the check.
+template <typename... KernelArgs, typename... Args>
+void launch_planes(void (*kernel)(KernelArgs...), int64_t planes, int64_t per_plane, const char* what, Args... args) {
+  if (planes <= 0 || per_plane <= 0) return;
+  if (per_plane > INT32_MAX) throw std::invalid_argument(std::string(what) + " (CUDA): a plane past 2^31 values");
+  CXRL_LAUNCH_BARRIER_FREE(kernel, plane_grid(planes, per_plane), kElementwiseThreads, 0)(args...);
   check(cudaGetLastError(), what);
 }
 

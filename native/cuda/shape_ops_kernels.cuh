@@ -1,7 +1,7 @@
 // Layout ops on the device (twins of native/ops/shape_ops.cc), plus the ResNet block's per-channel
 // time-embedding add and its gradient: the kernels. Pure data movement, one thread per output
-// value (the transpose: per value of a shared tile). shape_ops.cu launches them; a CPU test runs them on an emulated
-// GPU (native/tests/test_emulated_layout.cc).
+// value (the transpose: per value of a shared tile), most on plane grids. shape_ops.cu launches them; a CPU test runs
+// them on an emulated GPU (native/tests/test_emulated_layout.cc).
 #pragma once
 #include <cstdint>
 
@@ -13,51 +13,71 @@ namespace {
 
 constexpr int kPlaneSumThreads = 256;  // plane_sum_kernel: one block per plane
 
+// The kernels over image planes run on plane_grid (elementwise.cuh): the plane from the grid, one
+// 32-bit division per value at most.
+
+// y [planes, 2H, 2W]: plane_grid(planes, 4 H W).
 __global__ void upsample2x_kernel(const float* x, float* y, int64_t planes, int H, int W) {
-  const int64_t per_plane = 4LL * H * W;
-  CXRL_GRID_STRIDE(i, planes * per_plane) {
-    const int64_t p = i / per_plane;
-    const int oy = (int)(i % per_plane / (2 * W)), ox = (int)(i % (2 * W));
-    y[i] = x[(p * H + oy / 2) * W + ox / 2];
+  CXRL_FOR_EACH_PLANE(p, planes) {
+    const float* xp = x + p * H * W;
+    float* yp = y + p * 4 * H * W;
+    CXRL_PLANE_STRIDE(i, 4 * H * W) {
+      const int oy = i / (2 * W), ox = i - oy * 2 * W;
+      yp[i] = xp[(oy / 2) * W + ox / 2];
+    }
   }
 }
 
+// gx [planes, H, W]: plane_grid(planes, H W).
 __global__ void upsample2x_backward_kernel(const float* gy, float* gx, int64_t planes, int H, int W) {
-  CXRL_GRID_STRIDE(i, planes * H * W) {
-    const int64_t p = i / ((int64_t)H * W);
-    const int y = (int)(i % ((int64_t)H * W) / W), x = (int)(i % W);
-    const float* g = gy + (p * 2 * H + 2 * y) * 2 * W + 2 * x;
-    gx[i] = g[0] + g[1] + g[2 * W] + g[2 * W + 1];
+  CXRL_FOR_EACH_PLANE(p, planes) {
+    const float* gp = gy + p * 4 * H * W;
+    float* xp = gx + p * H * W;
+    CXRL_PLANE_STRIDE(i, H * W) {
+      const int y = i / W, x = i - y * W;
+      const float* g = gp + (2 * y) * 2 * W + 2 * x;
+      xp[i] = g[0] + g[1] + g[2 * W] + g[2 * W + 1];
+    }
   }
 }
 
 // Copies the [rows, cols_src] block into columns [c0, c0 + cols_src) of a [rows, cols_dst] layout
-// (channel concat: rows = B, cols = C * HW), or back out of it when `gather`.
+// (channel concat: rows = B, cols = C * HW), or back out of it when `gather`. plane_grid(rows,
+// cols_src): no division at all.
 __global__ void column_block_kernel(const float* src, float* dst, int64_t rows, int64_t cols_src, int64_t cols_dst,
                                     int64_t c0, bool gather) {
-  CXRL_GRID_STRIDE(i, rows * cols_src) {
-    const int64_t r = i / cols_src, c = i % cols_src;
-    if (gather)
-      dst[i] = src[r * cols_dst + c0 + c];
-    else
-      dst[r * cols_dst + c0 + c] = src[i];
+  CXRL_FOR_EACH_PLANE(r, rows) {
+    const int64_t wide = r * cols_dst + c0, narrow = r * cols_src;
+    CXRL_PLANE_STRIDE(c, (int)cols_src) {
+      if (gather)
+        dst[narrow + c] = src[wide + c];
+      else
+        dst[wide + c] = src[narrow + c];
+    }
   }
 }
 
-// Zero padding below and right: y [planes, H + bottom, W + right].
+// Zero padding below and right: y [planes, Hp = H + bottom, Wp = W + right]. plane_grid(planes, Hp Wp).
 __global__ void pad_kernel(const float* x, float* y, int64_t planes, int H, int W, int Hp, int Wp) {
-  CXRL_GRID_STRIDE(i, planes * Hp * Wp) {
-    const int64_t p = i / ((int64_t)Hp * Wp);
-    const int yy = (int)(i % ((int64_t)Hp * Wp) / Wp), xx = (int)(i % Wp);
-    y[i] = (yy < H && xx < W) ? x[(p * H + yy) * W + xx] : 0.f;
+  CXRL_FOR_EACH_PLANE(p, planes) {
+    const float* xp = x + p * H * W;
+    float* yp = y + p * Hp * Wp;
+    CXRL_PLANE_STRIDE(i, Hp * Wp) {
+      const int yy = i / Wp, xx = i - yy * Wp;
+      yp[i] = (yy < H && xx < W) ? xp[yy * W + xx] : 0.f;
+    }
   }
 }
 
+// gx [planes, H, W] from gy [planes, Hp, Wp]: plane_grid(planes, H W).
 __global__ void crop_kernel(const float* gy, float* gx, int64_t planes, int H, int W, int Hp, int Wp) {
-  CXRL_GRID_STRIDE(i, planes * H * W) {
-    const int64_t p = i / ((int64_t)H * W);
-    const int yy = (int)(i % ((int64_t)H * W) / W), xx = (int)(i % W);
-    gx[i] = gy[(p * Hp + yy) * Wp + xx];
+  CXRL_FOR_EACH_PLANE(p, planes) {
+    const float* gp = gy + p * Hp * Wp;
+    float* xp = gx + p * H * W;
+    CXRL_PLANE_STRIDE(i, H * W) {
+      const int yy = i / W, xx = i - yy * W;
+      xp[i] = gp[yy * Wp + xx];
+    }
   }
 }
 
@@ -91,8 +111,13 @@ __global__ void add_scaled_kernel(float* acc, const float* b, float scale, int64
   CXRL_GRID_STRIDE(i, n) acc[i] += scale * b[i];
 }
 
+// h[p, :] += t[p]: plane_grid(planes, HW).
 __global__ void plane_bias_kernel(float* h, const float* t, int64_t planes, int64_t HW) {
-  CXRL_GRID_STRIDE(i, planes * HW) h[i] += t[i / HW];
+  CXRL_FOR_EACH_PLANE(p, planes) {
+    float* hp = h + p * HW;
+    const float tp = t[p];
+    CXRL_PLANE_STRIDE(i, (int)HW) hp[i] += tp;
+  }
 }
 
 // gt[p] = sum of the plane's values, in double: one block per plane.
