@@ -47,7 +47,8 @@ dim3 grid_over(int64_t rows, const AttentionShape& s) { return dim3(row_blocks(r
 // A [B, L, H d] operand staged for the kernels: [B, H, padded_rows(L), dp] bf16.
 DeviceArray<bf16> staged(const float* t, const AttentionShape& s, int64_t L) {
   DeviceArray<bf16> out((size_t)s.B * s.H * padded_rows(L) * padded_dim(s.d));
-  launch_elementwise(to_head_major_bf16, (int64_t)out.size(), "attention operand staging", t, s, L, out.data());
+  launch_planes(to_head_major_bf16, (int64_t)s.B * s.H, padded_rows(L) * padded_dim(s.d), "attention operand staging",
+                t, s, L, out.data());
   return out;
 }
 

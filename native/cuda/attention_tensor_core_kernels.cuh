@@ -72,15 +72,18 @@ static_assert(kBlockRows == kTile, "a block's own rows and the tiles it walks ar
 __host__ __device__ constexpr int64_t padded_rows(int64_t L) { return (L + kTile - 1) / kTile * kTile; }
 
 // Head h of a [B, L, H d] fp32 tensor -> staged [B, H, padded_rows(L), dp] bf16 (nearest even),
-// zero past d and past L. One thread per staged value.
+// zero past d and past L. On plane_grid(B H, padded_rows(L) dp): a plane per (batch entry, head),
+// one thread per staged value.
 __global__ void to_head_major_bf16(const float* t, AttentionShape s, int64_t L, bf16* staged) {
-  const int dp = padded_dim(s.d);
-  const int64_t rows = padded_rows(L), total = (int64_t)s.B * s.H * rows * dp;
-  CXRL_GRID_STRIDE(i, total) {
-    const int c = (int)(i % dp);
-    const int64_t r = i / dp % rows, bh = i / dp / rows, b = bh / s.H, h = bh % s.H;
-    const float x = c < s.d && r < L ? t[((b * L + r) * s.H + h) * s.d + c] : 0.f;
-    staged[i] = __float2bfloat16_rn(x);
+  const int dp = padded_dim(s.d), rows = (int)padded_rows(L);
+  CXRL_FOR_EACH_PLANE(bh, (int64_t)s.B * s.H) {
+    const int64_t b = bh / s.H, h = bh % s.H;
+    const float* head = t + (b * L * s.H + h) * s.d;  // row r at head + r H d
+    bf16* out = staged + bh * rows * dp;
+    CXRL_PLANE_STRIDE(i, rows * dp) {
+      const int r = i / dp, c = i - r * dp;
+      out[i] = __float2bfloat16_rn(c < s.d && r < L ? head[(int64_t)r * s.H * s.d + c] : 0.f);
+    }
   }
 }
 
