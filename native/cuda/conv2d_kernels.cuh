@@ -30,10 +30,10 @@ __device__ __forceinline__ void store_column(__nv_bfloat16* dst, float v) { *dst
 // division per value (a flat index would need several 64-bit ones, which on a GPU cost more than
 // the value's memory traffic). Planes of up to 2^31 values; rows, channels and images up to 65535
 // each (conv2d.cu checks).
-constexpr int kLayoutThreads = 256;
+constexpr int kLayoutThreads = kElementwiseThreads;
 inline dim3 layout_grid(int64_t plane, int64_t rows, int images) {
-  const int64_t x = (plane + kLayoutThreads - 1) / kLayoutThreads;
-  return dim3((unsigned)(x < 64 ? x : 64), (unsigned)rows, (unsigned)images);
+  const dim3 along = plane_grid(rows * images, plane);  // the x extent plane_grid would give
+  return dim3(along.x, (unsigned)rows, (unsigned)images);
 }
 
 // The columns of a group of images, row r = (c k + ky) k + kx, position p = oy Wo + ox:

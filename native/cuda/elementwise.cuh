@@ -20,10 +20,15 @@ inline unsigned elementwise_blocks(int64_t n) {
 // loop past 65535 planes) and its place in the plane is a 32-bit index: at most one 32-bit division
 // per value where a flat index would need 64-bit ones (a long instruction sequence on a GPU). Planes
 // of up to 2^31 values (plane_launch in elementwise_launch.cuh checks).
+// Blocks along a plane: enough for its values, capped so that the grid has about kPlaneGridBlocks
+// blocks (at least 64 per plane): few long planes (a channel concat of 8 images) still fill the GPU,
+// many short ones do not launch idle blocks.
+constexpr int64_t kPlaneGridBlocks = 8192;
 inline dim3 plane_grid(int64_t planes, int64_t per_plane) {
-  const int64_t x = (per_plane + kElementwiseThreads - 1) / kElementwiseThreads;
-  return dim3((unsigned)std::max<int64_t>(1, std::min<int64_t>(x, 64)),
-              (unsigned)std::max<int64_t>(1, std::min<int64_t>(planes, 65535)));
+  const int64_t y = std::max<int64_t>(1, std::min<int64_t>(planes, 65535));
+  const int64_t needed = (per_plane + kElementwiseThreads - 1) / kElementwiseThreads;
+  const int64_t x = std::min<int64_t>(needed, std::max<int64_t>(64, kPlaneGridBlocks / y));
+  return dim3((unsigned)std::max<int64_t>(1, x), (unsigned)y);
 }
 #define CXRL_FOR_EACH_PLANE(p, planes) for (int64_t p = blockIdx.y; p < (planes); p += gridDim.y)
 #define CXRL_PLANE_STRIDE(i, n) \
