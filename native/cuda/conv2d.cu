@@ -56,23 +56,12 @@ const __nv_bfloat16* as_operand(const float* src, int64_t n, DeviceArray<__nv_bf
   return copy->data();
 }
 
-// A layout kernel of conv2d_kernels.cuh on layout_grid(plane, rows, images); barrier-free.
-template <typename... KernelArgs, typename... Args>
-void launch_layout(void (*kernel)(KernelArgs...), int64_t plane, int64_t rows, int64_t images, const char* what,
-                   Args... args) {
-  if (plane > INT32_MAX || rows > 65535 || images > 65535)
-    throw std::invalid_argument(std::string("conv2d (CUDA): ") + what +
-                                ": a plane past 2^31 values, or more than 65535 rows or images");
-  CXRL_LAUNCH_BARRIER_FREE(kernel, layout_grid(plane, rows, (int)images), kLayoutThreads, 0)(args...);
-  check(cudaGetLastError(), what);
-}
-
 // B images [B, C, plane] as one GEMM operand of type T with the images side by side: [C, B plane].
 template <typename T>
 DeviceArray<T> side_by_side(const float* src, int B, int C, int64_t plane) {
   const Dims channels{C, 1, (int)plane, 0, 1, 1, 0, 1, (int)plane};  // a 1x1 im2col of [C, 1, plane] images
   DeviceArray<T> out((size_t)B * C * plane);
-  launch_layout(im2col_kernel<T>, plane, C, B, "side-by-side operand", channels, src, B, true, out.data());
+  launch_planes(im2col_kernel<T>, (int64_t)B * C, plane, "side-by-side operand", channels, src, B, true, out.data());
   return out;
 }
 
@@ -119,7 +108,7 @@ void forward(const ConvShape& s, const Dims& d, const float* x, const float* w, 
   DeviceArray<T> col((size_t)group * size.col);
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
-    launch_layout(im2col_kernel<T>, d.cols(), d.rows(), n, "im2col", d, x + i0 * size.x, n, false, col.data());
+    launch_planes(im2col_kernel<T>, n * d.rows(), d.cols(), "im2col", d, x + i0 * size.x, n, false, col.data());
     products(col.data(), size.col, y + i0 * size.y, n);
   }
 }
@@ -163,12 +152,13 @@ void backward(const ConvShape& s, const Dims& d, const float* x, const float* w,
   for (int i0 = 0; i0 < s.B; i0 += group) {
     const int n = std::min(group, s.B - i0);
     if (gw) {
-      launch_layout(im2col_kernel<T>, d.cols(), d.rows(), n, "im2col", d, x + i0 * size.x, n, true, col);
+      launch_planes(im2col_kernel<T>, n * d.rows(), d.cols(), "im2col", d, x + i0 * size.x, n, true, col);
       weight_grad(col, (int)(n * d.cols()), i0, n);
     }
     if (gx) {
       column_grads(i0, n, buffer.data(), size.col);
-      launch_layout(col2im_kernel, (int64_t)d.H * d.W, d.Cin, n, "col2im", d, buffer.data(), n, gx + i0 * size.x);
+      launch_planes(col2im_kernel, (int64_t)n * d.Cin, (int64_t)d.H * d.W, "col2im", d, buffer.data(), n,
+                    gx + i0 * size.x);
     }
   }
 }
@@ -189,7 +179,10 @@ void conv2d_forward_device(const ConvShape& s, const float* x, const float* w, c
     forward<__nv_bfloat16>(s, d, x, w, y);
   else
     forward<float>(s, d, x, w, y);
-  if (b) launch_layout(add_channel_bias, d.cols(), d.Cout, s.B, "conv bias", y, b, (int)d.cols(), d.Cout);
+  if (b) {
+    const int64_t planes = (int64_t)s.B * d.Cout;
+    launch_planes(add_channel_bias, planes, d.cols(), "conv bias", y, b, planes, (int)d.cols(), d.Cout);
+  }
 }
 
 void conv2d_backward_device(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,

@@ -33,9 +33,8 @@ dim3 grid_over(int64_t rows, const AttentionShape& s) { return dim3(row_blocks(r
 // A [B, L, H d] operand staged as attention_tensor_core.cu stages it.
 std::vector<bf16> staged(const Tensor& t, const AttentionShape& s, int64_t L) {
   std::vector<bf16> out((size_t)s.B * s.H * padded_rows(L) * padded_dim(s.d));
-  emulation::launch(
-      plane_grid((int64_t)s.B * s.H, padded_rows(L) * padded_dim(s.d)), dim3(kElementwiseThreads), 0,
-      [&] { to_head_major_bf16(t.v.data(), s, L, out.data()); }, emulation::Threads::kSequential);
+  emulation::launch_planes((int64_t)s.B * s.H, padded_rows(L) * padded_dim(s.d),
+                           [&] { to_head_major_bf16(t.v.data(), s, L, out.data()); });
   return out;
 }
 

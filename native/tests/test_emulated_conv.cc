@@ -10,7 +10,6 @@
 // clang-format on
 
 #include <array>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,15 +18,6 @@
 
 using namespace cxrl;
 using namespace cxrl::test;
-
-namespace {
-
-// A layout kernel on conv2d.cu's grid for it (barrier-free: its threads one after another).
-void launch_layout(int64_t plane, int64_t rows, int images, const std::function<void()>& body) {
-  emulation::launch(layout_grid(plane, rows, images), dim3(kLayoutThreads), 0, body, emulation::Threads::kSequential);
-}
-
-}  // namespace
 
 TEST(conv_layout_kernels_on_emulated_gpu) {
   for (const auto [k, stride, pad] : {std::array<int, 3>{3, 1, 1}, std::array<int, 3>{3, 2, 1},
@@ -39,8 +29,10 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
     const Tensor x = randn({images, Cin, H, W});
     const int64_t per_image = d.rows() * d.cols();
     Tensor col({images * per_image}), wide({images * per_image});
-    launch_layout(d.cols(), d.rows(), images, [&] { im2col_kernel(d, x.v.data(), images, false, col.v.data()); });
-    launch_layout(d.cols(), d.rows(), images, [&] { im2col_kernel(d, x.v.data(), images, true, wide.v.data()); });
+    emulation::launch_planes(images * d.rows(), d.cols(),
+                             [&] { im2col_kernel(d, x.v.data(), images, false, col.v.data()); });
+    emulation::launch_planes(images * d.rows(), d.cols(),
+                             [&] { im2col_kernel(d, x.v.data(), images, true, wide.v.data()); });
     bool exact = true;
     for (int img = 0; img < images; ++img)
       for (int c = 0; c < Cin; ++c)
@@ -60,7 +52,8 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
     // Under bf16 compute the columns are stored as bf16: each the fp32 column rounded to nearest
     // even, as the operand rounding kernel rounds any array.
     std::vector<__nv_bfloat16> col_bf16(images * per_image), rounded(images * per_image);
-    launch_layout(d.cols(), d.rows(), images, [&] { im2col_kernel(d, x.v.data(), images, false, col_bf16.data()); });
+    emulation::launch_planes(images * d.rows(), d.cols(),
+                             [&] { im2col_kernel(d, x.v.data(), images, false, col_bf16.data()); });
     emulation::launch_elementwise(images * per_image,
                                   [&] { round_to_bf16_kernel(col.v.data(), rounded.data(), images * per_image); });
     bool rounded_ok = true;
@@ -73,7 +66,7 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
 
     const Tensor g = randn(col.shape);
     Tensor gx(x.shape);
-    launch_layout((int64_t)H * W, Cin, images, [&] { col2im_kernel(d, g.v.data(), images, gx.v.data()); });
+    emulation::launch_planes(images * Cin, H * W, [&] { col2im_kernel(d, g.v.data(), images, gx.v.data()); });
     double lhs = 0, rhs = 0, scale = 0;
     for (int64_t i = 0; i < col.numel(); ++i)
       lhs += (double)col.v[i] * g.v[i], scale += std::abs((double)col.v[i] * g.v[i]);
@@ -84,7 +77,8 @@ TEST(conv_layout_kernels_on_emulated_gpu) {
     Tensor y = randn({images, Cout, d.Ho, d.Wo});
     const Tensor y0 = y, bias = randn({Cout});
     const int64_t plane = d.cols(), total = y.numel();
-    launch_layout(plane, Cout, images, [&] { add_channel_bias(y.v.data(), bias.v.data(), (int)plane, Cout); });
+    emulation::launch_planes(images * Cout, plane,
+                             [&] { add_channel_bias(y.v.data(), bias.v.data(), images * Cout, (int)plane, Cout); });
     bool bias_ok = true;
     for (int64_t i = 0; i < total; ++i) bias_ok = bias_ok && y.v[i] == y0.v[i] + bias.v[i / plane % Cout];
     CHECK(bias_ok, l + ": bias add differs");

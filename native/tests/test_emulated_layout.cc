@@ -7,7 +7,6 @@
 // clang-format on
 
 #include <array>
-#include <functional>
 #include <string>
 
 #include "cuda/shape_ops_kernels.cuh"
@@ -21,11 +20,6 @@ namespace {
 
 bool same(const Tensor& a, const Tensor& b) { return a.shape == b.shape && a.v == b.v; }
 
-// A kernel on shape_ops.cu's plane grid (barrier-free: its threads one after another).
-void launch_planes(int64_t planes, int64_t per_plane, const std::function<void()>& body) {
-  emulation::launch(plane_grid(planes, per_plane), dim3(kElementwiseThreads), 0, body, emulation::Threads::kSequential);
-}
-
 }  // namespace
 
 TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
@@ -34,21 +28,21 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
   const Tensor x = randn({B, C, H, W});
 
   Tensor up({B, C, 2 * H, 2 * W}), up_back({B, C, H, W});
-  launch_planes(planes, 4 * HW, [&] { upsample2x_kernel(x.v.data(), up.v.data(), planes, (int)H, (int)W); });
+  emulation::launch_planes(planes, 4 * HW, [&] { upsample2x_kernel(x.v.data(), up.v.data(), planes, (int)H, (int)W); });
   CHECK(same(up, upsample_nearest2x_forward(x)), "upsample 2x differs");
   const Tensor gup = randn(up.shape);
-  launch_planes(planes, HW,
-                [&] { upsample2x_backward_kernel(gup.v.data(), up_back.v.data(), planes, (int)H, (int)W); });
+  emulation::launch_planes(planes, HW,
+                           [&] { upsample2x_backward_kernel(gup.v.data(), up_back.v.data(), planes, (int)H, (int)W); });
   CHECK(same(up_back, upsample_nearest2x_backward(gup)), "upsample 2x backward differs");
 
   const int bottom = 1, right = 2;
   Tensor padded({B, C, H + bottom, W + right}), cropped({B, C, H, W});
-  launch_planes(planes, (H + bottom) * (W + right), [&] {
+  emulation::launch_planes(planes, (H + bottom) * (W + right), [&] {
     pad_kernel(x.v.data(), padded.v.data(), planes, (int)H, (int)W, (int)H + bottom, (int)W + right);
   });
   CHECK(same(padded, pad_bottom_right_forward(x, bottom, right)), "pad differs");
   const Tensor gpad = randn(padded.shape);
-  launch_planes(planes, HW, [&] {
+  emulation::launch_planes(planes, HW, [&] {
     crop_kernel(gpad.v.data(), cropped.v.data(), planes, (int)H, (int)W, (int)H + bottom, (int)W + right);
   });
   CHECK(same(cropped, pad_bottom_right_backward(gpad, bottom, right)), "crop (pad backward) differs");
@@ -57,12 +51,16 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
   const Tensor b = randn({B, 4, H, W});
   Tensor cat({B, C + 4, H, W}), ga(x.shape), gb(b.shape);
   const int64_t cols = (C + 4) * HW;
-  launch_planes(B, C * HW, [&] { column_block_kernel(x.v.data(), cat.v.data(), B, C * HW, cols, 0, false); });
-  launch_planes(B, 4 * HW, [&] { column_block_kernel(b.v.data(), cat.v.data(), B, 4 * HW, cols, C * HW, false); });
+  emulation::launch_planes(B, C * HW,
+                           [&] { column_block_kernel(x.v.data(), cat.v.data(), B, C * HW, cols, 0, false); });
+  emulation::launch_planes(B, 4 * HW,
+                           [&] { column_block_kernel(b.v.data(), cat.v.data(), B, 4 * HW, cols, C * HW, false); });
   CHECK(same(cat, concat_channels_forward(x, b)), "channel concat differs");
   const Tensor gcat = randn(cat.shape);
-  launch_planes(B, C * HW, [&] { column_block_kernel(gcat.v.data(), ga.v.data(), B, C * HW, cols, 0, true); });
-  launch_planes(B, 4 * HW, [&] { column_block_kernel(gcat.v.data(), gb.v.data(), B, 4 * HW, cols, C * HW, true); });
+  emulation::launch_planes(B, C * HW,
+                           [&] { column_block_kernel(gcat.v.data(), ga.v.data(), B, C * HW, cols, 0, true); });
+  emulation::launch_planes(B, 4 * HW,
+                           [&] { column_block_kernel(gcat.v.data(), gb.v.data(), B, 4 * HW, cols, C * HW, true); });
   Tensor ga_cpu, gb_cpu;
   concat_channels_backward(gcat, C, &ga_cpu, &gb_cpu);
   CHECK(same(ga, ga_cpu) && same(gb, gb_cpu), "channel concat backward differs");
@@ -90,7 +88,7 @@ TEST(layout_kernels_on_emulated_gpu_match_cpu_bitwise) {
 
   const Tensor t = randn({B, C});
   Tensor h = x, h_cpu = x, sums({B, C});
-  launch_planes(planes, HW, [&] { plane_bias_kernel(h.v.data(), t.v.data(), planes, HW); });
+  emulation::launch_planes(planes, HW, [&] { plane_bias_kernel(h.v.data(), t.v.data(), planes, HW); });
   add_plane_bias(&h_cpu, t);
   CHECK(same(h, h_cpu), "plane bias differs");
   emulation::launch(dim3((unsigned)planes), dim3(kPlaneSumThreads), 0,

@@ -124,6 +124,10 @@ inline int lane() { return (int)(threadIdx.x % 32); }
 inline void launch_elementwise(int64_t n, const std::function<void()>& body) {
   launch(dim3(elementwise_blocks(n)), dim3(kElementwiseThreads), 0, body, Threads::kSequential);
 }
+// Likewise over planes, with launch_planes's geometry (plane_grid).
+inline void launch_planes(int64_t planes, int64_t per_plane, const std::function<void()>& body) {
+  launch(plane_grid(planes, per_plane), dim3(kElementwiseThreads), 0, body, Threads::kSequential);
+}
 
 // Host launches (cuda/launch.cuh's CXRL_LAUNCH, defined here first): a launch that breaks a rule
 // leaves its message in launch_error(), which the emulated cudaGetLastError turns into a launch
