@@ -21,13 +21,16 @@ constexpr int64_t kSlice = 8192;
 inline int64_t norm_slices(int64_t len) { return (len + kSlice - 1) / kSlice; }
 inline unsigned finish_blocks(int64_t rows) { return (unsigned)((rows + kFinishThreads - 1) / kFinishThreads); }
 
-// This block's slice: values [j0, j1) of row `row` (rows of len values, `slices` blocks per row).
+// This block's slice: values [j0, j1) of row `row` (rows of len values, `slices` blocks per row),
+// which starts at base and whose first channel is c0: value j's channel is c0 + j / S, in 32-bit
+// arithmetic (no 64-bit division per value).
 struct NormSlice {
-  int64_t row, len, j0, j1;
+  int64_t row, len, base, c0;
+  int j0, j1;
 };
 __device__ NormSlice block_slice(const NormShape& s, int64_t slices) {
-  const int64_t len = s.C / s.G * s.S, j0 = blockIdx.x % slices * kSlice;
-  return {(int64_t)blockIdx.x / slices, len, j0, min(len, j0 + kSlice)};
+  const int64_t row = (int64_t)blockIdx.x / slices, len = s.C / s.G * s.S, j0 = blockIdx.x % slices * kSlice;
+  return {row, len, row * len, (row % s.G) * (s.C / s.G), (int)j0, (int)min(len, j0 + kSlice)};
 }
 
 struct SliceMoments {
@@ -35,13 +38,14 @@ struct SliceMoments {
 };
 
 __global__ void norm_slice_moments(NormShape s, const float* x, int64_t slices, SliceMoments* out) {
-  const auto [row, len, j0, j1] = block_slice(s, slices);
-  const float* xr = x + row * len;
+  const NormSlice sl = block_slice(s, slices);
+  const int j0 = sl.j0, j1 = sl.j1;
+  const float* xr = x + sl.base;
   double acc = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += xr[j];
+  for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += xr[j];
   const double n = (double)(j1 - j0), mu = block_sum(acc) / n;
   acc = 0;
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += (xr[j] - mu) * (xr[j] - mu);
+  for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) acc += (xr[j] - mu) * (xr[j] - mu);
   acc = block_sum(acc);
   if (threadIdx.x == 0) out[blockIdx.x] = {n, mu, acc};
 }
@@ -60,13 +64,12 @@ __global__ void norm_finish_stats(int64_t rows, int64_t slices, const SliceMomen
   rstd[row] = (float)(1.0 / sqrt(a.m2 / a.count + eps));
 }
 
-// One block per slice, as for the moments: the row (so mean and rstd) is the block's, and the
-// channel of value j is c0 + j / S in 32-bit arithmetic (no 64-bit division per value).
+// One block per slice, as for the moments: the row (so mean and rstd) is the block's.
 __global__ void norm_apply(NormShape s, const float* x, const float* gamma, const float* beta, const float* mean,
                            const float* rstd, int64_t slices, float* y, bool silu, float* pre) {
   const NormSlice sl = block_slice(s, slices);
-  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
-  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
+  const int j0 = sl.j0, j1 = sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = sl.base, c0 = sl.c0;
   const float mu = mean[row], r = rstd[row];
   for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
     const int64_t c = c0 + j / S;
@@ -90,8 +93,8 @@ struct SliceGradSums {
 __global__ void norm_grad_slice_sums(NormShape s, const float* x, const float* gamma, const float* mean,
                                      const float* rstd, const float* gy, int64_t slices, SliceGradSums* out) {
   const NormSlice sl = block_slice(s, slices);
-  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
-  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
+  const int j0 = sl.j0, j1 = sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = sl.base, c0 = sl.c0;
   const float mu = mean[row], r = rstd[row];
   double a1 = 0, a2 = 0;
   for (int j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
@@ -108,8 +111,8 @@ __global__ void norm_input_grad_apply(NormShape s, const float* x, const float* 
                                       const float* rstd, const float* gy, int64_t slices, const SliceGradSums* sums,
                                       float* gx) {
   const NormSlice sl = block_slice(s, slices);
-  const int j0 = (int)sl.j0, j1 = (int)sl.j1, S = (int)s.S;
-  const int64_t row = sl.row, base = row * sl.len, c0 = (row % s.G) * (s.C / s.G);
+  const int j0 = sl.j0, j1 = sl.j1, S = (int)s.S;
+  const int64_t row = sl.row, base = sl.base, c0 = sl.c0;
   double a1 = 0, a2 = 0;
   for (int64_t k = 0; k < slices; ++k) a1 += sums[row * slices + k].dxhat, a2 += sums[row * slices + k].dxhat_xhat;
   const float m1 = (float)(a1 / sl.len), m2 = (float)(a2 / sl.len), mu = mean[row], r = rstd[row];
