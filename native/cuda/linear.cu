@@ -7,8 +7,12 @@
 namespace cxrl {
 namespace {
 
+// y[r, :] += b: plane_grid(rows, out), the row from the grid (no division per value).
 __global__ void add_bias_kernel(float* y, const float* b, int64_t rows, int out) {
-  CXRL_GRID_STRIDE(k, rows * out) y[k] += b[k % out];
+  CXRL_FOR_EACH_PLANE(r, rows) {
+    float* yr = y + r * out;
+    CXRL_PLANE_STRIDE(o, out) yr[o] += b[o];
+  }
 }
 
 // The bias gradient's summands: gb[o] += sum over rows of gy[r, o].
@@ -22,9 +26,7 @@ struct BiasGradValues {
 
 void linear_forward_device(const float* x, const float* w, const float* b, float* y, int64_t rows, int in, int out) {
   sgemm_device(false, true, (int)rows, out, in, 1.f, x, in, w, in, 0.f, y, out);
-  if (b) {
-    launch_elementwise(add_bias_kernel, rows * out, "linear bias", y, b, rows, out);
-  }
+  if (b) launch_planes(add_bias_kernel, rows, out, "linear bias", y, b, rows, out);
 }
 
 void linear_backward_device(const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb,
