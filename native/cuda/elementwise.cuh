@@ -19,7 +19,8 @@ inline unsigned elementwise_blocks(int64_t n) {
 // blocks along a plane on x and planes on y, so a value's plane comes from the grid (a grid-stride
 // loop past 65535 planes) and its place in the plane is a 32-bit index: at most one 32-bit division
 // per value where a flat index would need 64-bit ones (a long instruction sequence on a GPU). Planes
-// of up to 2^31 values (plane_launch in elementwise_launch.cuh checks).
+// of up to 2^31 values (launch_planes in elementwise_launch.cuh checks).
+//
 // Blocks along a plane: enough for its values, capped so that the grid has about kPlaneGridBlocks
 // blocks (at least 64 per plane): few long planes (a channel concat of 8 images) still fill the GPU,
 // many short ones do not launch idle blocks.

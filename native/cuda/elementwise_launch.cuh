@@ -1,4 +1,5 @@
-// Internal to the CUDA backend: the one launcher every grid-stride elementwise kernel goes through.
+// Internal to the CUDA backend: the launchers every barrier-free elementwise kernel goes through
+// (flat grid-stride, or over planes).
 #pragma once
 #include <cstdint>
 #include <stdexcept>

@@ -1,8 +1,8 @@
 // Adam/AdamW, EMA, the two halves of gradient clipping (sum of squares, scale), and zeroing and
 // copying gradients on the device: the kernels. Each acts on a whole parameter set in one launch
 // ("multi-tensor"): the host cuts every tensor into chunks of at most kChunkValues values
-// (chunk_table), uploads the table, and block b updates chunk b. optimizer.cu launches them; a CPU test runs them on an
-// emulated GPU (native/tests/test_emulated_embedding_optimizer.cc).
+// (chunk_table), uploads the table, and block b updates chunk b. optimizer.cu launches them; a CPU
+// test runs them on an emulated GPU (native/tests/test_emulated_embedding_optimizer.cc).
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Layout ops on the device (twins of native/ops/shape_ops.cc), plus the ResNet block's per-channel
 // time-embedding add and its gradient: the kernels. Pure data movement, one thread per output
-// value (the transpose: per value of a shared tile), most on plane grids. shape_ops.cu launches them; a CPU test runs
-// them on an emulated GPU (native/tests/test_emulated_layout.cc).
+// value (the transpose: per value of a shared tile), most on plane grids. shape_ops.cu launches
+// them; a CPU test runs them on an emulated GPU (native/tests/test_emulated_layout.cc).
 #pragma once
 #include <cstdint>
 

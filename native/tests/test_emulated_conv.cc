@@ -1,8 +1,8 @@
 // The convolution's layout kernels (cuda/conv2d_kernels.cuh) on the emulated GPU of
 // tests/cuda_emulation.h, launched as conv2d.cu launches them: im2col against its definition, in
-// both column layouts (per image, and side by side for the weight gradient),
-// col2im as its exact adjoint (<im2col(x), g> = <x, col2im(g)>), the bias add, and the bias
-// gradient against sums in double, and the bf16 columns and operand rounding of bf16 compute; over the UNet's 3x3, its
+// both column layouts (per image, and side by side for the weight gradient), col2im as its exact
+// adjoint (<im2col(x), g> = <x, col2im(g)>), the bias add, and the bias gradient against sums in
+// double, and the bf16 columns and operand rounding of bf16 compute; over the UNet's 3x3, its
 // stride-2 downsampler, 1x1 and a 4x4 with padding 2, two images at a time.
 
 // clang-format off: first, it defines the CUDA names the kernels use
