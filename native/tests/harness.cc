@@ -10,6 +10,10 @@
 
 namespace cxrl::test {
 
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape == b.shape && std::memcmp(a.data(), b.data(), a.v.size() * sizeof(float)) == 0;
+}
+
 double max_rel_error(const float* got, const float* ref, int64_t n) {
   double diff = 0, scale = 0;
   for (int64_t i = 0; i < n; ++i) {

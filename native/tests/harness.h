@@ -37,6 +37,8 @@ double max_rel_error(const float* got, const float* ref, int64_t n);
 inline double max_rel_error(const Tensor& got, const Tensor& ref) {
   return max_rel_error(got.v.data(), ref.v.data(), ref.numel());
 }
+// The same shape and the same bits in every value (NaNs and signed zeros included); CPU tensors.
+bool same_bits(const Tensor& a, const Tensor& b);
 
 // The message of the exception of type E that f throws ("" when it throws none; other exceptions
 // pass through).

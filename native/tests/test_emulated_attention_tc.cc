@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -36,10 +35,6 @@ std::vector<bf16> staged(const Tensor& t, const AttentionShape& s, int64_t L) {
   emulation::launch_planes((int64_t)s.B * s.H, padded_rows(L) * padded_dim(s.d),
                            [&] { to_head_major_bf16(t.v.data(), s, L, out.data()); });
   return out;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.v.size() == b.v.size() && std::memcmp(a.v.data(), b.v.data(), a.v.size() * sizeof(float)) == 0;
 }
 
 struct KernelOutputs {
